@@ -1,0 +1,1 @@
+"""Users, workspaces, memberships and roles, API keys: who is calling, and for which workspace."""

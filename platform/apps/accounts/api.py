@@ -1,0 +1,210 @@
+"""Console API: sessions, workspaces, members and API keys.
+
+Handlers validate (schemas), resolve the caller's workspace context, check the permission,
+call a service or selector, and shape the response. Nothing else lives here.
+"""
+
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from ninja import Router, Schema
+from ninja.utils import check_csrf
+
+from apps.accounts import selectors, services
+from apps.accounts.context import caller_user, require_user, workspace_context
+from apps.accounts.models import ApiKey, Membership, Role, User, Workspace
+from apps.accounts.permissions import API_KEY, Permission
+from apps.accounts.schemas import (
+    ApiKeyCreatedOut,
+    ApiKeyCreateIn,
+    ApiKeyOut,
+    LoginIn,
+    MemberAddIn,
+    MemberOut,
+    MemberRoleIn,
+    MeOut,
+    MyWorkspaceOut,
+    WorkspaceCreateIn,
+    WorkspaceOut,
+    WorkspaceRenameIn,
+)
+from apps.accounts.tenancy import get_in_workspace
+from studio.errors import AccessDenied, NotAuthenticated
+
+router = Router()
+
+
+class CsrfOut(Schema):
+    csrf_token: str
+
+
+# --- session ---------------------------------------------------------------------------------
+
+
+@router.get("/auth/csrf", auth=None, response=CsrfOut, tags=["auth"])
+def csrf(request: HttpRequest):
+    """Set the ``csrftoken`` cookie; send its value back as ``X-CSRFToken`` on writes."""
+    return {"csrf_token": get_token(request)}
+
+
+@router.post("/auth/login", auth=None, response=MeOut, tags=["auth"])
+def login_view(request: HttpRequest, payload: LoginIn):
+    if check_csrf(request):
+        raise AccessDenied(
+            "CSRF check failed: GET /console/api/auth/csrf first, then send X-CSRFToken.",
+            code="CSRFFailed",
+        )
+    user = authenticate(request, username=payload.email, password=payload.password)
+    if user is None:
+        raise NotAuthenticated("Wrong e-mail or password.", code="InvalidCredentials")
+    login(request, user)
+    return {"user": user, "workspaces": _workspaces_of(user)}
+
+
+@router.post("/auth/logout", response={204: None}, tags=["auth"])
+def logout_view(request: HttpRequest):
+    require_user(request)
+    logout(request)
+    return 204, None
+
+
+@router.get("/auth/me", response=MeOut, tags=["auth"])
+def me(request: HttpRequest):
+    """Who is calling: a user and their workspaces, or an API key and its workspace."""
+    user = caller_user(request)
+    if user is not None:
+        return {"user": user, "workspaces": _workspaces_of(user)}
+    api_key: ApiKey = request.auth
+    return {
+        "user": None,
+        "workspaces": [_with_role(api_key.workspace, API_KEY)],
+        "api_key": api_key,
+    }
+
+
+def _with_role(workspace: Workspace, role: str) -> dict:
+    return {**WorkspaceOut.from_orm(workspace).model_dump(), "role": role}
+
+
+def _workspaces_of(user: User) -> list[dict]:
+    roles = {m.workspace_id: m.role for m in user.memberships.all()}
+    return [
+        _with_role(ws, Role.ADMIN if user.is_staff else roles[ws.id])
+        for ws in selectors.workspaces_for_user(user)
+    ]
+
+
+# --- workspaces ------------------------------------------------------------------------------
+
+
+@router.get("/workspaces", response=list[MyWorkspaceOut], tags=["workspaces"])
+def list_workspaces(request: HttpRequest):
+    """The workspaces the caller can open (an API key sees its own)."""
+    user = caller_user(request)
+    if user is None:
+        return [_with_role(request.auth.workspace, API_KEY)]
+    return _workspaces_of(user)
+
+
+@router.post("/workspaces", response={201: WorkspaceOut}, tags=["workspaces"])
+def create_workspace(request: HttpRequest, payload: WorkspaceCreateIn):
+    """Create a workspace (platform admins only); the creator becomes its admin."""
+    user = require_user(request)
+    if not user.is_staff:
+        raise AccessDenied("Only platform admins may create workspaces.")
+    workspace = services.create_workspace(name=payload.name, slug=payload.slug, creator=user)
+    return 201, workspace
+
+
+@router.get("/workspace", response=MyWorkspaceOut, tags=["workspaces"])
+def current_workspace(request: HttpRequest):
+    """The workspace named by ``X-Workspace`` (or the API key's)."""
+    ctx = workspace_context(request)
+    return _with_role(ctx.workspace, ctx.role)
+
+
+@router.patch("/workspace", response=MyWorkspaceOut, tags=["workspaces"])
+def rename_workspace(request: HttpRequest, payload: WorkspaceRenameIn):
+    ctx = workspace_context(request)
+    ctx.require(Permission.RENAME_WORKSPACE)
+    workspace = services.rename_workspace(ctx.workspace, name=payload.name)
+    return _with_role(workspace, ctx.role)
+
+
+# --- members ---------------------------------------------------------------------------------
+
+
+@router.get("/members", response=list[MemberOut], tags=["members"])
+def list_members(request: HttpRequest):
+    ctx = workspace_context(request)
+    ctx.require(Permission.VIEW_WORKSPACE)
+    return selectors.members_of(ctx.workspace)
+
+
+@router.post("/members", response={201: MemberOut}, tags=["members"])
+def add_member(request: HttpRequest, payload: MemberAddIn):
+    """Add a person by e-mail; with ``password``, an account is created for a new e-mail."""
+    ctx = workspace_context(request)
+    ctx.require(Permission.MANAGE_MEMBERS)
+    membership = services.add_member(
+        ctx.workspace,
+        email=payload.email,
+        role=payload.role,
+        name=payload.name,
+        password=payload.password,
+    )
+    return 201, membership
+
+
+@router.patch("/members/{member_id}", response=MemberOut, tags=["members"])
+def change_member_role(request: HttpRequest, member_id: str, payload: MemberRoleIn):
+    ctx = workspace_context(request)
+    ctx.require(Permission.MANAGE_MEMBERS)
+    membership = get_in_workspace(
+        Membership.objects.select_related("user"), ctx.workspace, pk=member_id
+    )
+    return services.change_member_role(membership, role=payload.role)
+
+
+@router.delete("/members/{member_id}", response={204: None}, tags=["members"])
+def remove_member(request: HttpRequest, member_id: str):
+    ctx = workspace_context(request)
+    ctx.require(Permission.MANAGE_MEMBERS)
+    services.remove_member(get_in_workspace(Membership, ctx.workspace, pk=member_id))
+    return 204, None
+
+
+# --- API keys --------------------------------------------------------------------------------
+
+
+@router.get("/api-keys", response=list[ApiKeyOut], tags=["api keys"])
+def list_api_keys(request: HttpRequest):
+    """The workspace's keys, masked; the whole key is only ever shown at creation."""
+    ctx = workspace_context(request)
+    ctx.require(Permission.VIEW_API_KEYS)
+    return selectors.api_keys_of(ctx.workspace)
+
+
+@router.post("/api-keys", response={201: ApiKeyCreatedOut}, tags=["api keys"])
+def create_api_key(request: HttpRequest, payload: ApiKeyCreateIn):
+    ctx = workspace_context(request)
+    ctx.require(Permission.CREATE_API_KEYS)
+    created = services.create_api_key(
+        ctx.workspace, name=payload.name, created_by=ctx.user, expires_at=payload.expires_at
+    )
+    body = ApiKeyOut.from_orm(created.api_key).model_dump()
+    return 201, {**body, "key": created.plaintext}
+
+
+@router.post("/api-keys/{api_key_id}/revoke", response=ApiKeyOut, tags=["api keys"])
+def revoke_api_key(request: HttpRequest, api_key_id: str):
+    """Revoke a key at once. Developers may revoke the keys they created; admins any key."""
+    ctx = workspace_context(request)
+    ctx.require(Permission.VIEW_API_KEYS)
+    api_key = get_in_workspace(
+        ApiKey.objects.select_related("created_by"), ctx.workspace, pk=api_key_id
+    )
+    own = ctx.user is not None and api_key.created_by_id == ctx.user.pk
+    if not own:
+        ctx.require(Permission.REVOKE_ANY_API_KEY)
+    return services.revoke_api_key(api_key)

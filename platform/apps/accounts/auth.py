@@ -1,0 +1,46 @@
+"""How the console API recognises a caller: a session cookie (with CSRF) or an API key."""
+
+from django.http import HttpRequest
+from ninja.security.base import AuthBase
+from ninja.utils import check_csrf
+
+from apps.accounts.models import ApiKey, User
+from apps.accounts.services import authenticate_api_key
+from studio.errors import AccessDenied, InvalidApiKey
+
+
+class ApiKeyBearer(AuthBase):
+    """``Authorization: Bearer sk-...``. A presented but bad key is refused outright."""
+
+    openapi_type = "http"
+    openapi_scheme = "bearer"
+
+    def __call__(self, request: HttpRequest) -> ApiKey | None:
+        header = request.headers.get("Authorization")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise InvalidApiKey("The Authorization header must be 'Bearer sk-...'.")
+        return authenticate_api_key(token)
+
+
+class SessionCookie(AuthBase):
+    """Django's session, with CSRF enforced on unsafe methods once signed in."""
+
+    openapi_type = "apiKey"
+    openapi_in = "cookie"
+    openapi_name = "sessionid"
+
+    def __call__(self, request: HttpRequest) -> User | None:
+        if not request.user.is_authenticated:
+            return None
+        if not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request):
+            raise AccessDenied(
+                "CSRF check failed: send the csrftoken cookie's value as the X-CSRFToken header.",
+                code="CSRFFailed",
+            )
+        return request.user
+
+
+console_auth = [ApiKeyBearer(), SessionCookie()]

@@ -1,0 +1,32 @@
+"""Reads of the accounts app. Everything tenant-owned is read inside one workspace."""
+
+from django.db.models import QuerySet
+
+from apps.accounts.models import ApiKey, Membership, User, Workspace
+
+
+def workspaces_for_user(user: User) -> QuerySet[Workspace]:
+    """The workspaces a user can open: all of them for a platform admin."""
+    if user.is_staff:
+        return Workspace.objects.all()
+    return Workspace.objects.filter(memberships__user=user)
+
+
+def workspace_for_user(user: User, slug: str) -> Workspace | None:
+    return workspaces_for_user(user).filter(slug=slug).first()
+
+
+def membership_of(user: User, workspace: Workspace) -> Membership | None:
+    return Membership.objects.in_workspace(workspace).filter(user=user).first()
+
+
+def members_of(workspace: Workspace) -> QuerySet[Membership]:
+    return Membership.objects.in_workspace(workspace).select_related("user")
+
+
+def api_keys_of(workspace: Workspace) -> QuerySet[ApiKey]:
+    return ApiKey.objects.in_workspace(workspace).select_related("created_by")
+
+
+def api_key_by_prefix(prefix: str) -> ApiKey | None:
+    return ApiKey.objects.select_related("workspace").filter(prefix=prefix).first()

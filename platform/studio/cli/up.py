@@ -1,0 +1,207 @@
+"""``ministudio up``: the whole platform on one machine, supervised by one process.
+
+Order: embedded Postgres and Redis (unless DATABASE_URL / REDIS_URL name servers), the
+secret key, migrations and the first-run data, then the web server and a Celery worker as
+child processes. A signal (Ctrl-C, SIGTERM) or the death of any child stops everything in
+reverse order; the data stays under the data directory for the next start.
+"""
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from studio.cli.embedded import (
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    socket_path_fits,
+    start_postgres,
+    start_redis,
+)
+from studio.config import SECRET_KEY_FILE, data_dir, env_str, redis_socket
+
+STOP_TIMEOUT_SECONDS = 15.0
+READY_TIMEOUT_SECONDS = 120.0
+
+
+def say(message: str) -> None:
+    print(f"ministudio: {message}", flush=True)
+
+
+def platform_root() -> Path:
+    """The source root holding the `studio` package (platform/ in a checkout)."""
+    return Path(__file__).resolve().parent.parent.parent
+
+
+def child_environment(extra: dict[str, str]) -> dict[str, str]:
+    env = {**os.environ, **extra}
+    root = str(platform_root())
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if root not in paths:
+        env["PYTHONPATH"] = os.pathsep.join([root, *paths])
+    env.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
+    return env
+
+
+def ensure_secret_key(base: Path) -> None:
+    """Generate the secret key once, on first start, unless SECRET_KEY is configured."""
+    if env_str("SECRET_KEY"):
+        return
+    path = base / SECRET_KEY_FILE
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+
+
+@dataclass
+class Supervisor:
+    host: str
+    port: int
+    base: Path
+    with_worker: bool = True
+    postgres: EmbeddedPostgres | None = None
+    redis: EmbeddedRedis | None = None
+    children: dict[str, subprocess.Popen] = field(default_factory=dict)
+    stopping: bool = False
+
+    def run(self) -> int:
+        started = time.monotonic()
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        try:
+            env = self._start_services()
+            self._prepare_database(env)
+            self._start_children(env)
+            self._wait_until_ready(started)
+            return self._watch()
+        except KeyboardInterrupt:
+            return 0
+        except ChildExited as exc:
+            say(str(exc))
+            return 1
+        finally:
+            self.stop()
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if not self.stopping:
+            say(f"received {signal.Signals(signum).name}, stopping")
+        raise KeyboardInterrupt
+
+    def _start_services(self) -> dict[str, str]:
+        self.base.mkdir(parents=True, exist_ok=True)
+        env = {"MINISTUDIO_DATA_DIR": str(self.base)}
+        if env_str("DATABASE_URL"):
+            say("using the database at DATABASE_URL")
+        else:
+            began = time.monotonic()
+            self.postgres = start_postgres(self.base)
+            env["DATABASE_URL"] = self.postgres.url()
+            seconds = time.monotonic() - began
+            say(f"embedded Postgres ready in {seconds:.1f}s ({self.postgres.socket_dir})")
+        if env_str("REDIS_URL"):
+            say("using the Redis at REDIS_URL")
+        else:
+            if not socket_path_fits(redis_socket(self.base)):
+                raise SystemExit(
+                    f"MINISTUDIO_DATA_DIR {self.base} is too deep for a Unix socket; "
+                    "choose a shorter path or set REDIS_URL."
+                )
+            self.redis = start_redis(self.base)
+            env["REDIS_URL"] = self.redis.url
+            say(f"embedded Redis ready ({self.redis.socket})")
+        ensure_secret_key(self.base)
+        os.environ.update(env)
+        return child_environment(env)
+
+    def _prepare_database(self, env: dict[str, str]) -> None:
+        manage = [sys.executable, "-m", "studio.cli", "manage"]
+        for command in (["migrate", "--no-input", "-v", "0"], ["bootstrap"]):
+            result = subprocess.run([*manage, *command], env=env, check=False)  # noqa: S603
+            if result.returncode != 0:
+                raise ChildExited(
+                    f"`manage {command[0]}` failed with exit code {result.returncode}"
+                )
+
+    def _start_children(self, env: dict[str, str]) -> None:
+        python = sys.executable
+        self._spawn(
+            "web",
+            [python, "-m", "studio.cli", "web", "--host", self.host, "--port", str(self.port)],
+            env,
+        )
+        if self.with_worker:
+            self._spawn("worker", [python, "-m", "studio.cli", "worker"], env)
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        # Own session: the terminal's Ctrl-C reaches only us, and we stop children in order.
+        self.children[name] = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
+
+    def _wait_until_ready(self, started: float) -> None:
+        url = f"http://{self._client_host()}:{self.port}/console/api/health"
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            self._check_children()
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    say(
+                        f"ready in {time.monotonic() - started:.1f}s: "
+                        f"http://{self._client_host()}:{self.port}/ (Ctrl-C to stop)"
+                    )
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise ChildExited(
+            f"the web server did not answer {url} within {READY_TIMEOUT_SECONDS:.0f}s"
+        )
+
+    def _client_host(self) -> str:
+        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host  # noqa: S104
+
+    def _check_children(self) -> None:
+        for name, child in self.children.items():
+            if child.poll() is not None:
+                raise ChildExited(f"the {name} process exited with code {child.returncode}")
+
+    def _watch(self) -> int:
+        while True:
+            self._check_children()
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        # Signals during shutdown must not interrupt it half-way.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for name, child in self.children.items():
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                say(f"the {name} process did not stop in time; killing it")
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+        if self.redis is not None:
+            self.redis.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+        say("stopped")
+
+
+class ChildExited(Exception):
+    pass
+
+
+def run_up(host: str, port: int, *, with_worker: bool = True) -> int:
+    return Supervisor(host=host, port=port, base=data_dir(), with_worker=with_worker).run()

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import path
+
+from studio.api import console_api
+from studio.views import home
+
+urlpatterns = [
+    path("console/api/", console_api.urls),
+    path("admin/", admin.site.urls),
+    path("", home, name="home"),
+]
+
+handler404 = "studio.views.not_found"
+handler500 = "studio.views.server_error"

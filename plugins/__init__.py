@@ -1,0 +1,1 @@
+"""Built-in plugins (loaders, tools, model providers), written against the public contract."""
