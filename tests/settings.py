@@ -25,3 +25,4 @@ CELERY_TASK_EAGER_PROPAGATES = True
 
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, tests only
+STATIC_ROOT = None  # admin assets come from the finders; nothing is collected in tests

@@ -9,7 +9,7 @@ and call the same services as the web process.
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 
@@ -17,4 +17,5 @@ QUEUES = ("ingest", "batch", "default")
 
 app = Celery("ministudio", include=["workers.health"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue(name) for name in QUEUES]
+# Each queue gets its own exchange and key, so a task routed to one queue lands in that one only.
+app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in QUEUES]

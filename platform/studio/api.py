@@ -12,20 +12,10 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from apps.accounts.api import router as accounts_router
 from apps.accounts.auth import console_auth
-from studio.errors import ApiError, error_response
+from studio.errors import CODES_BY_STATUS, ApiError, error_response
 from studio.health import router as health_router
 
 logger = logging.getLogger(__name__)
-
-_CODES_BY_STATUS = {
-    400: "InvalidParameter",
-    401: "NotAuthenticated",
-    403: "AccessDenied",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    409: "Conflict",
-    429: "Throttling",
-}
 
 
 def _field_path(loc: list) -> str:
@@ -65,7 +55,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
         message = str(exc)
         if exc.status_code == 400 and message.startswith("Cannot parse request body"):
             message = "The request body is not valid JSON."
-        code = _CODES_BY_STATUS.get(exc.status_code, "InvalidParameter")
+        code = CODES_BY_STATUS.get(exc.status_code, "InvalidParameter")
         return error_response(request, exc.status_code, code, message)
 
     @api.exception_handler(Http404)

@@ -5,9 +5,23 @@ Codes follow DashScope's where one exists (``InvalidParameter``, ``InvalidApiKey
 ``AccessDenied``...), so the official SDK and our own clients read them the same way.
 """
 
-from django.http import HttpRequest, JsonResponse
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from studio.request_id import request_id_of
+
+API_PREFIXES = ("/console/api/", "/api/", "/compatible-mode/")
+CODES_BY_STATUS = {
+    400: "InvalidParameter",
+    401: "NotAuthenticated",
+    403: "AccessDenied",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    413: "RequestTooLarge",
+    429: "Throttling",
+}
 
 
 class ApiError(Exception):
@@ -60,3 +74,30 @@ def error_response(request: HttpRequest, status: int, code: str, message: str) -
         {"code": code, "message": message, "request_id": request_id_of(request)},
         status=status,
     )
+
+
+def is_api_path(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+class ApiErrorShapeMiddleware:
+    """Rewrites the non-JSON error pages Django or ninja produce on their own (a 405 for a
+    wrong method, a 400 for a bad Host header...) into the error shape, on API paths only."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        content_type = response.get("Content-Type", "")
+        if response.status_code < 400 or content_type.startswith("application/json"):
+            return response
+        if not is_api_path(request):
+            return response
+        status = response.status_code
+        code = CODES_BY_STATUS.get(status, "InternalError" if status >= 500 else "InvalidParameter")
+        reason = getattr(response, "reason_phrase", "") or "Error"
+        shaped = error_response(request, status, code, f"{reason}.")
+        if response.has_header("Allow"):
+            shaped["Allow"] = response["Allow"]
+        return shaped

@@ -3,7 +3,7 @@
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 router = Router(tags=["health"])
 
@@ -35,8 +35,5 @@ def _check_redis() -> str:
 def health(request: HttpRequest):
     database, redis = _check_database(), _check_redis()
     ok = database == "ok" and redis == "ok"
-    return (200 if ok else 503), {
-        "status": "ok" if ok else "degraded",
-        "database": database,
-        "redis": redis,
-    }
+    body = {"status": "ok" if ok else "degraded", "database": database, "redis": redis}
+    return Status(200 if ok else 503, body)

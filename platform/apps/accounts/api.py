@@ -7,7 +7,7 @@ call a service or selector, and shape the response. Nothing else lives here.
 from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.utils import check_csrf
 
 from apps.accounts import selectors, services
@@ -65,7 +65,7 @@ def login_view(request: HttpRequest, payload: LoginIn):
 def logout_view(request: HttpRequest):
     require_user(request)
     logout(request)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/auth/me", response=MeOut, tags=["auth"])
@@ -113,7 +113,7 @@ def create_workspace(request: HttpRequest, payload: WorkspaceCreateIn):
     if not user.is_staff:
         raise AccessDenied("Only platform admins may create workspaces.")
     workspace = services.create_workspace(name=payload.name, slug=payload.slug, creator=user)
-    return 201, workspace
+    return Status(201, workspace)
 
 
 @router.get("/workspace", response=MyWorkspaceOut, tags=["workspaces"])
@@ -153,7 +153,7 @@ def add_member(request: HttpRequest, payload: MemberAddIn):
         name=payload.name,
         password=payload.password,
     )
-    return 201, membership
+    return Status(201, membership)
 
 
 @router.patch("/members/{member_id}", response=MemberOut, tags=["members"])
@@ -171,7 +171,7 @@ def remove_member(request: HttpRequest, member_id: str):
     ctx = workspace_context(request)
     ctx.require(Permission.MANAGE_MEMBERS)
     services.remove_member(get_in_workspace(Membership, ctx.workspace, pk=member_id))
-    return 204, None
+    return Status(204, None)
 
 
 # --- API keys --------------------------------------------------------------------------------
@@ -192,8 +192,9 @@ def create_api_key(request: HttpRequest, payload: ApiKeyCreateIn):
     created = services.create_api_key(
         ctx.workspace, name=payload.name, created_by=ctx.user, expires_at=payload.expires_at
     )
-    body = ApiKeyOut.from_orm(created.api_key).model_dump()
-    return 201, {**body, "key": created.plaintext}
+    api_key = created.api_key
+    api_key.key = created.plaintext  # only on this response object; never saved
+    return Status(201, api_key)
 
 
 @router.post("/api-keys/{api_key_id}/revoke", response=ApiKeyOut, tags=["api keys"])

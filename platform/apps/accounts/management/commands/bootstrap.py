@@ -1,5 +1,9 @@
-"""``ministudio manage bootstrap``: the platform admin and the demo workspace, idempotently."""
+"""``ministudio manage bootstrap``: migrations, the platform admin and the demo workspace.
 
+Idempotent: `ministudio up` runs it on every start.
+"""
+
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from apps.accounts.services import bootstrap
@@ -14,7 +18,14 @@ class Command(BaseCommand):
         "generated password printed once) and the demo workspace, unless they exist."
     )
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--migrate", action="store_true", help="apply migrations first (what `up` does)"
+        )
+
     def handle(self, *args, **options) -> None:
+        if options["migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
         result = bootstrap(
             admin_email=env_str("MINISTUDIO_ADMIN_EMAIL") or DEFAULT_ADMIN_EMAIL,
             admin_password=env_str("MINISTUDIO_ADMIN_PASSWORD"),

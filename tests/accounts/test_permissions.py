@@ -1,0 +1,95 @@
+"""The permission matrix of the README, one cell per test case.
+
+Rows: the caller (admin, developer, viewer of acme; an acme API key; a platform admin who
+is no member). Columns: the endpoints of this app. A cell is the expected status.
+"""
+
+import pytest
+
+from apps.accounts.models import ApiKey, Membership
+from apps.accounts.permissions import API_KEY, MATRIX, Permission
+from apps.accounts.services import create_api_key
+from tests.console import ConsoleClient
+
+pytestmark = pytest.mark.django_db
+
+OK, DENIED = "ok", 403
+
+# (endpoint, admin, developer, viewer, api key, platform admin)
+CELLS = [
+    ("view workspace", OK, OK, OK, OK, OK),
+    ("rename workspace", OK, DENIED, DENIED, DENIED, OK),
+    ("list members", OK, OK, OK, OK, OK),
+    ("add member", OK, DENIED, DENIED, DENIED, OK),
+    ("change role", OK, DENIED, DENIED, DENIED, OK),
+    ("remove member", OK, DENIED, DENIED, DENIED, OK),
+    ("list api keys", OK, OK, DENIED, DENIED, OK),
+    ("create api key", OK, OK, DENIED, DENIED, OK),
+    ("revoke someone else's key", OK, DENIED, DENIED, DENIED, OK),
+    ("create workspace", DENIED, DENIED, DENIED, DENIED, OK),
+]
+CALLERS = ["admin", "developer", "viewer", "api_key", "platform_admin"]
+
+
+def call(endpoint: str, console: ConsoleClient, others_key: ApiKey, vera_membership: Membership):
+    match endpoint:
+        case "view workspace":
+            return console.get("/workspace")
+        case "rename workspace":
+            return console.patch("/workspace", {"name": "Renamed"})
+        case "list members":
+            return console.get("/members")
+        case "add member":
+            return console.post(
+                "/members", {"email": "newbie@example.com", "password": "x7!Qm2#pLw9"}
+            )
+        case "change role":
+            return console.patch(f"/members/{vera_membership.id}", {"role": "developer"})
+        case "remove member":
+            return console.delete(f"/members/{vera_membership.id}")
+        case "list api keys":
+            return console.get("/api-keys")
+        case "create api key":
+            return console.post("/api-keys", {"name": "k"})
+        case "revoke someone else's key":
+            return console.post(f"/api-keys/{others_key.id}/revoke")
+        case "create workspace":
+            return console.post("/workspaces", {"name": "Another"})
+    raise AssertionError(endpoint)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "caller", "expected"),
+    [(row[0], caller, row[1 + i]) for row in CELLS for i, caller in enumerate(CALLERS)],
+)
+def test_permission_cell(endpoint, caller, expected, acme, alice, charlie, vera, root):
+    others_key = create_api_key(acme, name="alice's", created_by=alice).api_key
+    callers = {
+        "admin": lambda: ConsoleClient().as_user(alice, "acme"),
+        "developer": lambda: ConsoleClient().as_user(charlie, "acme"),
+        "viewer": lambda: ConsoleClient().as_user(vera, "acme"),
+        "api_key": lambda: ConsoleClient().with_key(
+            create_api_key(acme, name="program", created_by=charlie).plaintext
+        ),
+        "platform_admin": lambda: ConsoleClient().as_user(root, "acme"),
+    }
+    response = call(endpoint, callers[caller](), others_key, Membership.objects.get(user=vera))
+    if expected == OK:
+        assert 200 <= response.status_code < 300, (endpoint, caller, response.content)
+    else:
+        assert response.status_code == expected, (endpoint, caller, response.content)
+        assert response.json()["code"] == "AccessDenied"
+
+
+def test_the_matrix_grants_admins_everything_and_keys_no_management():
+    assert MATRIX["admin"] == frozenset(Permission)
+    management = {
+        Permission.MANAGE_MEMBERS,
+        Permission.CREATE_API_KEYS,
+        Permission.VIEW_API_KEYS,
+        Permission.REVOKE_ANY_API_KEY,
+        Permission.CONFIGURE_PLUGINS,
+        Permission.RENAME_WORKSPACE,
+    }
+    assert not MATRIX[API_KEY] & management
+    assert MATRIX["viewer"] < MATRIX["developer"] < MATRIX["admin"]
