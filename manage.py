@@ -7,8 +7,10 @@ from pathlib import Path
 
 
 def main() -> None:
-    # platform/ is a source root, not a package: put it on the path instead of importing it.
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "platform"))
+    # platform/ is a source root, not a package: put it (and the root, for workers/ and
+    # plugins/) on the path instead of importing it.
+    root = Path(__file__).resolve().parent
+    sys.path[:0] = [str(root / "platform"), str(root)]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
     from django.core.management import execute_from_command_line
 

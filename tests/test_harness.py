@@ -74,3 +74,13 @@ def test_a_real_worker_process_runs_a_task_through_redis():
     assert answer["worker_pid"] != os.getpid()
     assert answer["database_version"].startswith("18")
     assert "workers.health.ping" in output and "succeeded" in output
+
+
+def test_the_web_process_sends_tasks_to_the_configured_broker():
+    """Django loads the ministudio Celery app, so `.delay()` never falls back to a default."""
+    from celery import current_app
+
+    assert current_app.main == "ministudio"
+    assert current_app.conf.broker_url == settings.CELERY_BROKER_URL
+    assert {q.name for q in current_app.conf.task_queues} == {"ingest", "batch", "default"}
+    assert current_app.amqp.router.route({}, "workers.ingest.parse")["queue"].name == "ingest"

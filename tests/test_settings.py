@@ -12,6 +12,9 @@ from studio.config import celery_url, default_database_url, env_bool
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_KEY = "x7Qm2pLw9" * 7
+MANAGE = "import sys; from django.core.management import execute_from_command_line; " + (
+    "execute_from_command_line(sys.argv)"
+)
 
 
 def run_django(code: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -80,7 +83,9 @@ def test_debug_mode_runs_with_the_development_key(tmp_path):
 
 def test_the_key_file_written_by_up_is_used(tmp_path):
     (tmp_path / "secret_key").write_text(STRONG_KEY)
-    code = "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY)"
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; print(s.SECRET_KEY)"
+    )
     result = run_django(code, {"MINISTUDIO_DATA_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == STRONG_KEY
@@ -95,16 +100,14 @@ def test_check_deploy_is_clean_with_the_production_variables(tmp_path):
         "DATABASE_URL": "postgres://u:p@db.example.com/ministudio",
         "REDIS_URL": "redis://cache.example.com:6379/0",
     }
-    code = "from django.core.management import execute_from_command_line as run; import sys; run(sys.argv)"
-    result = run_django(code, env, "check", "--deploy", "--fail-level", "WARNING")
+    result = run_django(MANAGE, env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_check_deploy_flags_a_plain_http_setup(tmp_path):
     env = {"MINISTUDIO_DATA_DIR": str(tmp_path), "SECRET_KEY": STRONG_KEY}
-    code = "from django.core.management import execute_from_command_line as run; import sys; run(sys.argv)"
-    result = run_django(code, env, "check", "--deploy", "--fail-level", "WARNING")
+    result = run_django(MANAGE, env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0
     assert "SECURE_SSL_REDIRECT" in result.stderr + result.stdout
 

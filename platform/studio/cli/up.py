@@ -24,6 +24,7 @@ from studio.cli.embedded import (
     start_postgres,
     start_redis,
 )
+from studio.cli.runstate import DataDirBusy, RunState, stop_orphans
 from studio.config import SECRET_KEY_FILE, data_dir, env_str, redis_socket
 
 STOP_TIMEOUT_SECONDS = 15.0
@@ -68,33 +69,51 @@ class Supervisor:
     postgres: EmbeddedPostgres | None = None
     redis: EmbeddedRedis | None = None
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
-    stopping: bool = False
+    stop_requested: bool = False
+    stopped: bool = False
 
     def run(self) -> int:
         started = time.monotonic()
+        # A signal only sets a flag; every step and wait checks it. Raising from the
+        # handler could land half-way through starting a server and orphan it.
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        self.base.mkdir(parents=True, exist_ok=True)
+        state = RunState(self.base)
         try:
+            previous = state.acquire()
+        except DataDirBusy as exc:
+            say(str(exc))
+            return 1
+        try:
+            if stop_orphans(previous):
+                say("stopped processes left behind by an earlier run that did not exit cleanly")
             env = self._start_services()
             self._prepare_database(env)
             self._start_children(env)
+            state.record({name: child.pid for name, child in self.children.items()})
             self._wait_until_ready(started)
-            return self._watch()
-        except KeyboardInterrupt:
+            self._watch()
+            return 0
+        except StopRequested:
             return 0
         except ChildExited as exc:
             say(str(exc))
             return 1
         finally:
             self.stop()
+            state.release()
 
     def _on_signal(self, signum: int, frame: object) -> None:
-        if not self.stopping:
+        if not self.stop_requested:
             say(f"received {signal.Signals(signum).name}, stopping")
-        raise KeyboardInterrupt
+        self.stop_requested = True
+
+    def _checkpoint(self) -> None:
+        if self.stop_requested:
+            raise StopRequested
 
     def _start_services(self) -> dict[str, str]:
-        self.base.mkdir(parents=True, exist_ok=True)
         (self.base / "static").mkdir(exist_ok=True)  # STATIC_ROOT, for collectstatic
         env = {"MINISTUDIO_DATA_DIR": str(self.base)}
         if env_str("DATABASE_URL"):
@@ -105,29 +124,32 @@ class Supervisor:
             env["DATABASE_URL"] = self.postgres.url()
             seconds = time.monotonic() - began
             say(f"embedded Postgres ready in {seconds:.1f}s ({self.postgres.socket_dir})")
+        self._checkpoint()
         if env_str("REDIS_URL"):
             say("using the Redis at REDIS_URL")
         else:
             if not socket_path_fits(redis_socket(self.base)):
-                raise SystemExit(
+                raise ChildExited(
                     f"MINISTUDIO_DATA_DIR {self.base} is too deep for a Unix socket; "
                     "choose a shorter path or set REDIS_URL."
                 )
             self.redis = start_redis(self.base)
             env["REDIS_URL"] = self.redis.url
             say(f"embedded Redis ready ({self.redis.socket})")
+        self._checkpoint()
         ensure_secret_key(self.base)
         os.environ.update(env)
         return child_environment(env)
 
     def _prepare_database(self, env: dict[str, str]) -> None:
-        manage = [sys.executable, "-m", "studio.cli", "manage"]
-        for command in (["migrate", "--no-input", "-v", "0"], ["bootstrap"]):
-            result = subprocess.run([*manage, *command], env=env, check=False)  # noqa: S603
-            if result.returncode != 0:
-                raise ChildExited(
-                    f"`manage {command[0]}` failed with exit code {result.returncode}"
-                )
+        command = [sys.executable, "-m", "studio.cli", "manage", "bootstrap", "--migrate"]
+        # Own session: a Ctrl-C now lets migrations finish, then everything stops.
+        result = subprocess.run(command, env=env, check=False, start_new_session=True)  # noqa: S603
+        if result.returncode != 0:
+            raise ChildExited(
+                f"`manage bootstrap --migrate` failed with exit code {result.returncode}"
+            )
+        self._checkpoint()
 
     def _start_children(self, env: dict[str, str]) -> None:
         python = sys.executable
@@ -147,6 +169,7 @@ class Supervisor:
         url = f"http://{self._client_host()}:{self.port}/console/api/health"
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
+            self._checkpoint()
             self._check_children()
             try:
                 if httpx.get(url, timeout=2).status_code == 200:
@@ -170,18 +193,17 @@ class Supervisor:
             if child.poll() is not None:
                 raise ChildExited(f"the {name} process exited with code {child.returncode}")
 
-    def _watch(self) -> int:
+    def _watch(self) -> None:
         while True:
+            self._checkpoint()
             self._check_children()
-            time.sleep(0.5)
+            time.sleep(0.2)
 
     def stop(self) -> None:
-        if self.stopping:
+        """Stop the children, then Redis, then Postgres; idempotent."""
+        if self.stopped:
             return
-        self.stopping = True
-        # Signals during shutdown must not interrupt it half-way.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        self.stopped = True
         for child in self.children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -201,6 +223,10 @@ class Supervisor:
 
 
 class ChildExited(Exception):
+    pass
+
+
+class StopRequested(Exception):
     pass
 
 

@@ -1,0 +1,284 @@
+"""`ministudio up` end to end: a real supervisor with embedded Postgres and Redis, the web
+server and a Celery worker, started twice on one data directory.
+
+No test database here: the instance under test brings its own servers, under a short
+temporary data directory (Unix socket paths are limited to ~104 bytes).
+"""
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 120.0
+STOP_TIMEOUT = 30.0
+# Variables that would point `up` at other servers or settings than its own.
+UNSET = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "MINISTUDIO_ADMIN_EMAIL",
+    "MINISTUDIO_ADMIN_PASSWORD",
+    "MINISTUDIO_HTTPS",
+    "MINISTUDIO_LOG_LEVEL",
+    "DJANGO_SETTINGS_MODULE",
+    "CELERY_BROKER_URL",
+    "CELERY_RESULT_BACKEND",
+)
+GENERATED_PASSWORD = re.compile(r"Generated password \(shown once[^)]*\): (\S+)")
+ADMIN_EMAIL = "admin@example.com"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def processes_of(data_dir: Path) -> list[psutil.Process]:
+    """Every live process started for this data directory: postgres and redis-server name it
+    on their command line, the web server and the worker (and their children) inherit
+    MINISTUDIO_DATA_DIR."""
+    found = []
+    for proc in psutil.process_iter():
+        if proc.pid == os.getpid():
+            continue
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if str(data_dir) in " ".join(proc.cmdline()) or (
+                proc.environ().get("MINISTUDIO_DATA_DIR") == str(data_dir)
+            ):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def describe(procs: list[psutil.Process]) -> list[str]:
+    described = []
+    for proc in procs:
+        try:
+            described.append(f"{proc.pid} {' '.join(proc.cmdline())}")
+        except psutil.Error:
+            described.append(f"{proc.pid} (gone)")
+    return described
+
+
+def kill_everything_of(data_dir: Path) -> None:
+    """Safety net: whatever a failed run left behind, with its children, goes."""
+    procs = {proc.pid: proc for proc in processes_of(data_dir)}
+    for proc in list(procs.values()):
+        with contextlib.suppress(psutil.Error):
+            procs.update((child.pid, child) for child in proc.children(recursive=True))
+    for proc in procs.values():
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(list(procs.values()), timeout=10)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=5)
+
+
+class Instance:
+    """One `ministudio up` process; its stdout and stderr are collected by a thread."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if k not in UNSET}
+        env["MINISTUDIO_DATA_DIR"] = str(data_dir)
+        paths = [str(ROOT / "platform"), str(ROOT), env.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "studio.cli", "up", "--port", str(self.port)],
+            env=env,
+            cwd=data_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # a Ctrl-C on pytest leaves it to the finally blocks
+        )
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_until_serving(self, timeout: float = START_TIMEOUT) -> float:
+        """Seconds until GET /console/api/openapi.json first answers 200."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                pytest.fail(f"`up` exited with {self.process.returncode}:\n{self.output}")
+            try:
+                response = httpx.get(f"{self.base_url}/console/api/openapi.json", timeout=2)
+                if response.status_code == 200:
+                    return time.monotonic() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        pytest.fail(f"`up` did not serve within {timeout:.0f}s:\n{self.output}")
+
+    def wait_for_line(self, text: str, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                pytest.fail(f"`up` never printed {text!r}:\n{self.output}")
+            time.sleep(0.05)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=f"{self.base_url}/console/api", timeout=10)
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int:
+        self.process.send_signal(signum)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"`up` did not exit within {timeout:.0f}s of {signum!r}:\n{self.output}")
+        self.reader.join(timeout=5)
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def log_in(client: httpx.Client, password: str) -> None:
+    """The console's session sign-in: the CSRF cookie first, then its value as a header."""
+    csrf = client.get("/auth/csrf")
+    assert csrf.status_code == 200, csrf.text
+    assert "X-Request-Id" in csrf.headers
+    token = client.cookies["csrftoken"]
+    assert csrf.json()["csrf_token"]
+    response = client.post(
+        "/auth/login",
+        json={"email": ADMIN_EMAIL, "password": password},
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["user"]["email"] == ADMIN_EMAIL
+
+
+def workspace_slugs(client: httpx.Client) -> list[str]:
+    response = client.get("/workspaces")
+    assert response.status_code == 200, response.text
+    return [workspace["slug"] for workspace in response.json()]
+
+
+def assert_nothing_left(data_dir: Path) -> None:
+    deadline = time.monotonic() + 5  # a daemonised postmaster may take a moment to be reaped
+    while (left := processes_of(data_dir)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, f"still running after `up` exited: {describe(left)}"
+
+
+@pytest.fixture
+def data_dir():
+    path = Path(tempfile.mkdtemp(prefix="ms-", dir="/tmp"))
+    yield path
+    kill_everything_of(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_up_serves_stops_cleanly_and_restarts_on_the_same_data(data_dir):
+    instances: list[Instance] = []
+    try:
+        # First start: initdb, migrations, the admin with a generated password, the demo.
+        first = Instance(data_dir)
+        instances.append(first)
+        first.wait_until_serving()
+        match = GENERATED_PASSWORD.search(first.output)
+        assert match, first.output
+        password = match.group(1)
+
+        with first.client() as client:
+            log_in(client, password)
+            assert workspace_slugs(client) == ["demo"]
+            health = client.get("/health")
+            assert health.status_code == 200
+            assert health.headers["X-Request-Id"]
+            assert health.json()["database"] == "ok" and health.json()["redis"] == "ok"
+
+        # One `up` per data directory: a second one is refused and touches nothing.
+        intruder = Instance(data_dir)
+        instances.append(intruder)
+        assert intruder.process.wait(60) == 1
+        intruder.reader.join(timeout=5)
+        assert "another `ministudio up`" in intruder.output, intruder.output
+        assert httpx.get(f"{first.base_url}/console/api/health").status_code == 200
+
+        assert first.stop(signal.SIGTERM) == 0, first.output
+        assert "ministudio: stopped" in first.output
+        assert_nothing_left(data_dir)
+
+        # Second start on the same data: nothing generated again, the same admin signs in.
+        second = Instance(data_dir)
+        instances.append(second)
+        second.wait_until_serving()
+        assert "Generated password" not in second.output
+        with second.client() as client:
+            log_in(client, password)
+            assert workspace_slugs(client) == ["demo"]
+
+        assert second.stop(signal.SIGINT) == 0, second.output
+        assert "ministudio: stopped" in second.output
+        assert_nothing_left(data_dir)
+    finally:
+        for instance in instances:
+            instance.kill()
+        kill_everything_of(data_dir)
+
+
+@pytest.mark.slow
+def test_up_cleans_up_after_a_crashed_run_and_a_signal_during_start(data_dir):
+    instances: list[Instance] = []
+    try:
+        crashed = Instance(data_dir)
+        instances.append(crashed)
+        crashed.wait_until_serving()
+        crashed.kill()  # SIGKILL: no chance to stop its children or servers
+        assert processes_of(data_dir), "the crash should have left orphans to clean up"
+
+        recovering = Instance(data_dir)
+        instances.append(recovering)
+        recovering.wait_until_serving()
+        assert "left behind by an earlier run" in recovering.output, recovering.output
+        assert recovering.stop() == 0, recovering.output
+        assert_nothing_left(data_dir)
+
+        # A signal while the embedded servers are still starting stops them too.
+        interrupted = Instance(data_dir)
+        instances.append(interrupted)
+        interrupted.wait_for_line("embedded Postgres ready")
+        assert interrupted.stop() == 0, interrupted.output
+        assert "ministudio: stopped" in interrupted.output
+        assert_nothing_left(data_dir)
+    finally:
+        for instance in instances:
+            instance.kill()
+        kill_everything_of(data_dir)
