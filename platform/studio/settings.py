@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",
     "apps.accounts",
+    "apps.registry",
 ]
 
 MIDDLEWARE = [
@@ -145,6 +146,12 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Secrets at rest (plugin settings, endpoint credentials): see studio/encryption.py.
+ENCRYPTION_KEYS = env_list("MINISTUDIO_ENCRYPTION_KEYS", default=[])
+
+# --- Plugins: with strict on (CI), a plugin that fails to load is a start-up error.
+PLUGINS_STRICT = env_bool("MINISTUDIO_PLUGINS_STRICT", default=False)
 
 # --- API keys: how often `last_used_at` may be written for one key.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60

@@ -70,3 +70,18 @@ def test_members_cannot_open_the_admin(client, alice):
     response = client.get("/admin/accounts/membership/")
     assert response.status_code == 302
     assert Membership.objects.count() == 1
+
+
+def test_the_plugin_registry_is_browsable_and_read_only(client, root, alice, acme):
+    from apps.registry.selectors import plugin_in_workspace
+    from apps.registry.services import configure_plugin, sync_plugins
+
+    sync_plugins()
+    configure_plugin(acme, plugin_in_workspace(acme, "tool", "calculator"), enabled=False)
+    client.force_login(root)
+    plugins = client.get("/admin/registry/plugin/?q=calc&status__exact=loaded")
+    assert plugins.status_code == 200
+    assert "calculator" in plugins.content.decode()
+    choices = client.get("/admin/registry/workspaceplugin/?enabled__exact=0")
+    assert "acme" in choices.content.decode()
+    assert client.get("/admin/registry/plugin/add/").status_code == 403

@@ -9,6 +9,7 @@ import pytest
 from apps.accounts.models import ApiKey, Membership
 from apps.accounts.permissions import API_KEY, MATRIX, Permission
 from apps.accounts.services import create_api_key
+from apps.registry.services import sync_plugins
 from tests.console import ConsoleClient
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +28,9 @@ CELLS = [
     ("create api key", OK, OK, DENIED, DENIED, OK),
     ("revoke someone else's key", OK, DENIED, DENIED, DENIED, OK),
     ("create workspace", DENIED, DENIED, DENIED, DENIED, OK),
+    ("configure a plugin", OK, DENIED, DENIED, DENIED, OK),
+    ("test-run a tool", OK, OK, DENIED, OK, OK),
+    ("list tools", OK, OK, OK, OK, OK),
 ]
 CALLERS = ["admin", "developer", "viewer", "api_key", "platform_admin"]
 
@@ -55,6 +59,12 @@ def call(endpoint: str, console: ConsoleClient, others_key: ApiKey, vera_members
             return console.post(f"/api-keys/{others_key.id}/revoke")
         case "create workspace":
             return console.post("/workspaces", {"name": "Another"})
+        case "configure a plugin":
+            return console.patch("/plugins/tool/calculator", {"enabled": False})
+        case "test-run a tool":
+            return console.post("/tools/calculator/invoke", {"arguments": {"expression": "6*7"}})
+        case "list tools":
+            return console.get("/tools")
     raise AssertionError(endpoint)
 
 
@@ -63,6 +73,7 @@ def call(endpoint: str, console: ConsoleClient, others_key: ApiKey, vera_members
     [(row[0], caller, row[1 + i]) for row in CELLS for i, caller in enumerate(CALLERS)],
 )
 def test_permission_cell(endpoint, caller, expected, acme, alice, charlie, vera, root):
+    sync_plugins()
     others_key = create_api_key(acme, name="alice's", created_by=alice).api_key
     callers = {
         "admin": lambda: ConsoleClient().as_user(alice, "acme"),

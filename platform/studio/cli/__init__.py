@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         help="worker processes (default: WORKER_CONCURRENCY or the number of CPUs)",
     )
 
+    plugins = commands.add_parser("plugins", help="installed plugins")
+    plugin_commands = plugins.add_subparsers(dest="plugins_command", required=True)
+    listing = plugin_commands.add_parser("list", help="what this environment has installed")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    plugin_commands.add_parser("sync", help="record installed plugins in the registry")
+
     manage = commands.add_parser("manage", help="run a Django management command")
     manage.add_argument("args", nargs=argparse.REMAINDER, help="the command and its arguments")
     return parser
@@ -58,8 +64,16 @@ def main(argv: list[str] | None = None) -> int:
         from studio.cli.up import run_up
 
         return run_up(options.host, options.port, with_worker=not options.no_worker)
+    if options.command == "plugins":
+        from studio.cli.plugins import list_plugins, sync
+
+        return list_plugins(as_json=options.json) if options.plugins_command == "list" else sync()
     if options.command == "web":
         import uvicorn
+
+        from studio.cli.plugins import sync_at_start
+
+        sync_at_start()
 
         uvicorn.run(
             "studio.asgi:application",

@@ -1,0 +1,1 @@
+"""Installed plugins, and which workspace enabled which, with what settings."""

@@ -1,0 +1,21 @@
+from django.apps import AppConfig
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+class RegistryConfig(AppConfig):
+    name = "apps.registry"
+    label = "registry"
+    verbose_name = "Plugins"
+
+    def ready(self) -> None:
+        # In strict mode (CI) a plugin that fails to load stops every process at start-up;
+        # otherwise discovery stays lazy and failures are only recorded.
+        if settings.PLUGINS_STRICT:
+            from apps.registry.discovery import discover, failures
+
+            if problems := failures(discover()):
+                raise ImproperlyConfigured(
+                    "MINISTUDIO_PLUGINS_STRICT is on and plugins failed to load: "
+                    + "; ".join(f"{p.kind}/{p.plugin_id}: {p.error}" for p in problems)
+                )

@@ -1,0 +1,84 @@
+"""Running a tool for a workspace: arguments validated, time bounded, failures reported.
+
+A tool's exception or time-out becomes an error result the caller (a person testing it, or
+an agent) can read; it is never an HTTP 500. Python cannot kill a thread, so a timed-out
+call is abandoned, not stopped: tools doing blocking I/O should use their own time-outs.
+"""
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+
+from apps.accounts.models import Workspace
+from apps.registry import discovery
+from apps.registry.models import Kind
+from apps.registry.selectors import plugin_in_workspace
+from apps.registry.services import (
+    PluginUnavailable,
+    field_errors,
+    loaded_class,
+    secret_values,
+    settings_for,
+)
+from plugins.base import Tool, ToolContext, ToolResult
+from studio.errors import InvalidParameter, NotFound
+
+logger = logging.getLogger(__name__)
+
+_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tool")
+
+
+@dataclass(frozen=True)
+class Invocation:
+    tool: str
+    result: ToolResult
+    duration_ms: int
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def invoke_tool(workspace: Workspace, plugin_id: str, arguments: dict[str, Any]) -> Invocation:
+    """Run tool ``plugin_id`` for ``workspace``; a tool not enabled there does not exist."""
+    entry = plugin_in_workspace(workspace, Kind.TOOL, plugin_id)
+    if entry is None or not entry.enabled:
+        raise NotFound(f"Tool '{plugin_id}' is not enabled in this workspace.")
+    plugin_class = loaded_class(entry.plugin) if entry.plugin.available else None
+    if plugin_class is None:
+        raise PluginUnavailable(f"Tool '{plugin_id}' is enabled but not installed or not loading.")
+    try:
+        validated = plugin_class.Arguments.model_validate(arguments)
+    except PydanticValidationError as exc:
+        raise InvalidParameter(field_errors(exc, "arguments")) from None
+    settings = settings_for(entry, plugin_class)
+    context = ToolContext(settings=settings, workspace=workspace.slug)
+    tool: Tool = discovery.instance_of(plugin_class)
+    secrets = secret_values(settings)
+
+    started = time.monotonic()
+    future = _executor.submit(tool.invoke, validated, context)
+    try:
+        result = future.result(timeout=plugin_class.timeout_seconds)
+        if not isinstance(result, ToolResult):
+            raise TypeError(f"invoke() returned {type(result).__name__}, not ToolResult")
+    except FutureTimeout:
+        result = ToolResult(
+            content=f"Tool '{plugin_id}' timed out after {plugin_class.timeout_seconds:g}s.",
+            is_error=True,
+        )
+    except Exception as exc:
+        message = _scrub(f"{type(exc).__name__}: {exc}", secrets)
+        logger.warning("Tool %s failed: %s", plugin_id, message)
+        result = ToolResult(content=f"Tool '{plugin_id}' failed: {message}", is_error=True)
+    duration_ms = round((time.monotonic() - started) * 1000)
+    if result.is_error:
+        result = result.model_copy(update={"content": _scrub(result.content, secrets)})
+    return Invocation(tool=plugin_id, result=result, duration_ms=duration_ms)

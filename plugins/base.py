@@ -1,0 +1,391 @@
+"""The ministudio plugin contract, version 1.
+
+This module is the whole public API between the platform and its plugins. It imports
+nothing from Django or the platform, so a plugin can be written and tested on its own:
+
+    from plugins.base import Tool, ToolContext, ToolResult
+
+A plugin is a class registered under one of three entry-point groups in its distribution's
+``pyproject.toml``; the entry-point name is the plugin's id:
+
+    [project.entry-points."ministudio.tools"]
+    unit_converter = "my_package.tools:UnitConverter"
+
+Groups and base classes: ``ministudio.loaders`` → ``Loader``, ``ministudio.tools`` →
+``Tool``, ``ministudio.models`` → ``ModelProvider``. Each plugin declares which versions of
+this contract it supports (``supported_contract``, a PEP 440 specifier such as
+``">=1.0,<2"``); a plugin whose range excludes ``CONTRACT_VERSION`` is reported as
+incompatible and not used. Per-workspace configuration is a pydantic model (``Settings``);
+fields typed ``SecretStr`` are secrets: encrypted at rest, never shown again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+CONTRACT_VERSION = "1.0"
+
+__all__ = [
+    "CONTRACT_VERSION",
+    "Capability",
+    "ChatChunk",
+    "ChatMessage",
+    "ChatRequest",
+    "ChatResponse",
+    "ContractViolation",
+    "Element",
+    "EmbeddingRequest",
+    "EmbeddingResponse",
+    "Loader",
+    "LoaderInput",
+    "ModelProvider",
+    "Plugin",
+    "PluginSettings",
+    "RerankRequest",
+    "RerankResponse",
+    "RerankResult",
+    "SecretStr",
+    "Tool",
+    "ToolCall",
+    "ToolContext",
+    "ToolResult",
+    "ToolSpec",
+    "UnsupportedCapability",
+    "Usage",
+    "secret_fields",
+]
+
+
+class ContractViolation(Exception):
+    """A plugin class does not satisfy the contract (raised by ``check_contract``)."""
+
+
+class UnsupportedCapability(Exception):
+    """A model provider was asked for a capability it does not declare."""
+
+    def __init__(self, provider: str, capability: str) -> None:
+        super().__init__(f"Model provider '{provider}' does not support {capability}.")
+        self.provider = provider
+        self.capability = capability
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+class PluginSettings(BaseModel):
+    """Base of every plugin's per-workspace settings.
+
+    Declare fields with defaults where a sensible one exists; type secrets as ``SecretStr``
+    (or ``SecretStr | None``). Unknown keys are rejected so typos surface as errors.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def secret_fields(settings_model: type[BaseModel]) -> frozenset[str]:
+    """The names of the fields typed ``SecretStr`` (alone or in an optional/union)."""
+    names = set()
+    for name, field in settings_model.model_fields.items():
+        annotation = field.annotation
+        members = getattr(annotation, "__args__", (annotation,))
+        if annotation is SecretStr or SecretStr in members:
+            names.add(name)
+    return frozenset(names)
+
+
+# --- the common base ---------------------------------------------------------------------------
+
+
+class Plugin:
+    """What every plugin declares.
+
+    Subclasses set the class attributes below; the platform instantiates the class with no
+    arguments, once per process, and calls its methods from several threads, so keep
+    per-call state in locals, not on ``self``.
+    """
+
+    #: "loader", "tool" or "model"; set by the three base classes.
+    kind: ClassVar[str] = ""
+    #: A human name for lists and forms.
+    display_name: ClassVar[str] = ""
+    #: One or two sentences: what it does, what it needs.
+    description: ClassVar[str] = ""
+    #: The contract versions this plugin works with (PEP 440 specifier).
+    supported_contract: ClassVar[str] = ">=1.0,<2"
+    #: The per-workspace settings model.
+    Settings: ClassVar[type[PluginSettings]] = PluginSettings
+    #: Whether a workspace that never configured this plugin has it enabled.
+    enabled_by_default: ClassVar[bool] = False
+
+    @classmethod
+    def check_contract(cls) -> None:
+        """Raise ``ContractViolation`` when the class is not a usable plugin.
+
+        The platform calls this once at discovery. Subclasses extend it with their
+        kind's rules and call ``super().check_contract()``.
+        """
+        if not cls.display_name.strip():
+            raise ContractViolation("display_name is empty")
+        if not cls.description.strip():
+            raise ContractViolation("description is empty")
+        if not (isinstance(cls.Settings, type) and issubclass(cls.Settings, PluginSettings)):
+            raise ContractViolation("Settings must subclass plugins.base.PluginSettings")
+
+
+# --- loaders -----------------------------------------------------------------------------------
+
+
+class LoaderInput(BaseModel):
+    """One file to parse."""
+
+    filename: str
+    media_type: str = "application/octet-stream"
+    data: bytes
+
+
+class Element(BaseModel):
+    """A piece of structured text a loader found, in reading order.
+
+    ``type`` says what the piece is, so chunkers can keep headings with their sections
+    and never split a table row; ``metadata`` carries its place in the source.
+    """
+
+    type: Literal["title", "heading", "paragraph", "list_item", "table", "code", "text"] = "text"
+    text: str
+    page: int | None = Field(default=None, description="1-based page number, when paged")
+    section: str | None = Field(default=None, description="the heading path, e.g. 'Intro > Scope'")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Loader(Plugin):
+    """Turns a file into ``Element``s."""
+
+    kind = "loader"
+    #: Lower-case file name extensions handled, with the dot: (".txt", ".text").
+    file_extensions: ClassVar[tuple[str, ...]] = ()
+    #: Media types handled, for uploads whose name says nothing.
+    media_types: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def check_contract(cls) -> None:
+        super().check_contract()
+        if not cls.file_extensions and not cls.media_types:
+            raise ContractViolation("a loader declares file_extensions or media_types")
+        if any(not ext.startswith(".") or ext != ext.lower() for ext in cls.file_extensions):
+            raise ContractViolation("file_extensions are lower-case and start with a dot")
+        if cls.load is Loader.load:
+            raise ContractViolation("a loader implements load()")
+
+    def load(self, source: LoaderInput, settings: PluginSettings) -> list[Element]:
+        """Parse ``source`` and return its elements in reading order.
+
+        Raise ``ValueError`` with a message a person can act on when the file cannot be
+        parsed (wrong format, encrypted, truncated); the document is then marked failed
+        with that message. Return an empty list for a file with no text.
+        """
+        raise ContractViolation(f"{type(self).__name__} does not implement load()")
+
+
+# --- tools -------------------------------------------------------------------------------------
+
+
+class ToolContext(BaseModel):
+    """What a tool knows about the call besides its arguments."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    settings: PluginSettings
+    workspace: str | None = Field(default=None, description="the calling workspace's slug")
+
+
+class ToolResult(BaseModel):
+    """A tool's answer. ``content`` is what a model reads; ``data`` is for programs."""
+
+    content: str
+    data: Any = None
+    is_error: bool = False
+
+
+class Tool(Plugin):
+    """A function an agent may call.
+
+    Its parameters are a pydantic model (``Arguments``); the JSON Schema a model sees is
+    generated from it, and arguments are validated against it before ``invoke`` runs.
+    """
+
+    kind = "tool"
+    #: The arguments model.
+    Arguments: ClassVar[type[BaseModel]]
+    #: Seconds after which a call is abandoned and reported as timed out.
+    timeout_seconds: ClassVar[float] = 10.0
+
+    @classmethod
+    def check_contract(cls) -> None:
+        super().check_contract()
+        arguments = getattr(cls, "Arguments", None)
+        if not (isinstance(arguments, type) and issubclass(arguments, BaseModel)):
+            raise ContractViolation("a tool declares Arguments, a pydantic model")
+        if not 0 < cls.timeout_seconds <= 600:
+            raise ContractViolation("timeout_seconds is between 0 and 600")
+        if cls.invoke is Tool.invoke:
+            raise ContractViolation("a tool implements invoke()")
+
+    @classmethod
+    def parameters_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of ``Arguments``, as function-calling models expect it."""
+        schema = cls.Arguments.model_json_schema()
+        schema.pop("title", None)
+        return schema
+
+    def invoke(self, arguments: BaseModel, context: ToolContext) -> ToolResult:
+        """Run the tool with validated ``arguments`` (an ``Arguments`` instance).
+
+        Return ``ToolResult(is_error=True, ...)`` for failures the model should read and
+        react to (no result found, a bad combination of arguments); any exception raised
+        is caught by the platform and reported the same way.
+        """
+        raise ContractViolation(f"{type(self).__name__} does not implement invoke()")
+
+
+# --- model providers ----------------------------------------------------------------------------
+
+
+class Capability(StrEnum):
+    CHAT = "chat"
+    CHAT_STREAM = "chat_stream"
+    TOOL_CALLS = "tool_calls"
+    EMBEDDINGS = "embeddings"
+    RERANK = "rerank"
+
+
+class ToolSpec(BaseModel):
+    """A tool offered to a chat model."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+
+
+class ToolCall(BaseModel):
+    id: str
+    name: str
+    arguments: str = Field(description="JSON text, as the model produced it")
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class ChatRequest(BaseModel):
+    model: str = Field(description="the upstream model name")
+    messages: list[ChatMessage]
+    tools: list[ToolSpec] = Field(default_factory=list)
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict, description="provider-specific options")
+
+
+class ChatResponse(BaseModel):
+    message: ChatMessage
+    finish_reason: str = "stop"
+    usage: Usage | None = None
+
+
+class ChatChunk(BaseModel):
+    """One streamed piece: some text, tool-call fragments, and on the last, the reason."""
+
+    content: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+class EmbeddingRequest(BaseModel):
+    model: str
+    inputs: list[str]
+    input_type: Literal["query", "document"] = "document"
+
+
+class EmbeddingResponse(BaseModel):
+    vectors: list[list[float]]
+    usage: Usage | None = None
+
+
+class RerankRequest(BaseModel):
+    model: str
+    query: str
+    documents: list[str]
+    top_n: int | None = None
+
+
+class RerankResult(BaseModel):
+    index: int
+    score: float
+
+
+class RerankResponse(BaseModel):
+    results: list[RerankResult]
+    usage: Usage | None = None
+
+
+_CAPABILITY_METHODS = {
+    Capability.CHAT: "chat",
+    Capability.CHAT_STREAM: "chat_stream",
+    Capability.EMBEDDINGS: "embed",
+    Capability.RERANK: "rerank",
+}
+
+
+class ModelProvider(Plugin):
+    """Talks to a family of model servers (an API, a local engine).
+
+    Declare what it can do in ``capabilities`` and implement the matching methods; the
+    others keep raising ``UnsupportedCapability``. ``settings`` carries the endpoint's
+    configuration (base URL, credentials).
+    """
+
+    kind = "model"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    @classmethod
+    def check_contract(cls) -> None:
+        super().check_contract()
+        if not cls.capabilities:
+            raise ContractViolation("a model provider declares at least one capability")
+        for capability in cls.capabilities:
+            method = _CAPABILITY_METHODS.get(capability)
+            if method and getattr(cls, method) is getattr(ModelProvider, method):
+                raise ContractViolation(f"declares {capability} but does not implement {method}()")
+
+    def chat(self, request: ChatRequest, settings: PluginSettings) -> ChatResponse:
+        """One chat completion. Raise ``UnsupportedCapability`` if not declared."""
+        raise UnsupportedCapability(type(self).__name__, Capability.CHAT)
+
+    def chat_stream(self, request: ChatRequest, settings: PluginSettings) -> Iterator[ChatChunk]:
+        """A chat completion as it is generated; the last chunk has ``finish_reason``."""
+        raise UnsupportedCapability(type(self).__name__, Capability.CHAT_STREAM)
+
+    def embed(self, request: EmbeddingRequest, settings: PluginSettings) -> EmbeddingResponse:
+        """One vector per input, in order."""
+        raise UnsupportedCapability(type(self).__name__, Capability.EMBEDDINGS)
+
+    def rerank(self, request: RerankRequest, settings: PluginSettings) -> RerankResponse:
+        """Relevance of each document to the query, best first."""
+        raise UnsupportedCapability(type(self).__name__, Capability.RERANK)
+
+
+BASE_CLASSES: dict[str, type[Plugin]] = {"loader": Loader, "tool": Tool, "model": ModelProvider}

@@ -1,0 +1,1 @@
+"""Built-in model providers (arrive with the model-endpoints issue)."""

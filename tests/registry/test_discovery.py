@@ -1,0 +1,214 @@
+"""Discovery through entry points, and the isolation of every plugin's failure."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from apps.registry.discovery import Status, discover
+from plugins.base import CONTRACT_VERSION
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD_TOOL = """
+    from pydantic import BaseModel
+    from plugins.base import Tool, ToolResult
+
+    class Args(BaseModel):
+        text: str
+
+    class Echo(Tool):
+        display_name = "Echo"
+        description = "Says it back."
+        Arguments = Args
+        supported_contract = "{spec}"
+
+        def invoke(self, arguments, context):
+            return ToolResult(content=arguments.text)
+"""
+
+
+def test_built_ins_are_discovered_like_any_plugin():
+    found = discover()
+    for key in [("loader", "text"), ("tool", "calculator")]:
+        item = found[key]
+        assert item.status == Status.LOADED, item.error
+        assert item.distribution == "ministudio"
+        assert item.version == "0.1.0"
+
+
+def test_a_plugin_whose_import_raises_is_failed_and_the_rest_still_load(distribution):
+    (
+        distribution("ministudio-broken")
+        .module("ms_broken_plugin", "raise RuntimeError('no config file found')\n")
+        .entry_point("tool", "broken", "ms_broken_plugin:Broken")
+        .install()
+    )
+    found = discover()
+    broken = found[("tool", "broken")]
+    assert broken.status == Status.FAILED
+    assert "RuntimeError: no config file found" in broken.error
+    assert (broken.distribution, broken.version) == ("ministudio-broken", "1.0.0")
+    assert found[("tool", "calculator")].status == Status.LOADED
+
+
+def test_even_sys_exit_at_import_is_contained(distribution):
+    (
+        distribution("ministudio-exits")
+        .module("ms_exiting_plugin", "import sys\nsys.exit(3)\n")
+        .entry_point("loader", "exits", "ms_exiting_plugin:X")
+        .install()
+    )
+    assert discover()[("loader", "exits")].status == Status.FAILED
+
+
+def test_contract_violations_are_recorded(distribution):
+    (
+        distribution("ministudio-violations")
+        .module(
+            "ms_violations",
+            """
+            from plugins.base import Loader, Tool
+
+            class NotAPlugin:
+                pass
+
+            class NoArguments(Tool):
+                display_name = "No arguments"
+                description = "Forgot its Arguments."
+
+                def invoke(self, arguments, context):
+                    return None
+
+            class NoLoad(Loader):
+                display_name = "No load"
+                description = "Declares types but cannot load."
+                file_extensions = (".x",)
+            """,
+        )
+        .entry_point("tool", "not_a_plugin", "ms_violations:NotAPlugin")
+        .entry_point("tool", "no_arguments", "ms_violations:NoArguments")
+        .entry_point("loader", "no_load", "ms_violations:NoLoad")
+        .entry_point("tool", "wrong_kind", "ms_violations:NoLoad")
+        .install()
+    )
+    found = discover()
+    expectations = {
+        ("tool", "not_a_plugin"): "is not a Tool",
+        ("tool", "no_arguments"): "declares Arguments",
+        ("loader", "no_load"): "implements load()",
+        ("tool", "wrong_kind"): "is not a Tool",
+    }
+    for key, reason in expectations.items():
+        assert found[key].status == Status.FAILED
+        assert reason in found[key].error, found[key].error
+
+
+def test_an_unsupported_contract_version_is_incompatible(distribution):
+    (
+        distribution("ministudio-future")
+        .module("ms_future", GOOD_TOOL.replace("{spec}", ">=2.0,<3"))
+        .entry_point("tool", "future", "ms_future:Echo")
+        .install()
+    )
+    item = discover()[("tool", "future")]
+    assert item.status == Status.INCOMPATIBLE
+    assert CONTRACT_VERSION in item.error
+    assert item.plugin_class is None
+
+
+def test_the_first_distribution_claiming_an_id_wins(distribution):
+    for name in ("ministudio-echo-a", "ministudio-echo-b"):
+        module = name.replace("-", "_")
+        (
+            distribution(name)
+            .module(module, GOOD_TOOL.replace("{spec}", ">=1.0,<2"))
+            .entry_point("tool", "echo", f"{module}:Echo")
+            .install()
+        )
+    item = discover()[("tool", "echo")]
+    assert item.status == Status.LOADED
+    assert item.distribution in {"ministudio-echo-a", "ministudio-echo-b"}
+
+
+def test_discovery_is_cached_until_refreshed(distribution):
+    first = discover()
+    assert discover() is first
+    late = (
+        distribution("ministudio-late")
+        .module("ms_late", GOOD_TOOL.replace("{spec}", ">=1.0,<2"))
+        .entry_point("tool", "late", "ms_late:Echo")
+        .install()  # install() refreshes, as `ministudio plugins sync` does
+    )
+    assert discover() is not first
+    assert ("tool", "late") in discover()
+    late.uninstall()
+    assert ("tool", "late") not in discover()
+
+
+def run(args: list[str], extra_path: Path | None = None, **env: str):
+    paths = [str(ROOT / "platform"), str(ROOT)]
+    if extra_path:
+        paths.insert(0, str(extra_path))
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(paths),
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "MINISTUDIO_PLUGINS_STRICT": "0",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, *args], env=environment, capture_output=True, text=True, timeout=120
+    )
+
+
+def broken_site(distribution) -> Path:
+    dist = (
+        distribution("ministudio-broken")
+        .module("ms_broken_plugin", "raise ImportError('needs libfoo')\n")
+        .entry_point("tool", "broken", "ms_broken_plugin:Broken")
+        .install()
+    )
+    return dist.root
+
+
+def test_strict_mode_turns_a_failure_into_a_startup_error(distribution):
+    site = broken_site(distribution)
+    code = "import django; django.setup(); print('started')"
+    relaxed = run(["-c", code], site)
+    assert relaxed.returncode == 0 and "started" in relaxed.stdout, relaxed.stderr
+    strict = run(["-c", code], site, MINISTUDIO_PLUGINS_STRICT="1")
+    assert strict.returncode != 0
+    assert "tool/broken: import failed: ImportError: needs libfoo" in strict.stderr
+
+
+def test_plugins_list_prints_status_and_error(distribution):
+    site = broken_site(distribution)
+    table = run(["-m", "studio.cli", "plugins", "list"], site)
+    assert table.returncode == 1  # a failed plugin is worth a non-zero exit
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["ID", "KIND", "VERSION", "DISTRIBUTION", "STATUS", "ERROR"]
+    assert any(
+        line.split()[:5] == ["calculator", "tool", "0.1.0", "ministudio", "loaded"]
+        for line in lines
+    )
+    assert any("broken" in line and "failed" in line and "needs libfoo" in line for line in lines)
+
+    as_json = run(["-m", "studio.cli", "plugins", "list", "--json"], site)
+    rows = {row["id"]: row for row in json.loads(as_json.stdout)}
+    assert rows["broken"]["status"] == "failed"
+    assert rows["text"] == {
+        "id": "text",
+        "kind": "loader",
+        "version": "0.1.0",
+        "distribution": "ministudio",
+        "status": "loaded",
+        "error": "",
+    }
+
+
+def test_the_contract_imports_without_django():
+    code = "import sys, plugins.base; assert not [m for m in sys.modules if m.startswith('django')]"
+    result = run(["-c", code])
+    assert result.returncode == 0, result.stderr
