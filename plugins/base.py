@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from types import NoneType
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -87,14 +88,24 @@ class PluginSettings(BaseModel):
 
 
 def secret_fields(settings_model: type[BaseModel]) -> frozenset[str]:
-    """The names of the fields typed ``SecretStr`` (alone or in an optional/union)."""
-    names = set()
-    for name, field in settings_model.model_fields.items():
-        annotation = field.annotation
-        members = getattr(annotation, "__args__", (annotation,))
-        if annotation is SecretStr or SecretStr in members:
-            names.add(name)
-    return frozenset(names)
+    """The names of the fields typed ``SecretStr`` or ``SecretStr | None``."""
+    return frozenset(
+        name
+        for name, field in settings_model.model_fields.items()
+        if field.annotation is SecretStr or set(get_args(field.annotation)) == {SecretStr, NoneType}
+    )
+
+
+def _mentions_secret(annotation: Any, seen: set[int] | None = None) -> bool:
+    seen = set() if seen is None else seen
+    if annotation is SecretStr:
+        return True
+    if id(annotation) in seen:
+        return False
+    seen.add(id(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return any(_mentions_secret(f.annotation, seen) for f in annotation.model_fields.values())
+    return any(_mentions_secret(arg, seen) for arg in get_args(annotation))
 
 
 # --- the common base ---------------------------------------------------------------------------
@@ -134,6 +145,14 @@ class Plugin:
             raise ContractViolation("description is empty")
         if not (isinstance(cls.Settings, type) and issubclass(cls.Settings, PluginSettings)):
             raise ContractViolation("Settings must subclass plugins.base.PluginSettings")
+        secrets = secret_fields(cls.Settings)
+        for name, field in cls.Settings.model_fields.items():
+            if name not in secrets and _mentions_secret(field.annotation):
+                # Only top-level secrets can be encrypted, masked and kept on "***".
+                raise ContractViolation(
+                    f"settings field '{name}' nests a SecretStr; declare each secret as its "
+                    "own SecretStr (or SecretStr | None) field"
+                )
 
 
 # --- loaders -----------------------------------------------------------------------------------

@@ -15,9 +15,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
+from studio.errors import ApiError
 
-class DecryptionFailed(Exception):
+
+class DecryptionFailed(ApiError):
     """A stored secret cannot be read with the configured keys."""
+
+    status = 409
+    code = "SecretUnreadable"
 
 
 def _fernet_key(material: str) -> bytes:

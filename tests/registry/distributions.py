@@ -34,7 +34,9 @@ class PluginDistribution:
         self.entry_points.setdefault(GROUPS[kind], {})[plugin_id] = target
         return self
 
-    def install(self) -> "PluginDistribution":
+    def install(self, *, refresh: bool = True) -> "PluginDistribution":
+        """Lay the distribution out on ``sys.path``; ``refresh=False`` leaves this process's
+        discovery cache stale, as if another process had installed it."""
         info = self.root / f"{self.name.replace('-', '_')}-{self.version}.dist-info"
         info.mkdir(parents=True, exist_ok=True)
         (info / "METADATA").write_text(
@@ -47,7 +49,8 @@ class PluginDistribution:
         (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
         if str(self.root) not in sys.path:
             sys.path.insert(0, str(self.root))
-        discovery.refresh()
+        if refresh:
+            discovery.refresh()
         return self
 
     def uninstall(self) -> None:

@@ -130,6 +130,8 @@ def test_the_first_distribution_claiming_an_id_wins(distribution):
     item = discover()[("tool", "echo")]
     assert item.status == Status.LOADED
     assert item.distribution in {"ministudio-echo-a", "ministudio-echo-b"}
+    loser = ({"ministudio-echo-a", "ministudio-echo-b"} - {item.distribution}).pop()
+    assert f"id also claimed by {loser} 1.0.0, which is ignored" in item.error
 
 
 def test_discovery_is_cached_until_refreshed(distribution):
@@ -212,3 +214,46 @@ def test_the_contract_imports_without_django():
     code = "import sys, plugins.base; assert not [m for m in sys.modules if m.startswith('django')]"
     result = run(["-c", code])
     assert result.returncode == 0, result.stderr
+
+
+def test_a_secret_nested_in_settings_is_a_contract_violation(distribution):
+    (
+        distribution("ministudio-nested-secret")
+        .module(
+            "ms_nested_secret",
+            """
+            from pydantic import BaseModel, SecretStr
+            from plugins.base import PluginSettings, Tool, ToolResult
+
+            class Args(BaseModel):
+                q: str
+
+            class NestedSettings(PluginSettings):
+                keys: list[SecretStr] = []
+
+            class Nested(Tool):
+                display_name = "Nested"
+                description = "Keeps secrets in a list."
+                Arguments = Args
+                Settings = NestedSettings
+
+                def invoke(self, arguments, context):
+                    return ToolResult(content="")
+            """,
+        )
+        .entry_point("tool", "nested", "ms_nested_secret:Nested")
+        .install()
+    )
+    item = discover()[("tool", "nested")]
+    assert item.status == Status.FAILED
+    assert "settings field 'keys' nests a SecretStr" in item.error
+
+
+def test_strict_sync_from_the_cli_says_why_in_one_line(distribution):
+    site = broken_site(distribution)
+    result = run(["-m", "studio.cli", "plugins", "sync"], site, MINISTUDIO_PLUGINS_STRICT="1")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("ministudio: MINISTUDIO_PLUGINS_STRICT is on")
+    assert "tool/broken" in result.stderr

@@ -260,3 +260,34 @@ def test_another_workspace_answers_404_on_every_plugin_endpoint(
         )
         == before
     )
+
+
+def test_enabling_needs_the_required_settings(weather, alice):
+    console = ConsoleClient().as_user(alice, "acme")
+    response = console.patch("/plugins/tool/weather", {"enabled": True})
+    assert response.status_code == 400
+    assert "settings.api_key" in response.json()["message"]
+    assert not WorkspacePlugin.objects.filter(enabled=True).exists()
+
+
+def test_an_unreadable_secret_is_a_clear_error_not_a_500(weather, alice, settings):
+    console = ConsoleClient().as_user(alice, "acme")
+    configure_weather(console)
+    settings.ENCRYPTION_KEYS = ["a key that did not write it"]
+    listed = console.get("/plugins/tool/weather")
+    assert listed.status_code == 200
+    assert listed.json()["settings"]["api_key"] == "***"
+    invoked = console.post("/tools/weather/invoke", {"arguments": {"city": "Oslo"}})
+    assert invoked.status_code == 409
+    assert invoked.json()["code"] == "SecretUnreadable"
+
+
+def test_a_timed_out_call_does_not_hold_up_the_next(weather, alice):
+    console = ConsoleClient().as_user(alice, "acme")
+    configure_weather(console)
+    for _ in range(3):
+        slow = console.post("/tools/weather/invoke", {"arguments": {"city": "slow"}}).json()
+        assert slow["is_error"] is True
+    fast = console.post("/tools/weather/invoke", {"arguments": {"city": "Oslo"}}).json()
+    assert fast["is_error"] is False
+    assert fast["duration_ms"] < 400

@@ -10,7 +10,7 @@ forgets it (after a pip install, or in tests).
 import functools
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from importlib.metadata import EntryPoint, entry_points
 
@@ -101,6 +101,12 @@ def _discover() -> dict[tuple[str, str], Discovered]:
             result = _load(kind, entry_point)
             if result.key in discovered:  # two distributions claim one id: the first wins
                 first = discovered[result.key]
+                note = (
+                    f"id also claimed by {result.distribution} {result.version}, which is ignored"
+                )
+                discovered[result.key] = replace(
+                    first, error="; ".join(filter(None, [first.error, note]))
+                )
                 logger.warning(
                     "Plugin id %s/%s is claimed by %s and %s; using %s",
                     kind,

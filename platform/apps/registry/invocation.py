@@ -1,14 +1,15 @@
 """Running a tool for a workspace: arguments validated, time bounded, failures reported.
 
 A tool's exception or time-out becomes an error result the caller (a person testing it, or
-an agent) can read; it is never an HTTP 500. Python cannot kill a thread, so a timed-out
-call is abandoned, not stopped: tools doing blocking I/O should use their own time-outs.
+an agent) can read; it is never an HTTP 500. Each call runs in its own thread, so the time
+limit counts from the call's start and one hung tool never delays another. Python cannot
+kill a thread: a timed-out call is abandoned, not stopped, so tools doing blocking I/O
+should also set their own time-outs.
 """
 
 import logging
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +30,6 @@ from plugins.base import Tool, ToolContext, ToolResult
 from studio.errors import InvalidParameter, NotFound
 
 logger = logging.getLogger(__name__)
-
-_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tool")
 
 
 @dataclass(frozen=True)
@@ -64,20 +63,31 @@ def invoke_tool(workspace: Workspace, plugin_id: str, arguments: dict[str, Any])
     secrets = secret_values(settings)
 
     started = time.monotonic()
-    future = _executor.submit(tool.invoke, validated, context)
-    try:
-        result = future.result(timeout=plugin_class.timeout_seconds)
-        if not isinstance(result, ToolResult):
-            raise TypeError(f"invoke() returned {type(result).__name__}, not ToolResult")
-    except FutureTimeout:
+    outcome: dict[str, Any] = {}
+
+    def call() -> None:
+        try:
+            outcome["result"] = tool.invoke(validated, context)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=call, name=f"tool-{plugin_id}", daemon=True)
+    worker.start()
+    worker.join(plugin_class.timeout_seconds)
+    if worker.is_alive():
         result = ToolResult(
             content=f"Tool '{plugin_id}' timed out after {plugin_class.timeout_seconds:g}s.",
             is_error=True,
         )
-    except Exception as exc:
-        message = _scrub(f"{type(exc).__name__}: {exc}", secrets)
+    elif "error" in outcome or not isinstance(outcome.get("result"), ToolResult):
+        error = outcome.get("error") or TypeError(
+            f"invoke() returned {type(outcome.get('result')).__name__}, not ToolResult"
+        )
+        message = _scrub(f"{type(error).__name__}: {error}", secrets)
         logger.warning("Tool %s failed: %s", plugin_id, message)
         result = ToolResult(content=f"Tool '{plugin_id}' failed: {message}", is_error=True)
+    else:
+        result = outcome["result"]
     duration_ms = round((time.monotonic() - started) * 1000)
     if result.is_error:
         result = result.model_copy(update={"content": _scrub(result.content, secrets)})

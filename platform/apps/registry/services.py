@@ -12,7 +12,7 @@ from apps.registry import discovery
 from apps.registry.models import Plugin, PluginStatus, WorkspacePlugin
 from apps.registry.selectors import PluginInWorkspace
 from plugins.base import Loader, ModelProvider, PluginSettings, Tool, secret_fields
-from studio.encryption import decrypt_json, encrypt_json
+from studio.encryption import DecryptionFailed, decrypt_json, encrypt_json
 from studio.errors import ApiError, InvalidParameter
 
 MASK = "***"
@@ -104,8 +104,15 @@ def _registry_values(item: discovery.Discovered) -> dict[str, Any]:
 
 
 def loaded_class(plugin: Plugin) -> type | None:
-    """The plugin's class in this process, if it is installed and loads."""
+    """The plugin's class in this process, if it is installed and loads.
+
+    A registry newer than this process (a `pip install` and `ministudio plugins sync` while
+    it runs) makes it read the entry points again, once, so no restart is needed.
+    """
     item = discovery.discover().get((plugin.kind, plugin.plugin_id))
+    if item is None or (item.version, item.status.value) != (plugin.version, plugin.status):
+        discovery.refresh()
+        item = discovery.discover().get((plugin.kind, plugin.plugin_id))
     return item.plugin_class if item else None
 
 
@@ -176,11 +183,27 @@ def configure_plugin(
         plain, hidden = _split(validated, secrets)
         choice.settings = plain
         choice.encrypted_secrets = encrypt_json(hidden) if hidden else ""
+    elif enabled:
+        _require_valid_settings(choice)
     if enabled is not None:
         choice.enabled = enabled
     choice.updated_by = by
     choice.save()
     return choice
+
+
+def _require_valid_settings(choice: WorkspacePlugin) -> None:
+    """Enabling needs settings that validate (a required API key, say) to be in place."""
+    plugin_class = loaded_class(choice.plugin)
+    if plugin_class is None:
+        raise PluginUnavailable(f"Plugin {choice.plugin} does not load in this process.")
+    stored = {**choice.settings, **decrypt_json(choice.encrypted_secrets)}
+    try:
+        plugin_class.Settings.model_validate(stored)
+    except PydanticValidationError as exc:
+        raise InvalidParameter(
+            "Configure the plugin when enabling it: " + field_errors(exc, "settings")
+        ) from None
 
 
 def settings_for(entry: PluginInWorkspace, plugin_class: type) -> PluginSettings:
@@ -204,9 +227,23 @@ def masked_settings(entry: PluginInWorkspace) -> dict[str, Any]:
         return {}
     shown: dict[str, Any] = dict(entry.choice.settings)
     if entry.choice.encrypted_secrets:
-        for name in decrypt_json(entry.choice.encrypted_secrets):
-            shown[name] = MASK
+        try:
+            names = list(decrypt_json(entry.choice.encrypted_secrets))
+        except DecryptionFailed:
+            names = secret_names_in_schema(entry.plugin.settings_schema)
+        shown.update(dict.fromkeys(names, MASK))
     return shown
+
+
+def secret_names_in_schema(schema: dict[str, Any]) -> list[str]:
+    """The fields a settings JSON Schema marks as secrets (pydantic writes SecretStr as
+    ``writeOnly``)."""
+
+    def write_only(field: dict[str, Any]) -> bool:
+        options = [field, *field.get("anyOf", [])]
+        return any(option.get("writeOnly") for option in options)
+
+    return [name for name, field in schema.get("properties", {}).items() if write_only(field)]
 
 
 def secret_values(settings: BaseModel) -> list[str]:

@@ -60,6 +60,19 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
     options = _parser().parse_args(argv)
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        return _run(options)
+    except ImproperlyConfigured as exc:  # a refused configuration, said in one line
+        print(f"ministudio: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `ministudio plugins list | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(options: argparse.Namespace) -> int:
     if options.command == "up":
         from studio.cli.up import run_up
 
