@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from apps.registry import discovery
 from apps.registry.discovery import Status, discover
 from plugins.base import CONTRACT_VERSION
 
@@ -257,3 +260,59 @@ def test_strict_sync_from_the_cli_says_why_in_one_line(distribution):
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("ministudio: MINISTUDIO_PLUGINS_STRICT is on")
     assert "tool/broken" in result.stderr
+
+
+PROVIDERS = """
+    from plugins.base import (
+        Capability, EmbeddingResponse, ModelProvider, PluginSettings, SecretStr, Usage,
+    )
+
+    class ProviderSettings(PluginSettings):
+        base_url: str = "http://127.0.0.1:9"
+        api_key: SecretStr | None = None
+
+    class Embedder(ModelProvider):
+        display_name = "Embedder"
+        description = "Embeds only."
+        Settings = ProviderSettings
+        capabilities = frozenset({Capability.EMBEDDINGS})
+
+        def embed(self, request, settings):
+            vectors = [[float(len(text))] for text in request.inputs]
+            return EmbeddingResponse(vectors=vectors, usage=Usage(input_tokens=len(vectors)))
+
+    class ClaimsChat(ModelProvider):
+        display_name = "Claims chat"
+        description = "Declares chat, implements nothing."
+        capabilities = frozenset({Capability.CHAT})
+
+    class Nothing(ModelProvider):
+        display_name = "Nothing"
+        description = "Declares no capability."
+"""
+
+
+def test_model_providers_declare_and_implement_capabilities(distribution):
+    (
+        distribution("ministudio-providers")
+        .module("ms_providers", PROVIDERS)
+        .entry_point("model", "embedder", "ms_providers:Embedder")
+        .entry_point("model", "claims_chat", "ms_providers:ClaimsChat")
+        .entry_point("model", "nothing", "ms_providers:Nothing")
+        .install()
+    )
+    from plugins.base import ChatMessage, ChatRequest, EmbeddingRequest, UnsupportedCapability
+
+    found = discover()
+    assert "declares chat but does not implement chat()" in found[("model", "claims_chat")].error
+    assert "at least one capability" in found[("model", "nothing")].error
+    embedder_class = found[("model", "embedder")].plugin_class
+    assert found[("model", "embedder")].status == Status.LOADED
+    embedder = discovery.instance_of(embedder_class)
+    settings = embedder_class.Settings()
+    answer = embedder.embed(EmbeddingRequest(model="m", inputs=["ab", "abc"]), settings)
+    assert answer.vectors == [[2.0], [3.0]]
+    with pytest.raises(UnsupportedCapability, match="does not support chat"):
+        embedder.chat(
+            ChatRequest(model="m", messages=[ChatMessage(role="user", content="hi")]), settings
+        )
