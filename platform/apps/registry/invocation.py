@@ -18,14 +18,9 @@ from pydantic import ValidationError as PydanticValidationError
 from apps.accounts.models import Workspace
 from apps.registry import discovery
 from apps.registry.models import Kind
+from apps.registry.plugin_settings import field_errors, secret_values
 from apps.registry.selectors import plugin_in_workspace
-from apps.registry.services import (
-    PluginUnavailable,
-    field_errors,
-    loaded_class,
-    secret_values,
-    settings_for,
-)
+from apps.registry.services import PluginUnavailable, loaded_class, settings_for
 from plugins.base import Tool, ToolContext, ToolResult
 from studio.errors import InvalidParameter, NotFound
 

@@ -4,18 +4,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from pydantic import BaseModel, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
 from apps.accounts.models import User, Workspace
 from apps.registry import discovery
 from apps.registry.models import Plugin, PluginStatus, WorkspacePlugin
+from apps.registry.plugin_settings import (
+    StoredSettings,
+    field_errors,
+    load_settings,
+    masked,
+    store_settings,
+)
 from apps.registry.selectors import PluginInWorkspace
-from plugins.base import Loader, ModelProvider, PluginSettings, Tool, secret_fields
-from studio.encryption import DecryptionFailed, decrypt_json, encrypt_json
+from plugins.base import Loader, ModelProvider, PluginSettings, Tool
 from studio.errors import ApiError, InvalidParameter
-
-MASK = "***"
 
 
 class PluginsFailed(Exception):
@@ -116,36 +119,6 @@ def loaded_class(plugin: Plugin) -> type | None:
     return item.plugin_class if item else None
 
 
-def field_errors(exc: PydanticValidationError, prefix: str) -> str:
-    parts = []
-    for error in exc.errors():
-        location = ".".join(str(part) for part in error["loc"]) or "(root)"
-        parts.append(f"{prefix}.{location}: {error['msg']}")
-    return "; ".join(parts)
-
-
-def _merge_secrets(
-    incoming: dict[str, Any], secrets: frozenset[str], stored: dict[str, str]
-) -> dict[str, Any]:
-    merged = dict(incoming)
-    for name in secrets:
-        if merged.get(name) == MASK:
-            if name not in stored:
-                raise InvalidParameter(f"settings.{name}: no value is stored yet; send the secret")
-            merged[name] = stored[name]
-    return merged
-
-
-def _split(validated: PluginSettings, secrets: frozenset[str]) -> tuple[dict, dict]:
-    plain = validated.model_dump(mode="json", exclude=set(secrets))
-    hidden = {}
-    for name in secrets:
-        value = getattr(validated, name)
-        if isinstance(value, SecretStr):
-            hidden[name] = value.get_secret_value()
-    return plain, hidden
-
-
 @transaction.atomic
 def configure_plugin(
     workspace: Workspace,
@@ -174,15 +147,8 @@ def configure_plugin(
         plugin_class = loaded_class(plugin)
         if plugin_class is None:
             raise PluginUnavailable(f"Plugin {plugin} does not load in this process.")
-        secrets = secret_fields(plugin_class.Settings)
-        merged = _merge_secrets(settings, secrets, decrypt_json(choice.encrypted_secrets))
-        try:
-            validated = plugin_class.Settings.model_validate(merged)
-        except PydanticValidationError as exc:
-            raise InvalidParameter(field_errors(exc, "settings")) from None
-        plain, hidden = _split(validated, secrets)
-        choice.settings = plain
-        choice.encrypted_secrets = encrypt_json(hidden) if hidden else ""
+        stored = store_settings(plugin_class.Settings, settings, _stored(choice))
+        choice.settings, choice.encrypted_secrets = stored.plain, stored.encrypted_secrets
     elif enabled:
         _require_valid_settings(choice)
     if enabled is not None:
@@ -192,14 +158,17 @@ def configure_plugin(
     return choice
 
 
+def _stored(choice: WorkspacePlugin) -> StoredSettings:
+    return StoredSettings(choice.settings, choice.encrypted_secrets)
+
+
 def _require_valid_settings(choice: WorkspacePlugin) -> None:
     """Enabling needs settings that validate (a required API key, say) to be in place."""
     plugin_class = loaded_class(choice.plugin)
     if plugin_class is None:
         raise PluginUnavailable(f"Plugin {choice.plugin} does not load in this process.")
-    stored = {**choice.settings, **decrypt_json(choice.encrypted_secrets)}
     try:
-        plugin_class.Settings.model_validate(stored)
+        load_settings(plugin_class.Settings, _stored(choice))
     except PydanticValidationError as exc:
         raise InvalidParameter(
             "Configure the plugin when enabling it: " + field_errors(exc, "settings")
@@ -208,11 +177,9 @@ def _require_valid_settings(choice: WorkspacePlugin) -> None:
 
 def settings_for(entry: PluginInWorkspace, plugin_class: type) -> PluginSettings:
     """The workspace's validated settings for a plugin, secrets decrypted."""
-    stored: dict[str, Any] = {}
-    if entry.choice is not None:
-        stored = {**entry.choice.settings, **decrypt_json(entry.choice.encrypted_secrets)}
+    stored = _stored(entry.choice) if entry.choice else StoredSettings({}, "")
     try:
-        return plugin_class.Settings.model_validate(stored)
+        return load_settings(plugin_class.Settings, stored)
     except PydanticValidationError as exc:
         raise InvalidParameter(
             f"The stored settings of {entry.plugin} no longer validate ("
@@ -225,31 +192,4 @@ def masked_settings(entry: PluginInWorkspace) -> dict[str, Any]:
     """Settings as the API shows them: secrets replaced by ``"***"`` when set."""
     if entry.choice is None:
         return {}
-    shown: dict[str, Any] = dict(entry.choice.settings)
-    if entry.choice.encrypted_secrets:
-        try:
-            names = list(decrypt_json(entry.choice.encrypted_secrets))
-        except DecryptionFailed:
-            names = secret_names_in_schema(entry.plugin.settings_schema)
-        shown.update(dict.fromkeys(names, MASK))
-    return shown
-
-
-def secret_names_in_schema(schema: dict[str, Any]) -> list[str]:
-    """The fields a settings JSON Schema marks as secrets (pydantic writes SecretStr as
-    ``writeOnly``)."""
-
-    def write_only(field: dict[str, Any]) -> bool:
-        options = [field, *field.get("anyOf", [])]
-        return any(option.get("writeOnly") for option in options)
-
-    return [name for name, field in schema.get("properties", {}).items() if write_only(field)]
-
-
-def secret_values(settings: BaseModel) -> list[str]:
-    """The plaintext secrets in a settings object, to scrub them from error texts."""
-    return [
-        value.get_secret_value()
-        for value in (getattr(settings, name) for name in type(settings).model_fields)
-        if isinstance(value, SecretStr) and value.get_secret_value()
-    ]
+    return masked(_stored(entry.choice), entry.plugin.settings_schema)
