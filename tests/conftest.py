@@ -15,6 +15,9 @@ from tests.console import ConsoleClient
 
 PASSWORD = "correct horse battery staple"
 
+# The scripted upstream model server (the suite's one fake): the `upstream` fixture.
+pytest_plugins = ["tests.upstream"]
+
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):

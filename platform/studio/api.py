@@ -12,6 +12,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from apps.accounts.api import router as accounts_router
 from apps.accounts.auth import console_auth
+from apps.endpoints.api import router as endpoints_router
 from apps.registry.api import router as registry_router
 from studio.errors import CODES_BY_STATUS, ApiError, error_response
 from studio.health import router as health_router
@@ -72,7 +73,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
 console_api = NinjaAPI(
     title="ministudio console API",
     version="1",
-    description="Management API of ministudio: sessions, workspaces, members, API keys, plugins.",
+    description=(
+        "Management API of ministudio: sessions, workspaces, members, API keys, plugins, "
+        "model endpoints."
+    ),
     urls_namespace="console",
     auth=console_auth,
 )
@@ -80,3 +84,4 @@ install_error_handlers(console_api)
 console_api.add_router("/", health_router)
 console_api.add_router("/", accounts_router)
 console_api.add_router("/", registry_router)
+console_api.add_router("/", endpoints_router)

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "ninja",
     "apps.accounts",
     "apps.registry",
+    "apps.endpoints",
 ]
 
 MIDDLEWARE = [

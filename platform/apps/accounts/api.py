@@ -11,7 +11,12 @@ from ninja import Router, Schema, Status
 from ninja.utils import check_csrf
 
 from apps.accounts import selectors, services
-from apps.accounts.context import caller_user, require_user, workspace_context
+from apps.accounts.context import (
+    caller_user,
+    require_platform_admin,
+    require_user,
+    workspace_context,
+)
 from apps.accounts.models import ApiKey, Membership, Role, User, Workspace
 from apps.accounts.permissions import API_KEY, Permission
 from apps.accounts.schemas import (
@@ -109,9 +114,7 @@ def list_workspaces(request: HttpRequest):
 @router.post("/workspaces", response={201: WorkspaceOut}, tags=["workspaces"])
 def create_workspace(request: HttpRequest, payload: WorkspaceCreateIn):
     """Create a workspace (platform admins only); the creator becomes its admin."""
-    user = require_user(request)
-    if not user.is_staff:
-        raise AccessDenied("Only platform admins may create workspaces.")
+    user = require_platform_admin(request)
     workspace = services.create_workspace(name=payload.name, slug=payload.slug, creator=user)
     return Status(201, workspace)
 

@@ -47,6 +47,14 @@ def require_user(request: HttpRequest) -> User:
     return user
 
 
+def require_platform_admin(request: HttpRequest) -> User:
+    """The signed-in platform admin, or AccessDenied (API keys are never platform admins)."""
+    user = caller_user(request)
+    if user is None or not user.is_staff:
+        raise AccessDenied("Only platform admins may do this.")
+    return user
+
+
 def workspace_context(request: HttpRequest) -> WorkspaceContext:
     slug = request.headers.get(WORKSPACE_HEADER, "").strip()
     if isinstance(request.auth, ApiKey):

@@ -8,7 +8,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from apps.accounts.models import User, Workspace
 from apps.registry import discovery
-from apps.registry.models import Plugin, PluginStatus, WorkspacePlugin
+from apps.registry.models import Kind, Plugin, PluginStatus, WorkspacePlugin
 from apps.registry.plugin_settings import (
     StoredSettings,
     field_errors,
@@ -104,6 +104,12 @@ def _registry_values(item: discovery.Discovered) -> dict[str, Any]:
 
 
 # --- a workspace's settings -------------------------------------------------------------------
+
+
+def provider_schema(provider: str) -> dict[str, Any]:
+    """The settings JSON Schema of model provider ``provider`` (empty if unknown)."""
+    plugin = Plugin.objects.filter(kind=Kind.MODEL, plugin_id=provider).first()
+    return plugin.settings_schema if plugin else {}
 
 
 def loaded_class(plugin: Plugin) -> type | None:

@@ -1,0 +1,1 @@
+"""Model endpoints: upstream models a platform admin registers and grants to workspaces."""

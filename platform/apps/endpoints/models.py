@@ -1,0 +1,79 @@
+import uuid
+
+from django.conf import settings as django_settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+from apps.accounts.models import Workspace
+from apps.accounts.tenancy import WorkspaceOwned
+
+MODEL_NAME = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$",
+    "Use letters, digits and . _ : / - (what SDKs send as `model`).",
+)
+
+
+class EndpointCapability(models.TextChoices):
+    CHAT = "chat", "Chat"
+    EMBEDDING = "embedding", "Embedding"
+    RERANK = "rerank", "Rerank"
+
+
+class ModelEndpoint(models.Model):
+    """One upstream model, reachable through a model-provider plugin.
+
+    Platform-wide: a platform admin registers it once and grants it to workspaces. Tenants
+    call it by ``name``; the provider is called with ``upstream_model``. The provider's
+    settings (base URL, credentials) are stored like any plugin settings: secrets encrypted.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[MODEL_NAME],
+        help_text="The model name tenants send, e.g. qwen-plus.",
+    )
+    display_name = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=100, help_text="The model-provider plugin's id.")
+    upstream_model = models.CharField(max_length=200, help_text="The model name at the provider.")
+    capabilities = models.JSONField(default=list)
+    settings = models.JSONField(default=dict, blank=True)
+    encrypted_secrets = models.TextField(blank=True)
+    context_window = models.PositiveIntegerField(null=True, blank=True)
+    embedding_dimension = models.PositiveIntegerField(null=True, blank=True)
+    default_parameters = models.JSONField(default=dict, blank=True)
+    price_input_per_1k = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    price_output_per_1k = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EndpointGrant(WorkspaceOwned):
+    """A workspace may use an endpoint."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="model_grants")
+    endpoint = models.ForeignKey(ModelEndpoint, on_delete=models.CASCADE, related_name="grants")
+    granted_at = models.DateTimeField(auto_now_add=True)
+    granted_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "endpoint"], name="endpoints_one_grant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} for {self.workspace.slug}"

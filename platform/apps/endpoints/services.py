@@ -1,0 +1,208 @@
+"""Writes of model endpoints, and the connection test.
+
+Only platform admins reach these (the API checks). Provider settings go through the same
+store as every plugin's settings: validated by the provider's model, secrets encrypted.
+"""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from pydantic import ValidationError as PydanticValidationError
+
+from apps.accounts.models import User, Workspace
+from apps.endpoints.models import EndpointCapability, EndpointGrant, ModelEndpoint
+from apps.registry import discovery
+from apps.registry.models import Kind, Plugin
+from apps.registry.plugin_settings import (
+    StoredSettings,
+    field_errors,
+    load_settings,
+    secret_values,
+    store_settings,
+)
+from apps.registry.services import PluginUnavailable, loaded_class
+from plugins.base import (
+    Capability,
+    ChatMessage,
+    ChatRequest,
+    EmbeddingRequest,
+    ModelProvider,
+    PluginSettings,
+    RerankRequest,
+)
+from studio.errors import Conflict, InvalidParameter, NotFound
+
+# What an endpoint capability needs its provider to declare.
+NEEDS = {
+    EndpointCapability.CHAT: Capability.CHAT,
+    EndpointCapability.EMBEDDING: Capability.EMBEDDINGS,
+    EndpointCapability.RERANK: Capability.RERANK,
+}
+EDITABLE = (
+    "display_name",
+    "upstream_model",
+    "capabilities",
+    "context_window",
+    "embedding_dimension",
+    "default_parameters",
+    "price_input_per_1k",
+    "price_output_per_1k",
+    "enabled",
+)
+
+
+def provider_class(provider: str) -> type[ModelProvider]:
+    """The loaded model-provider plugin ``provider``, or a clear error."""
+    plugin = Plugin.objects.filter(kind=Kind.MODEL, plugin_id=provider).first()
+    if plugin is None:
+        raise InvalidParameter(f"provider: no model provider '{provider}' is installed.")
+    plugin_class = loaded_class(plugin) if plugin.available else None
+    if plugin_class is None:
+        raise PluginUnavailable(f"Model provider '{provider}' is {plugin.status}; fix it first.")
+    return plugin_class
+
+
+def check_capabilities(plugin_class: type[ModelProvider], capabilities: list[str]) -> list[str]:
+    if not capabilities:
+        raise InvalidParameter("capabilities: give at least one of chat, embedding, rerank.")
+    missing = [
+        c for c in capabilities if NEEDS[EndpointCapability(c)] not in plugin_class.capabilities
+    ]
+    if missing:
+        raise InvalidParameter(
+            f"capabilities: provider does not support {', '.join(missing)} "
+            f"(it declares {', '.join(sorted(plugin_class.capabilities))})."
+        )
+    return sorted(set(capabilities))
+
+
+@transaction.atomic
+def create_endpoint(
+    *,
+    name: str,
+    provider: str,
+    upstream_model: str,
+    capabilities: list[str],
+    settings: dict[str, Any],
+    **fields: Any,
+) -> ModelEndpoint:
+    plugin_class = provider_class(provider)
+    stored = store_settings(plugin_class.Settings, settings)
+    endpoint = ModelEndpoint(
+        name=name,
+        provider=provider,
+        upstream_model=upstream_model,
+        capabilities=check_capabilities(plugin_class, capabilities),
+        settings=stored.plain,
+        encrypted_secrets=stored.encrypted_secrets,
+        display_name=fields.pop("display_name", "") or name,
+        **{k: v for k, v in fields.items() if k in EDITABLE},
+    )
+    try:
+        with transaction.atomic():
+            endpoint.save()
+    except IntegrityError:
+        raise Conflict(f"An endpoint named '{name}' already exists.") from None
+    return endpoint
+
+
+@transaction.atomic
+def update_endpoint(
+    endpoint: ModelEndpoint, *, settings: dict[str, Any] | None = None, **changes: Any
+) -> ModelEndpoint:
+    """Change an endpoint; ``settings`` replaces the provider settings ("***" keeps a secret)."""
+    plugin_class = provider_class(endpoint.provider)
+    if settings is not None:
+        stored = store_settings(plugin_class.Settings, settings, stored_settings(endpoint))
+        endpoint.settings, endpoint.encrypted_secrets = stored.plain, stored.encrypted_secrets
+    for key, value in changes.items():
+        if key in EDITABLE and value is not None:
+            setattr(endpoint, key, value)
+    endpoint.capabilities = check_capabilities(plugin_class, endpoint.capabilities)
+    endpoint.save()
+    return endpoint
+
+
+def delete_endpoint(endpoint: ModelEndpoint) -> None:
+    endpoint.delete()
+
+
+def grant(endpoint: ModelEndpoint, workspace: Workspace, *, by: User | None) -> EndpointGrant:
+    found, _ = EndpointGrant.objects.get_or_create(
+        endpoint=endpoint, workspace=workspace, defaults={"granted_by": by}
+    )
+    return found
+
+
+def revoke_grant(endpoint: ModelEndpoint, workspace: Workspace) -> None:
+    deleted, _ = EndpointGrant.objects.filter(endpoint=endpoint, workspace=workspace).delete()
+    if not deleted:
+        raise NotFound(f"'{endpoint.name}' is not granted to workspace '{workspace.slug}'.")
+
+
+def stored_settings(endpoint: ModelEndpoint) -> StoredSettings:
+    return StoredSettings(endpoint.settings, endpoint.encrypted_secrets)
+
+
+def provider_settings(endpoint: ModelEndpoint, plugin_class: type[ModelProvider]) -> PluginSettings:
+    try:
+        return load_settings(plugin_class.Settings, stored_settings(endpoint))
+    except PydanticValidationError as exc:
+        raise InvalidParameter(
+            f"Endpoint '{endpoint.name}' has settings its provider no longer accepts ("
+            + field_errors(exc, "settings")
+            + "); a platform admin must edit it."
+        ) from None
+
+
+# --- the connection test ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    ok: bool
+    latency_ms: int
+    capability: str
+    detail: str
+
+
+def test_connection(endpoint: ModelEndpoint) -> ConnectionTest:
+    """Make one tiny real call through the provider and say how it went."""
+    plugin_class = provider_class(endpoint.provider)
+    settings = provider_settings(endpoint, plugin_class)
+    provider = discovery.instance_of(plugin_class)
+    capability = endpoint.capabilities[0]
+    started = time.monotonic()
+    try:
+        detail = _probe(provider, endpoint, capability, settings)
+        ok = True
+    except Exception as exc:  # any upstream failure is the answer, not a crash
+        detail = f"{type(exc).__name__}: {exc}"
+        for secret in secret_values(settings):
+            detail = detail.replace(secret, "***")
+        ok = False
+    latency_ms = round((time.monotonic() - started) * 1000)
+    return ConnectionTest(ok=ok, latency_ms=latency_ms, capability=capability, detail=detail)
+
+
+def _probe(provider: ModelProvider, endpoint: ModelEndpoint, capability: str, settings) -> str:
+    model = endpoint.upstream_model
+    if capability == EndpointCapability.CHAT:
+        request = ChatRequest(
+            model=model, messages=[ChatMessage(role="user", content="ping")], max_tokens=1
+        )
+        answer = provider.chat(request, settings)
+        return f"chat answered ({answer.finish_reason})"
+    if capability == EndpointCapability.EMBEDDING:
+        vectors = provider.embed(EmbeddingRequest(model=model, inputs=["ping"]), settings).vectors
+        dimension = len(vectors[0]) if vectors else 0
+        expected = endpoint.embedding_dimension
+        if expected and dimension != expected:
+            raise ValueError(f"the model returns {dimension}-d vectors, not {expected}-d")
+        return f"embedding answered ({dimension} dimensions)"
+    results = provider.rerank(
+        RerankRequest(model=model, query="ping", documents=["ping"]), settings
+    )
+    return f"rerank answered ({len(results.results)} result)"

@@ -1,0 +1,502 @@
+"""Model providers for servers that speak the OpenAI API: OpenAI itself, ``vllm serve``,
+Ollama, LM Studio, llama.cpp's server, DashScope's compatible mode and the like.
+
+One ``openai.OpenAI`` client is kept per distinct endpoint configuration, so connections
+are pooled across calls. Upstream failures are raised as ``UpstreamError`` subclasses
+(authentication, rate limit with ``retry_after``, timeout, connection, bad request, server
+error) that name the host that failed and never carry the API key, so the platform can map
+each kind to its own answer.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import openai
+from pydantic import Field, field_validator
+
+from plugins.base import (
+    Capability,
+    ChatChunk,
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    ModelProvider,
+    PluginSettings,
+    SecretStr,
+    ToolCall,
+    Usage,
+)
+
+#: Sent when no key is configured: vLLM, Ollama and LM Studio accept any key.
+PLACEHOLDER_API_KEY = "EMPTY"
+#: How many distinct endpoint configurations keep a client.
+MAX_CACHED_CLIENTS = 64
+#: Keys in ``ChatRequest.extra`` that would override what the provider itself sends.
+RESERVED_EXTRA_KEYS = frozenset({"model", "messages", "stream", "stream_options", "tools"})
+
+# --- errors (candidates for plugins.base: every provider needs the same kinds) -----------------
+
+
+class UpstreamError(Exception):
+    """A model server failed to answer. ``status`` is the upstream HTTP status, if any;
+    ``code`` the upstream error code; ``retry_after`` seconds to wait, when it said;
+    ``upstream`` the host it was. ``retryable`` says whether trying again may help."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+        upstream: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+        self.upstream = upstream
+
+
+class UpstreamAuthenticationError(UpstreamError):
+    """The server refused the credentials (401) or the access (403)."""
+
+
+class UpstreamRateLimitError(UpstreamError):
+    """The server asked to slow down (429); ``retry_after`` when it said how long."""
+
+    retryable = True
+
+
+class UpstreamConnectionError(UpstreamError):
+    """No answer: the connection failed or dropped."""
+
+    retryable = True
+
+
+class UpstreamTimeoutError(UpstreamConnectionError):
+    """No answer in time."""
+
+
+class UpstreamBadRequestError(UpstreamError):
+    """The server rejected the request (400, 404 unknown model, 409, 413, 422, ...)."""
+
+
+class UpstreamServerError(UpstreamError):
+    """The server failed (5xx), or answered with something unusable."""
+
+    retryable = True
+
+
+# --- settings and clients ----------------------------------------------------------------------
+
+
+class OpenAICompatibleSettings(PluginSettings):
+    base_url: str = Field(
+        default="https://api.openai.com/v1",
+        description="The API root, ending in /v1 (e.g. http://127.0.0.1:8000/v1 for vLLM).",
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="Sent as a bearer token; leave empty for local servers."
+    )
+    timeout_seconds: float = Field(
+        default=60, ge=1, le=600, description="Per connect/read; for streams, between pieces."
+    )
+    max_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries on connection errors, 408, 409, 429, 5xx."
+    )
+    organization: str | None = Field(default=None, description="OpenAI organization id.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "base_url is an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1"
+            )
+        return value
+
+
+class VLLMSettings(OpenAICompatibleSettings):
+    base_url: str = Field(
+        default="http://127.0.0.1:8000/v1",
+        description="The `vllm serve` API root, ending in /v1.",
+    )
+
+
+_clients: dict[tuple[Any, ...], openai.OpenAI] = {}
+_clients_lock = threading.Lock()
+
+
+def _secret(settings: OpenAICompatibleSettings) -> str | None:
+    return settings.api_key.get_secret_value() if settings.api_key is not None else None
+
+
+def _client(settings: OpenAICompatibleSettings) -> openai.OpenAI:
+    """The shared client for this configuration (the key is hashed in the cache key)."""
+    key = _secret(settings)
+    cache_key = (
+        settings.base_url,
+        hashlib.sha256(key.encode()).hexdigest() if key else None,
+        settings.timeout_seconds,
+        settings.max_retries,
+        settings.organization,
+    )
+    with _clients_lock:
+        client = _clients.get(cache_key)
+        if client is None:
+            client = openai.OpenAI(
+                api_key=key or PLACEHOLDER_API_KEY,
+                base_url=settings.base_url,
+                organization=settings.organization,
+                timeout=settings.timeout_seconds,
+                max_retries=settings.max_retries,
+            )
+            # The SDK fills these from OPENAI_ORG_ID / OPENAI_PROJECT_ID when not given; the
+            # platform's environment must not leak into a workspace's endpoint.
+            client.organization = settings.organization
+            client.project = None
+            if len(_clients) >= MAX_CACHED_CLIENTS:
+                # Forget the oldest; a thread still using it keeps its reference.
+                _clients.pop(next(iter(_clients)))
+            _clients[cache_key] = client
+        return client
+
+
+def _host(base_url: str) -> str:
+    """``host[:port]`` of the base URL: never the scheme's user or password."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or "the configured base URL"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port else host
+
+
+# --- error mapping ------------------------------------------------------------------------------
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds is not None:
+        try:
+            return max(float(milliseconds) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
+        return None
+    return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
+
+
+def _upstream_message(exc: openai.APIError) -> str:
+    """What the server said, without the SDK's "Error code: 429 - {...}" wrapping."""
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+        return body["message"]
+    if isinstance(body, str) and body.strip():
+        return " ".join(body.split())[:300]
+    if isinstance(exc, openai.APIStatusError):
+        return exc.response.reason_phrase or ""
+    return exc.message
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "***")
+    return text
+
+
+def map_error(exc: openai.OpenAIError, settings: OpenAICompatibleSettings) -> UpstreamError:
+    """The ``UpstreamError`` for an ``openai`` SDK exception, naming the upstream host and
+    with the configured key removed from anything the server echoed."""
+    host = _host(settings.base_url)
+    secret = _secret(settings)
+    if isinstance(exc, openai.APITimeoutError):
+        return UpstreamTimeoutError(
+            f"Model server {host} did not answer within {settings.timeout_seconds:g} s.",
+            upstream=host,
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__
+        detail = f" ({_scrub(str(cause), secret)})" if cause is not None and str(cause) else ""
+        return UpstreamConnectionError(f"Cannot reach model server {host}{detail}.", upstream=host)
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        said = _scrub(_upstream_message(exc), secret)
+        fields: dict[str, Any] = {"status": status, "code": exc.code, "upstream": host}
+        suffix = f": {said}" if said else "."
+        if status in (401, 403):
+            what = "refused the credentials" if status == 401 else "denied access"
+            return UpstreamAuthenticationError(
+                f"Model server {host} {what} (HTTP {status}){suffix}", **fields
+            )
+        if status == 429:
+            retry_after = _retry_after(exc.response.headers)
+            return UpstreamRateLimitError(
+                f"Model server {host} is rate limiting requests (HTTP 429){suffix}",
+                retry_after=retry_after,
+                **fields,
+            )
+        if status == 408:
+            return UpstreamTimeoutError(
+                f"Model server {host} timed out (HTTP 408){suffix}", **fields
+            )
+        if status >= 500:
+            return UpstreamServerError(
+                f"Model server {host} failed (HTTP {status}){suffix}", **fields
+            )
+        return UpstreamBadRequestError(
+            f"Model server {host} rejected the request (HTTP {status}){suffix}", **fields
+        )
+    if isinstance(exc, openai.APIError):  # an error event mid-stream, an unparsable answer
+        said = _scrub(_upstream_message(exc), secret)
+        return UpstreamServerError(
+            f"Model server {host} reported an error: {said}", code=exc.code, upstream=host
+        )
+    return UpstreamError(
+        f"Calling model server {host} failed: {_scrub(str(exc), secret)}", upstream=host
+    )
+
+
+# --- request and response mapping -------------------------------------------------------------
+
+
+def _message_param(message: ChatMessage) -> dict[str, Any]:
+    if message.role == "tool":
+        return {
+            "role": "tool",
+            "tool_call_id": message.tool_call_id or "",
+            "content": message.content or "",
+        }
+    param: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.role == "assistant" and message.tool_calls:
+        param["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in message.tool_calls
+        ]
+    elif param["content"] is None:
+        param["content"] = ""
+    return param
+
+
+def _chat_arguments(request: ChatRequest) -> dict[str, Any]:
+    reserved = RESERVED_EXTRA_KEYS & request.extra.keys()
+    if reserved:
+        raise ValueError(f"extra may not set {', '.join(sorted(reserved))}")
+    arguments: dict[str, Any] = {
+        "model": request.model,
+        "messages": [_message_param(m) for m in request.messages],
+    }
+    if request.tools:
+        arguments["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    **({"description": tool.description} if tool.description else {}),
+                    "parameters": tool.parameters,
+                },
+            }
+            for tool in request.tools
+        ]
+    if request.temperature is not None:
+        arguments["temperature"] = request.temperature
+    if request.top_p is not None:
+        arguments["top_p"] = request.top_p
+    if request.max_tokens is not None:
+        arguments["max_tokens"] = request.max_tokens
+    if request.stop:
+        arguments["stop"] = request.stop
+    if request.extra:
+        arguments["extra_body"] = dict(request.extra)
+    return arguments
+
+
+def _usage(usage: Any) -> Usage | None:
+    if usage is None:
+        return None
+    return Usage(
+        input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+        output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+    )
+
+
+class _ToolCallAssembler:
+    """Joins streamed tool-call fragments (keyed by their ``index``) into whole calls."""
+
+    def __init__(self) -> None:
+        self._calls: dict[Any, dict[str, Any]] = {}
+
+    def add(self, fragments: list[Any]) -> None:
+        for position, fragment in enumerate(fragments):
+            index = getattr(fragment, "index", None)
+            key = index if index is not None else (fragment.id or position)
+            call = self._calls.setdefault(key, {"id": None, "name": "", "arguments": ""})
+            if fragment.id:
+                call["id"] = fragment.id
+            function = fragment.function
+            if function is not None:
+                call["name"] += function.name or ""
+                call["arguments"] += function.arguments or ""
+
+    def calls(self) -> list[ToolCall]:
+        return [
+            ToolCall(id=call["id"] or f"call_{n}", name=call["name"], arguments=call["arguments"])
+            for n, call in enumerate(self._calls.values())
+        ]
+
+
+# --- the providers -----------------------------------------------------------------------------
+
+
+class OpenAICompatibleProvider(ModelProvider):
+    display_name = "OpenAI-compatible"
+    description = (
+        "Chat (streaming, tool calls) and embeddings from any server that speaks the OpenAI "
+        "API: OpenAI, vLLM's `vllm serve`, Ollama, LM Studio, llama.cpp and others. Needs "
+        "the server's base URL and, where it checks one, an API key."
+    )
+    Settings = OpenAICompatibleSettings
+    capabilities = frozenset(
+        {Capability.CHAT, Capability.CHAT_STREAM, Capability.TOOL_CALLS, Capability.EMBEDDINGS}
+    )
+
+    def chat(self, request: ChatRequest, settings: OpenAICompatibleSettings) -> ChatResponse:
+        """One chat completion; tool calls the model asks for are in ``message.tool_calls``.
+
+        Raises an ``UpstreamError`` subclass when the server fails or refuses.
+        """
+        arguments = _chat_arguments(request)
+        try:
+            completion = _client(settings).chat.completions.create(**arguments)
+        except openai.OpenAIError as exc:
+            raise map_error(exc, settings) from None
+        if not completion.choices:
+            host = _host(settings.base_url)
+            raise UpstreamServerError(f"Model server {host} returned no choices.", upstream=host)
+        choice = completion.choices[0]
+        message = choice.message
+        calls = [
+            ToolCall(
+                id=call.id or f"call_{n}",
+                name=call.function.name,
+                arguments=call.function.arguments or "",
+            )
+            for n, call in enumerate(message.tool_calls or [])
+            if getattr(call, "function", None) is not None
+        ]
+        return ChatResponse(
+            message=ChatMessage(role="assistant", content=message.content, tool_calls=calls),
+            finish_reason=choice.finish_reason or ("tool_calls" if calls else "stop"),
+            usage=_usage(completion.usage),
+        )
+
+    def chat_stream(
+        self, request: ChatRequest, settings: OpenAICompatibleSettings
+    ) -> Iterator[ChatChunk]:
+        """The completion as it is generated: a chunk per text delta as it arrives, then one
+        last chunk with ``finish_reason``, the usage, and the tool calls, each whole.
+
+        Tool-call fragments are joined here rather than forwarded, so every ``ToolCall`` a
+        chunk carries is complete. Raises an ``UpstreamError`` subclass, possibly after
+        some chunks, when the server fails.
+        """
+        arguments = _chat_arguments(request)
+        assembler = _ToolCallAssembler()
+        finish_reason: str | None = None
+        usage: Usage | None = None
+        try:
+            stream = _client(settings).chat.completions.create(
+                **arguments, stream=True, stream_options={"include_usage": True}
+            )
+            with stream:
+                for chunk in stream:
+                    if chunk.usage is not None:
+                        usage = _usage(chunk.usage)
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    delta = choice.delta
+                    if delta is not None and delta.tool_calls:
+                        assembler.add(delta.tool_calls)
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+                    if delta is not None and delta.content:
+                        yield ChatChunk(content=delta.content)
+        except openai.OpenAIError as exc:
+            raise map_error(exc, settings) from None
+        calls = assembler.calls()
+        yield ChatChunk(
+            tool_calls=calls,
+            finish_reason=finish_reason or ("tool_calls" if calls else "stop"),
+            usage=usage,
+        )
+
+    def embed(
+        self, request: EmbeddingRequest, settings: OpenAICompatibleSettings
+    ) -> EmbeddingResponse:
+        """One vector per input, in input order (``input_type`` is not part of this API)."""
+        if not request.inputs:
+            return EmbeddingResponse(vectors=[], usage=Usage())
+        try:
+            response = _client(settings).embeddings.create(
+                model=request.model, input=request.inputs
+            )
+        except openai.OpenAIError as exc:
+            raise map_error(exc, settings) from None
+        except ValueError as exc:  # the SDK's "No embedding data received"
+            host = _host(settings.base_url)
+            raise UpstreamServerError(f"Model server {host}: {exc}.", upstream=host) from None
+        data = sorted(response.data, key=lambda item: item.index)
+        if len(data) != len(request.inputs):
+            host = _host(settings.base_url)
+            raise UpstreamServerError(
+                f"Model server {host} returned {len(data)} vectors "
+                f"for {len(request.inputs)} inputs.",
+                upstream=host,
+            )
+        usage = response.usage
+        return EmbeddingResponse(
+            vectors=[list(item.embedding) for item in data],
+            usage=Usage(input_tokens=usage.prompt_tokens or 0) if usage is not None else None,
+        )
+
+
+class VLLMProvider(OpenAICompatibleProvider):
+    display_name = "vLLM server"
+    description = (
+        "A model served by `vllm serve` through its OpenAI-compatible API: chat with "
+        "streaming and tool calls, and embeddings for embedding models. Needs the server's "
+        "base URL (default http://127.0.0.1:8000/v1) and its --api-key if it was given one."
+    )
+    Settings = VLLMSettings
