@@ -56,6 +56,13 @@ __all__ = [
     "ToolResult",
     "ToolSpec",
     "UnsupportedCapability",
+    "UpstreamAuthenticationError",
+    "UpstreamBadRequestError",
+    "UpstreamConnectionError",
+    "UpstreamError",
+    "UpstreamRateLimitError",
+    "UpstreamServerError",
+    "UpstreamTimeoutError",
     "Usage",
     "secret_fields",
 ]
@@ -72,6 +79,66 @@ class UnsupportedCapability(Exception):
         super().__init__(f"Model provider '{provider}' does not support {capability}.")
         self.provider = provider
         self.capability = capability
+
+
+# --- upstream errors: what a model provider raises when its server fails -----------------------
+# The gateway turns each kind into the caller's error shape (OpenAI's or DashScope's) with a
+# fitting status, so providers raise these instead of their SDK's exceptions. Messages must
+# never contain credentials.
+
+
+class UpstreamError(Exception):
+    """A model server failed to answer. ``status`` is the upstream HTTP status, if any;
+    ``code`` the upstream error code; ``retry_after`` seconds to wait, when it said;
+    ``upstream`` the host it was. ``retryable`` says whether trying again may help."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+        upstream: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+        self.upstream = upstream
+
+
+class UpstreamAuthenticationError(UpstreamError):
+    """The server refused the credentials (401) or the access (403)."""
+
+
+class UpstreamRateLimitError(UpstreamError):
+    """The server asked to slow down (429); ``retry_after`` when it said how long."""
+
+    retryable = True
+
+
+class UpstreamConnectionError(UpstreamError):
+    """No answer: the connection failed or dropped."""
+
+    retryable = True
+
+
+class UpstreamTimeoutError(UpstreamConnectionError):
+    """No answer in time."""
+
+
+class UpstreamBadRequestError(UpstreamError):
+    """The server rejected the request (400, 404 unknown model, 409, 413, 422, ...)."""
+
+
+class UpstreamServerError(UpstreamError):
+    """The server failed (5xx), or answered with something unusable."""
+
+    retryable = True
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -325,7 +392,12 @@ class ChatResponse(BaseModel):
 
 
 class ChatChunk(BaseModel):
-    """One streamed piece: some text, tool-call fragments, and on the last, the reason."""
+    """One streamed piece of a chat completion.
+
+    Text arrives in ``content`` as it is generated. Tool calls are not streamed in
+    fragments: each call is sent once, complete, and providers put them on the last chunk.
+    The last chunk has ``finish_reason``, and ``usage`` when the server reported it.
+    """
 
     content: str = ""
     tool_calls: list[ToolCall] = Field(default_factory=list)

@@ -15,7 +15,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import openai
@@ -33,6 +33,13 @@ from plugins.base import (
     PluginSettings,
     SecretStr,
     ToolCall,
+    UpstreamAuthenticationError,
+    UpstreamBadRequestError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamRateLimitError,
+    UpstreamServerError,
+    UpstreamTimeoutError,
     Usage,
 )
 
@@ -42,63 +49,6 @@ PLACEHOLDER_API_KEY = "EMPTY"
 MAX_CACHED_CLIENTS = 64
 #: Keys in ``ChatRequest.extra`` that would override what the provider itself sends.
 RESERVED_EXTRA_KEYS = frozenset({"model", "messages", "stream", "stream_options", "tools"})
-
-# --- errors (candidates for plugins.base: every provider needs the same kinds) -----------------
-
-
-class UpstreamError(Exception):
-    """A model server failed to answer. ``status`` is the upstream HTTP status, if any;
-    ``code`` the upstream error code; ``retry_after`` seconds to wait, when it said;
-    ``upstream`` the host it was. ``retryable`` says whether trying again may help."""
-
-    retryable: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        retry_after: float | None = None,
-        upstream: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-        self.retry_after = retry_after
-        self.upstream = upstream
-
-
-class UpstreamAuthenticationError(UpstreamError):
-    """The server refused the credentials (401) or the access (403)."""
-
-
-class UpstreamRateLimitError(UpstreamError):
-    """The server asked to slow down (429); ``retry_after`` when it said how long."""
-
-    retryable = True
-
-
-class UpstreamConnectionError(UpstreamError):
-    """No answer: the connection failed or dropped."""
-
-    retryable = True
-
-
-class UpstreamTimeoutError(UpstreamConnectionError):
-    """No answer in time."""
-
-
-class UpstreamBadRequestError(UpstreamError):
-    """The server rejected the request (400, 404 unknown model, 409, 413, 422, ...)."""
-
-
-class UpstreamServerError(UpstreamError):
-    """The server failed (5xx), or answered with something unusable."""
-
-    retryable = True
-
 
 # --- settings and clients ----------------------------------------------------------------------
 

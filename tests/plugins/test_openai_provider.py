@@ -16,12 +16,6 @@ from plugins.base import (
     EmbeddingRequest,
     ToolCall,
     ToolSpec,
-    secret_fields,
-)
-from plugins.models import openai_compatible
-from plugins.models.openai_compatible import (
-    OpenAICompatibleProvider,
-    OpenAICompatibleSettings,
     UpstreamAuthenticationError,
     UpstreamBadRequestError,
     UpstreamConnectionError,
@@ -29,6 +23,12 @@ from plugins.models.openai_compatible import (
     UpstreamRateLimitError,
     UpstreamServerError,
     UpstreamTimeoutError,
+    secret_fields,
+)
+from plugins.models import openai_compatible
+from plugins.models.openai_compatible import (
+    OpenAICompatibleProvider,
+    OpenAICompatibleSettings,
     VLLMProvider,
     VLLMSettings,
 )
