@@ -70,10 +70,51 @@ class Conflict(ApiError):
 
 
 def error_response(request: HttpRequest, status: int, code: str, message: str) -> JsonResponse:
+    if request.path.startswith(OPENAI_PREFIX):
+        return openai_error_response(status, message, code=OPENAI_CODES.get(code, code))
     return JsonResponse(
         {"code": code, "message": message, "request_id": request_id_of(request)},
         status=status,
     )
+
+
+# The OpenAI-compatible surface speaks OpenAI's error shape instead:
+# {"error": {"message", "type", "param", "code"}}.
+OPENAI_PREFIX = "/compatible-mode/"
+OPENAI_CODES = {
+    "InvalidApiKey": "invalid_api_key",
+    "NotAuthenticated": "invalid_api_key",
+    "ModelNotFound": "model_not_found",
+    "AccessDenied": "permission_denied",
+    "NotFound": "not_found",
+    "InvalidParameter": "invalid_value",
+    "MethodNotAllowed": "method_not_allowed",
+}
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def openai_error_response(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    error_type: str | None = None,
+) -> JsonResponse:
+    error = {
+        "message": message,
+        "type": error_type or _OPENAI_TYPES.get(status, "api_error"),
+        "param": param,
+        "code": code,
+    }
+    return JsonResponse({"error": error}, status=status)
 
 
 def is_api_path(request: HttpRequest) -> bool:

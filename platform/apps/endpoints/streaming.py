@@ -1,0 +1,55 @@
+"""Serving a blocking stream (a provider's generator) from the ASGI server, chunk by chunk.
+
+Django would buffer a synchronous iterator whole before sending it under ASGI, so the
+stream runs in a thread of its own that hands each item to the event loop as it comes.
+When the client goes away, Django cancels the response; the thread then stops at the next
+item and closes the generator, which closes the upstream connection, so an abandoned
+request stops costing tokens.
+"""
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+_END = object()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: BaseException
+
+
+async def stream_in_threads(items: Iterator[str]) -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    stop = threading.Event()
+
+    def hand_over(item: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def produce() -> None:
+        iterator = iter(items)
+        try:
+            for item in iterator:
+                if stop.is_set():
+                    break
+                hand_over(item)
+        except Exception as exc:
+            hand_over(_Failure(exc))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()  # in this thread, where the generator last ran
+            hand_over(_END)
+
+    threading.Thread(target=produce, name="stream", daemon=True).start()
+    try:
+        while (item := await queue.get()) is not _END:
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
