@@ -93,7 +93,7 @@ def test_an_unexpected_failure_is_a_500_without_details(alice, monkeypatch, capt
     response = ConsoleClient().as_user(alice, "acme").get("/members")
     assert_error_shape(response, 500, "InternalError")
     assert "hunter2" not in response.content.decode()
-    record = next(r for r in captured_logs if r.name == "studio.api")
+    record = next(r for r in captured_logs if r.name == "studio.errors")
     assert record.request_id == response["X-Request-Id"]
 
 

@@ -5,11 +5,16 @@ Codes follow DashScope's where one exists (``InvalidParameter``, ``InvalidApiKey
 ``AccessDenied``...), so the official SDK and our own clients read them the same way.
 """
 
+import logging
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from studio.request_id import request_id_of
+
+logger = logging.getLogger(__name__)
 
 API_PREFIXES = ("/console/api/", "/api/", "/compatible-mode/")
 CODES_BY_STATUS = {
@@ -142,3 +147,53 @@ class ApiErrorShapeMiddleware:
         if response.has_header("Allow"):
             shaped["Allow"] = response["Allow"]
         return shaped
+
+
+def _field_path(loc: list) -> str:
+    # ninja prefixes locations with the source and the argument name ("body", "payload").
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
+    if len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def validation_message(errors: list[dict]) -> str:
+    return "; ".join(f"{_field_path(e.get('loc', []))}: {e.get('msg', 'invalid')}" for e in errors)
+
+
+def install_error_handlers(api: NinjaAPI) -> None:
+    """Make every failure of ``api`` answer ``{"code", "message", "request_id"}``."""
+
+    @api.exception_handler(ApiError)
+    def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+        return error_response(request, exc.status, exc.code, exc.message)
+
+    @api.exception_handler(ValidationError)
+    def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        return error_response(request, 400, "InvalidParameter", validation_message(exc.errors))
+
+    @api.exception_handler(AuthenticationError)
+    def on_not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        return error_response(
+            request,
+            401,
+            "NotAuthenticated",
+            "Authentication required: sign in, or send 'Authorization: Bearer sk-...'.",
+        )
+
+    @api.exception_handler(HttpError)
+    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        message = str(exc)
+        if exc.status_code == 400 and message.startswith("Cannot parse request body"):
+            message = "The request body is not valid JSON."
+        code = CODES_BY_STATUS.get(exc.status_code, "InvalidParameter")
+        return error_response(request, exc.status_code, code, message)
+
+    @api.exception_handler(Http404)
+    def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return error_response(request, 404, "NotFound", "Not found.")
+
+    @api.exception_handler(Exception)
+    def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.exception("Unhandled error in %s %s", request.method, request.path)
+        return error_response(request, 500, "InternalError", "Internal server error.")

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
+from apps.endpoints.dashscope_compat import dashscope_api
 from apps.endpoints.openai_compat import openai_api
 from studio.api import console_api
 from studio.views import home
@@ -8,6 +9,7 @@ from studio.views import home
 urlpatterns = [
     path("console/api/", console_api.urls),
     path("compatible-mode/v1/", openai_api.urls),
+    path("api/v1/", dashscope_api.urls),
     path("admin/", admin.site.urls),
     path("", home, name="home"),
 ]

@@ -2,76 +2,16 @@
 against the platform served by a real ASGI server (uvicorn), with the scripted upstream
 behind it."""
 
-import socket
-import threading
 import time
 
 import httpx
 import openai
 import pytest
-import uvicorn
 
-from apps.accounts.services import create_api_key, revoke_api_key
-from apps.endpoints import services as endpoints
-from apps.registry.services import sync_plugins
+from apps.accounts.services import revoke_api_key
 from tests.upstream import error, slow, stream, text, tool_call, vector_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def platform_url(transactional_db):
-    """The platform on uvicorn in this process (so it shares the test database)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        "studio.asgi:application", host="127.0.0.1", port=port, lifespan="off", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture
-def setup(upstream, acme, globex, alice):
-    """acme is granted a chat and an embedding model; globex nothing."""
-    sync_plugins()
-    settings = {
-        "base_url": upstream.openai_base_url,
-        "api_key": "sk-up",
-        "max_retries": 0,
-        "timeout_seconds": 2,
-    }
-    chat = endpoints.create_endpoint(
-        name="qwen-plus",
-        provider="openai",
-        upstream_model="up-chat",
-        capabilities=["chat"],
-        settings=settings,
-        default_parameters={"temperature": 0.3},
-    )
-    embed = endpoints.create_endpoint(
-        name="text-embedding-v3",
-        provider="openai",
-        upstream_model="up-embed",
-        capabilities=["embedding"],
-        settings=settings,
-        embedding_dimension=64,
-    )
-    for endpoint in (chat, embed):
-        endpoints.grant(endpoint, acme, by=None)
-    return {
-        "acme_key": create_api_key(acme, name="program", created_by=alice).plaintext,
-        "globex_key": create_api_key(globex, name="other", created_by=None).plaintext,
-    }
 
 
 def client(platform_url: str, key: str) -> openai.OpenAI:

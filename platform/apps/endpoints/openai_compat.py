@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -23,7 +23,7 @@ from apps.accounts.models import ApiKey
 from apps.endpoints import gateway
 from apps.endpoints.models import EndpointCapability
 from apps.endpoints.selectors import endpoints_for_workspace
-from apps.endpoints.streaming import stream_in_threads
+from apps.endpoints.streaming import event_stream_response
 from plugins.base import (
     ChatChunk,
     ChatMessage,
@@ -362,12 +362,7 @@ def chat_completions(request: HttpRequest, payload: ChatCompletionIn):
             model=payload.model,
             include_usage=include_usage,
         )
-        response = StreamingHttpResponse(
-            stream_in_threads(frames), content_type="text/event-stream"
-        )
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"  # let a proxy pass frames through at once
-        return response
+        return event_stream_response(frames)
     answer = gateway.chat(target, chat_request)
     message: dict[str, Any] = {"role": "assistant", "content": answer.message.content}
     if answer.message.tool_calls:

@@ -13,6 +13,8 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+from django.http import StreamingHttpResponse
+
 _END = object()
 
 
@@ -53,3 +55,11 @@ async def stream_in_threads(items: Iterator[str]) -> AsyncIterator[str]:
             yield item
     finally:
         stop.set()
+
+
+def event_stream_response(frames: Iterator[str]) -> StreamingHttpResponse:
+    """An SSE response that sends each frame as soon as it exists."""
+    response = StreamingHttpResponse(stream_in_threads(frames), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # let a proxy pass frames through at once
+    return response

@@ -1,0 +1,333 @@
+"""The DashScope-compatible model surface, for the official ``dashscope`` SDK:
+
+- ``POST /api/v1/services/aigc/text-generation/generation`` (``dashscope.Generation.call``)
+- ``POST /api/v1/services/embeddings/text-embedding/text-embedding``
+  (``dashscope.TextEmbedding.call``)
+
+Point the SDK here with ``dashscope.base_http_api_url = "http://host:8000/api/v1"`` (or
+``DASHSCOPE_HTTP_BASE_URL``) and a workspace API key. Wire shapes follow DashScope: the
+``input`` / ``parameters`` request, ``output`` / ``usage`` / ``request_id`` answers, SSE
+frames when ``X-DashScope-SSE: enable``, and ``{"code", "message", "request_id"}`` errors.
+"""
+
+import json
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, NinjaAPI, Schema
+from ninja.errors import AuthenticationError
+
+from apps.accounts.auth import ApiKeyBearer
+from apps.accounts.models import ApiKey
+from apps.endpoints import gateway
+from apps.endpoints.models import EndpointCapability
+from apps.endpoints.streaming import event_stream_response
+from plugins.base import (
+    ChatChunk,
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    ToolCall,
+    ToolSpec,
+    UpstreamAuthenticationError,
+    UpstreamBadRequestError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamRateLimitError,
+    UpstreamTimeoutError,
+    Usage,
+)
+from studio.errors import InvalidParameter, error_response, install_error_handlers
+from studio.request_id import request_id_of
+
+dashscope_api = NinjaAPI(
+    title="ministudio DashScope-compatible API",
+    version="1",
+    urls_namespace="dashscope",
+    auth=[ApiKeyBearer()],
+    docs_url=None,
+)
+install_error_handlers(dashscope_api)
+
+
+@dashscope_api.exception_handler(AuthenticationError)
+def _no_key(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error_response(request, 401, "InvalidApiKey", "No API-key provided.")
+
+
+def upstream_failure(request: HttpRequest, exc: UpstreamError) -> HttpResponse:
+    """An upstream failure in DashScope's terms; the provider's message carries no secret."""
+    if isinstance(exc, UpstreamRateLimitError):
+        response = error_response(request, 429, "Throttling", exc.message)
+        if exc.retry_after:
+            response["Retry-After"] = str(max(1, round(exc.retry_after)))
+        return response
+    if isinstance(exc, UpstreamBadRequestError):
+        return error_response(request, 400, "InvalidParameter", exc.message)
+    if isinstance(exc, UpstreamTimeoutError):
+        return error_response(request, 504, "RequestTimeOut", exc.message)
+    if isinstance(exc, UpstreamAuthenticationError | UpstreamConnectionError):
+        return error_response(request, 502, "InternalError.Upstream", exc.message)
+    return error_response(request, 502, "InternalError.Upstream", exc.message)
+
+
+dashscope_api.add_exception_handler(UpstreamError, upstream_failure)
+
+
+# --- schemas --------------------------------------------------------------------------------------
+
+
+class FunctionIn(Schema):
+    name: str = Field(min_length=1, max_length=64)
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+
+
+class ToolIn(Schema):
+    type: Literal["function"] = "function"
+    function: FunctionIn
+
+
+class CallFunctionIn(Schema):
+    name: str
+    arguments: str = ""
+
+
+class CallIn(Schema):
+    id: str = ""
+    type: Literal["function"] = "function"
+    function: CallFunctionIn
+
+
+class MessageIn(Schema):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[CallIn] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+class GenerationInput(Schema):
+    prompt: str | None = None
+    messages: list[MessageIn] | None = None
+    history: list[dict[str, str]] | None = None
+
+
+class GenerationParameters(Schema):
+    result_format: Literal["text", "message"] = "text"
+    incremental_output: bool = False
+    temperature: float | None = Field(default=None, ge=0, lt=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, gt=0)
+    stop: str | list[str] | None = None
+    tools: list[ToolIn] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    seed: int | None = None
+
+
+class GenerationIn(Schema):
+    model: str = Field(min_length=1)
+    input: GenerationInput
+    parameters: GenerationParameters = Field(default_factory=GenerationParameters)
+
+
+class EmbeddingInput(Schema):
+    texts: list[str] | str = Field(description="One text or a list of texts.")
+
+
+class EmbeddingParameters(Schema):
+    text_type: Literal["query", "document"] = "document"
+    dimension: int | None = Field(default=None, gt=0)
+
+
+class EmbeddingIn(Schema):
+    model: str = Field(min_length=1)
+    input: EmbeddingInput
+    parameters: EmbeddingParameters = Field(default_factory=EmbeddingParameters)
+
+
+# --- translation ---------------------------------------------------------------------------------
+
+
+def _text(content: str | list[dict[str, Any]] | None) -> str | None:
+    if content is None or isinstance(content, str):
+        return content
+    return "".join(str(part.get("text", "")) for part in content if "text" in part)
+
+
+def to_chat_request(payload: GenerationIn) -> ChatRequest:
+    given = payload.input
+    messages: list[ChatMessage] = []
+    if given.messages:
+        messages = [
+            ChatMessage(
+                role=m.role,
+                content=_text(m.content),
+                tool_calls=[
+                    ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
+                    for c in (m.tool_calls or [])
+                ],
+                tool_call_id=m.tool_call_id,
+            )
+            for m in given.messages
+        ]
+    else:
+        for turn in given.history or []:
+            messages.append(ChatMessage(role="user", content=turn.get("user", "")))
+            messages.append(ChatMessage(role="assistant", content=turn.get("bot", "")))
+        if given.prompt:
+            messages.append(ChatMessage(role="user", content=given.prompt))
+    if not messages:
+        raise InvalidParameter("input: give input.messages or input.prompt.")
+    parameters = payload.parameters
+    extra: dict[str, Any] = {}
+    if parameters.tool_choice is not None:
+        extra["tool_choice"] = parameters.tool_choice
+    if parameters.seed is not None:
+        extra["seed"] = parameters.seed
+    stop = [parameters.stop] if isinstance(parameters.stop, str) else (parameters.stop or [])
+    return ChatRequest(
+        model=payload.model,
+        messages=messages,
+        tools=[
+            ToolSpec(
+                name=t.function.name,
+                description=t.function.description,
+                parameters=t.function.parameters,
+            )
+            for t in (parameters.tools or [])
+        ],
+        temperature=parameters.temperature,
+        top_p=parameters.top_p,
+        max_tokens=parameters.max_tokens,
+        stop=stop,
+        extra=extra,
+    )
+
+
+def _usage(usage: Usage | None) -> dict[str, int]:
+    usage = usage or Usage()
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "total_tokens": usage.input_tokens + usage.output_tokens,
+    }
+
+
+def _output(
+    result_format: str, content: str, finish_reason: str, calls: list[ToolCall]
+) -> dict[str, Any]:
+    if result_format == "message" or calls:
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if calls:
+            message["tool_calls"] = [
+                {
+                    "index": index,
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for index, call in enumerate(calls)
+            ]
+        return {"choices": [{"finish_reason": finish_reason, "message": message}]}
+    return {"text": content, "finish_reason": finish_reason}
+
+
+def generation_frames(
+    chunks: Iterator[ChatChunk], *, parameters: GenerationParameters, request_id: str
+) -> Iterator[str]:
+    """DashScope's SSE frames: ``id``, ``event:result``, ``:HTTP_STATUS/200``, ``data``.
+
+    Each frame holds the new text (``incremental_output``) or all text so far;
+    ``finish_reason`` reads ``"null"`` until the last frame. An upstream failure half-way
+    becomes an ``event:error`` frame carrying the error shape.
+    """
+    number = 0
+    rid = request_id
+    so_far = ""
+    usage = Usage()
+
+    def frame(data: dict[str, Any], event: str = "result", status: int = 200) -> str:
+        nonlocal number
+        number += 1
+        body = json.dumps(data, ensure_ascii=False)
+        return f"id:{number}\nevent:{event}\n:HTTP_STATUS/{status}\ndata:{body}\n\n"
+
+    try:
+        for chunk in chunks:
+            usage = chunk.usage or usage
+            so_far += chunk.content
+            if chunk.finish_reason is None:
+                if chunk.content:
+                    shown = chunk.content if parameters.incremental_output else so_far
+                    output = _output(parameters.result_format, shown, "null", [])
+                    yield frame(
+                        {"output": output, "usage": _usage(usage), "request_id": request_id}
+                    )
+                continue
+            last = chunk.content if parameters.incremental_output else so_far
+            output = _output(parameters.result_format, last, chunk.finish_reason, chunk.tool_calls)
+            yield frame({"output": output, "usage": _usage(usage), "request_id": rid})
+    except UpstreamError as exc:
+        yield frame(
+            {"code": "InternalError.Upstream", "message": exc.message, "request_id": request_id},
+            event="error",
+            status=502,
+        )
+
+
+# --- endpoints ----------------------------------------------------------------------------------
+
+
+def _workspace(request: HttpRequest):
+    api_key: ApiKey = request.auth
+    return api_key.workspace
+
+
+@dashscope_api.post("/services/aigc/text-generation/generation")
+def generation(request: HttpRequest, payload: GenerationIn):
+    target = gateway.route(_workspace(request), payload.model, EndpointCapability.CHAT)
+    chat_request = to_chat_request(payload)
+    request_id = request_id_of(request)
+    streaming = request.headers.get("X-DashScope-SSE", "").lower() == "enable"
+    if streaming:
+        frames = generation_frames(
+            gateway.chat_stream(target, chat_request),
+            parameters=payload.parameters,
+            request_id=request_id,
+        )
+        return event_stream_response(frames)
+    answer: ChatResponse = gateway.chat(target, chat_request)
+    output = _output(
+        payload.parameters.result_format,
+        answer.message.content or "",
+        answer.finish_reason,
+        answer.message.tool_calls,
+    )
+    return {"output": output, "usage": _usage(answer.usage), "request_id": request_id}
+
+
+@dashscope_api.post("/services/embeddings/text-embedding/text-embedding")
+def text_embedding(request: HttpRequest, payload: EmbeddingIn):
+    target = gateway.route(_workspace(request), payload.model, EndpointCapability.EMBEDDING)
+    texts = [payload.input.texts] if isinstance(payload.input.texts, str) else payload.input.texts
+    if not texts or any(not text for text in texts):
+        raise InvalidParameter("input.texts: give one or more non-empty texts.")
+    dimension = payload.parameters.dimension
+    if dimension and dimension != target.endpoint.embedding_dimension:
+        raise InvalidParameter(
+            f"parameters.dimension: this model returns "
+            f"{target.endpoint.embedding_dimension}-dimensional vectors."
+        )
+    answer = gateway.embed(target, texts, payload.parameters.text_type)
+    return {
+        "output": {
+            "embeddings": [
+                {"text_index": index, "embedding": vector}
+                for index, vector in enumerate(answer.vectors)
+            ]
+        },
+        "usage": {"total_tokens": (answer.usage or Usage()).input_tokens},
+        "request_id": request_id_of(request),
+    }
