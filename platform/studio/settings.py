@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.registry",
     "apps.endpoints",
+    "apps.usage",
+    "apps.gateway",
 ]
 
 MIDDLEWARE = [

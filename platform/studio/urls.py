@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import path
 
-from apps.endpoints.dashscope_compat import dashscope_api
-from apps.endpoints.openai_compat import openai_api
+from apps.gateway.dashscope_compat import dashscope_api
+from apps.gateway.openai_compat import openai_api
 from studio.api import console_api
 from studio.views import home
 

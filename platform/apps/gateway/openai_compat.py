@@ -20,10 +20,10 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from apps.accounts.auth import ApiKeyBearer
 from apps.accounts.models import ApiKey
-from apps.endpoints import gateway
 from apps.endpoints.models import EndpointCapability
 from apps.endpoints.selectors import endpoints_for_workspace
-from apps.endpoints.streaming import event_stream_response
+from apps.gateway import routing
+from apps.gateway.streaming import event_stream_response
 from plugins.base import (
     ChatChunk,
     ChatMessage,
@@ -353,17 +353,17 @@ def list_models(request: HttpRequest):
 
 @openai_api.post("/chat/completions")
 def chat_completions(request: HttpRequest, payload: ChatCompletionIn):
-    target = gateway.route(_workspace(request), payload.model, EndpointCapability.CHAT)
+    target = routing.route(_workspace(request), payload.model, EndpointCapability.CHAT)
     chat_request = to_chat_request(payload)
     if payload.stream:
         include_usage = bool(payload.stream_options and payload.stream_options.include_usage)
         frames = completion_frames(
-            gateway.chat_stream(target, chat_request),
+            routing.chat_stream(target, chat_request),
             model=payload.model,
             include_usage=include_usage,
         )
         return event_stream_response(frames)
-    answer = gateway.chat(target, chat_request)
+    answer = routing.chat(target, chat_request)
     message: dict[str, Any] = {"role": "assistant", "content": answer.message.content}
     if answer.message.tool_calls:
         message["tool_calls"] = _tool_calls_out(answer.message.tool_calls)
@@ -390,7 +390,7 @@ def _base64_floats(vector: list[float]) -> str:
 
 @openai_api.post("/embeddings")
 def embeddings(request: HttpRequest, payload: EmbeddingsIn):
-    target = gateway.route(_workspace(request), payload.model, EndpointCapability.EMBEDDING)
+    target = routing.route(_workspace(request), payload.model, EndpointCapability.EMBEDDING)
     inputs = [payload.input] if isinstance(payload.input, str) else payload.input
     if not inputs or any(not text for text in inputs):
         return openai_error(400, "input: give one or more non-empty texts.", param="input")
@@ -400,7 +400,7 @@ def embeddings(request: HttpRequest, payload: EmbeddingsIn):
             f"dimensions: this model returns {target.endpoint.embedding_dimension}-d vectors.",
             param="dimensions",
         )
-    answer = gateway.embed(target, inputs)
+    answer = routing.embed(target, inputs)
     encode = _base64_floats if payload.encoding_format == "base64" else list
     usage = _usage_out(answer.usage) or {"prompt_tokens": 0, "total_tokens": 0}
     return {

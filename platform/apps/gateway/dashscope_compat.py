@@ -20,9 +20,9 @@ from ninja.errors import AuthenticationError
 
 from apps.accounts.auth import ApiKeyBearer
 from apps.accounts.models import ApiKey
-from apps.endpoints import gateway
 from apps.endpoints.models import EndpointCapability
-from apps.endpoints.streaming import event_stream_response
+from apps.gateway import routing
+from apps.gateway.streaming import event_stream_response
 from plugins.base import (
     ChatChunk,
     ChatMessage,
@@ -287,18 +287,18 @@ def _workspace(request: HttpRequest):
 
 @dashscope_api.post("/services/aigc/text-generation/generation")
 def generation(request: HttpRequest, payload: GenerationIn):
-    target = gateway.route(_workspace(request), payload.model, EndpointCapability.CHAT)
+    target = routing.route(_workspace(request), payload.model, EndpointCapability.CHAT)
     chat_request = to_chat_request(payload)
     request_id = request_id_of(request)
     streaming = request.headers.get("X-DashScope-SSE", "").lower() == "enable"
     if streaming:
         frames = generation_frames(
-            gateway.chat_stream(target, chat_request),
+            routing.chat_stream(target, chat_request),
             parameters=payload.parameters,
             request_id=request_id,
         )
         return event_stream_response(frames)
-    answer: ChatResponse = gateway.chat(target, chat_request)
+    answer: ChatResponse = routing.chat(target, chat_request)
     output = _output(
         payload.parameters.result_format,
         answer.message.content or "",
@@ -310,7 +310,7 @@ def generation(request: HttpRequest, payload: GenerationIn):
 
 @dashscope_api.post("/services/embeddings/text-embedding/text-embedding")
 def text_embedding(request: HttpRequest, payload: EmbeddingIn):
-    target = gateway.route(_workspace(request), payload.model, EndpointCapability.EMBEDDING)
+    target = routing.route(_workspace(request), payload.model, EndpointCapability.EMBEDDING)
     texts = [payload.input.texts] if isinstance(payload.input.texts, str) else payload.input.texts
     if not texts or any(not text for text in texts):
         raise InvalidParameter("input.texts: give one or more non-empty texts.")
@@ -320,7 +320,7 @@ def text_embedding(request: HttpRequest, payload: EmbeddingIn):
             f"parameters.dimension: this model returns "
             f"{target.endpoint.embedding_dimension}-dimensional vectors."
         )
-    answer = gateway.embed(target, texts, payload.parameters.text_type)
+    answer = routing.embed(target, texts, payload.parameters.text_type)
     return {
         "output": {
             "embeddings": [
