@@ -16,7 +16,8 @@ from tests.console import ConsoleClient
 PASSWORD = "correct horse battery staple"
 
 # The scripted upstream model server (the suite's one fake): the `upstream` fixture.
-pytest_plugins = ["tests.upstream"]
+# The platform on a live ASGI server, with models granted to acme: `platform_url`, `granted`.
+pytest_plugins = ["tests.upstream", "tests.gateway_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from apps.accounts.api import router as accounts_router
 from apps.accounts.auth import console_auth
 from apps.endpoints.api import router as endpoints_router
 from apps.registry.api import router as registry_router
+from apps.usage.api import router as usage_router
 from studio.errors import install_error_handlers
 from studio.health import router as health_router
 
@@ -28,3 +29,4 @@ console_api.add_router("/", health_router)
 console_api.add_router("/", accounts_router)
 console_api.add_router("/", registry_router)
 console_api.add_router("/", endpoints_router)
+console_api.add_router("/", usage_router)

@@ -149,6 +149,10 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic work, run by the one worker started with --beat (`ministudio up` does).
+CELERY_BEAT_SCHEDULE = {
+    "flush-usage": {"task": "workers.usage.flush", "schedule": 5.0},
+}
 
 # --- Secrets at rest (plugin settings, endpoint credentials): see studio/encryption.py.
 ENCRYPTION_KEYS = env_list("MINISTUDIO_ENCRYPTION_KEYS", default=[])

@@ -20,9 +20,9 @@ def base(platform_url, monkeypatch):
     return f"{platform_url}/api/v1"
 
 
-def test_generation_with_a_prompt_and_with_messages(base, setup, upstream):
+def test_generation_with_a_prompt_and_with_messages(base, granted, upstream):
     upstream.script("chat", text("你好 我是通义", prompt_tokens=5, completion_tokens=4))
-    answer = Generation.call(model="qwen-plus", prompt="你好", api_key=setup["acme_key"])
+    answer = Generation.call(model="qwen-plus", prompt="你好", api_key=granted["acme_key"])
     assert answer.status_code == 200, answer
     assert answer.output.text == "你好 我是通义"
     assert (answer.usage.input_tokens, answer.usage.output_tokens) == (5, 4)
@@ -32,7 +32,7 @@ def test_generation_with_a_prompt_and_with_messages(base, setup, upstream):
         model="qwen-plus",
         messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
         result_format="message",
-        api_key=setup["acme_key"],
+        api_key=granted["acme_key"],
     )
     assert answer.output.choices[0].message.content == "echo: hi"
     assert answer.output.choices[0].finish_reason == "stop"
@@ -41,7 +41,7 @@ def test_generation_with_a_prompt_and_with_messages(base, setup, upstream):
     assert sent["model"] == "up-chat"
 
 
-def test_generation_with_tools(base, setup, upstream):
+def test_generation_with_tools(base, granted, upstream):
     upstream.script("chat", tool_call("get_weather", '{"city": "杭州"}', call_id="call_9"))
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
     answer = Generation.call(
@@ -49,7 +49,7 @@ def test_generation_with_tools(base, setup, upstream):
         messages=[{"role": "user", "content": "天气?"}],
         tools=tools,
         result_format="message",
-        api_key=setup["acme_key"],
+        api_key=granted["acme_key"],
     )
     [call] = answer.output.choices[0].message.tool_calls
     assert call["function"]["name"] == "get_weather"
@@ -57,7 +57,7 @@ def test_generation_with_tools(base, setup, upstream):
     assert answer.output.choices[0].finish_reason == "tool_calls"
 
 
-def test_streaming_generation_arrives_piece_by_piece(base, setup, upstream):
+def test_streaming_generation_arrives_piece_by_piece(base, granted, upstream):
     upstream.script("chat", stream(["一", "二", "三", "四"], delay=0.4))
     started = time.monotonic()
     arrivals, pieces, last = [], [], None
@@ -66,7 +66,7 @@ def test_streaming_generation_arrives_piece_by_piece(base, setup, upstream):
         prompt="count",
         stream=True,
         incremental_output=True,
-        api_key=setup["acme_key"],
+        api_key=granted["acme_key"],
     ):
         assert frame.status_code == 200, frame
         if frame.output.text:
@@ -78,9 +78,9 @@ def test_streaming_generation_arrives_piece_by_piece(base, setup, upstream):
     assert last.output.finish_reason == "stop"
 
 
-def test_text_embedding(base, setup):
+def test_text_embedding(base, granted):
     answer = TextEmbedding.call(
-        model="text-embedding-v3", input=["知识库", "retrieval"], api_key=setup["acme_key"]
+        model="text-embedding-v3", input=["知识库", "retrieval"], api_key=granted["acme_key"]
     )
     assert answer.status_code == 200, answer
     vectors = [item["embedding"] for item in answer.output["embeddings"]]
@@ -89,10 +89,10 @@ def test_text_embedding(base, setup):
     assert answer.usage["total_tokens"] > 0
 
 
-def test_errors_in_dashscopes_shape(base, setup, upstream):
-    unknown = Generation.call(model="qwen-max", prompt="hi", api_key=setup["acme_key"])
+def test_errors_in_dashscopes_shape(base, granted, upstream):
+    unknown = Generation.call(model="qwen-max", prompt="hi", api_key=granted["acme_key"])
     assert (unknown.status_code, unknown.code) == (404, "ModelNotFound")
-    other = Generation.call(model="qwen-plus", prompt="hi", api_key=setup["globex_key"])
+    other = Generation.call(model="qwen-plus", prompt="hi", api_key=granted["globex_key"])
     assert (other.status_code, other.code) == (404, "ModelNotFound")
     bad_key = Generation.call(model="qwen-plus", prompt="hi", api_key="sk-" + "1" * 48)
     assert (bad_key.status_code, bad_key.code) == (401, "InvalidApiKey")
@@ -103,10 +103,10 @@ def test_errors_in_dashscopes_shape(base, setup, upstream):
     assert no_key.json()["code"] == "InvalidApiKey"
 
     upstream.script("chat", error(429, "upstream busy", retry_after=3))
-    busy = Generation.call(model="qwen-plus", prompt="hi", api_key=setup["acme_key"])
+    busy = Generation.call(model="qwen-plus", prompt="hi", api_key=granted["acme_key"])
     assert (busy.status_code, busy.code) == (429, "Throttling")
 
-    headers = {"Authorization": f"Bearer {setup['acme_key']}"}
+    headers = {"Authorization": f"Bearer {granted['acme_key']}"}
     empty = httpx.post(
         f"{base}/services/aigc/text-generation/generation",
         json={"model": "qwen-plus", "input": {}},
@@ -114,5 +114,5 @@ def test_errors_in_dashscopes_shape(base, setup, upstream):
     )
     assert (empty.status_code, empty.json()["code"]) == (400, "InvalidParameter")
     assert "input" in empty.json()["message"]
-    wrong_kind = TextEmbedding.call(model="qwen-plus", input="x", api_key=setup["acme_key"])
+    wrong_kind = TextEmbedding.call(model="qwen-plus", input="x", api_key=granted["acme_key"])
     assert (wrong_kind.status_code, wrong_kind.code) == (400, "InvalidParameter")

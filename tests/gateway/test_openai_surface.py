@@ -18,15 +18,15 @@ def client(platform_url: str, key: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{platform_url}/compatible-mode/v1", api_key=key, max_retries=0)
 
 
-def test_models_lists_what_the_workspace_was_granted(platform_url, setup):
-    acme = client(platform_url, setup["acme_key"])
+def test_models_lists_what_the_workspace_was_granted(platform_url, granted):
+    acme = client(platform_url, granted["acme_key"])
     assert sorted(m.id for m in acme.models.list()) == ["qwen-plus", "text-embedding-v3"]
-    assert list(client(platform_url, setup["globex_key"]).models.list()) == []
+    assert list(client(platform_url, granted["globex_key"]).models.list()) == []
 
 
-def test_chat_completion(platform_url, setup, upstream):
+def test_chat_completion(platform_url, granted, upstream):
     upstream.script("chat", text("Hello from upstream", prompt_tokens=7, completion_tokens=3))
-    completion = client(platform_url, setup["acme_key"]).chat.completions.create(
+    completion = client(platform_url, granted["acme_key"]).chat.completions.create(
         model="qwen-plus", messages=[{"role": "user", "content": "hi"}]
     )
     assert completion.choices[0].message.content == "Hello from upstream"
@@ -38,7 +38,7 @@ def test_chat_completion(platform_url, setup, upstream):
     assert sent.body["temperature"] == 0.3  # the endpoint's default parameter
 
 
-def test_chat_with_tools(platform_url, setup, upstream):
+def test_chat_with_tools(platform_url, granted, upstream):
     upstream.script("chat", tool_call("get_weather", '{"city": "Hangzhou"}', call_id="call_1"))
     tools = [
         {
@@ -50,7 +50,7 @@ def test_chat_with_tools(platform_url, setup, upstream):
             },
         }
     ]
-    completion = client(platform_url, setup["acme_key"]).chat.completions.create(
+    completion = client(platform_url, granted["acme_key"]).chat.completions.create(
         model="qwen-plus", messages=[{"role": "user", "content": "weather?"}], tools=tools
     )
     [call] = completion.choices[0].message.tool_calls
@@ -64,11 +64,11 @@ def test_chat_with_tools(platform_url, setup, upstream):
 
 
 def test_streaming_delivers_the_first_token_before_the_upstream_finishes(
-    platform_url, setup, upstream
+    platform_url, granted, upstream
 ):
     upstream.script("chat", stream(["Once", " upon", " a", " time"], delay=0.4))
     started = time.monotonic()
-    chunks = client(platform_url, setup["acme_key"]).chat.completions.create(
+    chunks = client(platform_url, granted["acme_key"]).chat.completions.create(
         model="qwen-plus",
         messages=[{"role": "user", "content": "story"}],
         stream=True,
@@ -86,8 +86,8 @@ def test_streaming_delivers_the_first_token_before_the_upstream_finishes(
     assert usage is not None and usage.completion_tokens > 0
 
 
-def test_embeddings_in_the_sdks_default_base64_and_as_floats(platform_url, setup):
-    acme = client(platform_url, setup["acme_key"])
+def test_embeddings_in_the_sdks_default_base64_and_as_floats(platform_url, granted):
+    acme = client(platform_url, granted["acme_key"])
     texts = ["knowledge base", "向量检索"]
     result = acme.embeddings.create(model="text-embedding-v3", input=texts)
     assert [len(d.embedding) for d in result.data] == [64, 64]
@@ -99,17 +99,17 @@ def test_embeddings_in_the_sdks_default_base64_and_as_floats(platform_url, setup
     assert as_floats.data[0].embedding == pytest.approx(vector_for("knowledge base", 64), abs=1e-6)
 
 
-def test_a_model_not_granted_is_model_not_found(platform_url, setup):
+def test_a_model_not_granted_is_model_not_found(platform_url, granted):
     with pytest.raises(openai.NotFoundError) as raised:
-        client(platform_url, setup["globex_key"]).chat.completions.create(
+        client(platform_url, granted["globex_key"]).chat.completions.create(
             model="qwen-plus", messages=[{"role": "user", "content": "hi"}]
         )
     assert raised.value.body["code"] == "model_not_found"
     with pytest.raises(openai.BadRequestError, match="does not support embedding"):
-        client(platform_url, setup["acme_key"]).embeddings.create(model="qwen-plus", input="x")
+        client(platform_url, granted["acme_key"]).embeddings.create(model="qwen-plus", input="x")
 
 
-def test_bad_and_revoked_keys_are_refused(platform_url, setup, acme):
+def test_bad_and_revoked_keys_are_refused(platform_url, granted, acme):
     with pytest.raises(openai.AuthenticationError) as raised:
         client(platform_url, "sk-" + "0" * 48).models.list()
     assert raised.value.body["code"] == "invalid_api_key"
@@ -117,21 +117,21 @@ def test_bad_and_revoked_keys_are_refused(platform_url, setup, acme):
 
     revoke_api_key(ApiKey.objects.get(name="program"))
     with pytest.raises(openai.AuthenticationError, match="revoked"):
-        client(platform_url, setup["acme_key"]).models.list()
+        client(platform_url, granted["acme_key"]).models.list()
     missing = httpx.get(f"{platform_url}/compatible-mode/v1/models")
     assert missing.status_code == 401
     assert set(missing.json()["error"]) == {"message", "type", "param", "code"}
 
 
-def test_bad_requests_answer_in_openais_shape(platform_url, setup):
-    headers = {"Authorization": f"Bearer {setup['acme_key']}"}
+def test_bad_requests_answer_in_openais_shape(platform_url, granted):
+    headers = {"Authorization": f"Bearer {granted['acme_key']}"}
     bad_json = httpx.post(
         f"{platform_url}/compatible-mode/v1/chat/completions", content="{nope", headers=headers
     )
     assert bad_json.status_code == 400
     assert bad_json.json()["error"]["type"] == "invalid_request_error"
     with pytest.raises(openai.BadRequestError) as raised:
-        client(platform_url, setup["acme_key"]).chat.completions.create(
+        client(platform_url, granted["acme_key"]).chat.completions.create(
             model="qwen-plus", messages=[{"role": "user", "content": "hi"}], temperature=9
         )
     assert raised.value.body["param"] == "temperature"
@@ -140,8 +140,8 @@ def test_bad_requests_answer_in_openais_shape(platform_url, setup):
     assert "error" in unknown.json()
 
 
-def test_upstream_failures_map_to_clear_errors(platform_url, setup, upstream):
-    acme = client(platform_url, setup["acme_key"])
+def test_upstream_failures_map_to_clear_errors(platform_url, granted, upstream):
+    acme = client(platform_url, granted["acme_key"])
     hello = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}]}
     upstream.script("chat", error(429, "upstream busy", retry_after=7))
     with pytest.raises(openai.RateLimitError) as limited:
@@ -161,10 +161,10 @@ def test_upstream_failures_map_to_clear_errors(platform_url, setup, upstream):
     assert "sk-up" not in str(refused.value.body)
 
 
-def test_a_client_that_goes_away_cancels_the_upstream_call(platform_url, setup, upstream):
+def test_a_client_that_goes_away_cancels_the_upstream_call(platform_url, granted, upstream):
     upstream.script("chat", stream([f"w{i} " for i in range(12)], delay=0.25))
     body = {"model": "qwen-plus", "messages": [{"role": "user", "content": "long"}], "stream": True}
-    headers = {"Authorization": f"Bearer {setup['acme_key']}"}
+    headers = {"Authorization": f"Bearer {granted['acme_key']}"}
     with httpx.stream(
         "POST",
         f"{platform_url}/compatible-mode/v1/chat/completions",

@@ -287,7 +287,13 @@ def _workspace(request: HttpRequest):
 
 @dashscope_api.post("/services/aigc/text-generation/generation")
 def generation(request: HttpRequest, payload: GenerationIn):
-    target = routing.route(_workspace(request), payload.model, EndpointCapability.CHAT)
+    target = routing.route(
+        request.auth,
+        payload.model,
+        EndpointCapability.CHAT,
+        surface="dashscope",
+        request_id=request_id_of(request),
+    )
     chat_request = to_chat_request(payload)
     request_id = request_id_of(request)
     streaming = request.headers.get("X-DashScope-SSE", "").lower() == "enable"
@@ -310,7 +316,13 @@ def generation(request: HttpRequest, payload: GenerationIn):
 
 @dashscope_api.post("/services/embeddings/text-embedding/text-embedding")
 def text_embedding(request: HttpRequest, payload: EmbeddingIn):
-    target = routing.route(_workspace(request), payload.model, EndpointCapability.EMBEDDING)
+    target = routing.route(
+        request.auth,
+        payload.model,
+        EndpointCapability.EMBEDDING,
+        surface="dashscope",
+        request_id=request_id_of(request),
+    )
     texts = [payload.input.texts] if isinstance(payload.input.texts, str) else payload.input.texts
     if not texts or any(not text for text in texts):
         raise InvalidParameter("input.texts: give one or more non-empty texts.")

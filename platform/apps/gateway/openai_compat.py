@@ -38,6 +38,7 @@ from plugins.base import (
     UpstreamTimeoutError,
 )
 from studio.errors import OPENAI_CODES, ApiError, openai_error_response
+from studio.request_id import request_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -353,7 +354,13 @@ def list_models(request: HttpRequest):
 
 @openai_api.post("/chat/completions")
 def chat_completions(request: HttpRequest, payload: ChatCompletionIn):
-    target = routing.route(_workspace(request), payload.model, EndpointCapability.CHAT)
+    target = routing.route(
+        request.auth,
+        payload.model,
+        EndpointCapability.CHAT,
+        surface="openai",
+        request_id=request_id_of(request),
+    )
     chat_request = to_chat_request(payload)
     if payload.stream:
         include_usage = bool(payload.stream_options and payload.stream_options.include_usage)
@@ -390,7 +397,13 @@ def _base64_floats(vector: list[float]) -> str:
 
 @openai_api.post("/embeddings")
 def embeddings(request: HttpRequest, payload: EmbeddingsIn):
-    target = routing.route(_workspace(request), payload.model, EndpointCapability.EMBEDDING)
+    target = routing.route(
+        request.auth,
+        payload.model,
+        EndpointCapability.EMBEDDING,
+        surface="openai",
+        request_id=request_id_of(request),
+    )
     inputs = [payload.input] if isinstance(payload.input, str) else payload.input
     if not inputs or any(not text for text in inputs):
         return openai_error(400, "input: give one or more non-empty texts.", param="input")

@@ -1,16 +1,18 @@
 """The gateway's core: a workspace asks for a model by name; this finds the endpoint it
-was granted and calls the endpoint's provider. The HTTP surfaces (OpenAI-compatible,
-DashScope-compatible) only translate their wire formats to and from these calls.
+was granted, calls the endpoint's provider, and meters the call. The HTTP surfaces
+(OpenAI-compatible, DashScope-compatible) only translate their wire formats.
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from apps.accounts.models import Workspace
+from apps.accounts.models import ApiKey
 from apps.endpoints.models import EndpointCapability, ModelEndpoint
 from apps.endpoints.selectors import endpoints_for_workspace
 from apps.endpoints.services import provider_class, provider_settings
 from apps.registry import discovery
+from apps.usage.models import CallStatus
+from apps.usage.recorder import Meter
 from plugins.base import (
     ChatChunk,
     ChatRequest,
@@ -19,6 +21,7 @@ from plugins.base import (
     EmbeddingResponse,
     ModelProvider,
     PluginSettings,
+    UpstreamError,
 )
 from studio.errors import ApiError, InvalidParameter
 
@@ -32,15 +35,25 @@ class ModelNotFound(ApiError):
 
 @dataclass(frozen=True)
 class Route:
+    """One call's way to its upstream, and the meter that records it."""
+
     endpoint: ModelEndpoint
     provider: ModelProvider
     settings: PluginSettings
+    meter: Meter
 
 
-def route(workspace: Workspace, model: str, capability: EndpointCapability) -> Route:
-    """The endpoint ``model`` names for ``workspace``. Not granted, disabled or unknown are
-    one answer, ``ModelNotFound``: a workspace cannot learn what others were granted."""
-    endpoint = endpoints_for_workspace(workspace).filter(name=model).first()
+def route(
+    api_key: ApiKey,
+    model: str,
+    capability: EndpointCapability,
+    *,
+    surface: str,
+    request_id: str = "",
+) -> Route:
+    """The endpoint ``model`` names for the key's workspace. Not granted, disabled or
+    unknown are one answer, ``ModelNotFound``: a workspace cannot learn what others have."""
+    endpoint = endpoints_for_workspace(api_key.workspace).filter(name=model).first()
     if endpoint is None:
         raise ModelNotFound(f"The model '{model}' does not exist or you do not have access to it.")
     if capability not in endpoint.capabilities:
@@ -50,6 +63,7 @@ def route(workspace: Workspace, model: str, capability: EndpointCapability) -> R
         endpoint=endpoint,
         provider=discovery.instance_of(plugin_class),
         settings=provider_settings(endpoint, plugin_class),
+        meter=Meter(endpoint, api_key, surface, capability, request_id=request_id),
     )
 
 
@@ -64,17 +78,40 @@ def _upstream_request(route: Route, request: ChatRequest) -> ChatRequest:
     return request.model_copy(update=updates)
 
 
+def _prompt_text(request: ChatRequest) -> str:
+    return "\n".join(message.content or "" for message in request.messages)
+
+
 def chat(route: Route, request: ChatRequest) -> ChatResponse:
-    return route.provider.chat(_upstream_request(route, request), route.settings)
+    route.meter.prompt_text = _prompt_text(request)
+    try:
+        answer = route.provider.chat(_upstream_request(route, request), route.settings)
+    except UpstreamError as exc:
+        route.meter.finish(status=CallStatus.ERROR, error_code=type(exc).__name__)
+        raise
+    route.meter.finish(
+        status=CallStatus.OK, usage=answer.usage, completion_text=answer.message.content or ""
+    )
+    return answer
 
 
 def chat_stream(route: Route, request: ChatRequest) -> Iterator[ChatChunk]:
-    """The provider's stream, untouched: closing this generator closes the upstream call."""
-    return route.provider.chat_stream(_upstream_request(route, request), route.settings)
+    """The provider's stream, metered: closing this generator closes the upstream call
+    and records the call as cancelled."""
+    route.meter.prompt_text = _prompt_text(request)
+    chunks = route.provider.chat_stream(_upstream_request(route, request), route.settings)
+    return route.meter.watch(chunks)
 
 
 def embed(route: Route, inputs: list[str], input_type: str = "document") -> EmbeddingResponse:
+    route.meter.prompt_text = "\n".join(inputs)
     request = EmbeddingRequest(
         model=route.endpoint.upstream_model, inputs=inputs, input_type=input_type
     )
-    return route.provider.embed(request, route.settings)
+    try:
+        answer = route.provider.embed(request, route.settings)
+    except UpstreamError as exc:
+        route.meter.finish(status=CallStatus.ERROR, error_code=type(exc).__name__)
+        raise
+    route.meter.finish(status=CallStatus.OK, usage=answer.usage)
+    return answer

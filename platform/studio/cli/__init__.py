@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         "--queues", default="ingest,batch,default", help="comma-separated queues to consume"
     )
     worker.add_argument(
+        "--beat",
+        action="store_true",
+        help="also run the periodic tasks (usage flushing); exactly one worker should",
+    )
+    worker.add_argument(
         "--concurrency",
         type=int,
         default=env_int("WORKER_CONCURRENCY", default=0) or None,
@@ -103,6 +108,10 @@ def _run(options: argparse.Namespace) -> int:
         from workers.celery_app import app
 
         args = ["worker", "--queues", options.queues, "--loglevel", "INFO"]
+        if options.beat:
+            from studio.config import data_dir
+
+            args += ["--beat", "--schedule", str(data_dir() / "celerybeat-schedule")]
         if options.concurrency:
             args += ["--concurrency", str(options.concurrency)]
         app.worker_main(args)

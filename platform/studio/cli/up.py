@@ -159,7 +159,7 @@ class Supervisor:
             env,
         )
         if self.with_worker:
-            self._spawn("worker", [python, "-m", "studio.cli", "worker"], env)
+            self._spawn("worker", [python, "-m", "studio.cli", "worker", "--beat"], env)
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
         # Own session: the terminal's Ctrl-C reaches only us, and we stop children in order.

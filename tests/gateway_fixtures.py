@@ -1,4 +1,4 @@
-"""Fixtures for the gateway tests: the platform on a real ASGI server, and a workspace
+"""Fixtures for tests that call the gateway: the platform on a real ASGI server, and a workspace
 that was granted models on the scripted upstream."""
 
 import socket
@@ -35,7 +35,7 @@ def platform_url(transactional_db):
 
 
 @pytest.fixture
-def setup(upstream, acme, globex, alice):
+def granted(upstream, acme, globex, alice):
     """acme is granted a chat and an embedding model; globex nothing."""
     sync_plugins()
     settings = {

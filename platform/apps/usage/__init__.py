@@ -1,0 +1,1 @@
+"""Usage: a ledger row per gateway call, daily rollups, and the quotas that bound them."""

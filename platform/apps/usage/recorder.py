@@ -1,0 +1,143 @@
+"""Metering gateway calls without slowing them.
+
+A ``Meter`` follows one call (latency, time to first token, tokens) and, when it ends,
+appends one small JSON event to a Redis list: one round trip, no database write on the
+request's path. ``apps.usage.services.flush_usage`` moves events into the ledger in
+batches (a periodic worker task, and before every usage read). If Redis cannot take the
+event, it is written to the database directly: slower, never lost.
+"""
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+
+import redis
+from django.utils import timezone
+
+from apps.accounts.models import ApiKey
+from apps.endpoints.models import ModelEndpoint
+from apps.usage.models import CallStatus
+from apps.usage.services import PENDING_KEY, write_events
+from apps.usage.tokens import count_tokens
+from plugins.base import ChatChunk, Usage
+from studio.redis_connection import redis_client
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class UsageEvent:
+    workspace_id: str
+    api_key_id: str | None
+    endpoint_id: str | None
+    model: str
+    surface: str
+    capability: str
+    input_tokens: int
+    output_tokens: int
+    tokens_counted_locally: bool
+    latency_ms: int
+    time_to_first_token_ms: int | None
+    status: str
+    error_code: str
+    cost: str
+    request_id: str
+    created_at: str
+
+
+@dataclass
+class Meter:
+    endpoint: ModelEndpoint
+    api_key: ApiKey | None
+    surface: str
+    capability: str
+    request_id: str = ""
+    prompt_text: str = ""
+    started: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None
+    finished: bool = False
+
+    def first_token(self) -> None:
+        if self.first_token_at is None:
+            self.first_token_at = time.monotonic()
+
+    def finish(
+        self,
+        *,
+        status: CallStatus,
+        usage: Usage | None = None,
+        completion_text: str = "",
+        error_code: str = "",
+    ) -> None:
+        """Record the call once; later calls are ignored (a stream may end twice)."""
+        if self.finished:
+            return
+        self.finished = True
+        counted_locally = usage is None
+        if usage is None:
+            model = self.endpoint.upstream_model
+            usage = Usage(
+                input_tokens=count_tokens(self.prompt_text, model),
+                output_tokens=count_tokens(completion_text, model),
+            )
+        now = time.monotonic()
+        endpoint = self.endpoint
+        cost = (
+            Decimal(usage.input_tokens) * endpoint.price_input_per_1k
+            + Decimal(usage.output_tokens) * endpoint.price_output_per_1k
+        ) / 1000
+        event = UsageEvent(
+            workspace_id=str(self.api_key.workspace_id) if self.api_key else "",
+            api_key_id=str(self.api_key.pk) if self.api_key else None,
+            endpoint_id=str(endpoint.pk),
+            model=endpoint.name,
+            surface=self.surface,
+            capability=self.capability,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            tokens_counted_locally=counted_locally,
+            latency_ms=round((now - self.started) * 1000),
+            time_to_first_token_ms=(
+                round((self.first_token_at - self.started) * 1000) if self.first_token_at else None
+            ),
+            status=status.value,
+            error_code=error_code,
+            cost=str(cost),
+            request_id=self.request_id,
+            created_at=timezone.now().isoformat(),
+        )
+        record(event)
+
+    def watch(self, chunks: Iterator[ChatChunk]) -> Iterator[ChatChunk]:
+        """Pass a stream through, timing its first token and recording it when it ends:
+        completed, failed, or abandoned by the client (closed early)."""
+        text: list[str] = []
+        usage = None
+        status, error_code = CallStatus.CANCELLED, ""
+        try:
+            for chunk in chunks:
+                if chunk.content or chunk.tool_calls:
+                    self.first_token()
+                text.append(chunk.content)
+                usage = chunk.usage or usage
+                yield chunk
+            status = CallStatus.OK
+        except Exception as exc:
+            status, error_code = CallStatus.ERROR, type(exc).__name__
+            raise
+        finally:
+            self.finish(
+                status=status, usage=usage, completion_text="".join(text), error_code=error_code
+            )
+
+
+def record(event: UsageEvent) -> None:
+    payload = json.dumps(asdict(event))
+    try:
+        redis_client().rpush(PENDING_KEY, payload)
+    except redis.RedisError:
+        logger.warning("Redis refused a usage event; writing it to the database directly")
+        write_events([payload])

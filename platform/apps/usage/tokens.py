@@ -1,0 +1,22 @@
+"""Counting tokens offline, for upstreams that report no usage.
+
+``quicktok`` ships its BPE files inside the package (plain ``tiktoken`` downloads them at
+run time, which fails offline). Qwen models use Qwen's vocabulary; everything else cl100k.
+"""
+
+import functools
+
+import quicktok
+
+
+@functools.cache
+def _encoding(name: str):
+    return quicktok.get_encoding(name)
+
+
+def count_tokens(text: str, model: str = "") -> int:
+    """The number of tokens ``text`` has for ``model`` (an estimate for unknown models)."""
+    if not text:
+        return 0
+    name = "qwen3" if "qwen" in model.lower() else "cl100k_base"
+    return len(_encoding(name).encode(text))

@@ -1,0 +1,755 @@
+"""The native DashScope provider, through the official SDK, against the upstream stub (no
+mocks)."""
+
+import inspect
+import json
+import socket
+import threading
+import time
+import traceback
+
+import dashscope
+import pytest
+from dashscope.api_entities.api_request_factory import _build_api_request
+from dashscope.client.base_api import BaseApi
+from pydantic import ValidationError
+
+from plugins.base import (
+    Capability,
+    ChatMessage,
+    ChatRequest,
+    EmbeddingRequest,
+    RerankRequest,
+    RerankResult,
+    ToolCall,
+    ToolSpec,
+    UpstreamAuthenticationError,
+    UpstreamBadRequestError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamRateLimitError,
+    UpstreamServerError,
+    UpstreamTimeoutError,
+    secret_fields,
+)
+from plugins.models import dashscope_native
+from plugins.models.dashscope_native import (
+    DEFAULT_BASE_URL,
+    RESERVED_EXTRA_KEYS,
+    DashScopeProvider,
+    DashScopeSettings,
+)
+from tests.upstream import (
+    UpstreamServer,
+    error,
+    hang_up,
+    raw,
+    scores,
+    slow,
+    stream,
+    text,
+    tool_call,
+    tool_calls,
+    vector_for,
+    vectors,
+)
+
+KEY = "sk-live-5f1d2c3b4a5e6f708192a3b4c5d6e7f8"
+GENERATION = "dashscope.generation"
+EMBEDDING = "dashscope.embedding"
+RERANK = "dashscope.rerank"
+provider = DashScopeProvider()
+
+
+def settings_for(server: UpstreamServer, **overrides) -> DashScopeSettings:
+    values = {"api_key": KEY, "base_url": server.dashscope_base_url, "timeout_seconds": 5}
+    return DashScopeSettings(**(values | overrides))
+
+
+def ask(content: str = "Hello there", **fields) -> ChatRequest:
+    return ChatRequest(
+        model="qwen-plus", messages=[ChatMessage(role="user", content=content)], **fields
+    )
+
+
+def embed_request(inputs, **fields) -> EmbeddingRequest:
+    return EmbeddingRequest(model="text-embedding-v4", inputs=inputs, **fields)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_finished(request, seconds: float = 2.0) -> None:
+    deadline = time.monotonic() + seconds
+    while request.finished_at is None and time.monotonic() < deadline:
+        time.sleep(0.005)  # the stub notes the end just after writing it
+
+
+# --- the contract and settings -------------------------------------------------------------------
+
+
+def test_the_provider_satisfies_the_contract():
+    DashScopeProvider.check_contract()
+    assert DashScopeProvider.capabilities == {
+        Capability.CHAT,
+        Capability.CHAT_STREAM,
+        Capability.TOOL_CALLS,
+        Capability.EMBEDDINGS,
+        Capability.RERANK,
+    }
+    assert DashScopeProvider.display_name == "Alibaba Cloud DashScope (百炼)"
+    assert DashScopeProvider.Settings is DashScopeSettings
+    assert secret_fields(DashScopeSettings) == {"api_key"}
+    assert inspect.isgeneratorfunction(DashScopeProvider.chat_stream)
+
+
+def test_settings_defaults_and_bounds():
+    settings = DashScopeSettings(api_key=KEY)
+    assert settings.base_url == DEFAULT_BASE_URL == "https://dashscope.aliyuncs.com/api/v1"
+    assert (settings.timeout_seconds, settings.embedding_batch_size) == (60, 10)
+    assert settings.workspace is None
+    assert KEY not in repr(settings)
+    intl = DashScopeSettings(api_key=KEY, base_url="https://dashscope-intl.aliyuncs.com/api/v1/")
+    assert intl.base_url == "https://dashscope-intl.aliyuncs.com/api/v1"
+    # a bare host gets the native API root
+    assert DashScopeSettings(api_key=KEY, base_url="https://h").base_url == "https://h/api/v1"
+    for bad in (
+        {"timeout_seconds": 0.5},
+        {"timeout_seconds": 601},
+        {"embedding_batch_size": 0},
+        {"embedding_batch_size": 26},
+        {"base_uri": "typo"},
+    ):
+        with pytest.raises(ValidationError):
+            DashScopeSettings(api_key=KEY, **bad)
+
+
+def test_settings_need_an_api_key():
+    for missing in ({}, {"api_key": ""}, {"api_key": "   "}):
+        with pytest.raises(ValidationError, match="api_key"):
+            DashScopeSettings(**missing)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "complaint"),
+    [
+        ("dashscope.aliyuncs.com/api/v1", "http:// or https://"),
+        ("ftp://dashscope.aliyuncs.com/api/v1", "http:// or https://"),
+        ("http:///api/v1", "http:// or https://"),
+        ("https://user:hunter2@dashscope.aliyuncs.com/api/v1", "must not contain credentials"),
+        ("https://dashscope.aliyuncs.com/compatible-mode/v1", "OpenAI-compatible endpoint"),
+    ],
+)
+def test_bad_base_urls_are_refused(base_url, complaint):
+    with pytest.raises(ValidationError, match=complaint):
+        DashScopeSettings(api_key=KEY, base_url=base_url)
+
+
+def test_workspace_settings():
+    assert DashScopeSettings(api_key=KEY, workspace=" ws-1_a ").workspace == "ws-1_a"
+    assert DashScopeSettings(api_key=KEY, workspace="").workspace is None
+    for bad in ("ws 1", "ws\r\nX-Evil: 1", "-ws", "a" * 65):
+        with pytest.raises(ValidationError, match="workspace"):
+            DashScopeSettings(api_key=KEY, workspace=bad)
+    templated = "https://{workspace_id}.maas.example.com/api/v1"
+    with pytest.raises(ValidationError, match="set workspace"):
+        DashScopeSettings(api_key=KEY, base_url=templated)
+    settings = DashScopeSettings(api_key=KEY, base_url=templated, workspace="ws1")
+    assert dashscope_native._base_address(settings) == "https://ws1.maas.example.com/api/v1"
+    assert dashscope_native._host(settings) == "ws1.maas.example.com"
+
+
+def test_reserved_extra_keys_cover_everything_the_sdk_treats_as_transport():
+    transport = set(inspect.signature(_build_api_request).parameters)
+    transport |= set(inspect.signature(BaseApi.call).parameters)
+    assert transport - {"cls", "kwargs"} <= RESERVED_EXTRA_KEYS
+
+
+# --- chat ---------------------------------------------------------------------------------------
+
+
+def test_chat_text_and_usage(upstream):
+    upstream.script(GENERATION, text("Paris.", prompt_tokens=12, completion_tokens=3))
+    response = provider.chat(ask("Capital of France?"), settings_for(upstream))
+    assert response.message == ChatMessage(role="assistant", content="Paris.")
+    assert response.finish_reason == "stop"
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (12, 3)
+    request = upstream.requests_for(GENERATION)[-1]
+    assert request.header("authorization") == f"Bearer {KEY}"
+    assert not request.streaming
+    assert request.body["model"] == "qwen-plus"
+    assert request.body["input"] == {
+        "messages": [{"role": "user", "content": "Capital of France?"}]
+    }
+    assert request.body["parameters"] == {"result_format": "message"}
+
+
+def test_chat_sends_parameters_and_extra(upstream):
+    request = ask(
+        temperature=0.2,
+        top_p=0.9,
+        max_tokens=64,
+        stop=["\n\n"],
+        extra={"seed": 7, "enable_thinking": False},
+    )
+    provider.chat(request, settings_for(upstream))
+    assert upstream.requests_for(GENERATION)[-1].body["parameters"] == {
+        "result_format": "message",
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "max_tokens": 64,
+        "stop": ["\n\n"],
+        "seed": 7,
+        "enable_thinking": False,
+    }
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"base_address": "http://attacker.example/api/v1"},
+        {"api_key": "sk-other"},
+        {"headers": {"Authorization": "Bearer x"}},
+        {"stream": True, "messages": []},
+        {"session": None},
+    ],
+)
+def test_extra_cannot_override_the_request_or_the_transport(upstream, extra):
+    with pytest.raises(ValueError, match="extra may not set"):
+        provider.chat(ask(extra=extra), settings_for(upstream))
+    with pytest.raises(ValueError, match="extra may not set"):
+        next(provider.chat_stream(ask(extra=extra), settings_for(upstream)))
+    assert upstream.requests == []
+
+
+def test_chat_without_messages_is_refused_before_sending(upstream):
+    with pytest.raises(ValueError, match="at least one message"):
+        provider.chat(ChatRequest(model="qwen-plus", messages=[]), settings_for(upstream))
+    assert upstream.requests == []
+
+
+def test_chat_with_tools_maps_tool_calls(upstream):
+    upstream.script(GENERATION, tool_call("calculator", {"expression": "6*7"}, call_id="call_9"))
+    tools = [
+        ToolSpec(
+            name="calculator",
+            description="Arithmetic.",
+            parameters={"type": "object", "properties": {"expression": {"type": "string"}}},
+        ),
+        ToolSpec(name="now"),
+    ]
+    response = provider.chat(ask("6 times 7?", tools=tools), settings_for(upstream))
+    assert response.finish_reason == "tool_calls"
+    assert response.message.content is None
+    assert response.message.tool_calls == [
+        ToolCall(id="call_9", name="calculator", arguments='{"expression": "6*7"}')
+    ]
+    assert upstream.requests_for(GENERATION)[-1].body["parameters"]["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "calculator",
+                "description": "Arithmetic.",
+                "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}},
+            },
+        },
+        {"type": "function", "function": {"name": "now", "parameters": {"type": "object"}}},
+    ]
+
+
+def test_a_conversation_with_tool_calls_and_results_is_sent_as_dashscope_messages(upstream):
+    calls = [
+        ToolCall(id="call_a", name="calculator", arguments='{"expression": "6*7"}'),
+        ToolCall(id="call_b", name="now", arguments="{}"),
+    ]
+    messages = [
+        ChatMessage(role="system", content="Use tools."),
+        ChatMessage(role="user", content="6*7, and the time?"),
+        ChatMessage(role="assistant", tool_calls=calls),
+        ChatMessage(role="tool", tool_call_id="call_a", content="42"),
+        ChatMessage(role="tool", tool_call_id="call_b", content="12:00"),
+    ]
+    upstream.script(GENERATION, text("42, at noon."))
+    response = provider.chat(
+        ChatRequest(model="qwen-plus", messages=messages), settings_for(upstream)
+    )
+    assert response.message.content == "42, at noon."
+    assert upstream.requests_for(GENERATION)[-1].body["input"]["messages"] == [
+        {"role": "system", "content": "Use tools."},
+        {"role": "user", "content": "6*7, and the time?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "call_a",
+                    "type": "function",
+                    "function": {"name": "calculator", "arguments": '{"expression": "6*7"}'},
+                },
+                {
+                    "id": "call_b",
+                    "type": "function",
+                    "function": {"name": "now", "arguments": "{}"},
+                },
+            ],
+        },
+        {"role": "tool", "content": "42", "tool_call_id": "call_a", "name": "calculator"},
+        {"role": "tool", "content": "12:00", "tool_call_id": "call_b", "name": "now"},
+    ]
+
+
+def test_the_workspace_header_is_sent_on_every_route(upstream):
+    settings = settings_for(upstream, workspace="ws-sub-1")
+    provider.chat(ask(), settings)
+    list(provider.chat_stream(ask(), settings))
+    provider.embed(embed_request(["a"]), settings)
+    provider.rerank(RerankRequest(model="gte-rerank", query="a", documents=["a"]), settings)
+    assert len(upstream.requests) == 4
+    assert {r.header("x-dashscope-workspace") for r in upstream.requests} == {"ws-sub-1"}
+    provider.chat(ask(), settings_for(upstream))
+    assert upstream.requests[-1].header("x-dashscope-workspace") is None
+
+
+# --- streaming ----------------------------------------------------------------------------------
+
+
+def test_stream_yields_the_first_chunk_before_the_upstream_finishes(upstream):
+    upstream.script(GENERATION, stream(["The ", "answer ", "is ", "42."], delay=0.15))
+    arrivals = []
+    for chunk in provider.chat_stream(ask(), settings_for(upstream)):
+        arrivals.append((time.monotonic(), chunk))
+    first_at = arrivals[0][0]
+    assert [c.content for _, c in arrivals] == ["The ", "answer ", "is ", "42.", ""]
+    # 3 gaps + 1 before the end, 0.15 s each: 0.6 s, less some scheduling slack
+    assert arrivals[-1][0] - first_at >= 0.4
+    request = upstream.requests_for(GENERATION)[-1]
+    _wait_finished(request)
+    assert first_at < request.finished_at - 0.4
+    assert request.streaming  # X-DashScope-SSE: enable
+    assert request.body["parameters"]["incremental_output"] is True
+    assert request.body["parameters"]["result_format"] == "message"
+
+
+def test_stream_ends_with_finish_reason_and_usage(upstream):
+    upstream.script(GENERATION, stream(["a ", "b"]), stream(["c"], usage=False))
+    chunks = list(provider.chat_stream(ask(), settings_for(upstream)))
+    last = chunks[-1]
+    assert (last.finish_reason, last.content, last.tool_calls) == ("stop", "", [])
+    assert (last.usage.input_tokens, last.usage.output_tokens) == (2, 2)
+    assert all(c.finish_reason is None and c.usage is None for c in chunks[:-1])
+    without_usage = list(provider.chat_stream(ask(), settings_for(upstream)))
+    assert without_usage[-1].finish_reason == "stop"
+    assert without_usage[-1].usage is None
+
+
+def test_stream_tool_calls_arrive_whole_on_the_last_chunk(upstream):
+    upstream.script(
+        GENERATION,
+        tool_calls(
+            ("calculator", {"expression": "6*7"}, "call_1"),
+            ("now", "{}", "call_2"),
+            content="Let me check.",
+        ),
+    )
+    chunks = list(
+        provider.chat_stream(ask(tools=[ToolSpec(name="calculator")]), settings_for(upstream))
+    )
+    assert "".join(c.content for c in chunks) == "Let me check."
+    assert all(not c.tool_calls for c in chunks[:-1])
+    assert chunks[-1].finish_reason == "tool_calls"
+    assert chunks[-1].tool_calls == [
+        ToolCall(id="call_1", name="calculator", arguments='{"expression": "6*7"}'),
+        ToolCall(id="call_2", name="now", arguments="{}"),
+    ]
+
+
+def _sse(*events: tuple[str, dict]) -> str:
+    return "".join(
+        f"id:{n}\nevent:{kind}\n:HTTP_STATUS/200\ndata:{json.dumps(data)}\n\n"
+        for n, (kind, data) in enumerate(events, 1)
+    )
+
+
+def _delta(content="", calls=None, finish="null") -> dict:
+    message = {"role": "assistant", "content": content}
+    if calls is not None:
+        message["tool_calls"] = calls
+    choice = {"message": message, "finish_reason": finish}
+    return {"output": {"choices": [choice]}, "request_id": "r"}
+
+
+def test_stream_tool_call_fragments_are_joined(upstream):
+    head = {"index": 0, "id": "call_x", "type": "function"}
+    body = _sse(
+        ("result", _delta(calls=[head | {"function": {"name": "calc", "arguments": '{"a"'}}])),
+        ("result", _delta(calls=[{"index": 0, "id": "", "function": {"arguments": ": 1}"}}])),
+        ("result", _delta(finish="tool_calls")),
+    )
+    upstream.script(GENERATION, raw(200, body, headers={"Content-Type": "text/event-stream"}))
+    chunks = list(provider.chat_stream(ask(), settings_for(upstream)))
+    assert chunks[-1].tool_calls == [ToolCall(id="call_x", name="calc", arguments='{"a": 1}')]
+    assert chunks[-1].finish_reason == "tool_calls"
+
+
+def test_closing_a_stream_early_closes_the_connection(upstream):
+    upstream.script(GENERATION, stream([f"w{i} " for i in range(8)], delay=0.05))
+    chunks = provider.chat_stream(ask(), settings_for(upstream))
+    assert next(chunks).content == "w0 "
+    chunks.close()
+    # Left open, the stub would write the rest (0.4 s) and note the end; closed, its next
+    # writes fail and it drops the request unfinished.
+    time.sleep(0.7)
+    assert upstream.requests_for(GENERATION)[-1].finished_at is None
+    assert provider.chat(ask("again"), settings_for(upstream)).message.content == "echo: again"
+
+
+def test_stream_that_breaks_raises_after_the_chunks_it_got(upstream):
+    upstream.script(GENERATION, stream(["partial "], hang_up=True))
+    received = []
+    with pytest.raises(UpstreamConnectionError, match=r"127\.0\.0\.1"):
+        for chunk in provider.chat_stream(ask(), settings_for(upstream)):
+            received.append(chunk.content)
+    assert received == ["partial "]
+
+
+def test_an_error_event_mid_stream_is_mapped_by_its_code(upstream):
+    failure = {"code": "InternalError.Algo", "message": "engine overloaded", "request_id": "r"}
+    body = _sse(("result", _delta("Hi")), ("error", failure))
+    upstream.script(GENERATION, raw(200, body, headers={"Content-Type": "text/event-stream"}))
+    received = []
+    with pytest.raises(UpstreamServerError, match="engine overloaded") as caught:
+        for chunk in provider.chat_stream(ask(), settings_for(upstream)):
+            received.append(chunk.content)
+    assert received == ["Hi"]
+    assert caught.value.code == "InternalError.Algo"
+
+
+def test_stream_errors_before_the_first_chunk_are_mapped(upstream):
+    upstream.script(GENERATION, error(429, "Requests rate limit exceeded", retry_after=3))
+    with pytest.raises(UpstreamRateLimitError) as caught:
+        next(provider.chat_stream(ask(), settings_for(upstream)))
+    assert (caught.value.retry_after, caught.value.code) == (3, "Throttling.RateQuota")
+
+
+def test_a_stream_that_stalls_times_out_between_pieces(upstream):
+    upstream.script(GENERATION, stream(["first ", "second"], delay=3))
+    received = []
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeoutError, match="did not answer within 1 s"):
+        for chunk in provider.chat_stream(ask(), settings_for(upstream, timeout_seconds=1)):
+            received.append(chunk.content)
+    assert received == ["first "]
+    assert time.monotonic() - started < 2.5
+
+
+# --- embeddings ---------------------------------------------------------------------------------
+
+
+def test_embeddings_in_input_order_with_usage_and_text_type(upstream):
+    inputs = ["first text", "second", "first text", "third one here"]
+    response = provider.embed(embed_request(inputs), settings_for(upstream))
+    assert len(response.vectors) == 4
+    for vector, value in zip(response.vectors, inputs, strict=True):
+        assert vector == pytest.approx(vector_for(value, 64), abs=1e-6)
+    assert response.usage.input_tokens == 8
+    body = upstream.requests_for(EMBEDDING)[-1].body
+    assert body["input"] == {"texts": inputs}
+    assert body["parameters"] == {"text_type": "document"}
+    provider.embed(embed_request(["q"], input_type="query"), settings_for(upstream))
+    assert upstream.requests_for(EMBEDDING)[-1].body["parameters"] == {"text_type": "query"}
+
+
+@pytest.mark.parametrize(
+    ("model", "batch_size"),
+    [("text-embedding-v4", 10), ("text-embedding-v3", 25), ("text-embedding-v2", 10)],
+)
+def test_embeddings_are_sent_in_batches_in_order(upstream, model, batch_size):
+    inputs = [f"text number {i}" for i in range(23)]
+    response = provider.embed(
+        EmbeddingRequest(model=model, inputs=inputs),
+        settings_for(upstream, embedding_batch_size=batch_size),
+    )
+    sent = [r.body["input"]["texts"] for r in upstream.requests_for(EMBEDDING)]
+    # v3/v4 take at most 10 a request, whatever the settings say
+    assert [len(batch) for batch in sent] == [10, 10, 3]
+    assert [text for batch in sent for text in batch] == inputs
+    assert [v for v in response.vectors] == [
+        pytest.approx(vector_for(value, 64), abs=1e-6) for value in inputs
+    ]
+    assert response.usage.input_tokens == 3 * 23
+
+
+def test_v1_and_v2_models_take_25_a_batch(upstream):
+    inputs = [f"t{i}" for i in range(30)]
+    settings = settings_for(upstream, embedding_batch_size=25)
+    provider.embed(EmbeddingRequest(model="text-embedding-v2", inputs=inputs), settings)
+    assert [len(r.body["input"]["texts"]) for r in upstream.requests_for(EMBEDDING)] == [25, 5]
+
+
+def test_embeddings_of_nothing_do_not_call_upstream(upstream):
+    response = provider.embed(embed_request([]), settings_for(upstream))
+    assert response.vectors == []
+    assert upstream.requests == []
+
+
+def test_embeddings_count_mismatch_is_a_server_error(upstream):
+    upstream.script(EMBEDDING, vectors([[1.0, 0.0]]))
+    with pytest.raises(UpstreamServerError, match="returned 1 vectors for 2 inputs"):
+        provider.embed(embed_request(["a", "b"]), settings_for(upstream))
+
+
+def test_an_embedding_batch_failing_fails_the_call(upstream):
+    upstream.script(EMBEDDING, None, error(429, "slow down", retry_after=2))
+    with pytest.raises(UpstreamRateLimitError) as caught:
+        provider.embed(embed_request([f"t{i}" for i in range(15)]), settings_for(upstream))
+    assert caught.value.retry_after == 2
+    assert len(upstream.requests_for(EMBEDDING)) == 2
+
+
+# --- rerank -------------------------------------------------------------------------------------
+
+
+def test_rerank_best_first_with_usage(upstream):
+    documents = ["cats and dogs", "the capital of france is paris", "paris", "nothing here"]
+    response = provider.rerank(
+        RerankRequest(model="gte-rerank-v2", query="capital of france", documents=documents),
+        settings_for(upstream),
+    )
+    assert [r.index for r in response.results] == [1, 0, 2, 3]
+    scores_ = [r.score for r in response.results]
+    assert scores_ == sorted(scores_, reverse=True)
+    assert response.results[0].score > 0
+    assert response.usage.input_tokens > 0
+    body = upstream.requests_for(RERANK)[-1].body
+    assert body["input"] == {"query": "capital of france", "documents": documents}
+    assert body["model"] == "gte-rerank-v2"
+
+
+def test_rerank_top_n_and_scripted_scores(upstream):
+    upstream.script(RERANK, scores([0.1, 0.9, 0.5]))
+    response = provider.rerank(
+        RerankRequest(model="gte-rerank", query="q", documents=["a", "b", "c"], top_n=2),
+        settings_for(upstream),
+    )
+    assert response.results == [RerankResult(index=1, score=0.9), RerankResult(index=2, score=0.5)]
+    assert upstream.requests_for(RERANK)[-1].body["parameters"] == {"top_n": 2}
+
+
+def test_rerank_results_are_sorted_even_when_the_server_does_not(upstream):
+    results = [{"index": 0, "relevance_score": 0.2}, {"index": 1, "relevance_score": 0.7}]
+    upstream.script(RERANK, raw(200, {"output": {"results": results}, "request_id": "r"}))
+    response = provider.rerank(
+        RerankRequest(model="gte-rerank", query="q", documents=["a", "b"]),
+        settings_for(upstream),
+    )
+    assert [r.index for r in response.results] == [1, 0]
+    assert response.usage is None
+
+
+def test_rerank_of_nothing_does_not_call_upstream(upstream):
+    response = provider.rerank(
+        RerankRequest(model="gte-rerank", query="q", documents=[]), settings_for(upstream)
+    )
+    assert response.results == []
+    assert upstream.requests == []
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+OPERATIONS = {
+    "chat": lambda s: provider.chat(ask(), s),
+    "stream": lambda s: list(provider.chat_stream(ask(), s)),
+    "embed": lambda s: provider.embed(embed_request(["a"]), s),
+    "rerank": lambda s: provider.rerank(
+        RerankRequest(model="gte-rerank", query="q", documents=["a"]), s
+    ),
+}
+
+
+@pytest.mark.parametrize("upstream", [{"api_key": "sk-the-right-one"}], indirect=True)
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_401_is_an_authentication_error_without_the_key(upstream, operation):
+    with pytest.raises(UpstreamAuthenticationError) as caught:
+        OPERATIONS[operation](settings_for(upstream))
+    exc = caught.value
+    assert (exc.status, exc.code, exc.retryable) == (401, "InvalidApiKey", False)
+    assert exc.upstream == f"127.0.0.1:{upstream.port}"
+    assert f"127.0.0.1:{upstream.port}" in str(exc)
+    assert "refused the credentials" in str(exc)
+    # the stub echoed the key it was sent; the provider scrubbed it
+    assert upstream.requests[-1].header("authorization") == f"Bearer {KEY}"
+    assert "Incorrect API key provided: ***" in str(exc)
+    assert KEY not in "".join(traceback.format_exception(exc))
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind", "status", "code"),
+    [
+        (error(403, "Access denied."), UpstreamAuthenticationError, 403, "AccessDenied"),
+        (error(429, "Too many", code="Throttling"), UpstreamRateLimitError, 429, "Throttling"),
+        (
+            error(400, "Allocated quota exceeded", code="Throttling.AllocationQuota"),
+            UpstreamRateLimitError,
+            400,
+            "Throttling.AllocationQuota",
+        ),
+        (error(400, "top_p out of range"), UpstreamBadRequestError, 400, "InvalidParameter"),
+        (error(404, "Model not exist."), UpstreamBadRequestError, 404, "ModelNotFound"),
+        (
+            error(
+                400, "Input data may contain inappropriate content.", code="DataInspectionFailed"
+            ),
+            UpstreamBadRequestError,
+            400,
+            "DataInspectionFailed",
+        ),
+        (error(500, "An internal error has occured"), UpstreamServerError, 500, "InternalError"),
+        (error(503, "Overloaded", code="ServiceUnavailable"), UpstreamServerError, 503, None),
+        (raw(502, "<html>Bad Gateway</html>"), UpstreamServerError, 502, None),
+        (error(500, "Request timed out", code="RequestTimeOut"), UpstreamTimeoutError, 500, None),
+    ],
+)
+def test_status_errors_are_mapped(upstream, reply, kind, status, code):
+    upstream.script(GENERATION, reply)
+    with pytest.raises(UpstreamError) as caught:
+        provider.chat(ask(), settings_for(upstream))
+    exc = caught.value
+    assert type(exc) is kind
+    assert exc.status == status
+    if code is not None:
+        assert exc.code == code
+        assert code in str(exc)
+    assert exc.upstream == f"127.0.0.1:{upstream.port}"
+
+
+def test_429_is_a_rate_limit_with_retry_after(upstream):
+    upstream.script(GENERATION, error(429, "Requests rate limit exceeded", retry_after=7))
+    with pytest.raises(UpstreamRateLimitError) as caught:
+        provider.chat(ask(), settings_for(upstream))
+    exc = caught.value
+    assert (exc.status, exc.retry_after, exc.retryable) == (429, 7, True)
+    assert "Requests rate limit exceeded" in str(exc)
+    upstream.script(RERANK, error(429, "slow down"))
+    with pytest.raises(UpstreamRateLimitError) as caught:
+        OPERATIONS["rerank"](settings_for(upstream))
+    assert caught.value.retry_after is None
+
+
+def test_html_error_bodies_are_quoted_briefly(upstream):
+    upstream.script(GENERATION, raw(502, "<html>Bad\n\n  Gateway</html>"))
+    with pytest.raises(UpstreamServerError, match=r"failed \(HTTP 502\): <html>Bad Gateway"):
+        provider.chat(ask(), settings_for(upstream))
+
+
+def test_an_answer_that_is_not_json_is_a_server_error(upstream):
+    upstream.script(GENERATION, raw(200, "<html>", headers={"Content-Type": "application/json"}))
+    with pytest.raises(UpstreamServerError, match="not JSON"):
+        provider.chat(ask(), settings_for(upstream))
+
+
+def test_slow_reply_beyond_the_timeout_is_a_timeout(upstream):
+    upstream.script(GENERATION, slow(3))
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeoutError, match="did not answer within 1 s") as caught:
+        provider.chat(ask(), settings_for(upstream, timeout_seconds=1))
+    assert time.monotonic() - started < 2
+    assert isinstance(caught.value, UpstreamConnectionError)
+    assert caught.value.retryable
+
+
+def test_connection_refused_is_a_connection_error():
+    settings = DashScopeSettings(
+        api_key=KEY, base_url=f"http://127.0.0.1:{_closed_port()}/api/v1", timeout_seconds=2
+    )
+    for operation in OPERATIONS.values():
+        with pytest.raises(UpstreamConnectionError, match="Connection refused") as caught:
+            operation(settings)
+        assert "Cannot reach model server 127.0.0.1" in str(caught.value)
+        assert not isinstance(caught.value, UpstreamTimeoutError)
+
+
+def test_hang_up_is_a_connection_error(upstream):
+    # The SDK resends once when the connection drops before an answer, so hang up twice.
+    upstream.script(GENERATION, hang_up(), hang_up())
+    with pytest.raises(UpstreamConnectionError, match="closed without an answer"):
+        provider.chat(ask(), settings_for(upstream))
+    assert len(upstream.requests_for(GENERATION)) == 2
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        error(400, f"Invalid key format: {KEY}"),
+        error(429, f"Key {KEY} is over quota", retry_after=1),
+        error(500, f"crash while handling {KEY}"),
+        raw(502, f"proxy error for Authorization: Bearer {KEY}"),
+    ],
+)
+@pytest.mark.parametrize("operation", ["chat", "stream"])
+def test_the_key_never_appears_in_errors(upstream, reply, operation):
+    upstream.script(GENERATION, reply)
+    with pytest.raises(UpstreamError) as caught:
+        OPERATIONS[operation](settings_for(upstream))
+    assert KEY not in "".join(traceback.format_exception(caught.value))
+    assert KEY not in repr(caught.value.args)
+    assert "***" in str(caught.value)
+
+
+# --- many workspaces, one process ---------------------------------------------------------------
+
+KEY_A = "sk-tenant-a-0123456789abcdef"
+KEY_B = "sk-tenant-b-fedcba9876543210"
+
+
+@pytest.mark.parametrize("upstream", [{"api_key": KEY_A}], indirect=True)
+def test_two_tenants_concurrently_each_reach_only_their_endpoint_with_their_key(
+    upstream, monkeypatch
+):
+    # What the SDK would fall back to if a call did not carry its own key and base URL.
+    monkeypatch.setattr(dashscope, "api_key", "sk-of-the-operator")
+    monkeypatch.setattr(dashscope, "base_http_api_url", f"http://127.0.0.1:{_closed_port()}/api/v1")
+    rounds = 4
+    with UpstreamServer(api_key=KEY_B) as other:
+        tenants = {
+            "a": (upstream, DashScopeSettings(api_key=KEY_A, base_url=upstream.dashscope_base_url)),
+            "b": (other, DashScopeSettings(api_key=KEY_B, base_url=other.dashscope_base_url)),
+        }
+        for server, _ in tenants.values():  # overlap the calls
+            server.script(GENERATION, *[slow(0.02)] * (2 * rounds))
+        barrier = threading.Barrier(len(tenants))
+        answers: dict[str, list[str]] = {name: [] for name in tenants}
+        failures: list[BaseException] = []
+
+        def work(name: str) -> None:
+            _, settings = tenants[name]
+            try:
+                barrier.wait(timeout=5)
+                for n in range(rounds):
+                    answers[name].append(
+                        provider.chat(ask(f"{name} {n}"), settings).message.content
+                    )
+                    streamed = provider.chat_stream(ask(f"{name} s{n}"), settings)
+                    answers[name].append("".join(c.content for c in streamed))
+                    assert provider.embed(embed_request([name]), settings).vectors
+            except BaseException as exc:  # reported below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=work, args=(name,)) for name in tenants]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+        assert failures == []
+        for name, (server, _) in tenants.items():
+            expected = [f"echo: {name} {p}{n}" for n in range(rounds) for p in ("", "s")]
+            assert answers[name] == expected
+            key = KEY_A if name == "a" else KEY_B
+            assert len(server.requests) == 3 * rounds
+            assert {r.header("authorization") for r in server.requests} == {f"Bearer {key}"}
+    # and nothing was written to the SDK's globals
+    assert dashscope.api_key == "sk-of-the-operator"
+    assert dashscope.base_http_api_url.startswith("http://127.0.0.1:")
+    assert dashscope.base_http_api_url != upstream.dashscope_base_url
