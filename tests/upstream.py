@@ -575,6 +575,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Without this, each request on a kept-alive connection waits ~40 ms on the
+        # client's delayed ACK.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.upstream._track(self.connection, add=True)
 
     def finish(self) -> None:

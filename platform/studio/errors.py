@@ -34,6 +34,8 @@ class ApiError(Exception):
 
     status = 400
     code = "InvalidParameter"
+    #: Extra response headers (a 429's Retry-After).
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
         super().__init__(message)
@@ -94,8 +96,12 @@ OPENAI_CODES = {
     "NotFound": "not_found",
     "InvalidParameter": "invalid_value",
     "MethodNotAllowed": "method_not_allowed",
+    "Throttling.RateQuota": "rate_limit_exceeded",
+    "Throttling.AllocationQuota": "insufficient_quota",
+    "QuotaServiceUnavailable": "quota_service_unavailable",
 }
 _OPENAI_TYPES = {
+    503: "api_error",
     400: "invalid_request_error",
     401: "invalid_request_error",
     403: "permission_error",
@@ -166,7 +172,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(ApiError)
     def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        return error_response(request, exc.status, exc.code, exc.message)
+        response = error_response(request, exc.status, exc.code, exc.message)
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
 
     @api.exception_handler(ValidationError)
     def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:

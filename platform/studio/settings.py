@@ -160,6 +160,11 @@ ENCRYPTION_KEYS = env_list("MINISTUDIO_ENCRYPTION_KEYS", default=[])
 # --- Plugins: with strict on (CI), a plugin that fails to load is a start-up error.
 PLUGINS_STRICT = env_bool("MINISTUDIO_PLUGINS_STRICT", default=False)
 
+# --- Quotas: with Redis unreachable, refuse calls (503) unless this is on.
+QUOTA_FAIL_OPEN = env_bool("MINISTUDIO_QUOTA_FAIL_OPEN", default=False)
+#: Output tokens reserved at admission when a call sets no max_tokens.
+QUOTA_DEFAULT_OUTPUT_RESERVATION = env_int("MINISTUDIO_QUOTA_OUTPUT_RESERVATION", default=1024)
+
 # --- API keys: how often `last_used_at` may be written for one key.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
 

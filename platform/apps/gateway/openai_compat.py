@@ -100,7 +100,9 @@ openai_api = NinjaAPI(
 
 @openai_api.exception_handler(ApiError)
 def _on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    return openai_error(exc.status, exc.message, code=OPENAI_CODES.get(exc.code, exc.code))
+    return openai_error(
+        exc.status, exc.message, code=OPENAI_CODES.get(exc.code, exc.code), headers=exc.headers
+    )
 
 
 @openai_api.exception_handler(UpstreamError)

@@ -6,6 +6,8 @@ was granted, calls the endpoint's provider, and meters the call. The HTTP surfac
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from apps.accounts.models import ApiKey
 from apps.endpoints.models import EndpointCapability, ModelEndpoint
 from apps.endpoints.selectors import endpoints_for_workspace
@@ -13,6 +15,7 @@ from apps.endpoints.services import provider_class, provider_settings
 from apps.registry import discovery
 from apps.usage.models import CallStatus
 from apps.usage.recorder import Meter
+from apps.usage.tokens import count_tokens
 from plugins.base import (
     ChatChunk,
     ChatRequest,
@@ -82,10 +85,19 @@ def _prompt_text(request: ChatRequest) -> str:
     return "\n".join(message.content or "" for message in request.messages)
 
 
-def chat(route: Route, request: ChatRequest) -> ChatResponse:
+def _admit(route: Route, request: ChatRequest) -> None:
+    """Reserve the prompt's tokens and the most the answer may take against the quotas."""
     route.meter.prompt_text = _prompt_text(request)
+    prompt = count_tokens(route.meter.prompt_text, route.endpoint.upstream_model)
+    answer = request.max_tokens or settings.QUOTA_DEFAULT_OUTPUT_RESERVATION
+    route.meter.admit(prompt + answer)
+
+
+def chat(route: Route, request: ChatRequest) -> ChatResponse:
+    request = _upstream_request(route, request)
+    _admit(route, request)
     try:
-        answer = route.provider.chat(_upstream_request(route, request), route.settings)
+        answer = route.provider.chat(request, route.settings)
     except UpstreamError as exc:
         route.meter.finish(status=CallStatus.ERROR, error_code=type(exc).__name__)
         raise
@@ -98,13 +110,14 @@ def chat(route: Route, request: ChatRequest) -> ChatResponse:
 def chat_stream(route: Route, request: ChatRequest) -> Iterator[ChatChunk]:
     """The provider's stream, metered: closing this generator closes the upstream call
     and records the call as cancelled."""
-    route.meter.prompt_text = _prompt_text(request)
-    chunks = route.provider.chat_stream(_upstream_request(route, request), route.settings)
-    return route.meter.watch(chunks)
+    request = _upstream_request(route, request)
+    _admit(route, request)
+    return route.meter.watch(route.provider.chat_stream(request, route.settings))
 
 
 def embed(route: Route, inputs: list[str], input_type: str = "document") -> EmbeddingResponse:
     route.meter.prompt_text = "\n".join(inputs)
+    route.meter.admit(count_tokens(route.meter.prompt_text, route.endpoint.upstream_model))
     request = EmbeddingRequest(
         model=route.endpoint.upstream_model, inputs=inputs, input_type=input_type
     )

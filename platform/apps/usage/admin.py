@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.usage.models import DailyUsage, UsageRecord
+from apps.usage.models import DailyUsage, Quota, UsageRecord
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -46,3 +46,21 @@ class DailyUsageAdmin(ReadOnly):
     list_filter = ["workspace", "model"]
     date_hierarchy = "day"
     list_select_related = ["workspace", "api_key"]
+
+
+@admin.register(Quota)
+class QuotaAdmin(admin.ModelAdmin):
+    list_display = [
+        "workspace",
+        "endpoint",
+        "requests_per_minute",
+        "tokens_per_minute",
+        "tokens_per_day",
+        "tokens_per_month",
+        "concurrent_requests",
+        "updated_at",
+    ]
+    list_filter = ["workspace", "endpoint"]
+    search_fields = ["workspace__slug", "endpoint__name"]
+    autocomplete_fields = ["workspace"]
+    list_select_related = ["workspace", "endpoint"]

@@ -72,3 +72,36 @@ class DailyUsage(WorkspaceOwned):
 
     def __str__(self) -> str:
         return f"{self.workspace_id} {self.day} {self.model}"
+
+
+class Quota(WorkspaceOwned):
+    """Limits on a workspace's gateway calls: for all its models (``endpoint`` empty), or for
+    one model. Every limit is optional; a call must pass all that apply."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="quotas")
+    endpoint = models.ForeignKey(
+        ModelEndpoint, on_delete=models.CASCADE, null=True, blank=True, related_name="quotas"
+    )
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    tokens_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    tokens_per_day = models.PositiveBigIntegerField(null=True, blank=True)
+    tokens_per_month = models.PositiveBigIntegerField(null=True, blank=True)
+    concurrent_requests = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "endpoint"],
+                name="usage_one_quota_per_scope",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"quota of {self.workspace.slug}" + (f" on {self.endpoint}" if self.endpoint else "")
+
+    @property
+    def scope(self) -> str:
+        model = f"model '{self.endpoint.name}'" if self.endpoint_id else "all models"
+        return f"workspace '{self.workspace.slug}', {model}"

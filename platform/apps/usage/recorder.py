@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiKey
 from apps.endpoints.models import ModelEndpoint
+from apps.usage.limiter import Ticket
 from apps.usage.models import CallStatus
+from apps.usage.quotas import admit_call, settle_call
 from apps.usage.services import PENDING_KEY, write_events
 from apps.usage.tokens import count_tokens
 from plugins.base import ChatChunk, Usage
@@ -51,7 +53,7 @@ class UsageEvent:
 @dataclass
 class Meter:
     endpoint: ModelEndpoint
-    api_key: ApiKey | None
+    api_key: ApiKey
     surface: str
     capability: str
     request_id: str = ""
@@ -59,10 +61,16 @@ class Meter:
     started: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None
     finished: bool = False
+    #: The quota admission this call holds, settled when it ends.
+    ticket: Ticket | None = None
 
     def first_token(self) -> None:
         if self.first_token_at is None:
             self.first_token_at = time.monotonic()
+
+    def admit(self, reserved_tokens: int) -> None:
+        """Hold the call to its workspace's quotas (``QuotaExceeded`` when over)."""
+        self.ticket = admit_call(self.api_key.workspace, self.endpoint, reserved_tokens)
 
     def finish(
         self,
@@ -90,8 +98,8 @@ class Meter:
             + Decimal(usage.output_tokens) * endpoint.price_output_per_1k
         ) / 1000
         event = UsageEvent(
-            workspace_id=str(self.api_key.workspace_id) if self.api_key else "",
-            api_key_id=str(self.api_key.pk) if self.api_key else None,
+            workspace_id=str(self.api_key.workspace_id),
+            api_key_id=str(self.api_key.pk),
             endpoint_id=str(endpoint.pk),
             model=endpoint.name,
             surface=self.surface,
@@ -110,6 +118,9 @@ class Meter:
             created_at=timezone.now().isoformat(),
         )
         record(event)
+        if self.ticket is not None:
+            used = usage.input_tokens + usage.output_tokens if status != CallStatus.ERROR else 0
+            settle_call(self.ticket, used)
 
     def watch(self, chunks: Iterator[ChatChunk]) -> Iterator[ChatChunk]:
         """Pass a stream through, timing its first token and recording it when it ends:

@@ -1,0 +1,149 @@
+"""Quotas as the gateway applies them: which limits bind a call, admission, settlement.
+
+A call is bound by its workspace's quota for all models and by the quota for the model it
+names, when they exist. Redis being unreachable fails closed (503) unless
+``MINISTUDIO_QUOTA_FAIL_OPEN`` is set, in which case the call goes through unlimited and
+the event is logged.
+"""
+
+import functools
+import logging
+
+import redis
+from django.conf import settings
+from django.db.models import Q
+
+from apps.accounts.models import Workspace
+from apps.endpoints.models import ModelEndpoint
+from apps.usage.limiter import (
+    LEASE_MS,
+    MINUTE_MS,
+    Check,
+    Limiter,
+    Refusal,
+    Ticket,
+    period_suffix,
+    until_period_end_ms,
+)
+from apps.usage.models import Quota
+from studio.errors import ApiError
+from studio.redis_connection import redis_client
+
+logger = logging.getLogger(__name__)
+
+
+class QuotaExceeded(ApiError):
+    status = 429
+
+    def __init__(self, message: str, *, code: str, retry_after: int) -> None:
+        super().__init__(message, code=code)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class QuotaUnavailable(ApiError):
+    status = 503
+    code = "QuotaServiceUnavailable"
+
+
+@functools.cache
+def _limiter(client: redis.Redis) -> Limiter:
+    return Limiter(client)
+
+
+def limiter() -> Limiter:
+    return _limiter(redis_client())
+
+
+def checks_for(quota: Quota) -> list[Check]:
+    """The Redis checks a quota row stands for."""
+    prefix = f"ministudio:quota:{quota.pk}"
+    scope = quota.scope
+    checks = []
+    if quota.requests_per_minute is not None:
+        checks.append(
+            Check(
+                "requests_sliding",
+                (f"{prefix}:rpm",),
+                quota.requests_per_minute,
+                MINUTE_MS,
+                f"requests per minute of {scope}",
+            )
+        )
+    if quota.tokens_per_minute is not None:
+        keys = (f"{prefix}:tpm:z", f"{prefix}:tpm:h", f"{prefix}:tpm:sum")
+        checks.append(
+            Check(
+                "tokens_sliding",
+                keys,
+                quota.tokens_per_minute,
+                MINUTE_MS,
+                f"tokens per minute of {scope}",
+            )
+        )
+    for period, limit in (("day", quota.tokens_per_day), ("month", quota.tokens_per_month)):
+        if limit is not None:
+            key = f"{prefix}:tokens:{period}:{period_suffix(period)}"
+            checks.append(
+                Check(
+                    "tokens_fixed",
+                    (key,),
+                    limit,
+                    until_period_end_ms(period),
+                    f"tokens per {period} of {scope}",
+                )
+            )
+    if quota.concurrent_requests is not None:
+        checks.append(
+            Check(
+                "concurrency",
+                (f"{prefix}:concurrent",),
+                quota.concurrent_requests,
+                LEASE_MS,
+                f"concurrent requests of {scope}",
+            )
+        )
+    return checks
+
+
+_ALLOCATION = {"tokens_fixed"}
+
+
+def admit_call(workspace: Workspace, endpoint: ModelEndpoint, tokens: int) -> Ticket:
+    """Admit a call reserving ``tokens``, or raise ``QuotaExceeded`` naming the limit."""
+    quotas = (
+        Quota.objects.in_workspace(workspace)
+        .filter(Q(endpoint__isnull=True) | Q(endpoint=endpoint))
+        .select_related("workspace", "endpoint")
+    )
+    checks = [check for quota in quotas for check in checks_for(quota)]
+    if not checks:
+        return Ticket("", tokens)
+    try:
+        outcome = limiter().admit(checks, tokens)
+    except redis.RedisError as exc:
+        if settings.QUOTA_FAIL_OPEN:
+            logger.warning("Quota store unreachable (%s); admitting without limits", exc)
+            return Ticket("", tokens)
+        raise QuotaUnavailable(
+            "Quotas cannot be checked right now (the quota store is unreachable); try again."
+        ) from None
+    if isinstance(outcome, Refusal):
+        check = outcome.check
+        code = "Throttling.AllocationQuota" if check.kind in _ALLOCATION else "Throttling.RateQuota"
+        raise QuotaExceeded(
+            f"Quota exceeded: {check.label} is {check.limit}"
+            + (f" (this call reserves {tokens} tokens)" if "tokens" in check.kind else "")
+            + f". Retry after {outcome.retry_after_seconds}s.",
+            code=code,
+            retry_after=outcome.retry_after_seconds,
+        )
+    return outcome
+
+
+def settle_call(ticket: Ticket, used_tokens: int) -> None:
+    if not ticket.checks:  # no quota applied: nothing to settle, no round trip
+        return
+    try:
+        limiter().settle(ticket, used_tokens)
+    except redis.RedisError as exc:  # the reservation stands; better than failing the answer
+        logger.warning("Could not settle a quota reservation: %s", exc)
