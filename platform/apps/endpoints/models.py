@@ -61,6 +61,11 @@ class EndpointGrant(WorkspaceOwned):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="model_grants")
     endpoint = models.ForeignKey(ModelEndpoint, on_delete=models.CASCADE, related_name="grants")
+    is_default = models.BooleanField(
+        default=False,
+        help_text="The workspace's default model for this endpoint's first capability "
+        "(e.g. the embedding model new knowledge bases use).",
+    )
     granted_at = models.DateTimeField(auto_now_add=True)
     granted_by = models.ForeignKey(
         django_settings.AUTH_USER_MODEL,

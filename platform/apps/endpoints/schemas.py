@@ -74,6 +74,7 @@ class WorkspaceModelOut(Schema):
     name: str
     display_name: str
     capabilities: list[EndpointCapability]
+    is_default: bool = Field(description="The workspace's default for its capability.")
     context_window: int | None
     embedding_dimension: int | None
     default_parameters: dict[str, Any]

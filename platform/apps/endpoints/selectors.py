@@ -1,6 +1,6 @@
 """Reads of model endpoints: the platform's list, and what one workspace may call."""
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from apps.accounts.models import Workspace
 from apps.endpoints.models import EndpointGrant, ModelEndpoint
@@ -11,8 +11,14 @@ def all_endpoints() -> QuerySet[ModelEndpoint]:
 
 
 def endpoints_for_workspace(workspace: Workspace) -> QuerySet[ModelEndpoint]:
-    """Enabled endpoints granted to ``workspace``: the models its programs may call."""
-    return ModelEndpoint.objects.filter(enabled=True, grants__workspace=workspace)
+    """Enabled endpoints granted to ``workspace``: the models its programs may call, each
+    with ``is_default`` (the workspace's default for its capability)."""
+    grants = EndpointGrant.objects.filter(endpoint=OuterRef("pk"), workspace=workspace)
+    return (
+        ModelEndpoint.objects.filter(enabled=True)
+        .filter(Exists(grants))
+        .annotate(is_default=Exists(grants.filter(is_default=True)))
+    )
 
 
 def grants_of(endpoint: ModelEndpoint) -> QuerySet[EndpointGrant]:

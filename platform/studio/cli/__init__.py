@@ -29,6 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     web.add_argument("--host", default=DEFAULT_HOST)
     web.add_argument("--port", type=int, default=DEFAULT_PORT)
     web.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="skip recording installed plugins at start (`up` has just done it)",
+    )
+    web.add_argument(
         "--workers",
         type=int,
         default=env_int("WEB_CONCURRENCY", default=1),
@@ -91,7 +96,8 @@ def _run(options: argparse.Namespace) -> int:
 
         from studio.cli.plugins import sync_at_start
 
-        sync_at_start()
+        if not options.no_sync:
+            sync_at_start()
 
         uvicorn.run(
             "studio.asgi:application",

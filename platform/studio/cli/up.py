@@ -155,7 +155,17 @@ class Supervisor:
         python = sys.executable
         self._spawn(
             "web",
-            [python, "-m", "studio.cli", "web", "--host", self.host, "--port", str(self.port)],
+            [
+                python,
+                "-m",
+                "studio.cli",
+                "web",
+                "--no-sync",
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+            ],
             env,
         )
         if self.with_worker:

@@ -1,12 +1,19 @@
-"""``ministudio manage bootstrap``: migrations, the platform admin and the demo workspace.
+"""``ministudio manage bootstrap``: the first-run data of the whole platform.
 
-Idempotent: `ministudio up` runs it on every start.
+Migrations (with ``--migrate``), the installed plugins, the platform admin, the demo
+workspace and the models a newcomer can use at once. Idempotent: `ministudio up` (and a
+production release step) runs it on every start. It lives in the gateway app because it
+touches every layer below.
 """
+
+import os
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from apps.accounts.services import bootstrap
+from apps.endpoints.services import LOCAL_EMBEDDINGS, seed_endpoints
+from apps.registry.services import sync_plugins
 from studio.config import env_str
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
@@ -42,3 +49,14 @@ class Command(BaseCommand):
             self.stdout.write(f"Platform admin {result.admin.email} exists; password unchanged.")
         verb = "Created" if result.demo_created else "Found"
         self.stdout.write(f"{verb} demo workspace '{result.demo_workspace.slug}'.")
+        sync_plugins()
+        seeded = seed_endpoints(result.demo_workspace, dict(os.environ))
+        for endpoint in seeded:
+            state = "registered" if endpoint.created else "present"
+            self.stdout.write(f"Model {endpoint.name}: {state}, granted to the demo workspace.")
+        if not any(e.name not in LOCAL_EMBEDDINGS for e in seeded):
+            self.stdout.write(
+                "No chat model is configured. Set DASHSCOPE_API_KEY, or OPENAI_API_KEY (with "
+                "OPENAI_BASE_URL for vLLM/Ollama and OPENAI_CHAT_MODEL), and start again; or "
+                "register one under Model endpoints in the admin (/admin/)."
+            )
