@@ -26,6 +26,3 @@ CELERY_TASK_EAGER_PROPAGATES = True
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, tests only
 STATIC_ROOT = None  # admin assets come from the finders; nothing is collected in tests
-# Tests that serve the platform on a real ASGI server in-process must not leave connections
-# open in its threads, or the test database cannot be dropped at the end.
-DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

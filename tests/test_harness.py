@@ -73,7 +73,7 @@ def test_a_real_worker_process_runs_a_task_through_redis():
     assert answer["pong"] is True
     assert answer["worker_pid"] != os.getpid()
     assert answer["database_version"].startswith("18")
-    assert "workers.health.ping" in output and "succeeded" in output
+    assert "workers.health.ping" in output and "succeeded" in output, output
 
 
 def test_the_web_process_sends_tasks_to_the_configured_broker():

@@ -8,6 +8,7 @@ Codes follow DashScope's where one exists (``InvalidParameter``, ``InvalidApiKey
 import logging
 from collections.abc import Callable
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -136,11 +137,23 @@ class ApiErrorShapeMiddleware:
     """Rewrites the non-JSON error pages Django or ninja produce on their own (a 405 for a
     wrong method, a 400 for a bad Host header...) into the error shape, on API paths only."""
 
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return self._shape(request, self.get_response(request))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        return self._shape(request, await self.get_response(request))
+
+    def _shape(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         content_type = response.get("Content-Type", "")
         if response.status_code < 400 or content_type.startswith("application/json"):
             return response

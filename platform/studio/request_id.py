@@ -8,8 +8,9 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
 HEADER = "X-Request-Id"
@@ -27,16 +28,36 @@ def request_id_of(request: HttpRequest) -> str:
 
 
 class RequestIdMiddleware:
+    # Both sync and async: under ASGI an async-capable middleware costs no thread hop.
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def _start(self, request: HttpRequest) -> tuple[str, Token]:
         incoming = request.headers.get(HEADER, "")
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
-        token = _current.set(request_id)
+        return request_id, _current.set(request_id)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        request_id, token = self._start(request)
         try:
             response = self.get_response(request)
+        finally:
+            _current.reset(token)
+        response[HEADER] = request_id
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        request_id, token = self._start(request)
+        try:
+            response = await self.get_response(request)
         finally:
             _current.reset(token)
         response[HEADER] = request_id

@@ -88,10 +88,19 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL") or default_database_url(DATA_DIR),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", default=60),
-        conn_health_checks=True,
+        env_str("DATABASE_URL") or default_database_url(DATA_DIR), conn_health_checks=True
     )
+}
+# A connection pool per process: under ASGI every request may run in a new thread, and
+# persistent per-thread connections would pile up until Postgres refuses more. The pool
+# bounds them and spares each request a new connection (Django closes nothing itself).
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["OPTIONS"] = {
+    "pool": {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", default=16),
+        "timeout": 10,
+    }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -6,6 +6,7 @@ child processes. A signal (Ctrl-C, SIGTERM) or the death of any child stops ever
 reverse order; the data stays under the data directory for the next start.
 """
 
+import contextlib
 import os
 import secrets
 import signal
@@ -223,8 +224,10 @@ class Supervisor:
                 child.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 say(f"the {name} process did not stop in time; killing it")
+            # Whatever the child left in its session (a pool process, embedded beat) goes too.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+            child.wait()
         if self.redis is not None:
             self.redis.stop()
         if self.postgres is not None:
