@@ -22,6 +22,14 @@ from apps.accounts.auth import ApiKeyBearer
 from apps.accounts.models import ApiKey
 from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
+from apps.gateway.function_calling import (
+    ToolCallIn,
+    ToolIn,
+    text_of,
+    tool_calls_in,
+    tool_calls_out,
+    tool_specs,
+)
 from apps.gateway.streaming import event_stream_response
 from plugins.base import (
     ChatChunk,
@@ -29,7 +37,6 @@ from plugins.base import (
     ChatRequest,
     ChatResponse,
     ToolCall,
-    ToolSpec,
     UpstreamAuthenticationError,
     UpstreamBadRequestError,
     UpstreamConnectionError,
@@ -78,32 +85,10 @@ dashscope_api.add_exception_handler(UpstreamError, upstream_failure)
 # --- schemas --------------------------------------------------------------------------------------
 
 
-class FunctionIn(Schema):
-    name: str = Field(min_length=1, max_length=64)
-    description: str = ""
-    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
-
-
-class ToolIn(Schema):
-    type: Literal["function"] = "function"
-    function: FunctionIn
-
-
-class CallFunctionIn(Schema):
-    name: str
-    arguments: str = ""
-
-
-class CallIn(Schema):
-    id: str = ""
-    type: Literal["function"] = "function"
-    function: CallFunctionIn
-
-
 class MessageIn(Schema):
     role: Literal["system", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
-    tool_calls: list[CallIn] | None = None
+    tool_calls: list[ToolCallIn] | None = None
     tool_call_id: str | None = None
     name: str | None = None
 
@@ -150,12 +135,6 @@ class EmbeddingIn(Schema):
 # --- translation ---------------------------------------------------------------------------------
 
 
-def _text(content: str | list[dict[str, Any]] | None) -> str | None:
-    if content is None or isinstance(content, str):
-        return content
-    return "".join(str(part.get("text", "")) for part in content if "text" in part)
-
-
 def to_chat_request(payload: GenerationIn) -> ChatRequest:
     given = payload.input
     messages: list[ChatMessage] = []
@@ -163,11 +142,8 @@ def to_chat_request(payload: GenerationIn) -> ChatRequest:
         messages = [
             ChatMessage(
                 role=m.role,
-                content=_text(m.content),
-                tool_calls=[
-                    ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
-                    for c in (m.tool_calls or [])
-                ],
+                content=text_of(m.content),
+                tool_calls=tool_calls_in(m.tool_calls),
                 tool_call_id=m.tool_call_id,
             )
             for m in given.messages
@@ -190,14 +166,7 @@ def to_chat_request(payload: GenerationIn) -> ChatRequest:
     return ChatRequest(
         model=payload.model,
         messages=messages,
-        tools=[
-            ToolSpec(
-                name=t.function.name,
-                description=t.function.description,
-                parameters=t.function.parameters,
-            )
-            for t in (parameters.tools or [])
-        ],
+        tools=tool_specs(parameters.tools),
         temperature=parameters.temperature,
         top_p=parameters.top_p,
         max_tokens=parameters.max_tokens,
@@ -221,15 +190,7 @@ def _output(
     if result_format == "message" or calls:
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if calls:
-            message["tool_calls"] = [
-                {
-                    "index": index,
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.name, "arguments": call.arguments},
-                }
-                for index, call in enumerate(calls)
-            ]
+            message["tool_calls"] = tool_calls_out(calls, with_index=True)
         return {"choices": [{"finish_reason": finish_reason, "message": message}]}
     return {"text": content, "finish_reason": finish_reason}
 

@@ -23,13 +23,19 @@ from apps.accounts.models import ApiKey
 from apps.endpoints.models import EndpointCapability
 from apps.endpoints.selectors import endpoints_for_workspace
 from apps.gateway import routing
+from apps.gateway.function_calling import (
+    ToolCallIn,
+    ToolIn,
+    text_of,
+    tool_calls_in,
+    tool_calls_out,
+    tool_specs,
+)
 from apps.gateway.streaming import event_stream_response
 from plugins.base import (
     ChatChunk,
     ChatMessage,
     ChatRequest,
-    ToolCall,
-    ToolSpec,
     UpstreamAuthenticationError,
     UpstreamBadRequestError,
     UpstreamConnectionError,
@@ -146,28 +152,6 @@ def _on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 # --- schemas ------------------------------------------------------------------------------------
 
 
-class FunctionIn(Schema):
-    name: str = Field(min_length=1, max_length=64)
-    description: str = ""
-    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
-
-
-class ToolIn(Schema):
-    type: Literal["function"] = "function"
-    function: FunctionIn
-
-
-class ToolCallFunctionIn(Schema):
-    name: str
-    arguments: str = ""
-
-
-class ToolCallIn(Schema):
-    id: str
-    type: Literal["function"] = "function"
-    function: ToolCallFunctionIn
-
-
 class MessageIn(Schema):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
@@ -208,21 +192,12 @@ class EmbeddingsIn(Schema):
 # --- translation --------------------------------------------------------------------------------
 
 
-def _text(content: str | list[dict[str, Any]] | None) -> str | None:
-    if content is None or isinstance(content, str):
-        return content
-    return "".join(part.get("text", "") for part in content if part.get("type") == "text")
-
-
 def to_chat_request(payload: ChatCompletionIn) -> ChatRequest:
     messages = [
         ChatMessage(
             role="system" if m.role == "developer" else m.role,
-            content=_text(m.content),
-            tool_calls=[
-                ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
-                for c in (m.tool_calls or [])
-            ],
+            content=text_of(m.content),
+            tool_calls=tool_calls_in(m.tool_calls),
             tool_call_id=m.tool_call_id,
         )
         for m in payload.messages
@@ -234,32 +209,13 @@ def to_chat_request(payload: ChatCompletionIn) -> ChatRequest:
     return ChatRequest(
         model=payload.model,
         messages=messages,
-        tools=[
-            ToolSpec(
-                name=t.function.name,
-                description=t.function.description,
-                parameters=t.function.parameters,
-            )
-            for t in (payload.tools or [])
-        ],
+        tools=tool_specs(payload.tools),
         temperature=payload.temperature,
         top_p=payload.top_p,
         max_tokens=payload.max_completion_tokens or payload.max_tokens,
         stop=stop,
         extra=extra,
     )
-
-
-def _tool_calls_out(calls: list[ToolCall], *, with_index: bool = False) -> list[dict[str, Any]]:
-    return [
-        {
-            **({"index": index} if with_index else {}),
-            "id": call.id,
-            "type": "function",
-            "function": {"name": call.name, "arguments": call.arguments},
-        }
-        for index, call in enumerate(calls)
-    ]
 
 
 def _usage_out(usage) -> dict[str, int] | None:
@@ -307,7 +263,7 @@ def completion_frames(
             if chunk.finish_reason is None:
                 continue
             delta = (
-                {"tool_calls": _tool_calls_out(chunk.tool_calls, with_index=True)}
+                {"tool_calls": tool_calls_out(chunk.tool_calls, with_index=True)}
                 if chunk.tool_calls
                 else {}
             )
@@ -375,7 +331,7 @@ def chat_completions(request: HttpRequest, payload: ChatCompletionIn):
     answer = routing.chat(target, chat_request)
     message: dict[str, Any] = {"role": "assistant", "content": answer.message.content}
     if answer.message.tool_calls:
-        message["tool_calls"] = _tool_calls_out(answer.message.tool_calls)
+        message["tool_calls"] = tool_calls_out(answer.message.tool_calls)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
