@@ -24,6 +24,7 @@ from several threads at once. Vectors come back L2-normalised, in input order.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -75,17 +76,19 @@ class LocalEmbeddingSettings(PluginSettings):
 # --- the models -------------------------------------------------------------------------------
 
 
-class _LocalModel:
+class _LocalModel(ABC):
     """One loaded model: encodes a batch, counts tokens. Shared by all threads."""
 
     name: str
     dimension: int
 
+    @abstractmethod
     def encode(self, texts: list[str], input_type: str, threads: int | None) -> np.ndarray:
-        raise NotImplementedError
+        """Vectors for ``texts``, one row each, in order."""
 
+    @abstractmethod
     def count_tokens(self, texts: list[str], input_type: str) -> int:
-        raise NotImplementedError
+        """The tokens the model's own tokenizer sees for ``texts``."""
 
 
 class _UseM3(_LocalModel):
