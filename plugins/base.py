@@ -355,6 +355,14 @@ class ToolSpec(BaseModel):
     description: str = ""
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
 
+    def as_function_tool(self) -> dict[str, Any]:
+        """The tool in the ``{"type": "function", "function": {...}}`` form that OpenAI,
+        DashScope, vLLM and most servers accept."""
+        function: dict[str, Any] = {"name": self.name, "parameters": self.parameters}
+        if self.description:
+            function["description"] = self.description
+        return {"type": "function", "function": function}
+
 
 class ToolCall(BaseModel):
     id: str

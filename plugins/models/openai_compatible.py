@@ -268,17 +268,7 @@ def _chat_arguments(request: ChatRequest) -> dict[str, Any]:
         "messages": [_message_param(m) for m in request.messages],
     }
     if request.tools:
-        arguments["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": tool.name,
-                    **({"description": tool.description} if tool.description else {}),
-                    "parameters": tool.parameters,
-                },
-            }
-            for tool in request.tools
-        ]
+        arguments["tools"] = [tool.as_function_tool() for tool in request.tools]
     if request.temperature is not None:
         arguments["temperature"] = request.temperature
     if request.top_p is not None:
