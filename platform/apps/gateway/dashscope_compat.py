@@ -249,11 +249,7 @@ def _workspace(request: HttpRequest):
 @dashscope_api.post("/services/aigc/text-generation/generation")
 def generation(request: HttpRequest, payload: GenerationIn):
     target = routing.route(
-        request.auth,
-        payload.model,
-        EndpointCapability.CHAT,
-        surface="dashscope",
-        request_id=request_id_of(request),
+        request.auth, payload.model, EndpointCapability.CHAT, surface="dashscope"
     )
     chat_request = to_chat_request(payload)
     request_id = request_id_of(request)
@@ -278,11 +274,7 @@ def generation(request: HttpRequest, payload: GenerationIn):
 @dashscope_api.post("/services/embeddings/text-embedding/text-embedding")
 def text_embedding(request: HttpRequest, payload: EmbeddingIn):
     target = routing.route(
-        request.auth,
-        payload.model,
-        EndpointCapability.EMBEDDING,
-        surface="dashscope",
-        request_id=request_id_of(request),
+        request.auth, payload.model, EndpointCapability.EMBEDDING, surface="dashscope"
     )
     texts = [payload.input.texts] if isinstance(payload.input.texts, str) else payload.input.texts
     if not texts or any(not text for text in texts):

@@ -44,7 +44,6 @@ from plugins.base import (
     UpstreamTimeoutError,
 )
 from studio.errors import OPENAI_CODES, ApiError, openai_error_response
-from studio.request_id import request_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -312,13 +311,7 @@ def list_models(request: HttpRequest):
 
 @openai_api.post("/chat/completions")
 def chat_completions(request: HttpRequest, payload: ChatCompletionIn):
-    target = routing.route(
-        request.auth,
-        payload.model,
-        EndpointCapability.CHAT,
-        surface="openai",
-        request_id=request_id_of(request),
-    )
+    target = routing.route(request.auth, payload.model, EndpointCapability.CHAT, surface="openai")
     chat_request = to_chat_request(payload)
     if payload.stream:
         include_usage = bool(payload.stream_options and payload.stream_options.include_usage)
@@ -356,11 +349,7 @@ def _base64_floats(vector: list[float]) -> str:
 @openai_api.post("/embeddings")
 def embeddings(request: HttpRequest, payload: EmbeddingsIn):
     target = routing.route(
-        request.auth,
-        payload.model,
-        EndpointCapability.EMBEDDING,
-        surface="openai",
-        request_id=request_id_of(request),
+        request.auth, payload.model, EndpointCapability.EMBEDDING, surface="openai"
     )
     inputs = [payload.input] if isinstance(payload.input, str) else payload.input
     if not inputs or any(not text for text in inputs):

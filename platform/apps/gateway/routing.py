@@ -52,7 +52,6 @@ def route(
     capability: EndpointCapability,
     *,
     surface: str,
-    request_id: str = "",
 ) -> Route:
     """The endpoint ``model`` names for the key's workspace. Not granted, disabled or
     unknown are one answer, ``ModelNotFound``: a workspace cannot learn what others have."""
@@ -66,7 +65,7 @@ def route(
         endpoint=endpoint,
         provider=discovery.instance_of(plugin_class),
         settings=provider_settings(endpoint, plugin_class),
-        meter=Meter(endpoint, api_key, surface, capability, request_id=request_id),
+        meter=Meter(endpoint, api_key, surface, capability),
     )
 
 

@@ -26,6 +26,7 @@ from apps.usage.services import PENDING_KEY, write_events
 from apps.usage.tokens import count_tokens
 from plugins.base import ChatChunk, Usage
 from studio.redis_connection import redis_client
+from studio.request_id import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class Meter:
     api_key: ApiKey
     surface: str
     capability: str
-    request_id: str = ""
+    request_id: str = field(default_factory=current_request_id)
     prompt_text: str = ""
     started: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None
