@@ -10,6 +10,14 @@ from apps.accounts.models import Membership, Role, User, Workspace
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def without_the_local_llm_extra(monkeypatch):
+    """Whether the dev environment has the local-llm extra must not change these tests."""
+    from plugins.models import local_chat
+
+    monkeypatch.setattr(local_chat, "chat_model_available", lambda name=None: False)
+
+
 def bootstrap(monkeypatch, **env) -> str:
     for name in (
         "MINISTUDIO_ADMIN_PASSWORD",
@@ -68,7 +76,8 @@ def test_local_embedding_models_are_ready_at_once(monkeypatch):
 
     output = bootstrap(monkeypatch)
     assert "Model use-m3: registered, granted to the demo workspace." in output
-    assert "No chat model is configured" in output
+    assert "No chat model is registered yet" in output
+    assert "pip install 'ministudio[local-llm]'" in output
     local = ModelEndpoint.objects.filter(provider="local")
     assert {(e.name, e.embedding_dimension) for e in local} == {
         ("use-m3", 512),
@@ -76,6 +85,24 @@ def test_local_embedding_models_are_ready_at_once(monkeypatch):
     }
     default = EndpointGrant.objects.get(is_default=True)
     assert (default.workspace.slug, default.endpoint.name) == ("demo", "use-m3")
+
+
+def test_with_the_local_llm_extra_the_demo_chat_model_is_registered(monkeypatch):
+    from apps.endpoints.models import EndpointGrant, ModelEndpoint
+    from plugins.models import local_chat
+
+    monkeypatch.setattr(local_chat, "chat_model_available", lambda name=None: True)
+    output = bootstrap(monkeypatch)
+    assert "Model smollm2-135m-instruct: registered" in output
+    assert "No chat model" not in output
+    chat = ModelEndpoint.objects.get(name="smollm2-135m-instruct")
+    assert (chat.provider, chat.capabilities, chat.context_window) == ("local", ["chat"], 2048)
+    assert EndpointGrant.objects.get(endpoint=chat).is_default
+
+    # A real chat model, once a key brings one, takes over as the default.
+    bootstrap(monkeypatch, DASHSCOPE_API_KEY="sk-dashscope-from-env")
+    assert not EndpointGrant.objects.get(endpoint=chat).is_default
+    assert EndpointGrant.objects.get(endpoint__name="qwen-plus").is_default
 
 
 def test_provider_keys_in_the_environment_register_chat_models(monkeypatch):
@@ -90,7 +117,7 @@ def test_provider_keys_in_the_environment_register_chat_models(monkeypatch):
         "OPENAI_CHAT_MODEL": "Qwen/Qwen2.5-7B-Instruct",
     }
     output = bootstrap(monkeypatch, **keys)
-    assert "No chat model is configured" not in output
+    assert "No chat model" not in output
     qwen = ModelEndpoint.objects.get(name="qwen-plus")
     assert (qwen.provider, qwen.capabilities) == ("dashscope", ["chat"])
     assert "sk-dashscope-from-env" not in str(qwen.settings)

@@ -97,6 +97,7 @@ def test_an_unexpected_failure_is_a_500_without_details(alice, monkeypatch, capt
     assert record.request_id == response["X-Request-Id"]
 
 
+@pytest.mark.django_db
 def test_every_response_carries_a_request_id(client):
     first = client.get("/console/api/health")
     second = client.get("/")

@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+pytestmark = pytest.mark.django_db  # the start page asks whether a chat model exists
+
 
 def test_the_start_page_links_admin_and_api_reference(client):
     response = client.get("/")
@@ -11,6 +13,28 @@ def test_the_start_page_links_admin_and_api_reference(client):
     page = response.content.decode()
     for link in ("/admin/", "/console/api/docs", "/console/api/openapi.json"):
         assert f'href="{link}' in page
+
+
+def test_without_a_chat_model_the_start_page_says_how_to_add_one(client):
+    page = client.get("/").content.decode()
+    assert "No chat model is registered yet" in page
+    for way in ("DASHSCOPE_API_KEY", "OPENAI_BASE_URL", "ministudio[local-llm]", "Admin"):
+        assert way in page
+
+
+def test_once_a_chat_model_exists_the_start_page_stops_saying_so(client):
+    from apps.endpoints.services import create_endpoint
+    from apps.registry.services import sync_plugins
+
+    sync_plugins()
+    create_endpoint(
+        name="qwen-plus",
+        provider="dashscope",
+        upstream_model="qwen-plus",
+        capabilities=["chat"],
+        settings={"api_key": "sk-x"},
+    )
+    assert "No chat model" not in client.get("/").content.decode()
 
 
 def test_an_unknown_page_is_a_friendly_html_404(client):
@@ -45,7 +69,6 @@ def test_admin_static_files_are_served_without_collectstatic(client):
     assert response.status_code == 200
 
 
-@pytest.mark.django_db
 def test_health_reports_database_and_redis(client):
     assert client.get("/console/api/health").json() == {
         "status": "ok",
@@ -54,7 +77,6 @@ def test_health_reports_database_and_redis(client):
     }
 
 
-@pytest.mark.django_db
 def test_health_says_which_service_is_down(client, monkeypatch):
     from django.core.cache import cache
 

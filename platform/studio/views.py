@@ -3,11 +3,19 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from apps.endpoints.guidance import HOW_TO_ADD_A_CHAT_MODEL, NO_CHAT_MODEL
+from apps.endpoints.selectors import chat_model_registered
 from studio.errors import error_response, is_api_path
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "studio/home.html")
+    context = {}
+    if not chat_model_registered():
+        context = {
+            "no_chat_model": NO_CHAT_MODEL,
+            "how_to_add_a_chat_model": HOW_TO_ADD_A_CHAT_MODEL,
+        }
+    return render(request, "studio/home.html", context)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -23,3 +23,8 @@ def endpoints_for_workspace(workspace: Workspace) -> QuerySet[ModelEndpoint]:
 
 def grants_of(endpoint: ModelEndpoint) -> QuerySet[EndpointGrant]:
     return endpoint.grants.select_related("workspace").order_by("workspace__slug")
+
+
+def chat_model_registered() -> bool:
+    """Whether any enabled endpoint can chat (for the newcomer's guidance)."""
+    return ModelEndpoint.objects.filter(enabled=True, capabilities__contains=["chat"]).exists()

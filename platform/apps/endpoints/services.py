@@ -32,6 +32,7 @@ from plugins.base import (
     PluginSettings,
     RerankRequest,
 )
+from plugins.models import local_chat
 from studio.errors import Conflict, InvalidParameter, NotFound
 
 # What an endpoint capability needs its provider to declare.
@@ -227,6 +228,8 @@ LOCAL_EMBEDDINGS = {"use-m3": 512, "multilingual-e5-small": 384}
 # Until the knowledge-base benchmark picks by retrieval quality, the faster local model is the
 # default (USE-m3: ~69 chunks/s on 2 cores, against ~3 for mE5-small 4-bit).
 DEFAULT_LOCAL_EMBEDDING = "use-m3"
+# Seeded when the local-llm extra is installed.
+LOCAL_CHAT = "smollm2-135m-instruct"
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,8 @@ def seed_endpoints(workspace: Workspace, environ: dict[str, str]) -> list[Seeded
     """The models a newcomer can use at once, granted to ``workspace`` (the demo):
 
     - the local embedding models (no network, no key), the faster one as default;
+    - the local demo chat model when the ``local-llm`` extra is installed (the default
+      chat model unless a key below brings a real one);
     - DashScope's chat and embedding models when ``DASHSCOPE_API_KEY`` is set;
     - an OpenAI-compatible server's models when ``OPENAI_API_KEY`` is set (``OPENAI_BASE_URL``
       for vLLM, Ollama...; ``OPENAI_CHAT_MODEL`` / ``OPENAI_EMBEDDING_MODEL`` name them).
@@ -275,6 +280,21 @@ def seed_endpoints(workspace: Workspace, environ: dict[str, str]) -> list[Seeded
                     default=name == DEFAULT_LOCAL_EMBEDDING,
                 )
             )
+    if _provider_loaded("local") and local_chat.chat_model_available(LOCAL_CHAT):
+        # A demo model: the default only until a real chat model is seeded below.
+        seeded.append(
+            _ensure(
+                workspace,
+                name=LOCAL_CHAT,
+                provider="local",
+                upstream_model=LOCAL_CHAT,
+                capabilities=["chat"],
+                settings={},
+                context_window=local_chat.CONTEXT_WINDOW,
+                display_name=f"{LOCAL_CHAT} (local demo model, CPU)",
+                default=True,
+            )
+        )
     if (key := environ.get("DASHSCOPE_API_KEY")) and _provider_loaded("dashscope"):
         settings = {"api_key": key}
         seeded.append(

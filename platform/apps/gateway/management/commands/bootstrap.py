@@ -12,7 +12,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from apps.accounts.services import bootstrap
-from apps.endpoints.services import LOCAL_EMBEDDINGS, seed_endpoints
+from apps.endpoints.guidance import HOW_TO_ADD_A_CHAT_MODEL, NO_CHAT_MODEL
+from apps.endpoints.selectors import chat_model_registered
+from apps.endpoints.services import seed_endpoints
 from apps.registry.services import sync_plugins
 from studio.config import env_str
 
@@ -54,9 +56,7 @@ class Command(BaseCommand):
         for endpoint in seeded:
             state = "registered" if endpoint.created else "present"
             self.stdout.write(f"Model {endpoint.name}: {state}, granted to the demo workspace.")
-        if not any(e.name not in LOCAL_EMBEDDINGS for e in seeded):
-            self.stdout.write(
-                "No chat model is configured. Set DASHSCOPE_API_KEY, or OPENAI_API_KEY (with "
-                "OPENAI_BASE_URL for vLLM/Ollama and OPENAI_CHAT_MODEL), and start again; or "
-                "register one under Model endpoints in the admin (/admin/)."
-            )
+        if not chat_model_registered():
+            self.stdout.write(f"{NO_CHAT_MODEL} To add one:")
+            for way in HOW_TO_ADD_A_CHAT_MODEL:
+                self.stdout.write(f"  - {way}")
