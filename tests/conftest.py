@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from apps.accounts.models import Membership, Role, User, Workspace
+from studio import config_cache
 from studio.cli.embedded import start_postgres
 from tests.console import ConsoleClient
 
@@ -35,8 +36,10 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
 
 @pytest.fixture(autouse=True)
 def _clean_redis():
-    """Each test starts with an empty test Redis database."""
+    """Each test starts with an empty test Redis database, and no configuration cached
+    from an earlier test's rows."""
     cache.clear()
+    config_cache.clear()
 
 
 def make_user(email: str, *, staff: bool = False) -> User:

@@ -15,6 +15,7 @@ finished or closed.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import threading
 from collections.abc import Iterator
@@ -85,7 +86,17 @@ def _engine(name: str) -> Llama:
         engine = _engines.get(name)
         if engine is None:
             engine = _engines[name] = _load(name)
+            if len(_engines) == 1:
+                atexit.register(_close_all)
     return engine
+
+
+def _close_all() -> None:
+    # Freed while the interpreter still works: left to garbage collection at shutdown,
+    # llama.cpp's finaliser calls into an unloaded library and prints a traceback.
+    for engine in _engines.values():
+        engine.close()
+    _engines.clear()
 
 
 def _load(name: str) -> Llama:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from apps.accounts.models import ApiKey
+from apps.accounts.models import ApiKey, Workspace
 from apps.endpoints.models import EndpointCapability, ModelEndpoint
 from apps.endpoints.selectors import endpoints_for_workspace
 from apps.endpoints.services import provider_class, provider_settings
@@ -26,6 +26,7 @@ from plugins.base import (
     PluginSettings,
     UpstreamError,
 )
+from studio import config_cache
 from studio.errors import ApiError, InvalidParameter
 
 _PARAMETERS = ("temperature", "top_p", "max_tokens")
@@ -55,18 +56,33 @@ def route(
 ) -> Route:
     """The endpoint ``model`` names for the key's workspace. Not granted, disabled or
     unknown are one answer, ``ModelNotFound``: a workspace cannot learn what others have."""
-    endpoint = endpoints_for_workspace(api_key.workspace).filter(name=model).first()
+    version = config_cache.current_version()
+    endpoint, plugin_class, provider_settings_ = config_cache.cached(
+        ("route", api_key.workspace_id, model),
+        version,
+        lambda: _resolve(api_key.workspace, model),
+    )
     if endpoint is None:
         raise ModelNotFound(f"The model '{model}' does not exist or you do not have access to it.")
     if capability not in endpoint.capabilities:
         raise InvalidParameter(f"model: '{model}' does not support {capability}.")
-    plugin_class = provider_class(endpoint.provider)
     return Route(
         endpoint=endpoint,
         provider=discovery.instance_of(plugin_class),
-        settings=provider_settings(endpoint, plugin_class),
-        meter=Meter(endpoint, api_key, surface, capability),
+        settings=provider_settings_,
+        meter=Meter(endpoint, api_key, surface, capability, config_version=version),
     )
+
+
+def _resolve(
+    workspace: Workspace, model: str
+) -> tuple[ModelEndpoint | None, type[ModelProvider] | None, PluginSettings | None]:
+    """What routing reads from the database; cached per process (studio.config_cache)."""
+    endpoint = endpoints_for_workspace(workspace).filter(name=model).first()
+    if endpoint is None:
+        return None, None, None
+    plugin_class = provider_class(endpoint.provider)
+    return endpoint, plugin_class, provider_settings(endpoint, plugin_class)
 
 
 def _upstream_request(route: Route, request: ChatRequest) -> ChatRequest:

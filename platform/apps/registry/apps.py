@@ -9,6 +9,10 @@ class RegistryConfig(AppConfig):
     verbose_name = "Plugins"
 
     def ready(self) -> None:
+        from apps.registry.models import Plugin
+        from studio.config_cache import invalidate_on_change
+
+        invalidate_on_change(Plugin)  # the gateway caches which providers are loaded
         # In strict mode (CI) a plugin that fails to load stops every process at start-up;
         # otherwise discovery stays lazy and failures are only recorded.
         if settings.PLUGINS_STRICT:

@@ -5,3 +5,10 @@ class UsageConfig(AppConfig):
     name = "apps.usage"
     label = "usage"
     verbose_name = "Usage and quotas"
+
+    def ready(self) -> None:
+        from apps.usage.models import Quota
+        from studio.config_cache import invalidate_on_change
+
+        # The gateway caches these per process (studio.config_cache).
+        invalidate_on_change(Quota)

@@ -26,6 +26,7 @@ from apps.usage.limiter import (
     until_period_end_ms,
 )
 from apps.usage.models import Quota
+from studio import config_cache
 from studio.errors import ApiError
 from studio.redis_connection import redis_client
 
@@ -108,12 +109,29 @@ def checks_for(quota: Quota) -> list[Check]:
 _ALLOCATION = {"tokens_fixed"}
 
 
-def admit_call(workspace: Workspace, endpoint: ModelEndpoint, tokens: int) -> Ticket:
-    """Admit a call reserving ``tokens``, or raise ``QuotaExceeded`` naming the limit."""
-    quotas = (
+def quotas_binding(workspace: Workspace, endpoint: ModelEndpoint) -> list[Quota]:
+    """The workspace's quota for all models and its quota for ``endpoint``, if any."""
+    return list(
         Quota.objects.in_workspace(workspace)
         .filter(Q(endpoint__isnull=True) | Q(endpoint=endpoint))
         .select_related("workspace", "endpoint")
+    )
+
+
+def admit_call(
+    workspace: Workspace,
+    endpoint: ModelEndpoint,
+    tokens: int,
+    config_version: bytes | None = None,
+) -> Ticket:
+    """Admit a call reserving ``tokens``, or raise ``QuotaExceeded`` naming the limit.
+
+    ``config_version`` is the caller's read of ``studio.config_cache``'s version: with
+    it, the quota rows come from the process's cache while no quota has changed."""
+    quotas = config_cache.cached(
+        ("quotas", workspace.pk, endpoint.pk),
+        config_version,
+        lambda: quotas_binding(workspace, endpoint),
     )
     checks = [check for quota in quotas for check in checks_for(quota)]
     if not checks:

@@ -64,6 +64,8 @@ class Meter:
     finished: bool = False
     #: The quota admission this call holds, settled when it ends.
     ticket: Ticket | None = None
+    #: The configuration version routing read (studio.config_cache), reused for quotas.
+    config_version: bytes | None = None
 
     def first_token(self) -> None:
         if self.first_token_at is None:
@@ -71,7 +73,9 @@ class Meter:
 
     def admit(self, reserved_tokens: int) -> None:
         """Hold the call to its workspace's quotas (``QuotaExceeded`` when over)."""
-        self.ticket = admit_call(self.api_key.workspace, self.endpoint, reserved_tokens)
+        self.ticket = admit_call(
+            self.api_key.workspace, self.endpoint, reserved_tokens, self.config_version
+        )
 
     def finish(
         self,
