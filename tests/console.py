@@ -64,3 +64,13 @@ class ConsoleClient:
 
     def delete(self, path: str, **kwargs):
         return self.request("DELETE", path, **kwargs)
+
+    def upload(self, path: str, files: dict[str, bytes], **fields: str):
+        """POST ``files`` (name → content) as repeated multipart ``files`` fields."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        data: dict[str, Any] = {
+            "files": [SimpleUploadedFile(name, content) for name, content in files.items()],
+            **fields,
+        }
+        return self.client.post(BASE + path, data=data, headers=self.headers)

@@ -9,6 +9,7 @@ from ninja import NinjaAPI
 from apps.accounts.api import router as accounts_router
 from apps.accounts.auth import console_auth
 from apps.endpoints.api import router as endpoints_router
+from apps.knowledge.api import router as knowledge_router
 from apps.registry.api import router as registry_router
 from apps.usage.api import router as usage_router
 from studio.errors import install_error_handlers
@@ -19,7 +20,7 @@ console_api = NinjaAPI(
     version="1",
     description=(
         "Management API of ministudio: sessions, workspaces, members, API keys, plugins, "
-        "model endpoints."
+        "model endpoints, usage and quotas, knowledge bases."
     ),
     urls_namespace="console",
     auth=console_auth,
@@ -30,3 +31,4 @@ console_api.add_router("/", accounts_router)
 console_api.add_router("/", registry_router)
 console_api.add_router("/", endpoints_router)
 console_api.add_router("/", usage_router)
+console_api.add_router("/", knowledge_router)

@@ -46,11 +46,13 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "ninja",
     "apps.accounts",
     "apps.registry",
     "apps.endpoints",
     "apps.usage",
+    "apps.knowledge",
     "apps.gateway",
 ]
 
@@ -132,6 +134,26 @@ STATIC_ROOT = DATA_DIR / "static"
 # needs no collectstatic step; `collectstatic` still works for a CDN or a proxy.
 WHITENOISE_USE_FINDERS = True
 
+# Uploaded documents of knowledge bases, behind Django's storage interface (a cloud storage
+# backend can replace it here). Files are kept under the data directory by default.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "documents": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DATA_DIR / "documents")},
+    },
+}
+# --- knowledge bases
+KNOWLEDGE_UPLOAD_MAX_BYTES = env_int("MINISTUDIO_UPLOAD_MAX_MB", default=100) * 1024 * 1024
+# Texts sent to the embedding endpoint in one call while ingesting.
+KNOWLEDGE_EMBEDDING_BATCH = env_int("MINISTUDIO_EMBEDDING_BATCH", default=32)
+# How long an ingestion run may go without a sign of life before another worker takes over.
+KNOWLEDGE_INGEST_LEASE_SECONDS = env_int("MINISTUDIO_INGEST_LEASE_SECONDS", default=300)
+# The upload request itself may carry this much (the files plus the form).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
 # --- TLS: on when the platform is served over HTTPS (usually behind a reverse proxy).
 HTTPS = env_bool("MINISTUDIO_HTTPS", default=False)
 SESSION_COOKIE_SECURE = HTTPS
@@ -161,6 +183,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic work, run by the one worker started with --beat (`ministudio up` does).
 CELERY_BEAT_SCHEDULE = {
     "flush-usage": {"task": "workers.usage.flush", "schedule": 5.0},
+    "sweep-ingestion": {"task": "workers.knowledge.sweep", "schedule": 60.0},
 }
 
 # --- Secrets at rest (plugin settings, endpoint credentials): see studio/encryption.py.

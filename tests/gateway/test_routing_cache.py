@@ -27,7 +27,7 @@ def acme_key(granted) -> ApiKey:
 
 
 def route_chat(key: ApiKey):
-    return route(key, "qwen-plus", CHAT, surface="openai")
+    return route(key.workspace, "qwen-plus", CHAT, surface="openai", api_key=key)
 
 
 def queries_of(call) -> int:

@@ -249,7 +249,11 @@ def _workspace(request: HttpRequest):
 @dashscope_api.post("/services/aigc/text-generation/generation")
 def generation(request: HttpRequest, payload: GenerationIn):
     target = routing.route(
-        request.auth, payload.model, EndpointCapability.CHAT, surface="dashscope"
+        request.auth.workspace,
+        payload.model,
+        EndpointCapability.CHAT,
+        surface="dashscope",
+        api_key=request.auth,
     )
     chat_request = to_chat_request(payload)
     request_id = request_id_of(request)
@@ -274,7 +278,11 @@ def generation(request: HttpRequest, payload: GenerationIn):
 @dashscope_api.post("/services/embeddings/text-embedding/text-embedding")
 def text_embedding(request: HttpRequest, payload: EmbeddingIn):
     target = routing.route(
-        request.auth, payload.model, EndpointCapability.EMBEDDING, surface="dashscope"
+        request.auth.workspace,
+        payload.model,
+        EndpointCapability.EMBEDDING,
+        surface="dashscope",
+        api_key=request.auth,
     )
     texts = [payload.input.texts] if isinstance(payload.input.texts, str) else payload.input.texts
     if not texts or any(not text for text in texts):

@@ -311,7 +311,13 @@ def list_models(request: HttpRequest):
 
 @openai_api.post("/chat/completions")
 def chat_completions(request: HttpRequest, payload: ChatCompletionIn):
-    target = routing.route(request.auth, payload.model, EndpointCapability.CHAT, surface="openai")
+    target = routing.route(
+        request.auth.workspace,
+        payload.model,
+        EndpointCapability.CHAT,
+        surface="openai",
+        api_key=request.auth,
+    )
     chat_request = to_chat_request(payload)
     if payload.stream:
         include_usage = bool(payload.stream_options and payload.stream_options.include_usage)
@@ -349,7 +355,11 @@ def _base64_floats(vector: list[float]) -> str:
 @openai_api.post("/embeddings")
 def embeddings(request: HttpRequest, payload: EmbeddingsIn):
     target = routing.route(
-        request.auth, payload.model, EndpointCapability.EMBEDDING, surface="openai"
+        request.auth.workspace,
+        payload.model,
+        EndpointCapability.EMBEDDING,
+        surface="openai",
+        api_key=request.auth,
     )
     inputs = [payload.input] if isinstance(payload.input, str) else payload.input
     if not inputs or any(not text for text in inputs):

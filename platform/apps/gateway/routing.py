@@ -24,6 +24,8 @@ from plugins.base import (
     EmbeddingResponse,
     ModelProvider,
     PluginSettings,
+    RerankRequest,
+    RerankResponse,
     UpstreamError,
 )
 from studio import config_cache
@@ -48,19 +50,20 @@ class Route:
 
 
 def route(
-    api_key: ApiKey,
+    workspace: Workspace,
     model: str,
     capability: EndpointCapability,
     *,
     surface: str,
+    api_key: ApiKey | None = None,
 ) -> Route:
-    """The endpoint ``model`` names for the key's workspace. Not granted, disabled or
+    """The endpoint ``model`` names for ``workspace``. Not granted, disabled or
     unknown are one answer, ``ModelNotFound``: a workspace cannot learn what others have."""
     version = config_cache.current_version()
     endpoint, plugin_class, provider_settings_ = config_cache.cached(
-        ("route", api_key.workspace_id, model),
+        ("route", workspace.pk, model),
         version,
-        lambda: _resolve(api_key.workspace, model),
+        lambda: _resolve(workspace, model),
     )
     if endpoint is None:
         raise ModelNotFound(f"The model '{model}' does not exist or you do not have access to it.")
@@ -70,7 +73,7 @@ def route(
         endpoint=endpoint,
         provider=discovery.instance_of(plugin_class),
         settings=provider_settings_,
-        meter=Meter(endpoint, api_key, surface, capability, config_version=version),
+        meter=Meter(endpoint, workspace, api_key, surface, capability, config_version=version),
     )
 
 
@@ -138,6 +141,20 @@ def embed(route: Route, inputs: list[str], input_type: str = "document") -> Embe
     )
     try:
         answer = route.provider.embed(request, route.settings)
+    except UpstreamError as exc:
+        route.meter.finish(status=CallStatus.ERROR, error_code=type(exc).__name__)
+        raise
+    route.meter.finish(status=CallStatus.OK, usage=answer.usage)
+    return answer
+
+
+def rerank(route: Route, query: str, documents: list[str]) -> RerankResponse:
+    """Relevance of each document to ``query``, metered like any call."""
+    route.meter.prompt_text = "\n".join([query, *documents])
+    route.meter.admit(count_tokens(route.meter.prompt_text, route.endpoint.upstream_model))
+    request = RerankRequest(model=route.endpoint.upstream_model, query=query, documents=documents)
+    try:
+        answer = route.provider.rerank(request, route.settings)
     except UpstreamError as exc:
         route.meter.finish(status=CallStatus.ERROR, error_code=type(exc).__name__)
         raise

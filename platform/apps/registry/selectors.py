@@ -45,3 +45,8 @@ def plugin_in_workspace(
 def usable_tools(workspace: Workspace) -> list[PluginInWorkspace]:
     """The tools an app of this workspace may use: enabled here and installed."""
     return [p for p in plugins_in_workspace(workspace, Kind.TOOL) if p.usable]
+
+
+def usable_loaders(workspace: Workspace) -> list[PluginInWorkspace]:
+    """The loaders this workspace's knowledge bases may parse files with."""
+    return [p for p in plugins_in_workspace(workspace, Kind.LOADER) if p.usable]

@@ -17,7 +17,7 @@ from decimal import Decimal
 import redis
 from django.utils import timezone
 
-from apps.accounts.models import ApiKey
+from apps.accounts.models import ApiKey, Workspace
 from apps.endpoints.models import ModelEndpoint
 from apps.usage.limiter import Ticket
 from apps.usage.models import CallStatus
@@ -54,7 +54,9 @@ class UsageEvent:
 @dataclass
 class Meter:
     endpoint: ModelEndpoint
-    api_key: ApiKey
+    workspace: Workspace
+    #: The key that made the call; None for the platform's own calls (ingestion, hit test).
+    api_key: ApiKey | None
     surface: str
     capability: str
     request_id: str = field(default_factory=current_request_id)
@@ -74,7 +76,7 @@ class Meter:
     def admit(self, reserved_tokens: int) -> None:
         """Hold the call to its workspace's quotas (``QuotaExceeded`` when over)."""
         self.ticket = admit_call(
-            self.api_key.workspace, self.endpoint, reserved_tokens, self.config_version
+            self.workspace, self.endpoint, reserved_tokens, self.config_version
         )
 
     def finish(
@@ -103,8 +105,8 @@ class Meter:
             + Decimal(usage.output_tokens) * endpoint.price_output_per_1k
         ) / 1000
         event = UsageEvent(
-            workspace_id=str(self.api_key.workspace_id),
-            api_key_id=str(self.api_key.pk),
+            workspace_id=str(self.workspace.pk),
+            api_key_id=str(self.api_key.pk) if self.api_key else None,
             endpoint_id=str(endpoint.pk),
             model=endpoint.name,
             surface=self.surface,

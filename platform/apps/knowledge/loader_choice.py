@@ -1,0 +1,71 @@
+"""Which loader plugin parses an uploaded file: by its extension, else by its content.
+
+Only loaders the workspace may use count (installed, loaded, enabled there). A file no
+loader takes is refused at upload with the list of what is supported.
+"""
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from apps.accounts.models import Workspace
+from apps.registry.selectors import usable_loaders
+from studio.errors import ApiError
+
+# Content signatures, for files whose name says nothing useful.
+_ZIP = b"PK\x03\x04"
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", ".pdf"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", ""),  # OLE: an encrypted Office file, or old .doc/.xls
+)
+
+
+class UnsupportedFileType(ApiError):
+    status = 400
+    code = "UnsupportedFileType"
+
+
+@dataclass(frozen=True)
+class LoaderChoice:
+    plugin_id: str
+    extension: str
+
+
+def _sniffed_extension(data: bytes) -> str:
+    head = data[:2048]
+    for signature, extension in _SIGNATURES:
+        if head.startswith(signature):
+            return extension
+    if head.startswith(_ZIP):
+        if b"word/" in data[:65536]:
+            return ".docx"
+        if b"xl/" in data[:65536]:
+            return ".xlsx"
+        return ""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html")):
+        return ".html"
+    return ""
+
+
+def supported_extensions(workspace: Workspace) -> dict[str, str]:
+    """Extension → loader plugin id, for the loaders this workspace may use."""
+    found: dict[str, str] = {}
+    for entry in sorted(usable_loaders(workspace), key=lambda e: e.plugin.plugin_id):
+        for extension in entry.plugin.manifest.get("file_extensions", []):
+            found.setdefault(extension, entry.plugin.plugin_id)
+    return found
+
+
+def choose_loader(workspace: Workspace, filename: str, data: bytes) -> LoaderChoice:
+    """The loader for this file, or ``UnsupportedFileType`` naming the supported types."""
+    loaders = supported_extensions(workspace)
+    extension = PurePosixPath(filename).suffix.lower()
+    if extension not in loaders:
+        extension = _sniffed_extension(data)
+    if extension in loaders:
+        return LoaderChoice(loaders[extension], extension)
+    raise UnsupportedFileType(
+        f"'{filename}': this file type is not supported. Supported: "
+        + ", ".join(sorted(loaders))
+        + "."
+    )

@@ -1,0 +1,154 @@
+"""Knowledge bases, their documents and the chunks retrieval searches.
+
+Vectors of every knowledge base share one ``vector`` column of no fixed dimension, because
+knowledge bases use embedding models of different sizes. Each knowledge base gets its own
+expression + partial HNSW index (``apps.knowledge.vector_index``), created and dropped with
+it; retrieval repeats the index's cast and predicate so that Postgres uses it.
+"""
+
+import uuid
+
+from django.conf import settings as django_settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from pgvector.django import VectorField
+
+from apps.accounts.models import Workspace
+from apps.accounts.tenancy import WorkspaceOwned
+from apps.endpoints.models import ModelEndpoint
+
+
+class KnowledgeBase(WorkspaceOwned):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="knowledge_bases"
+    )
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    embedding_endpoint = models.ForeignKey(
+        ModelEndpoint,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Fixed after creation: every vector of the knowledge base comes from it.",
+    )
+    embedding_dimension = models.PositiveIntegerField()
+    rerank_endpoint = models.ForeignKey(
+        ModelEndpoint, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    chunking = models.JSONField(default=dict, help_text="apps.knowledge.chunking.ChunkingSettings")
+    retrieval = models.JSONField(
+        default=dict, help_text="Default retrieval settings (apps.knowledge.retrieval)."
+    )
+    created_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="knowledge_base_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DocumentStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PARSING = "parsing", "Parsing"
+    CHUNKING = "chunking", "Chunking"
+    EMBEDDING = "embedding", "Embedding"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+IN_PROGRESS = (DocumentStatus.PARSING, DocumentStatus.CHUNKING, DocumentStatus.EMBEDDING)
+
+
+class Document(WorkspaceOwned):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    knowledge_base = models.ForeignKey(
+        KnowledgeBase, on_delete=models.CASCADE, related_name="documents"
+    )
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    media_type = models.CharField(max_length=127, blank=True)
+    loader = models.CharField(max_length=100, help_text="The loader plugin chosen at upload.")
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the file.")
+    storage_key = models.CharField(max_length=255)
+    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=DocumentStatus.choices, default=DocumentStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent, 0 to 100.")
+    error = models.TextField(blank=True)
+    chunk_count = models.PositiveIntegerField(default=0)
+    token_count = models.PositiveBigIntegerField(default=0)
+    #: Stages' durations in milliseconds: parse, chunk, embed, store.
+    timings = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    #: Set when an ingestion run claims the document, with the lease it holds.
+    claimed_by = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["knowledge_base", "checksum"], name="knowledge_document_checksum"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "queued_at"], name="knowledge_doc_queue")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Chunk(WorkspaceOwned):
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    knowledge_base = models.ForeignKey(
+        KnowledgeBase, on_delete=models.CASCADE, related_name="chunks"
+    )
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    ordinal = models.PositiveIntegerField()
+    text = models.TextField()
+    token_count = models.PositiveIntegerField()
+    #: page, section (heading path), row... where the text came from.
+    metadata = models.JSONField(default=dict, blank=True)
+    embedding = VectorField(null=True)
+    #: Built from the text segmented for search (jieba for Chinese), see apps.knowledge.search_text.
+    search_vector = SearchVectorField(null=True)
+
+    class Meta:
+        ordering = ["document", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "ordinal"], name="knowledge_chunk_ordinal")
+        ]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="knowledge_chunk_fts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}#{self.ordinal}"

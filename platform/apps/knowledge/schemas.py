@@ -1,0 +1,143 @@
+"""Request and response bodies of the knowledge-base endpoints."""
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Field, Schema
+
+from apps.knowledge.models import DocumentStatus
+
+
+class KnowledgeBaseOut(Schema):
+    id: uuid.UUID
+    name: str
+    description: str
+    embedding_model: str = Field(description="The embedding endpoint's name (fixed).")
+    embedding_dimension: int
+    rerank_model: str | None
+    chunking: dict[str, Any]
+    retrieval: dict[str, Any]
+    document_count: int
+    chunk_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class KnowledgeBaseCreateIn(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=2000)
+    embedding_model: str | None = Field(
+        default=None,
+        description="An embedding model granted to the workspace; default: its default.",
+    )
+    rerank_model: str | None = None
+    chunking: dict[str, Any] = Field(
+        default_factory=dict,
+        description="mode (auto, length, heading, regex), chunk_size and chunk_overlap in "
+        "tokens, separator_regex.",
+    )
+    retrieval: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Defaults of the hit test: mode, top_k, score_threshold, rerank, ...",
+    )
+
+
+class KnowledgeBaseUpdateIn(Schema):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    description: str | None = Field(default=None, max_length=2000)
+    rerank_model: str | None = None
+    chunking: dict[str, Any] | None = None
+    retrieval: dict[str, Any] | None = None
+    embedding_model: str | None = Field(default=None, description="Refused: fixed after creation.")
+
+
+class DocumentOut(Schema):
+    id: uuid.UUID
+    knowledge_base_id: uuid.UUID
+    name: str
+    size: int
+    media_type: str
+    loader: str
+    checksum: str
+    tags: list[str]
+    metadata: dict[str, Any]
+    status: DocumentStatus
+    progress: int = Field(description="Percent, 0 to 100.")
+    error: str
+    chunk_count: int
+    token_count: int
+    timings: dict[str, int]
+    attempts: int
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    created_at: datetime
+
+
+class UploadOutcomeOut(Schema):
+    name: str = Field(description="The uploaded file's name.")
+    duplicate: bool = Field(description="Same content as an existing document: not ingested again.")
+    document: DocumentOut
+
+
+class UploadOut(Schema):
+    documents: list[UploadOutcomeOut]
+
+
+class DocumentUpdateIn(Schema):
+    tags: list[str] | None = Field(default=None, max_length=50)
+    metadata: dict[str, Any] | None = None
+
+
+class ChunkOut(Schema):
+    id: int
+    ordinal: int
+    text: str
+    token_count: int
+    metadata: dict[str, Any]
+
+
+class ChunkPageOut(Schema):
+    count: int
+    items: list[ChunkOut]
+
+
+class HitTestIn(Schema):
+    query: str = Field(min_length=1, max_length=4000)
+    knowledge_base_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="Search these knowledge bases together (default: the one in the path).",
+    )
+    mode: Literal["vector", "fulltext", "hybrid"] | None = None
+    top_k: int | None = Field(default=None, ge=1, le=100)
+    score_threshold: float | None = Field(default=None, ge=0, le=1)
+    rerank: bool | None = None
+    ef_search: int | None = Field(default=None, ge=10, le=1000)
+    tags: list[str] = Field(default_factory=list, description="Documents with all these tags.")
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Documents whose metadata contains these pairs."
+    )
+
+
+class HitOut(Schema):
+    chunk_id: int
+    knowledge_base_id: str
+    document_id: str
+    document_name: str
+    page: int | None
+    section: str | None
+    text: str
+    metadata: dict[str, Any]
+    score: float = Field(description="The last stage's score, 0 to 1.")
+    scores: dict[str, float] = Field(
+        description="Each stage's score: vector, fulltext, hybrid, rerank."
+    )
+    ranks: dict[str, int]
+
+
+class HitTestOut(Schema):
+    query: str
+    mode: str
+    took_ms: int
+    hits: list[HitOut]

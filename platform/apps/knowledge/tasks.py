@@ -1,0 +1,47 @@
+"""The ``ingest`` queue's task: one token, one document (see ``apps.knowledge.ingestion``).
+
+Named ``workers.ingest.*`` so that ``CELERY_TASK_ROUTES`` sends it to the ``ingest`` queue;
+the Celery app includes this module (``workers.celery_app``)."""
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from apps.knowledge import ingestion
+
+MAX_RETRIES = 6
+
+
+def backoff_seconds(retries: int) -> float:
+    return min(300.0, 5.0 * 2**retries)
+
+
+@shared_task(
+    name=ingestion.TASK_NAME,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=MAX_RETRIES,
+    soft_time_limit=1800,
+    time_limit=1860,
+)
+def ingest_next(self) -> str | None:
+    """Ingest the next document fairly chosen; retry transient upstream failures with
+    backoff (the retry resumes the same document: the task id, and so the claim, stay)."""
+    run_id = self.request.id or "eager"
+    try:
+        return ingestion.ingest_next(run_id)
+    except ingestion.TransientFailure as exc:
+        if self.request.retries >= MAX_RETRIES:
+            ingestion.fail_claimed(run_id, f"Gave up after {MAX_RETRIES + 1} tries: {exc}")
+            return None
+        countdown = exc.retry_after or backoff_seconds(self.request.retries)
+        raise self.retry(countdown=countdown) from None
+    except SoftTimeLimitExceeded:
+        ingestion.fail_claimed(run_id, "Ingestion took longer than 30 minutes and was stopped.")
+        return None
+
+
+@shared_task(name="workers.knowledge.sweep")  # housekeeping: the default queue
+def sweep() -> int:
+    """Re-send tokens for documents left waiting (scheduled by beat every minute)."""
+    return ingestion.sweep()

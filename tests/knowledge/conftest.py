@@ -1,0 +1,57 @@
+"""Knowledge-base fixtures: acme and globex each granted an embedding model on the scripted
+upstream (feature-hashed vectors: texts sharing words are close) and a rerank model."""
+
+import pytest
+
+from apps.endpoints import services as endpoints
+from apps.registry.services import sync_plugins
+from tests.console import ConsoleClient
+
+DIMENSION = 64
+
+
+@pytest.fixture
+def models(upstream, acme, globex):
+    sync_plugins()
+    openai_settings = {
+        "base_url": upstream.openai_base_url,
+        "api_key": "sk-up",
+        "max_retries": 0,
+        "timeout_seconds": 5,
+    }
+    embedding = endpoints.create_endpoint(
+        name="stub-embed",
+        provider="openai",
+        upstream_model="up-embed",
+        capabilities=["embedding"],
+        settings=openai_settings,
+        embedding_dimension=DIMENSION,
+    )
+    rerank = endpoints.create_endpoint(
+        name="stub-rerank",
+        provider="dashscope",
+        upstream_model="gte-rerank",
+        capabilities=["rerank"],
+        settings={"api_key": "sk-up", "base_url": upstream.dashscope_base_url},
+    )
+    for workspace in (acme, globex):
+        endpoints.grant(embedding, workspace, by=None, default=True)
+        endpoints.grant(rerank, workspace, by=None)
+    return {"embedding": embedding, "rerank": rerank}
+
+
+@pytest.fixture
+def acme_console(alice, models) -> ConsoleClient:
+    return ConsoleClient().as_user(alice, "acme")
+
+
+def create_kb(console: ConsoleClient, name: str = "Handbook", **fields) -> dict:
+    response = console.post("/knowledge-bases", {"name": name, **fields})
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def upload(console: ConsoleClient, kb_id: str, files: dict[str, bytes], **fields) -> dict:
+    response = console.upload(f"/knowledge-bases/{kb_id}/documents", files, **fields)
+    assert response.status_code == 202, response.content
+    return response.json()
