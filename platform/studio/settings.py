@@ -178,6 +178,11 @@ CELERY_TASK_ROUTES = {
     "workers.batch.*": {"queue": "batch"},
 }
 CELERY_TASK_ACKS_LATE = True
+# A task a dead worker took is handed to another worker after this long (Redis has no
+# delivery tracking of its own); it must exceed the longest task (ingestion: 30 minutes).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("MINISTUDIO_BROKER_VISIBILITY_TIMEOUT", default=3600)
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic work, run by the one worker started with --beat (`ministudio up` does).

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from itertools import takewhile
 from typing import Any, Literal
 
-import quicktok
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from apps.usage.tokens import count_tokens
@@ -47,9 +46,9 @@ __all__ = ["SEPARATORS", "SEPARATOR_GROUPS", "ChunkDraft", "ChunkingSettings", "
 SEPARATOR_GROUPS: tuple[tuple[str, ...], ...] = (
     ("\n\n",),
     ("\n",),
-    ("。", "！", "？", ". ", "! ", "? "),  # noqa: RUF001 (full-width punctuation)
-    ("；", "; "),  # noqa: RUF001 (full-width punctuation)
-    ("，", ", "),  # noqa: RUF001 (full-width punctuation)
+    ("。", "！", "？", ". ", "! ", "? "),
+    ("；", "; "),
+    ("，", ", "),
     (" ",),
 )
 SEPARATORS: tuple[str, ...] = tuple(sep for group in SEPARATOR_GROUPS for sep in group)
@@ -130,17 +129,8 @@ class ChunkDraft:
 
 
 @functools.cache
-def _ordinary_encoding():
-    return quicktok.get_encoding("cl100k_base")
-
-
 def _count(text: str) -> int:
-    try:
-        return count_tokens(text, _TOKENIZER_MODEL)
-    except ValueError:
-        # The strict encoder refuses text that spells a special token ("<|endoftext|>");
-        # a document may well contain one literally, and it is plain text here.
-        return len(_ordinary_encoding().encode_ordinary(text))
+    return count_tokens(text, _TOKENIZER_MODEL)
 
 
 # A piece is a span of the splitter's text that fits a chunk: (start, end, tokens).
@@ -365,7 +355,7 @@ class _Splitter:
 # --- elements to text ---------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Span:
     start: int
     end: int
@@ -400,11 +390,10 @@ class _Joined:
         index = max(bisect.bisect_right(self._starts, start) - 1, 0)
         if self.spans[index].end <= start < len(self.text):  # starts in a joiner
             index += 1
-        overlapping = []
-        for span in self.spans[index:]:
-            if span.start >= end:
-                break
-            overlapping.append(span)
+        stop = index
+        while stop < len(self.spans) and self.spans[stop].start < end:
+            stop += 1
+        overlapping = self.spans[index:stop]
         first = overlapping[0] if overlapping else self.spans[index]
         metadata: dict[str, Any] = {}
         page = next((s.element.page for s in overlapping if s.element.page is not None), None)

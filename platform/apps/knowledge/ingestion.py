@@ -2,9 +2,10 @@
 
 **Fair across workspaces.** The queue holds interchangeable tokens ("ingest one
 document"), one per queued document; which document a token ingests is chosen when it
-runs: each workspace's queued documents are numbered in upload order, and the lowest
-number wins, oldest first on a tie. So workspaces take turns, and a workspace's single
-file waits behind one document of each other busy workspace, not behind their backlogs.
+runs: the oldest queued document of the workspace whose last turn (the latest start of
+one of its documents) is longest ago, a workspace never served going first. So
+workspaces take turns, and a workspace's single file waits behind at most one document of
+each other busy workspace, not behind their backlogs.
 
 **Safe to run again.** A run *claims* its document (``claimed_by`` = the task id, with a
 lease it renews as it goes) and writes all the chunks in one transaction that first
@@ -91,20 +92,26 @@ def sweep(older_than_seconds: int = 60) -> int:
 # --- claiming -------------------------------------------------------------------------------
 
 _CLAIM = """
-WITH ranked AS (
-    SELECT id, claimed_by,
-           row_number() OVER (PARTITION BY workspace_id ORDER BY queued_at, id) AS turn,
-           queued_at
+WITH candidates AS (
+    SELECT id, workspace_id, queued_at, claimed_by
     FROM knowledge_document
     WHERE status = 'queued'
        OR (status IN ('parsing', 'chunking', 'embedding')
            AND (lease_expires_at < now() OR claimed_by = %(run)s))
+),
+turns AS (
+    SELECT workspace_id, max(started_at) AS last_started
+    FROM knowledge_document
+    WHERE workspace_id IN (SELECT workspace_id FROM candidates)
+    GROUP BY workspace_id
 )
 UPDATE knowledge_document AS d
 SET status = 'parsing', claimed_by = %(run)s, lease_expires_at = now() + %(lease)s,
-    attempts = d.attempts + 1, started_at = now(), progress = 0, error = ''
+    attempts = d.attempts + 1, started_at = clock_timestamp(), progress = 0, error = ''
 WHERE d.id = (
-    SELECT id FROM ranked ORDER BY (claimed_by = %(run)s) DESC, turn, queued_at, id LIMIT 1
+    SELECT c.id FROM candidates c JOIN turns t USING (workspace_id)
+    ORDER BY (c.claimed_by = %(run)s) DESC, t.last_started NULLS FIRST, c.queued_at, c.id
+    LIMIT 1
 )
 AND (d.status = 'queued' OR d.lease_expires_at < now() OR d.claimed_by = %(run)s)
 RETURNING d.id

@@ -119,7 +119,11 @@ class Document(WorkspaceOwned):
                 fields=["knowledge_base", "checksum"], name="knowledge_document_checksum"
             )
         ]
-        indexes = [models.Index(fields=["status", "queued_at"], name="knowledge_doc_queue")]
+        indexes = [
+            models.Index(fields=["status", "queued_at"], name="knowledge_doc_queue"),
+            # The ingestion queue's turns: each workspace's latest start.
+            models.Index(fields=["workspace", "started_at"], name="knowledge_doc_turns"),
+        ]
 
     def __str__(self) -> str:
         return self.name

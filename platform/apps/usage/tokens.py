@@ -19,4 +19,6 @@ def count_tokens(text: str, model: str = "") -> int:
     if not text:
         return 0
     name = "qwen3" if "qwen" in model.lower() else "cl100k_base"
-    return len(_encoding(name).encode(text))
+    # Ordinary: text that spells a special token ("<|endoftext|>") is counted as the plain
+    # text it is; the strict encoder would raise on it.
+    return len(_encoding(name).encode_ordinary(text))
