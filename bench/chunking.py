@@ -27,12 +27,12 @@ from apps.knowledge.chunking import ChunkingSettings, chunk_elements  # noqa: E4
 from plugins.base import Element  # noqa: E402
 
 CHINESE = (
-    "知识库把上传的文档切成小块，以便按语义检索。",  # noqa: RUF001
-    "仓库团队审阅了季度库存报告，发现北部地区的发货延误是由于冷藏车短缺造成的。",  # noqa: RUF001
-    "为减少损耗，公司将在夏季租用更多车辆！",  # noqa: RUF001
-    "受延迟交货影响的客户是否会在下一张发票上获得抵扣？",  # noqa: RUF001
-    "新配送中心九月启用；易腐货物将转移到港口附近。",  # noqa: RUF001
-    "检索结果需要标注来源页码和章节，方便用户核对原文。",  # noqa: RUF001
+    "知识库把上传的文档切成小块，以便按语义检索。",
+    "仓库团队审阅了季度库存报告，发现北部地区的发货延误是由于冷藏车短缺造成的。",
+    "为减少损耗，公司将在夏季租用更多车辆！",
+    "受延迟交货影响的客户是否会在下一张发票上获得抵扣？",
+    "新配送中心九月启用；易腐货物将转移到港口附近。",
+    "检索结果需要标注来源页码和章节，方便用户核对原文。",
 )
 ENGLISH = (
     "The warehouse team reviewed the quarterly inventory report in detail.",
@@ -44,7 +44,7 @@ ENGLISH = (
 )
 CODE = "def handler(event):\n" + "\n".join(f"    result_{i} = step_{i}(event)" for i in range(30))
 # One long clause chain with commas only: the splitter has to cut it at commas.
-LONG_ZH = "，".join(["这是一段没有句号的很长的中文说明"] * 200) + "。"  # noqa: RUF001
+LONG_ZH = "，".join(["这是一段没有句号的很长的中文说明"] * 200) + "。"
 
 
 def corpus(megabytes: float, seed: int = 7) -> tuple[list[Element], int]:

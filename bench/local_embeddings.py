@@ -48,8 +48,8 @@ ENGLISH = (
     "affected by late deliveries will receive a credit on their next invoice. "
 )
 CHINESE = (
-    "仓库团队审阅了季度库存报告，发现北部地区的发货延误是由于冷藏车短缺造成的。为减少损耗，"  # noqa: RUF001
-    "公司将在夏季租用更多车辆，与两家区域承运商重新谈判合同，并把易腐货物转移到港口附近九月"  # noqa: RUF001
+    "仓库团队审阅了季度库存报告，发现北部地区的发货延误是由于冷藏车短缺造成的。为减少损耗，"
+    "公司将在夏季租用更多车辆，与两家区域承运商重新谈判合同，并把易腐货物转移到港口附近九月"
     "启用的新配送中心。受延迟交货影响的客户将在下一张发票上获得抵扣。"
 )
 # Characters per chunk for roughly 256 tokens (e5's tokenizer: ~5 characters a token in

@@ -223,7 +223,7 @@ def test_empty_body_gives_no_paragraphs():
 # --- charsets --------------------------------------------------------------------------------
 
 
-CHINESE = "各位同事：\n\n明天上午十点开会。\n\n谢谢！"  # noqa: RUF001 (full-width punctuation)
+CHINESE = "各位同事：\n\n明天上午十点开会。\n\n谢谢！"
 
 
 def test_gb2312_body_is_decoded():
@@ -233,7 +233,7 @@ def test_gb2312_body_is_decoded():
     data = message.as_bytes()
     assert CHINESE.encode("utf-8") not in data
     paragraphs = [e.text for e in load(data) if e.type == "paragraph"]
-    assert paragraphs == ["各位同事：", "明天上午十点开会。", "谢谢！"]  # noqa: RUF001
+    assert paragraphs == ["各位同事：", "明天上午十点开会。", "谢谢！"]
 
 
 def test_gbk_characters_in_a_mail_declared_gb2312_are_decoded():

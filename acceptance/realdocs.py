@@ -1,0 +1,259 @@
+"""Acceptance: real-world documents through `ministudio up`, as a user would send them.
+
+Starts `ministudio up` on a temporary data directory (embedded Postgres and Redis, the web
+server and a real Celery worker), signs in as its admin, creates a knowledge base in the
+demo workspace (its default embedding model, the local use-m3), uploads every file of
+``../shared/fixtures/realdocs/`` through the console API, waits until each document is
+``ready`` or ``failed``, and checks each outcome against what ``SOURCES.md`` there says a
+good pipeline does (the checks are in ``EXPECTED`` below). Prints a table (file, status,
+chunks, check, reason) and exits non-zero on a crash, a hang (a document still in progress
+after ``--timeout``) or a wrong outcome.
+
+The realdocs are test data, read by path, never copied into the project. Run from the
+repository root (``.ci/run`` runs it after the tests):
+
+    .venv/bin/python acceptance/realdocs.py [--realdocs DIR] [--timeout SECONDS]
+"""
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.platform_process import Platform, kill_leftovers  # noqa: E402
+
+ADMIN_EMAIL = "acceptance@example.com"
+ADMIN_PASSWORD = "acceptance-realdocs-1"  # noqa: S105 - a throwaway instance
+DEFAULT_REALDOCS = ROOT.parent / "shared" / "fixtures" / "realdocs"
+TERMINAL = {"ready", "failed"}
+
+HANGUL = re.compile(r"[\uac00-\ud7af]")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+MOJIBAKE = re.compile(r"â€|Ã©|Ã¨|Â")
+
+
+@dataclass
+class Outcome:
+    document: dict
+    chunks: list[dict]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(chunk["text"] for chunk in self.chunks)
+
+    def metadata_has(self, key: str) -> bool:
+        return any(chunk["metadata"].get(key) not in (None, "") for chunk in self.chunks)
+
+
+Check = Callable[[Outcome], str | None]  # None when fine, else what is wrong
+
+
+def ready(*more: Check) -> Check:
+    def check(outcome: Outcome) -> str | None:
+        if outcome.document["status"] != "ready":
+            return f"expected ready, got {outcome.document['status']}: {outcome.document['error']}"
+        if not outcome.chunks:
+            return "ready but no chunks"
+        for extra in more:
+            if problem := extra(outcome):
+                return problem
+        return None
+
+    return check
+
+
+def failed(*words: str) -> Check:
+    def check(outcome: Outcome) -> str | None:
+        document = outcome.document
+        if document["status"] != "failed":
+            return f"expected failed, got {document['status']}"
+        if not any(word in document["error"].lower() for word in words):
+            return f"the reason does not say {' or '.join(words)}: {document['error']!r}"
+        return None
+
+    return check
+
+
+def ready_or_clear_failure(outcome: Outcome) -> str | None:
+    document = outcome.document
+    if document["status"] == "failed":
+        return None if len(document["error"]) > 10 else "failed without a clear reason"
+    return ready()(outcome)
+
+
+def contains(pattern: re.Pattern[str], what: str) -> Check:
+    return lambda o: None if pattern.search(o.text) else f"no {what} in the chunks"
+
+
+def lacks(pattern: re.Pattern[str], what: str) -> Check:
+    return lambda o: f"{what} in the chunks" if pattern.search(o.text) else None
+
+
+def has_metadata(key: str) -> Check:
+    return lambda o: None if o.metadata_has(key) else f"no chunk has {key} metadata"
+
+
+def has_text(*needles: str) -> Check:
+    def check(outcome: Outcome) -> str | None:
+        missing = [n for n in needles if n not in outcome.text]
+        return f"missing {missing}" if missing else None
+
+    return check
+
+
+TABLE_ROW = re.compile(r"\S \| \S|: .+; ")
+SCRIPT = re.compile(r"function\s*\(|<script|{\s*display\s*:", re.I)
+
+EXPECTED: dict[str, Check] = {
+    "example-10k-1p.html": ready(contains(TABLE_ROW, "table row"), lacks(SCRIPT, "script/style")),
+    "fake-html-cp1252.html": ready(lacks(MOJIBAKE, "mojibake")),
+    "fake-text-utf-16-le.txt": ready(lacks(re.compile("\x00"), "NUL characters")),
+    "empty.txt": failed("no text", "empty"),
+    "csv-with-escaped-commas.csv": ready(has_metadata("row")),
+    "docx-tables.docx": ready(contains(TABLE_ROW, "table row")),
+    "handbook-1p.docx": ready(has_metadata("section")),
+    "codeblock.md": ready(has_metadata("section")),
+    "eng_spa_mult.md": ready(),  # it has no headings
+    "layout-parser-paper-with-table.pdf": ready(has_metadata("page")),
+    "multi-column-2p.pdf": ready(has_metadata("page")),
+    "korean-text-with-tables.pdf": ready(contains(HANGUL, "Hangul")),
+    "copy-protected.pdf": ready(has_metadata("page")),
+    "password.pdf": failed("encrypted", "password"),
+    "password_protected.xlsx": failed("encrypted", "password"),
+    "invalid-pdf-structure-pdfminer-one-page.pdf": ready_or_clear_failure,
+    "multilang.pdf": ready(contains(CJK, "Chinese")),
+    "chinese-tables.pdf": ready(contains(CJK, "Chinese")),
+    "langchain.pdf": ready(has_metadata("page")),
+    "langchain-ChatGLM_open.csv": ready(has_metadata("row"), contains(TABLE_ROW, "header: value")),
+    "langchain-ChatGLM_closed.xlsx": ready(has_metadata("row")),
+}
+#: Files the upload itself must refuse (unsupported or malformed type), with the code.
+REFUSED = {"fake-power-point-malformed.pptx": "UnsupportedFileType"}
+#: Any other Markdown file (the Chinese ones): split on headings.
+OTHER_MARKDOWN = ready(has_metadata("section"), contains(CJK, "Chinese"))
+
+
+class Console:
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.Client(base_url=f"{base_url}/console/api", timeout=120)
+        self.http.get("/auth/csrf").raise_for_status()
+        self.call("POST", "/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+
+    def call(self, method: str, path: str, *, ok=(200, 201, 202), **kwargs) -> httpx.Response:
+        headers = {"X-CSRFToken": self.http.cookies.get("csrftoken", ""), "X-Workspace": "demo"}
+        response = self.http.request(method, path, headers=headers, **kwargs)
+        if ok and response.status_code not in ok:
+            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:500]}")
+        return response
+
+
+def run(realdocs: Path, timeout: float) -> int:
+    files = sorted(p for p in realdocs.iterdir() if p.is_file() and p.name != "SOURCES.md")
+    data_dir = Path(tempfile.mkdtemp(prefix="ms-acceptance-", dir="/tmp"))
+    platform = Platform(data_dir, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
+    rows: list[tuple[str, str, str, str, str]] = []
+    problems = 0
+    try:
+        print(f"`up` ready in {platform.wait_until_ready(180):.1f}s", flush=True)
+        console = Console(platform.base_url)
+        kb = console.call("POST", "/knowledge-bases", json={"name": "realdocs"}).json()
+        path = f"/knowledge-bases/{kb['id']}/documents"
+        accepted = []
+        for file in files:
+            if file.name in REFUSED:
+                answer = console.call(
+                    "POST", path, ok=None, files=[("files", (file.name, file.read_bytes()))]
+                )
+                code = answer.json().get("code") if answer.status_code == 400 else None
+                fine = code == REFUSED[file.name]
+                problems += not fine
+                reason = answer.json().get("message", "") if answer.status_code < 500 else ""
+                rows.append(
+                    (
+                        file.name,
+                        f"refused {answer.status_code}",
+                        "-",
+                        "ok" if fine else "WRONG",
+                        reason[:70],
+                    )
+                )
+            else:
+                accepted.append(file)
+        uploads = [("files", (f.name, f.read_bytes())) for f in accepted]
+        started = time.monotonic()
+        console.call("POST", path, files=uploads)
+        while True:
+            documents = console.call("GET", f"{path}?limit=1000").json()["items"]
+            if all(d["status"] in TERMINAL for d in documents) or (
+                time.monotonic() - started > timeout
+            ):
+                break
+            time.sleep(1)
+        took = time.monotonic() - started
+        for document in sorted(documents, key=lambda d: d["name"]):
+            name = document["name"]
+            if document["status"] not in TERMINAL:
+                problems += 1
+                rows.append((name, document["status"], "-", "HUNG", f"after {timeout:.0f}s"))
+                continue
+            chunks = console.call("GET", f"{path}/{document['id']}/chunks?limit=10000").json()[
+                "items"
+            ]
+            check = EXPECTED.get(name) or (OTHER_MARKDOWN if name.endswith(".md") else ready())
+            problem = check(Outcome(document, chunks))
+            problems += problem is not None
+            reason = problem or document["error"]
+            rows.append(
+                (
+                    name,
+                    document["status"],
+                    str(len(chunks)),
+                    "WRONG" if problem else "ok",
+                    reason.replace("\n", " ")[:70],
+                )
+            )
+        print_table(rows)
+        print(f"{len(files)} files; ingestion took {took:.1f}s; {problems} problem(s)")
+        if platform.process.poll() is not None:
+            print(f"`up` died (exit {platform.process.returncode})", file=sys.stderr)
+            return 1
+        errors = ["".join(block[:12]) for block in platform.errors]
+        if errors:
+            print("The platform logged errors:\n" + "\n".join(errors), file=sys.stderr)
+    finally:
+        platform.stop()
+        kill_leftovers(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return 1 if problems else 0
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    header = ("file", "status", "chunks", "check", "reason")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--realdocs", type=Path, default=DEFAULT_REALDOCS)
+    parser.add_argument("--timeout", type=float, default=600, help="seconds for ingestion")
+    options = parser.parse_args()
+    if not options.realdocs.is_dir():
+        print(f"no realdocs at {options.realdocs}", file=sys.stderr)
+        return 2
+    return run(options.realdocs, options.timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
