@@ -201,3 +201,13 @@ def test_tags_and_metadata_change(acme_console, upstream):
     changed = acme_console.patch(path, {"tags": ["b", "a", "a"], "metadata": {"year": 2026}})
     assert changed.json()["tags"] == ["a", "b"]
     assert changed.json()["metadata"] == {"year": 2026}
+
+
+def test_a_file_without_a_useful_name_is_sniffed(acme_console, upstream):
+    from tests.plugins.pdfs import build_pdf
+
+    kb = create_kb(acme_console)
+    pdf = build_pdf([[(72, 720, "Quarterly report")]])
+    answer = upload(acme_console, kb["id"], {"scan-0001": pdf})
+    assert answer["documents"][0]["document"]["loader"] == "pdf"
+    assert documents(acme_console, kb["id"])["scan-0001"]["status"] == "ready"
