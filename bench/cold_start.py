@@ -18,12 +18,9 @@ Run from the repository root, in the project's virtual environment:
 """
 
 import argparse
-import contextlib
 import os
-import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,27 +30,17 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-UNSET = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SECRET_KEY",
-    "MINISTUDIO_ADMIN_PASSWORD",
-    "MINISTUDIO_HTTPS",
-    "MINISTUDIO_LOG_LEVEL",
-    "DJANGO_SETTINGS_MODULE",
-    "CELERY_BROKER_URL",
-    "CELERY_RESULT_BACKEND",
+sys.path.insert(0, str(ROOT))
+
+from bench.platform_process import (  # noqa: E402
+    READY_LINE,
+    UNSET,
+    free_port,
+    kill_leftovers,
+    leftovers,
 )
-READY_LINE = re.compile(r"ministudio: ready in ([\d.]+)s")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def environment(data_dir: Path) -> dict[str, str]:
@@ -129,33 +116,6 @@ class Run:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-
-
-def leftovers(data_dir: Path) -> list[psutil.Process]:
-    """Processes still running for the data directory (by command line or environment)."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.pid == os.getpid() or proc.status() == psutil.STATUS_ZOMBIE:
-                continue
-            if str(data_dir) in " ".join(proc.cmdline()) or (
-                proc.environ().get("MINISTUDIO_DATA_DIR") == str(data_dir)
-            ):
-                found.append(proc)
-        except psutil.Error:
-            continue
-    return found
-
-
-def kill_leftovers(data_dir: Path) -> None:
-    procs = leftovers(data_dir)
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _, alive = psutil.wait_procs(procs, timeout=10)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
 
 
 def main() -> int:

@@ -254,7 +254,6 @@ def run_dataset(bench, dataset: Dataset, models: list[str], args) -> None:
         for mode in modes:
             results.append(evaluate(bench, knowledge_base, dataset, mode, args))
         if reranker:
-            knowledge_base.rerank_endpoint = knowledge_base.workspace and None
             from apps.knowledge.services import update_knowledge_base
 
             update_knowledge_base(knowledge_base, rerank_model=reranker)

@@ -158,3 +158,16 @@ def test_viewers_read_but_do_not_change(acme_console, vera):
     assert (
         viewer.upload(f"/knowledge-bases/{kb['id']}/documents", {"a.txt": b"x"}).status_code == 403
     )
+
+
+def test_platform_admins_see_knowledge_bases_in_the_admin(acme_console, root):
+    from django.test import Client
+
+    kb = create_kb(acme_console, "Visible in admin")
+    admin = Client()
+    admin.force_login(root)
+    listing = admin.get("/admin/knowledge/knowledgebase/")
+    assert listing.status_code == 200 and "Visible in admin" in listing.content.decode()
+    assert admin.get(f"/admin/knowledge/knowledgebase/{kb['id']}/change/").status_code == 200
+    assert admin.get(f"/admin/knowledge/knowledgebase/{kb['id']}/delete/").status_code == 403
+    assert admin.get("/admin/knowledge/document/").status_code == 200

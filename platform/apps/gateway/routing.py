@@ -3,8 +3,9 @@ was granted, calls the endpoint's provider, and meters the call. The HTTP surfac
 (OpenAI-compatible, DashScope-compatible) only translate their wire formats.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.conf import settings
 
@@ -32,6 +33,7 @@ from studio import config_cache
 from studio.errors import ApiError, InvalidParameter
 
 _PARAMETERS = ("temperature", "top_p", "max_tokens")
+T = TypeVar("T", EmbeddingResponse, RerankResponse)
 
 
 class ModelNotFound(ApiError):
@@ -133,30 +135,32 @@ def chat_stream(route: Route, request: ChatRequest) -> Iterator[ChatChunk]:
     return route.meter.watch(route.provider.chat_stream(request, route.settings))
 
 
-def embed(route: Route, inputs: list[str], input_type: str = "document") -> EmbeddingResponse:
-    route.meter.prompt_text = "\n".join(inputs)
-    route.meter.admit(count_tokens(route.meter.prompt_text, route.endpoint.upstream_model))
-    request = EmbeddingRequest(
-        model=route.endpoint.upstream_model, inputs=inputs, input_type=input_type
-    )
+def _metered(route: Route, prompt_text: str, call: Callable[[], T]) -> T:
+    """``call()`` the provider, admitted against the quotas for ``prompt_text``'s tokens
+    and recorded with the usage the answer reports (counted locally when it has none)."""
+    route.meter.prompt_text = prompt_text
+    route.meter.admit(count_tokens(prompt_text, route.endpoint.upstream_model))
     try:
-        answer = route.provider.embed(request, route.settings)
+        answer = call()
     except UpstreamError as exc:
         route.meter.finish(status=CallStatus.ERROR, error_code=type(exc).__name__)
         raise
     route.meter.finish(status=CallStatus.OK, usage=answer.usage)
     return answer
+
+
+def embed(route: Route, inputs: list[str], input_type: str = "document") -> EmbeddingResponse:
+    request = EmbeddingRequest(
+        model=route.endpoint.upstream_model, inputs=inputs, input_type=input_type
+    )
+    return _metered(route, "\n".join(inputs), lambda: route.provider.embed(request, route.settings))
 
 
 def rerank(route: Route, query: str, documents: list[str]) -> RerankResponse:
     """Relevance of each document to ``query``, metered like any call."""
-    route.meter.prompt_text = "\n".join([query, *documents])
-    route.meter.admit(count_tokens(route.meter.prompt_text, route.endpoint.upstream_model))
     request = RerankRequest(model=route.endpoint.upstream_model, query=query, documents=documents)
-    try:
-        answer = route.provider.rerank(request, route.settings)
-    except UpstreamError as exc:
-        route.meter.finish(status=CallStatus.ERROR, error_code=type(exc).__name__)
-        raise
-    route.meter.finish(status=CallStatus.OK, usage=answer.usage)
-    return answer
+    return _metered(
+        route,
+        "\n".join([query, *documents]),
+        lambda: route.provider.rerank(request, route.settings),
+    )
