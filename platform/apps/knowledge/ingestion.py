@@ -28,7 +28,7 @@ from psycopg import sql
 
 from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
-from apps.knowledge import search_text
+from apps.knowledge import search_text, term_statistics
 from apps.knowledge.chunking import ChunkDraft, ChunkingSettings, chunk_elements
 from apps.knowledge.models import IN_PROGRESS, Chunk, Document, DocumentStatus
 from apps.knowledge.storage import document_storage
@@ -266,8 +266,10 @@ def _embed(document: Document, run_id: str, drafts: list[ChunkDraft]) -> list[li
 
 _INSERT = sql.SQL(
     "INSERT INTO {chunks} (workspace_id, knowledge_base_id, document_id, ordinal, text, "
-    "token_count, metadata, embedding, search_vector) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s::vector, to_tsvector({config}, %s))"
+    "token_count, metadata, embedding, search_vector, search_length) "
+    "SELECT %s, %s, %s, %s, %s, %s, %s, %s::vector, v.tsv, "
+    "(SELECT coalesce(sum(array_length(u.positions, 1)), 0) FROM unnest(v.tsv) AS u) "
+    "FROM (SELECT to_tsvector({config}, %s) AS tsv) AS v"
 ).format(chunks=sql.Identifier(Chunk._meta.db_table), config=sql.Literal(search_text.CONFIG))
 
 
@@ -296,6 +298,7 @@ def _store(
         for ordinal, (draft, vector) in enumerate(zip(drafts, vectors, strict=True))
     ]
     with transaction.atomic():
+        term_statistics.lock(document.knowledge_base_id)  # first: see term_statistics
         locked = (
             Document.objects.select_for_update()
             .filter(pk=document.pk, claimed_by=run_id, status__in=IN_PROGRESS)
@@ -303,9 +306,12 @@ def _store(
         )
         if locked is None:
             raise Superseded(str(document.pk))
-        Chunk.objects.filter(document=document).delete()  # what an interrupted run left
+        # What an interrupted or earlier run left goes first, from the statistics too.
+        term_statistics.discount_document(document.pk, document.knowledge_base_id)
+        Chunk.objects.filter(document=document).delete()
         with connection.cursor() as cursor:
             cursor.executemany(_INSERT, rows)
+        term_statistics.count_document(document.pk, document.knowledge_base_id)
         timer.lap("store_ms", started)
         Document.objects.filter(pk=document.pk).update(
             status=DocumentStatus.READY,

@@ -34,6 +34,10 @@ class KnowledgeBase(WorkspaceOwned):
         help_text="Fixed after creation: every vector of the knowledge base comes from it.",
     )
     embedding_dimension = models.PositiveIntegerField()
+    #: Full-text statistics for BM25 (see apps.knowledge.term_statistics): how many chunks
+    #: are indexed and their total length in words.
+    indexed_chunks = models.PositiveBigIntegerField(default=0, editable=False)
+    indexed_words = models.PositiveBigIntegerField(default=0, editable=False)
     rerank_endpoint = models.ForeignKey(
         ModelEndpoint, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -144,6 +148,8 @@ class Chunk(WorkspaceOwned):
     embedding = VectorField(null=True)
     #: Built from the text segmented for search (jieba for Chinese), see apps.knowledge.search_text.
     search_vector = SearchVectorField(null=True)
+    #: Words in ``search_vector`` (its positions), BM25's document length.
+    search_length = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["document", "ordinal"]
@@ -156,3 +162,20 @@ class Chunk(WorkspaceOwned):
 
     def __str__(self) -> str:
         return f"{self.document_id}#{self.ordinal}"
+
+
+class TermStatistic(models.Model):
+    """In how many chunks of a knowledge base a full-text term occurs: BM25's document
+    frequency, kept as chunks are stored and removed."""
+
+    knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="+")
+    term = models.TextField()
+    chunk_count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["knowledge_base", "term"], name="knowledge_term_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term}: {self.chunk_count}"

@@ -4,9 +4,9 @@ Used by the hit test (命中测试) now and by agent apps later. Stages:
 
 - ``vector``: the query is embedded with each knowledge base's own model and searched in
   its HNSW index (``ef_search`` per query); score = cosine similarity.
-- ``fulltext``: Postgres full-text search on the chunks' ``tsvector`` (Chinese segmented
-  by jieba at index and query time, see ``search_text``), any query word matching, ranked
-  by ``ts_rank_cd``; score = rank / (rank + 1), in 0..1.
+- ``fulltext``: BM25 over the chunks' ``tsvector`` (Chinese segmented by jieba at index
+  and query time, see ``search_text``; term statistics in ``term_statistics``), any query
+  term matching; score = BM25 / the most the query could score, in 0..1.
 - ``hybrid``: both, fused by reciprocal rank fusion; score = the fused value divided by
   the best possible one (first in both lists), in 0..1.
 - optional rerank through the knowledge base's rerank model; score = its relevance.
@@ -17,11 +17,13 @@ never empty a page of results after the fact. Every result carries the scores ea
 gave it.
 """
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Sum
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
@@ -29,7 +31,7 @@ from apps.accounts.models import Workspace
 from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
 from apps.knowledge import search_text, vector_index
-from apps.knowledge.models import Chunk, KnowledgeBase
+from apps.knowledge.models import Chunk, KnowledgeBase, TermStatistic
 from apps.knowledge.retrieval_settings import RetrievalSettings
 from studio.errors import InvalidParameter
 
@@ -106,30 +108,94 @@ def _vector_ranking(
     return found[: options.candidates]
 
 
+#: BM25's parameters (the usual ones: Robertson / Lucene defaults).
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+def _query_lexemes(query: str) -> list[str]:
+    """The query's terms as the index holds them (segmented, lower-cased, stemmed)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("SELECT lexeme FROM unnest(to_tsvector({config}, %s))").format(
+                config=sql.Literal(search_text.CONFIG)
+            ),
+            [search_text.segmented(query)],
+        )
+        return [lexeme for (lexeme,) in cursor.fetchall()]
+
+
+def _idf(
+    knowledge_bases: list[KnowledgeBase], lexemes: list[str]
+) -> tuple[dict[str, float], float]:
+    """Each term's BM25 inverse document frequency across the knowledge bases searched,
+    and their average chunk length in words."""
+    ids = [kb.pk for kb in knowledge_bases]
+    totals = KnowledgeBase.objects.filter(pk__in=ids).aggregate(
+        chunks=Sum("indexed_chunks"), words=Sum("indexed_words")
+    )
+    chunks = totals["chunks"] or 0
+    average_length = (totals["words"] or 0) / chunks if chunks else 1.0
+    frequencies = dict(
+        TermStatistic.objects.filter(knowledge_base_id__in=ids, term__in=lexemes)
+        .values("term")
+        .annotate(n=Sum("chunk_count"))
+        .values_list("term", "n")
+    )
+    idf = {
+        term: math.log(1 + (chunks - n + 0.5) / (n + 0.5))
+        for term, n in frequencies.items()
+        if n > 0
+    }
+    return idf, max(average_length, 1.0)
+
+
 def _fulltext_ranking(
     knowledge_bases: list[KnowledgeBase], query: str, options: RetrievalSettings, filters: Filters
 ) -> list[tuple[int, float]]:
-    terms = search_text.query_terms(query)
-    if not terms:
+    """BM25 over the chunks' ``tsvector``: any query term may match (the GIN index finds
+    the candidates), each scores by its frequency in the chunk, its rarity in the knowledge
+    bases and the chunk's length. Score = BM25 / the most the query could score, in 0..1."""
+    idf, average_length = _idf(knowledge_bases, _query_lexemes(query))
+    if not idf:
         return []
+    terms = list(idf)
+    # Already-normalised lexemes, quoted: the tsquery matches them as they are.
+    tsquery = " | ".join(
+        "'" + term.replace("\\", "\\\\").replace("'", "''") + "'" for term in terms
+    )
     where, where_params = _where(filters)
     statement = sql.SQL(
-        "SELECT c.id, ts_rank_cd(c.search_vector, q.query) AS rank "
-        "FROM {chunks} c JOIN knowledge_document d ON d.id = c.document_id, "
-        "to_tsquery({config}, %s) AS q(query) "
-        "WHERE c.knowledge_base_id = ANY(%s::uuid[]) AND c.search_vector @@ q.query AND {where} "
-        "ORDER BY rank DESC, c.id LIMIT %s"
+        "SELECT c.id, sum(w.idf * u.tf * {k1_plus_1} / "
+        "  (u.tf + {k1} * (1 - {b} + {b} * c.search_length / %s))) AS score "
+        "FROM {chunks} c JOIN knowledge_document d ON d.id = c.document_id "
+        "CROSS JOIN LATERAL ("
+        "  SELECT lexeme, coalesce(array_length(positions, 1), 1) AS tf "
+        "  FROM unnest(c.search_vector)) AS u "
+        "JOIN unnest(%s::text[], %s::float8[]) AS w(term, idf) ON w.term = u.lexeme "
+        "WHERE c.knowledge_base_id = ANY(%s::uuid[]) AND c.search_vector @@ %s::tsquery "
+        "AND {where} "
+        "GROUP BY c.id ORDER BY score DESC, c.id LIMIT %s"
     ).format(
         chunks=sql.Identifier(Chunk._meta.db_table),
-        config=sql.Literal(search_text.CONFIG),
+        k1=sql.Literal(BM25_K1),
+        k1_plus_1=sql.Literal(BM25_K1 + 1),
+        b=sql.Literal(BM25_B),
         where=where,
     )
-    # Any word may match (OR); ranking rewards the chunks that match more, and closer.
-    tsquery = " | ".join(terms)
-    ids = [str(kb.pk) for kb in knowledge_bases]
+    params = [
+        average_length,
+        terms,
+        [idf[term] for term in terms],
+        [str(kb.pk) for kb in knowledge_bases],
+        tsquery,
+        *where_params,
+        options.candidates,
+    ]
+    best_possible = sum(idf.values()) * (BM25_K1 + 1)
     with connection.cursor() as cursor:
-        cursor.execute(statement, [tsquery, ids, *where_params, options.candidates])
-        return [(chunk_id, float(rank) / (float(rank) + 1.0)) for chunk_id, rank in cursor]
+        cursor.execute(statement, params)
+        return [(chunk_id, min(1.0, float(score) / best_possible)) for chunk_id, score in cursor]
 
 
 def _fuse(rankings: dict[str, list[tuple[int, float]]], k: int) -> list[tuple[int, float]]:

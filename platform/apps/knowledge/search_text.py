@@ -11,7 +11,6 @@ import threading
 CONFIG = "english"
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_WORD = re.compile(r"\w+")
 _jieba_lock = threading.Lock()
 _tokenizer = None
 
@@ -43,11 +42,3 @@ def segmented(text: str) -> str:
         return " " + " ".join(w for w in tokenizer.cut_for_search(match.group()) if w.strip()) + " "
 
     return _CJK.sub(words, text)
-
-
-def query_terms(text: str) -> list[str]:
-    """The words of a query, segmented, safe to put in ``to_tsquery`` (word characters only)."""
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(segmented(text).lower()):
-        seen.setdefault(word, None)
-    return list(seen)

@@ -18,7 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 from apps.accounts.models import User, Workspace
 from apps.endpoints.models import EndpointCapability, ModelEndpoint
 from apps.endpoints.selectors import endpoints_for_workspace
-from apps.knowledge import vector_index
+from apps.knowledge import term_statistics, vector_index
 from apps.knowledge.chunking import ChunkingSettings
 from apps.knowledge.ingestion import dispatch
 from apps.knowledge.loader_choice import choose_loader
@@ -258,7 +258,10 @@ def reindex_document(document: Document) -> Document:
 def delete_document(document: Document) -> None:
     """The document and its chunks go (a run still working on it finds it gone)."""
     key = document.storage_key
-    document.delete()
+    with transaction.atomic():
+        term_statistics.lock(document.knowledge_base_id)
+        term_statistics.discount_document(document.pk, document.knowledge_base_id)
+        document.delete()
     _delete_files([key])
 
 

@@ -1,0 +1,75 @@
+"""Full-text retrieval is BM25, with term statistics kept exact as documents come and go."""
+
+import pytest
+from django.db import connection
+
+from apps.knowledge.models import Chunk, KnowledgeBase, TermStatistic
+from tests.knowledge.conftest import create_kb, upload
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def recomputed(kb_id: str) -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT u.lexeme, count(*) FROM knowledge_chunk c, unnest(c.search_vector) u "
+            "WHERE c.knowledge_base_id = %s GROUP BY u.lexeme",
+            [kb_id],
+        )
+        return dict(cursor.fetchall())
+
+
+def stored(kb_id: str) -> dict[str, int]:
+    return dict(
+        TermStatistic.objects.filter(knowledge_base_id=kb_id, chunk_count__gt=0).values_list(
+            "term", "chunk_count"
+        )
+    )
+
+
+def test_statistics_follow_uploads_reindexing_and_deletes(acme_console, upstream):
+    kb = create_kb(acme_console)
+    first, second = upload(
+        acme_console,
+        kb["id"],
+        {"a.txt": b"Apples and pears.\n\nApples again.", "b.txt": "苹果和梨子。".encode()},
+    )["documents"]
+    assert stored(kb["id"]) == recomputed(kb["id"]) != {}
+    path = f"/knowledge-bases/{kb['id']}/documents"
+    acme_console.post(f"{path}/{first['document']['id']}/reindex")
+    assert stored(kb["id"]) == recomputed(kb["id"])
+    acme_console.delete(f"{path}/{second['document']['id']}")
+    assert stored(kb["id"]) == recomputed(kb["id"])
+    knowledge_base = KnowledgeBase.objects.get(pk=kb["id"])
+    chunks = Chunk.objects.filter(knowledge_base=knowledge_base)
+    assert knowledge_base.indexed_chunks == chunks.count()
+    assert knowledge_base.indexed_words == sum(chunks.values_list("search_length", flat=True))
+
+
+def test_a_rare_term_counts_more_than_a_common_one(acme_console, upstream):
+    kb = create_kb(acme_console)
+    upload(
+        acme_console,
+        kb["id"],
+        {
+            "banana.txt": b"An apple and a banana.",
+            "cherry.txt": b"An apple and a cherry.",
+            "durian.txt": b"An apple and a durian.",
+        },
+    )
+    found = acme_console.post(
+        f"/knowledge-bases/{kb['id']}/hit-test",
+        {"query": "apple durian", "mode": "fulltext", "top_k": 3},
+    ).json()["hits"]
+    assert found[0]["document_name"] == "durian.txt"
+    assert found[0]["score"] > found[1]["score"] > 0
+    assert found[0]["score"] <= 1
+
+
+def test_stemming_matches_word_forms(acme_console, upstream):
+    kb = create_kb(acme_console)
+    upload(acme_console, kb["id"], {"running.txt": b"She was running every morning."})
+    found = acme_console.post(
+        f"/knowledge-bases/{kb['id']}/hit-test", {"query": "runs", "mode": "fulltext"}
+    ).json()["hits"]
+    assert [hit["document_name"] for hit in found] == ["running.txt"]
