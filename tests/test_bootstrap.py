@@ -84,7 +84,7 @@ def test_local_embedding_models_are_ready_at_once(monkeypatch):
         ("multilingual-e5-small", 384),
     }
     default = EndpointGrant.objects.get(is_default=True)
-    assert (default.workspace.slug, default.endpoint.name) == ("demo", "use-m3")
+    assert (default.workspace.slug, default.endpoint.name) == ("demo", "multilingual-e5-small")
 
 
 def test_with_the_local_llm_extra_the_demo_chat_model_is_registered(monkeypatch):
@@ -140,4 +140,4 @@ def test_the_demo_workspace_sees_its_default_models(monkeypatch):
     bootstrap(monkeypatch, MINISTUDIO_ADMIN_PASSWORD="pw-123-abc")
     models = ConsoleClient().as_user(User.objects.get(), "demo").get("/models").json()
     defaults = {m["name"]: m["is_default"] for m in models}
-    assert defaults == {"use-m3": True, "multilingual-e5-small": False}
+    assert defaults == {"use-m3": False, "multilingual-e5-small": True}
