@@ -39,6 +39,7 @@ second, twice: pipeline and embedding alone). multilingual-e5-small is ~20 times
 """
 
 import argparse
+import logging
 import random
 import sys
 import time
@@ -276,6 +277,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with bench_platform("ingest") as bench:
+        logging.getLogger("pypdf").setLevel(logging.ERROR)  # font warnings, one per PDF page
         target = provider_target(bench.workspace, args.model)
         from plugins.base import EmbeddingRequest
 

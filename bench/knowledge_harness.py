@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path("/work/shared")
+SHARED = ROOT.parent / "shared"  # the project's shared folder, beside the checkout
 REDIS_URL = "redis://127.0.0.1:6379/11"
 
 

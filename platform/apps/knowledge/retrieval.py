@@ -108,9 +108,9 @@ def _vector_ranking(
     return found[: options.candidates]
 
 
-#: BM25's parameters (the usual ones: Robertson / Lucene defaults).
-BM25_K1 = 1.2
-BM25_B = 0.75
+#: BM25's parameters: Anserini's defaults, those of the published BEIR BM25 baselines.
+BM25_K1 = 0.9
+BM25_B = 0.4
 
 
 def _query_lexemes(query: str) -> list[str]:
