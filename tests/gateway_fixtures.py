@@ -34,16 +34,21 @@ def platform_url(transactional_db):
     thread.join(10)
 
 
+def openai_settings(upstream, *, timeout_seconds: float = 2) -> dict:
+    """Settings of an ``openai`` endpoint on the scripted upstream: no retries, short timeout."""
+    return {
+        "base_url": upstream.openai_base_url,
+        "api_key": "sk-up",
+        "max_retries": 0,
+        "timeout_seconds": timeout_seconds,
+    }
+
+
 @pytest.fixture
 def granted(upstream, acme, globex, alice):
     """acme is granted a chat and an embedding model; globex nothing."""
     sync_plugins()
-    settings = {
-        "base_url": upstream.openai_base_url,
-        "api_key": "sk-up",
-        "max_retries": 0,
-        "timeout_seconds": 2,
-    }
+    settings = openai_settings(upstream)
     chat = endpoints.create_endpoint(
         name="qwen-plus",
         provider="openai",

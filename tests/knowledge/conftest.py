@@ -6,6 +6,7 @@ import pytest
 from apps.endpoints import services as endpoints
 from apps.registry.services import sync_plugins
 from tests.console import ConsoleClient
+from tests.gateway_fixtures import openai_settings
 
 DIMENSION = 64
 
@@ -13,18 +14,12 @@ DIMENSION = 64
 @pytest.fixture
 def models(upstream, acme, globex):
     sync_plugins()
-    openai_settings = {
-        "base_url": upstream.openai_base_url,
-        "api_key": "sk-up",
-        "max_retries": 0,
-        "timeout_seconds": 5,
-    }
     embedding = endpoints.create_endpoint(
         name="stub-embed",
         provider="openai",
         upstream_model="up-embed",
         capabilities=["embedding"],
-        settings=openai_settings,
+        settings=openai_settings(upstream, timeout_seconds=5),
         embedding_dimension=DIMENSION,
     )
     rerank = endpoints.create_endpoint(

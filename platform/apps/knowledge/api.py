@@ -1,5 +1,6 @@
 """Console API: knowledge bases, their documents and chunks, and the hit test (命中测试)."""
 
+import json
 import time
 import uuid
 
@@ -107,8 +108,6 @@ def upload_documents(
     """Upload one or more files (multipart field ``files``, repeated). Answers at once
     with each document ``queued`` (or ``duplicate``); ingestion runs on the workers.
     ``tags``: comma-separated; ``metadata``: a JSON object; both apply to every file."""
-    import json
-
     knowledge_base = _knowledge_base(request, knowledge_base_id, Permission.EDIT_KNOWLEDGE)
     try:
         parsed_metadata = json.loads(metadata) if metadata.strip() else {}

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
@@ -127,9 +128,9 @@ def claim_next(run_id: str) -> Document | None:
             cursor.execute(_CLAIM, {"run": run_id, "lease": lease})
             row = cursor.fetchone()
         if row is not None:
-            return Document.objects.select_related("knowledge_base__embedding_endpoint").get(
-                pk=row[0]
-            )
+            return Document.objects.select_related(
+                "workspace", "knowledge_base__workspace", "knowledge_base__embedding_endpoint"
+            ).get(pk=row[0])
         if not Document.objects.filter(status=DocumentStatus.QUEUED).exists():
             return None
     return None
@@ -280,8 +281,6 @@ def _store(
     vectors: list[list[float]],
     timer: Timer,
 ) -> None:
-    from psycopg.types.json import Jsonb
-
     started = time.monotonic()
     rows = [
         (

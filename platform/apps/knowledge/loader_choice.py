@@ -56,9 +56,9 @@ def supported_extensions(workspace: Workspace) -> dict[str, str]:
     return found
 
 
-def choose_loader(workspace: Workspace, filename: str, data: bytes) -> LoaderChoice:
-    """The loader for this file, or ``UnsupportedFileType`` naming the supported types."""
-    loaders = supported_extensions(workspace)
+def choose_loader(loaders: dict[str, str], filename: str, data: bytes) -> LoaderChoice:
+    """The loader for this file among ``loaders`` (``supported_extensions``: read once per
+    upload, not per file), or ``UnsupportedFileType`` naming the supported types."""
     extension = PurePosixPath(filename).suffix.lower()
     if extension not in loaders:
         extension = _sniffed_extension(data)

@@ -31,7 +31,7 @@ from apps.accounts.models import Workspace
 from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
 from apps.knowledge import search_text, vector_index
-from apps.knowledge.models import Chunk, KnowledgeBase, TermStatistic
+from apps.knowledge.models import Chunk, Document, KnowledgeBase, TermStatistic
 from apps.knowledge.retrieval_settings import RetrievalSettings
 from studio.errors import InvalidParameter
 
@@ -168,7 +168,7 @@ def _fulltext_ranking(
     statement = sql.SQL(
         "SELECT c.id, sum(w.idf * u.tf * {k1_plus_1} / "
         "  (u.tf + {k1} * (1 - {b} + {b} * c.search_length / %s))) AS score "
-        "FROM {chunks} c JOIN knowledge_document d ON d.id = c.document_id "
+        "FROM {chunks} c JOIN {documents} d ON d.id = c.document_id "
         "CROSS JOIN LATERAL ("
         "  SELECT lexeme, coalesce(array_length(positions, 1), 1) AS tf "
         "  FROM unnest(c.search_vector)) AS u "
@@ -178,6 +178,7 @@ def _fulltext_ranking(
         "GROUP BY c.id ORDER BY score DESC, c.id LIMIT %s"
     ).format(
         chunks=sql.Identifier(Chunk._meta.db_table),
+        documents=sql.Identifier(Document._meta.db_table),
         k1=sql.Literal(BM25_K1),
         k1_plus_1=sql.Literal(BM25_K1 + 1),
         b=sql.Literal(BM25_B),

@@ -21,7 +21,7 @@ from apps.endpoints.selectors import endpoints_for_workspace
 from apps.knowledge import term_statistics, vector_index
 from apps.knowledge.chunking import ChunkingSettings
 from apps.knowledge.ingestion import dispatch
-from apps.knowledge.loader_choice import choose_loader
+from apps.knowledge.loader_choice import choose_loader, supported_extensions
 from apps.knowledge.models import Document, DocumentStatus, KnowledgeBase
 from apps.knowledge.retrieval_settings import RetrievalSettings
 from apps.knowledge.storage import document_storage
@@ -186,13 +186,14 @@ def upload_documents(
     if not files:
         raise InvalidParameter("files: upload at least one file.")
     limit = settings.KNOWLEDGE_UPLOAD_MAX_BYTES
+    loaders = supported_extensions(knowledge_base.workspace)
     choices = []
     for upload in files:
         if len(upload.data) > limit:
             raise FileTooLarge(
                 f"'{upload.name}' is {len(upload.data):,} bytes; the limit is {limit:,} bytes."
             )
-        choices.append(choose_loader(knowledge_base.workspace, upload.name, upload.data))
+        choices.append(choose_loader(loaders, upload.name, upload.data))
     outcomes = [
         _store(knowledge_base, upload, choice.plugin_id, tags, metadata, by)
         for upload, choice in zip(files, choices, strict=True)

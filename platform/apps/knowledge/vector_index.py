@@ -11,7 +11,7 @@ string formatting.
 from django.db import connection
 from psycopg import sql
 
-from apps.knowledge.models import Chunk, KnowledgeBase
+from apps.knowledge.models import Chunk, Document, KnowledgeBase
 
 #: pgvector's HNSW limit for ``vector``.
 MAX_INDEXED_DIMENSION = 2000
@@ -70,7 +70,7 @@ def nearest_sql(knowledge_base: KnowledgeBase, where: sql.Composable, limit: int
     ).format(
         dimension=dimension,
         chunks=sql.Identifier(Chunk._meta.db_table),
-        documents=sql.Identifier(Chunk._meta.get_field("document").related_model._meta.db_table),
+        documents=sql.Identifier(Document._meta.db_table),
         knowledge_base=sql.Literal(str(knowledge_base.pk)),
         where=where,
         limit=sql.Literal(limit),
