@@ -21,14 +21,14 @@ fields typed ``SecretStr`` are secrets: encrypted at rest, never shown again.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from types import NoneType
 from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "1.1"
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -44,6 +44,7 @@ __all__ = [
     "Loader",
     "LoaderInput",
     "ModelProvider",
+    "Passage",
     "Plugin",
     "PluginSettings",
     "RerankRequest",
@@ -279,13 +280,31 @@ class Loader(Plugin):
 # --- tools -------------------------------------------------------------------------------------
 
 
+class Passage(BaseModel):
+    """A piece of a knowledge base that answers a query, as ``search_knowledge`` returns it."""
+
+    reference: int = Field(description="the n an answer cites it by: <ref>[n]</ref>")
+    text: str
+    document_name: str
+    document_id: str
+    score: float
+    page: int | None = None
+    section: str | None = None
+
+
 class ToolContext(BaseModel):
-    """What a tool knows about the call besides its arguments."""
+    """What a tool knows about the call besides its arguments.
+
+    ``search_knowledge(query, top_k)`` is given when the tool runs inside an agent app
+    with knowledge bases attached: it searches them with the app's retrieval settings and
+    filters, and numbers each passage as the answer's sources. Elsewhere it is None.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     settings: PluginSettings
     workspace: str | None = Field(default=None, description="the calling workspace's slug")
+    search_knowledge: Callable[[str, int], list[Passage]] | None = None
 
 
 class ToolResult(BaseModel):

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from apps.registry.models import WorkspacePlugin
+from apps.registry.models import Plugin, WorkspacePlugin
 from tests.console import ConsoleClient
 
 pytestmark = pytest.mark.django_db
@@ -138,7 +138,14 @@ def test_the_tools_list_is_what_apps_may_use(weather, alice):
     configure_weather(console)
     console.patch("/plugins/tool/calculator", {"enabled": False})
     tools = {t["id"]: t for t in console.get("/tools").json()}
-    assert set(tools) == {"weather"}
+    # The other built-ins that are on by default (current_time, ...) stay listed.
+    on_by_default = set(
+        Plugin.objects.filter(kind="tool", distribution="ministudio", enabled_by_default=True)
+        .exclude(plugin_id="calculator")
+        .values_list("plugin_id", flat=True)
+    )
+    assert "current_time" in on_by_default and "http_request" not in on_by_default
+    assert set(tools) == {"weather", *on_by_default}
     assert tools["weather"]["parameters"]["required"] == ["city"]
     assert tools["weather"]["timeout_seconds"] == 0.5
     response = console.post("/tools/calculator/invoke", {"arguments": {"expression": "1"}})

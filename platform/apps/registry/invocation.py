@@ -10,6 +10,7 @@ should also set their own time-outs.
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from apps.registry.models import Kind
 from apps.registry.plugin_settings import field_errors, secret_values
 from apps.registry.selectors import plugin_in_workspace
 from apps.registry.services import PluginUnavailable, loaded_class, settings_for
-from plugins.base import Tool, ToolContext, ToolResult
+from plugins.base import Passage, Tool, ToolContext, ToolResult
 from studio.errors import InvalidParameter, NotFound
 
 logger = logging.getLogger(__name__)
@@ -40,8 +41,15 @@ def _scrub(text: str, secrets: list[str]) -> str:
     return text
 
 
-def invoke_tool(workspace: Workspace, plugin_id: str, arguments: dict[str, Any]) -> Invocation:
-    """Run tool ``plugin_id`` for ``workspace``; a tool not enabled there does not exist."""
+def invoke_tool(
+    workspace: Workspace,
+    plugin_id: str,
+    arguments: dict[str, Any],
+    *,
+    search_knowledge: Callable[[str, int], list[Passage]] | None = None,
+) -> Invocation:
+    """Run tool ``plugin_id`` for ``workspace``; a tool not enabled there does not exist.
+    An agent app passes ``search_knowledge`` (see ``ToolContext``)."""
     entry = plugin_in_workspace(workspace, Kind.TOOL, plugin_id)
     if entry is None or not entry.enabled:
         raise NotFound(f"Tool '{plugin_id}' is not enabled in this workspace.")
@@ -53,7 +61,9 @@ def invoke_tool(workspace: Workspace, plugin_id: str, arguments: dict[str, Any])
     except PydanticValidationError as exc:
         raise InvalidParameter(field_errors(exc, "arguments")) from None
     settings = settings_for(entry, plugin_class)
-    context = ToolContext(settings=settings, workspace=workspace.slug)
+    context = ToolContext(
+        settings=settings, workspace=workspace.slug, search_knowledge=search_knowledge
+    )
     tool: Tool = discovery.instance_of(plugin_class)
     secrets = secret_values(settings)
 
