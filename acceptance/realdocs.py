@@ -10,6 +10,12 @@ parsing and the pipeline. Prints a table (file, status, chunks, check, reason) a
 non-zero on a crash, a hang (a document still in progress after ``--timeout``) or a wrong
 outcome.
 
+Then it builds a RAG agent app on that knowledge base and calls it exactly as a tenant
+program would, with the official ``dashscope`` SDK (``Application.call``: a plain call, a
+session continued, a stream). CI has no real chat model, so a platform admin registers the
+suite's scripted model server (``tests/upstream.py``, the one fake) as the app's model;
+everything else — retrieval over the realdocs, citations, sessions, SSE — is the platform's.
+
 The realdocs are test data, read by path, never copied into the project. Run from the
 repository root (``.ci/run`` runs it after the tests):
 
@@ -27,12 +33,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import dashscope
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.platform_process import Platform, kill_leftovers  # noqa: E402
+from tests.upstream import UpstreamServer, text  # noqa: E402
 
 ADMIN_EMAIL = "acceptance@example.com"
 ADMIN_PASSWORD = "acceptance-realdocs-1"  # noqa: S105 - a throwaway instance
@@ -235,6 +243,11 @@ def run(realdocs: Path, timeout: float) -> int:
             )
         print_table(rows)
         print(f"{len(files)} files; ingestion took {took:.1f}s; {problems} problem(s)")
+        app_problems = check_app(platform.base_url, console, kb["id"])
+        for problem in app_problems:
+            print(f"app: WRONG: {problem}")
+        print(f"RAG app over the realdocs: {len(app_problems)} problem(s)")
+        problems += len(app_problems)
         if platform.process.poll() is not None:
             print(f"`up` died (exit {platform.process.returncode})", file=sys.stderr)
             return 1
@@ -246,6 +259,93 @@ def run(realdocs: Path, timeout: float) -> int:
         kill_leftovers(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
     return 1 if problems else 0
+
+
+#: A question some realdocs answer, and a file that answers it.
+APP_QUESTION = "分布式训练中的数据并行是什么？"
+APP_SOURCE = "分布式训练技术原理.md"
+
+
+def check_app(base_url: str, console: Console, kb_id: str) -> list[str]:
+    """A RAG app on the realdocs knowledge base, called with ``dashscope.Application``;
+    what went wrong, if anything."""
+    problems: list[str] = []
+    with UpstreamServer() as upstream:
+        console.call(
+            "POST",
+            "/model-endpoints",
+            json={
+                "name": "acceptance-chat",
+                "provider": "openai",
+                "upstream_model": "scripted",
+                "capabilities": ["chat", "tool_calls"],
+                "settings": {"base_url": upstream.openai_base_url, "api_key": "sk-up"},
+            },
+        )
+        endpoints = console.call("GET", "/model-endpoints").json()
+        endpoint = next(e for e in endpoints if e["name"] == "acceptance-chat")
+        console.call(
+            "POST", f"/model-endpoints/{endpoint['id']}/grants", json={"workspace": "demo"}
+        )
+        key = console.call("POST", "/api-keys", json={"name": "acceptance"}).json()["key"]
+        app = console.call(
+            "POST",
+            "/apps",
+            json={
+                "name": "Realdocs assistant",
+                "draft": {
+                    "model": "acceptance-chat",
+                    "system_prompt": "Answer from the documents.",
+                    "knowledge": {"knowledge_base_ids": [kb_id], "top_k": 5},
+                    "tools": [{"type": "plugin", "id": "calculator"}],
+                },
+            },
+        ).json()
+        console.call("POST", f"/apps/{app['id']}/publish", json={"notes": "acceptance"})
+
+        dashscope.base_http_api_url = f"{base_url}/api/v1"
+        upstream.script("chat", text("数据并行把数据切分到多个设备上。<ref>[1]</ref>"))
+        answer = dashscope.Application.call(app_id=app["id"], api_key=key, prompt=APP_QUESTION)
+        if answer.status_code != 200:
+            return [f"Application.call answered {answer.status_code} {answer.message}"]
+        references = answer.output.doc_references or []
+        if "<ref>[1]</ref>" not in answer.output.text:
+            problems.append(f"the answer lost its citation: {answer.output.text!r}")
+        if not references or references[0].index_id != "1":
+            problems.append("no doc_references, or not numbered from 1")
+        elif APP_SOURCE not in {r.doc_name for r in references}:
+            found = sorted({r.doc_name for r in references})
+            problems.append(f"{APP_SOURCE} is not among the sources found: {found}")
+        if not answer.usage.models or answer.usage.models[0].model_id != "acceptance-chat":
+            problems.append(f"usage.models is {answer.usage.models!r}")
+        sent = upstream.requests_for("chat")[-1].body["messages"][0]["content"]
+        if "[1]" not in sent:
+            problems.append("the model was not given numbered sources")
+
+        again = dashscope.Application.call(
+            app_id=app["id"], api_key=key, prompt="再说一遍", session_id=answer.output.session_id
+        )
+        if again.output.session_id != answer.output.session_id:
+            problems.append("the session was not continued")
+        history = [m["content"] for m in upstream.requests_for("chat")[-1].body["messages"]]
+        if APP_QUESTION not in history:
+            problems.append("the continued session did not carry the first question")
+
+        pieces = [
+            frame.output.text
+            for frame in dashscope.Application.call(
+                app_id=app["id"],
+                api_key=key,
+                prompt=APP_QUESTION,
+                stream=True,
+                incremental_output=True,
+            )
+            if frame.status_code == 200 and frame.output.text
+        ]
+        if "".join(pieces) != "echo: " + APP_QUESTION:
+            problems.append(f"the stream was {pieces!r}")
+    print(f"app {app['id']}: {len(references)} sources found for the question")
+    return problems
 
 
 def print_table(rows: list[tuple[str, ...]]) -> None:

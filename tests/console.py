@@ -59,6 +59,9 @@ class ConsoleClient:
     def post(self, path: str, json: Any = None, **kwargs):
         return self.request("POST", path, json, **kwargs)
 
+    def put(self, path: str, json: Any = None, **kwargs):
+        return self.request("PUT", path, json, **kwargs)
+
     def patch(self, path: str, json: Any = None, **kwargs):
         return self.request("PATCH", path, json, **kwargs)
 

@@ -119,13 +119,14 @@ def test_provider_keys_in_the_environment_register_chat_models(monkeypatch):
     output = bootstrap(monkeypatch, **keys)
     assert "No chat model" not in output
     qwen = ModelEndpoint.objects.get(name="qwen-plus")
-    assert (qwen.provider, qwen.capabilities) == ("dashscope", ["chat"])
+    assert (qwen.provider, qwen.capabilities) == ("dashscope", ["chat", "tool_calls"])
     assert "sk-dashscope-from-env" not in str(qwen.settings)
     assert decrypt_json(stored_settings(qwen).encrypted_secrets) == {
         "api_key": "sk-dashscope-from-env"
     }
     vllm = ModelEndpoint.objects.get(name="Qwen/Qwen2.5-7B-Instruct")
     assert vllm.settings["base_url"] == "http://127.0.0.1:8001/v1"
+    assert vllm.capabilities == ["chat"]  # its own server: tool calling is not assumed
     assert ModelEndpoint.objects.filter(name="text-embedding-v3", provider="dashscope").exists()
 
     again = bootstrap(monkeypatch, **keys)

@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "apps.endpoints",
     "apps.usage",
     "apps.knowledge",
+    "apps.http_tools",
+    "apps.agents",
     "apps.gateway",
 ]
 
@@ -150,6 +152,10 @@ KNOWLEDGE_UPLOAD_MAX_BYTES = env_int("MINISTUDIO_UPLOAD_MAX_MB", default=100) * 
 KNOWLEDGE_EMBEDDING_BATCH = env_int("MINISTUDIO_EMBEDDING_BATCH", default=32)
 # How long an ingestion run may go without a sign of life before another worker takes over.
 KNOWLEDGE_INGEST_LEASE_SECONDS = env_int("MINISTUDIO_INGEST_LEASE_SECONDS", default=300)
+
+# --- Agent apps: a session's history is forgotten after this long without a call.
+AGENT_SESSION_IDLE_SECONDS = env_int("MINISTUDIO_SESSION_IDLE_SECONDS", default=3600)
+
 # The upload request itself may carry this much (the files plus the form).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -189,6 +195,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "flush-usage": {"task": "workers.usage.flush", "schedule": 5.0},
     "sweep-ingestion": {"task": "workers.knowledge.sweep", "schedule": 60.0},
+    "forget-idle-sessions": {"task": "workers.agents.forget_idle_sessions", "schedule": 300.0},
 }
 
 # --- Secrets at rest (plugin settings, endpoint credentials): see studio/encryption.py.

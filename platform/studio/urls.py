@@ -1,10 +1,14 @@
 from django.contrib import admin
 from django.urls import path
 
+from apps.agents.app_api import router as app_completion_router
 from apps.gateway.dashscope_compat import dashscope_api
 from apps.gateway.openai_compat import openai_api
 from studio.api import console_api
 from studio.views import home
+
+# The DashScope surface serves models (gateway) and published apps (agents).
+dashscope_api.add_router("/", app_completion_router)
 
 urlpatterns = [
     path("console/api/", console_api.urls),

@@ -17,6 +17,9 @@ class EndpointCapability(models.TextChoices):
     CHAT = "chat", "Chat"
     EMBEDDING = "embedding", "Embedding"
     RERANK = "rerank", "Rerank"
+    #: The model takes OpenAI-style function tools natively; agent apps on a chat model
+    #: without it fall back to a ReAct prompt.
+    TOOL_CALLS = "tool_calls", "Native tool calling"
 
 
 class ModelEndpoint(models.Model):

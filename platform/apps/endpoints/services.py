@@ -40,6 +40,7 @@ NEEDS = {
     EndpointCapability.CHAT: Capability.CHAT,
     EndpointCapability.EMBEDDING: Capability.EMBEDDINGS,
     EndpointCapability.RERANK: Capability.RERANK,
+    EndpointCapability.TOOL_CALLS: Capability.TOOL_CALLS,
 }
 EDITABLE = (
     "display_name",
@@ -68,6 +69,8 @@ def provider_class(provider: str) -> type[ModelProvider]:
 def check_capabilities(plugin_class: type[ModelProvider], capabilities: list[str]) -> list[str]:
     if not capabilities:
         raise InvalidParameter("capabilities: give at least one of chat, embedding, rerank.")
+    if EndpointCapability.TOOL_CALLS in capabilities and EndpointCapability.CHAT not in capabilities:
+        raise InvalidParameter("capabilities: tool_calls is a kind of chat; add chat too.")
     missing = [
         c for c in capabilities if NEEDS[EndpointCapability(c)] not in plugin_class.capabilities
     ]
@@ -305,7 +308,7 @@ def seed_endpoints(workspace: Workspace, environ: dict[str, str]) -> list[Seeded
                 name="qwen-plus",
                 provider="dashscope",
                 upstream_model="qwen-plus",
-                capabilities=["chat"],
+                capabilities=["chat", "tool_calls"],
                 settings=settings,
                 context_window=131072,
                 default=True,
@@ -333,7 +336,9 @@ def seed_endpoints(workspace: Workspace, environ: dict[str, str]) -> list[Seeded
                 name=chat_model,
                 provider="openai",
                 upstream_model=chat_model,
-                capabilities=["chat"],
+                # A server of one's own (vLLM, Ollama) calls tools only when started to:
+                # agent apps use ReAct on it until an admin adds tool_calls.
+                capabilities=["chat"] if base_url else ["chat", "tool_calls"],
                 settings=settings,
                 default=True,
             )

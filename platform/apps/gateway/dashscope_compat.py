@@ -10,6 +10,7 @@ Point the SDK here with ``dashscope.base_http_api_url = "http://host:8000/api/v1
 frames when ``X-DashScope-SSE: enable``, and ``{"code", "message", "request_id"}`` errors.
 """
 
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -195,6 +196,14 @@ def _output(
     return {"text": content, "finish_reason": finish_reason}
 
 
+def sse_frame(
+    number: int, data: dict[str, Any], *, event: str = "result", status: int = 200
+) -> str:
+    """One DashScope SSE frame: ``id``, ``event``, ``:HTTP_STATUS/<status>``, ``data``."""
+    body = json.dumps(data, ensure_ascii=False)
+    return f"id:{number}\nevent:{event}\n:HTTP_STATUS/{status}\ndata:{body}\n\n"
+
+
 def generation_frames(
     chunks: Iterator[ChatChunk], *, parameters: GenerationParameters, request_id: str
 ) -> Iterator[str]:
@@ -204,16 +213,13 @@ def generation_frames(
     ``finish_reason`` reads ``"null"`` until the last frame. An upstream failure half-way
     becomes an ``event:error`` frame carrying the error shape.
     """
-    number = 0
+    numbers = itertools.count(1)
     rid = request_id
     so_far = ""
     usage = Usage()
 
     def frame(data: dict[str, Any], event: str = "result", status: int = 200) -> str:
-        nonlocal number
-        number += 1
-        body = json.dumps(data, ensure_ascii=False)
-        return f"id:{number}\nevent:{event}\n:HTTP_STATUS/{status}\ndata:{body}\n\n"
+        return sse_frame(next(numbers), data, event=event, status=status)
 
     try:
         for chunk in chunks:

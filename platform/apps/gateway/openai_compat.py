@@ -11,7 +11,7 @@ import logging
 import struct
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -278,9 +278,13 @@ def completion_frames(
                         "usage": _usage_out(chunk.usage),
                     }
                 )
-    except UpstreamError as exc:
-        body = json.loads(upstream_error_response(exc).content)
-        yield _sse(body)
+    except (UpstreamError, ApiError) as exc:
+        failure = (
+            upstream_error_response(exc)
+            if isinstance(exc, UpstreamError)
+            else openai_error(exc.status, exc.message, code=OPENAI_CODES.get(exc.code, exc.code))
+        )
+        yield _sse(json.loads(failure.content))
     yield _sse("[DONE]")
 
 
@@ -309,8 +313,42 @@ def list_models(request: HttpRequest):
     }
 
 
+#: Model names that are not endpoints: a prefix (``app:``) and who answers for it.
+_MODEL_PREFIXES: dict[str, Callable[[HttpRequest, ChatCompletionIn], Any]] = {}
+
+
+def answer_model_prefix(
+    prefix: str, handler: Callable[[HttpRequest, ChatCompletionIn], Any]
+) -> None:
+    """Let ``handler`` answer chat completions whose ``model`` starts with ``prefix``
+    (agent apps register ``app:``, so OpenAI clients can call a published app)."""
+    _MODEL_PREFIXES[prefix] = handler
+
+
+def completion_body(
+    model: str, content: str | None, finish_reason: str, usage, tool_calls=()
+) -> dict[str, Any]:
+    """A whole ``chat.completion`` object."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls_out(list(tool_calls))
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}
+        ],
+        "usage": _usage_out(usage),
+    }
+
+
 @openai_api.post("/chat/completions")
 def chat_completions(request: HttpRequest, payload: ChatCompletionIn):
+    for prefix, handler in _MODEL_PREFIXES.items():
+        if payload.model.startswith(prefix):
+            return handler(request, payload)
     target = routing.route(
         request.auth.workspace,
         payload.model,
@@ -328,24 +366,13 @@ def chat_completions(request: HttpRequest, payload: ChatCompletionIn):
         )
         return event_stream_response(frames)
     answer = routing.chat(target, chat_request)
-    message: dict[str, Any] = {"role": "assistant", "content": answer.message.content}
-    if answer.message.tool_calls:
-        message["tool_calls"] = tool_calls_out(answer.message.tool_calls)
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": payload.model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "finish_reason": answer.finish_reason,
-                "logprobs": None,
-            }
-        ],
-        "usage": _usage_out(answer.usage),
-    }
+    return completion_body(
+        payload.model,
+        answer.message.content,
+        answer.finish_reason,
+        answer.usage,
+        answer.message.tool_calls,
+    )
 
 
 def _base64_floats(vector: list[float]) -> str:

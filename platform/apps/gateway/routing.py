@@ -58,9 +58,11 @@ def route(
     *,
     surface: str,
     api_key: ApiKey | None = None,
+    app_id: str | None = None,
 ) -> Route:
     """The endpoint ``model`` names for ``workspace``. Not granted, disabled or
-    unknown are one answer, ``ModelNotFound``: a workspace cannot learn what others have."""
+    unknown are one answer, ``ModelNotFound``: a workspace cannot learn what others have.
+    ``app_id`` tags the call's usage with the agent app that made it."""
     version = config_cache.current_version()
     endpoint, plugin_class, provider_settings_ = config_cache.cached(
         ("route", workspace.pk, model),
@@ -75,7 +77,15 @@ def route(
         endpoint=endpoint,
         provider=discovery.instance_of(plugin_class),
         settings=provider_settings_,
-        meter=Meter(endpoint, workspace, api_key, surface, capability, config_version=version),
+        meter=Meter(
+            endpoint,
+            workspace,
+            api_key,
+            surface,
+            capability,
+            config_version=version,
+            app_id=app_id,
+        ),
     )
 
 

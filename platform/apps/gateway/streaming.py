@@ -13,6 +13,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+from django.db import connections
 from django.http import StreamingHttpResponse
 
 _END = object()
@@ -45,6 +46,9 @@ async def stream_in_threads(items: Iterator[str]) -> AsyncIterator[str]:
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()  # in this thread, where the generator last ran
+            # A stream that touched the database (an agent run records itself) opened
+            # this thread's own connection; the thread ends here, so must it.
+            connections.close_all()
             hand_over(_END)
 
     threading.Thread(target=produce, name="stream", daemon=True).start()

@@ -82,7 +82,11 @@ def _where(filters: Filters) -> tuple[sql.Composable, list[Any]]:
 
 
 def _vector_ranking(
-    knowledge_bases: list[KnowledgeBase], query: str, options: RetrievalSettings, filters: Filters
+    knowledge_bases: list[KnowledgeBase],
+    query: str,
+    options: RetrievalSettings,
+    filters: Filters,
+    app_id: str | None,
 ) -> list[tuple[int, float]]:
     by_model: dict[str, list[KnowledgeBase]] = defaultdict(list)
     for knowledge_base in knowledge_bases:
@@ -91,7 +95,9 @@ def _vector_ranking(
     where, where_params = _where(filters)
     for model, group in by_model.items():
         workspace = group[0].workspace
-        target = routing.route(workspace, model, EndpointCapability.EMBEDDING, surface="retrieval")
+        target = routing.route(
+            workspace, model, EndpointCapability.EMBEDDING, surface="retrieval", app_id=app_id
+        )
         vector = routing.embed(target, [query], input_type="query").vectors[0]
         literal = "[" + ",".join(map(repr, vector)) + "]"
         for knowledge_base in group:
@@ -227,7 +233,9 @@ def _hits(ids: list[int]) -> dict[int, Hit]:
     }
 
 
-def _rerank(knowledge_bases: list[KnowledgeBase], query: str, hits: list[Hit]) -> list[Hit]:
+def _rerank(
+    knowledge_bases: list[KnowledgeBase], query: str, hits: list[Hit], app_id: str | None
+) -> list[Hit]:
     endpoint = next((kb.rerank_endpoint for kb in knowledge_bases if kb.rerank_endpoint), None)
     if endpoint is None:
         raise InvalidParameter(
@@ -236,7 +244,11 @@ def _rerank(knowledge_bases: list[KnowledgeBase], query: str, hits: list[Hit]) -
     if not hits:
         return hits
     target = routing.route(
-        knowledge_bases[0].workspace, endpoint.name, EndpointCapability.RERANK, surface="retrieval"
+        knowledge_bases[0].workspace,
+        endpoint.name,
+        EndpointCapability.RERANK,
+        surface="retrieval",
+        app_id=app_id,
     )
     answer = routing.rerank(target, query, [hit.text for hit in hits])
     reordered = []
@@ -254,14 +266,17 @@ def retrieve(
     query: str,
     options: RetrievalSettings,
     filters: Filters | None = None,
+    *,
+    app_id: str | None = None,
 ) -> list[Hit]:
-    """The best ``options.top_k`` chunks of ``knowledge_bases`` (all in ``workspace``)."""
+    """The best ``options.top_k`` chunks of ``knowledge_bases`` (all in ``workspace``).
+    ``app_id``: the agent app searching, which the model calls' usage is tagged with."""
     if not query.strip():
         raise InvalidParameter("query: give some text to search for.")
     filters = filters or Filters()
     rankings: dict[str, list[tuple[int, float]]] = {}
     if options.mode in ("vector", "hybrid"):
-        rankings["vector"] = _vector_ranking(knowledge_bases, query, options, filters)
+        rankings["vector"] = _vector_ranking(knowledge_bases, query, options, filters, app_id)
     if options.mode in ("fulltext", "hybrid"):
         rankings["fulltext"] = _fulltext_ranking(knowledge_bases, query, options, filters)
     if options.mode == "hybrid":
@@ -281,7 +296,7 @@ def retrieve(
             hit.score = score
             hits.append(hit)
     if options.rerank:
-        hits = _rerank(knowledge_bases, query, hits)
+        hits = _rerank(knowledge_bases, query, hits, app_id)
     if options.score_threshold is not None:
         hits = [hit for hit in hits if hit.score >= options.score_threshold]
     return hits[: options.top_k]

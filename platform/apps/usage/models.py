@@ -37,6 +37,9 @@ class UsageRecord(WorkspaceOwned):
     error_code = models.CharField(max_length=64, blank=True)
     cost = models.DecimalField(max_digits=16, decimal_places=8, default=0)
     request_id = models.CharField(max_length=128, blank=True)
+    app_id = models.UUIDField(
+        null=True, blank=True, help_text="The agent app whose run made the call, if any."
+    )
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -49,6 +49,7 @@ class UsageEvent:
     cost: str
     request_id: str
     created_at: str
+    app_id: str | None = None
 
 
 @dataclass
@@ -68,6 +69,8 @@ class Meter:
     ticket: Ticket | None = None
     #: The configuration version routing read (studio.config_cache), reused for quotas.
     config_version: bytes | None = None
+    #: The agent app whose run makes the call (apps.agents), for usage by app.
+    app_id: str | None = None
 
     def first_token(self) -> None:
         if self.first_token_at is None:
@@ -123,6 +126,7 @@ class Meter:
             cost=str(cost),
             request_id=self.request_id,
             created_at=timezone.now().isoformat(),
+            app_id=self.app_id,
         )
         record(event)
         if self.ticket is not None:

@@ -49,6 +49,7 @@ def write_events(payloads: list[bytes | str]) -> int:
             error_code=e["error_code"],
             cost=Decimal(e["cost"]),
             request_id=e["request_id"],
+            app_id=e.get("app_id"),
             created_at=datetime.fromisoformat(e["created_at"]),
         )
         for e in events
