@@ -15,7 +15,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 
 QUEUES = ("ingest", "batch", "default")
 
-app = Celery("ministudio", include=["workers.health", "workers.usage", "apps.knowledge.tasks", "apps.agents.tasks"],)
+app = Celery(
+    "ministudio",
+    include=["workers.health", "workers.usage", "apps.knowledge.tasks", "apps.agents.tasks"],
+)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each queue gets its own exchange and key, so a task routed to one queue lands in that one only.
 app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in QUEUES]

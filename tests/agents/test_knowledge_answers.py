@@ -13,10 +13,10 @@ from tests.upstream import text, tool_call
 pytestmark = pytest.mark.django_db(transaction=True)
 
 POLICY = (
-    "# Travel policy\n\n"
-    "Employees book economy class for flights under six hours.\n\n"
-    "## Hotels\n\nHotels are reimbursed up to 150 euros a night in Europe.\n"
-).encode()
+    b"# Travel policy\n\n"
+    b"Employees book economy class for flights under six hours.\n\n"
+    b"## Hotels\n\nHotels are reimbursed up to 150 euros a night in Europe.\n"
+)
 SECURITY = b"# Security\n\nLaptops must use full disk encryption and a screen lock.\n"
 
 

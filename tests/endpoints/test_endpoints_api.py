@@ -40,6 +40,13 @@ def admin(root) -> ConsoleClient:
     return ConsoleClient().as_user(root)
 
 
+def test_native_tool_calling_is_a_capability(root, upstream):
+    body = chat_endpoint(upstream, capabilities=["tool_calls", "chat"])
+    response = admin(root).post("/model-endpoints", body)
+    assert response.status_code == 201, response.content
+    assert response.json()["capabilities"] == ["chat", "tool_calls"]
+
+
 def test_a_platform_admin_registers_an_endpoint_with_its_key_encrypted(root, upstream):
     response = admin(root).post("/model-endpoints", chat_endpoint(upstream))
     assert response.status_code == 201, response.content
@@ -109,6 +116,11 @@ def test_an_embedding_endpoint_checks_its_dimension(root, upstream):
         ({"settings": {"colour": "red"}}, "settings.colour"),
         ({"name": "has space"}, "name"),
         ({"price_input_per_1k": "-1"}, "price_input_per_1k"),
+        ({"capabilities": ["tool_calls"]}, "tool_calls is a kind of chat"),
+        (
+            {"provider": "local", "settings": {}, "capabilities": ["chat", "tool_calls"]},
+            "tool_calls",
+        ),
     ],
 )
 def test_bad_endpoint_input_is_a_400_naming_the_field(root, upstream, overrides, named):

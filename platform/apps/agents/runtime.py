@@ -262,6 +262,7 @@ def run_app(plan: RunPlan) -> Iterator[Event]:
             search_knowledge=search if knowledge_bases else None,
             offer_knowledge_search=config.knowledge.as_tool,
         )
+
         def route() -> routing.Route:
             # One route per model call: each carries the meter that records that call.
             return routing.route(

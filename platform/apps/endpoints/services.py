@@ -69,7 +69,10 @@ def provider_class(provider: str) -> type[ModelProvider]:
 def check_capabilities(plugin_class: type[ModelProvider], capabilities: list[str]) -> list[str]:
     if not capabilities:
         raise InvalidParameter("capabilities: give at least one of chat, embedding, rerank.")
-    if EndpointCapability.TOOL_CALLS in capabilities and EndpointCapability.CHAT not in capabilities:
+    if (
+        EndpointCapability.TOOL_CALLS in capabilities
+        and EndpointCapability.CHAT not in capabilities
+    ):
         raise InvalidParameter("capabilities: tool_calls is a kind of chat; add chat too.")
     missing = [
         c for c in capabilities if NEEDS[EndpointCapability(c)] not in plugin_class.capabilities
