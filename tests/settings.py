@@ -26,3 +26,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, tests only
 STATIC_ROOT = None  # admin assets come from the finders; nothing is collected in tests
+# The suite tests the start page a checkout without a console build shows; the console's
+# serving is tested against a small build of its own (tests/test_pages.py).
+FRONTEND_DIST = None
+WHITENOISE_ROOT = None

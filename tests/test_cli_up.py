@@ -103,6 +103,7 @@ class Instance:
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in UNSET}
         env["MINISTUDIO_DATA_DIR"] = str(data_dir)
+        env["MINISTUDIO_FRONTEND_BUILD"] = "0"  # supervision only; the build is tested below
         paths = [str(ROOT / "platform"), str(ROOT), env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         self.lines: list[str] = []
@@ -282,3 +283,76 @@ def test_up_cleans_up_after_a_crashed_run_and_a_signal_during_start(data_dir):
         for instance in instances:
             instance.kill()
         kill_everything_of(data_dir)
+
+
+# --- building the web console before starting -------------------------------------------------
+
+
+def make_frontend(root: Path) -> Path:
+    frontend = root / "frontend"
+    (frontend / "src" / "pages").mkdir(parents=True)
+    for name in ("package.json", "index.html", "src/main.tsx", "src/pages/Models.tsx"):
+        (frontend / name).write_text("x")
+    return frontend
+
+
+def build(frontend: Path, *, at: float) -> None:
+    (frontend / "dist").mkdir(exist_ok=True)
+    (frontend / "dist" / "index.html").write_text("<html>")
+    os.utime(frontend / "dist" / "index.html", (at, at))
+
+
+def test_the_console_build_is_stale_when_missing_or_older_than_a_source(tmp_path):
+    from studio.frontend import build_is_stale
+
+    frontend = make_frontend(tmp_path)
+    assert build_is_stale(frontend)  # never built
+    now = time.time()
+    for source in frontend.rglob("*"):
+        os.utime(source, (now - 100, now - 100))
+    build(frontend, at=now - 50)
+    assert not build_is_stale(frontend)
+    os.utime(frontend / "src" / "pages" / "Models.tsx", (now, now))  # an edited page
+    assert build_is_stale(frontend)
+    build(frontend, at=now + 1)
+    assert not build_is_stale(frontend)
+    (frontend / "node_modules").mkdir()
+    (frontend / "node_modules" / "newer.js").write_text("x")  # not a source
+    os.utime(frontend / "package.json", (now + 2, now + 2))
+    assert build_is_stale(frontend)
+
+
+def test_up_builds_a_stale_console_with_npm(tmp_path, monkeypatch, capsys):
+    from studio.cli import up
+
+    frontend = make_frontend(tmp_path)
+    ran = []
+
+    def fake_run(command, cwd, check):
+        ran.append(command[1:])
+        if command[1:] == ["run", "build"]:
+            build(frontend, at=time.time() + 10)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(up.shutil, "which", lambda name: "/usr/bin/npm")
+    monkeypatch.setattr(up.subprocess, "run", fake_run)
+    monkeypatch.delenv("MINISTUDIO_FRONTEND_BUILD", raising=False)
+    assert up.ensure_frontend_build(frontend) is True
+    assert ran == [["ci", "--no-audit", "--no-fund"], ["run", "build"]]  # no node_modules yet
+    assert up.ensure_frontend_build(frontend) is False  # current now: nothing runs
+    assert len(ran) == 2
+    monkeypatch.setenv("MINISTUDIO_FRONTEND_BUILD", "0")
+    os.utime(frontend / "index.html", (time.time() + 20, time.time() + 20))
+    assert up.ensure_frontend_build(frontend) is False and len(ran) == 2
+
+
+def test_without_npm_up_says_so_in_one_line_and_goes_on(tmp_path, monkeypatch, capsys):
+    from studio.cli import up
+
+    frontend = make_frontend(tmp_path)
+    monkeypatch.setattr(up.shutil, "which", lambda name: None)
+    monkeypatch.delenv("MINISTUDIO_FRONTEND_BUILD", raising=False)
+    assert up.ensure_frontend_build(frontend) is False
+    [line] = capsys.readouterr().out.strip().splitlines()
+    assert "npm not found" in line and "start page" in line
+    assert up.ensure_frontend_build(None) is False  # an installed package has no sources

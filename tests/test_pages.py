@@ -91,3 +91,69 @@ def test_health_says_which_service_is_down(client, monkeypatch):
         "database": "ok",
         "redis": "error: ConnectionError",
     }
+
+
+# --- the web console's build, served at / ---------------------------------------------------------
+
+INDEX = b'<!doctype html><div id="root"></div><script src="/assets/index-AbCd1234.js"></script>'
+
+
+@pytest.fixture
+def console_build(tmp_path, settings):
+    """A tiny stand-in for frontend/dist: index.html, a hashed asset, an unhashed file."""
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_bytes(INDEX)
+    (tmp_path / "assets" / "index-AbCd1234.js").write_text("console.log('console')")
+    (tmp_path / "favicon.svg").write_text("<svg/>")
+    settings.FRONTEND_DIST = tmp_path
+    settings.WHITENOISE_ROOT = tmp_path  # read when the test client builds its middleware
+    return tmp_path
+
+
+def test_with_a_build_the_console_is_served_at_the_root(client, console_build):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.content == INDEX
+    assert response["Content-Type"].startswith("text/html")
+    assert response["Cache-Control"] == "no-cache"
+
+
+@pytest.mark.parametrize("route", ["/knowledge-bases", "/knowledge-bases/42", "/sign-in?next=/x"])
+def test_client_routes_fall_back_to_the_console(client, console_build, route):
+    response = client.get(route)
+    assert (response.status_code, response.content) == (200, INDEX)
+    assert response["Cache-Control"] == "no-cache"
+
+
+def test_hashed_assets_are_cached_for_a_year_other_files_briefly(client, console_build):
+    asset = client.get("/assets/index-AbCd1234.js")
+    assert asset.status_code == 200
+    assert "immutable" in asset["Cache-Control"] and "max-age=315360000" in asset["Cache-Control"]
+    icon = client.get("/favicon.svg")
+    assert icon.status_code == 200 and "immutable" not in icon["Cache-Control"]
+    assert client.get("/index.html")["Cache-Control"] == "no-cache"
+
+
+def test_a_missing_asset_is_a_404_not_the_console(client, console_build):
+    # A stale tab asking for an old asset must not get HTML back for a script.
+    assert client.get("/static/nothing.js").status_code == 404
+    assert client.get("/assets/index-Old12345.js").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["/console/api/no-such-thing", "/api/v1/nothing-here", "/compatible-mode/v1/nope"]
+)
+def test_api_paths_keep_their_json_404s_beside_the_console(client, console_build, path):
+    response = client.get(path)
+    assert response.status_code in (401, 404)
+    assert response["Content-Type"].startswith("application/json")
+
+
+def test_the_api_and_admin_still_answer_beside_the_console(client, console_build):
+    assert client.get("/console/api/health").json()["status"] == "ok"
+    assert client.get("/admin/login/").status_code == 200
+    assert client.get("/admin").status_code == 301  # Django's slash, not the console
+
+
+def test_writes_to_a_client_route_are_refused(client, console_build):
+    assert client.post("/knowledge-bases").status_code == 405

@@ -10,6 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from studio import frontend
 from studio.config import (
     DEVELOPMENT_SECRET_KEY,
     celery_url,
@@ -135,6 +136,14 @@ STATIC_ROOT = DATA_DIR / "static"
 # Serve app static files (the admin's) straight from their packages, so `ministudio up`
 # needs no collectstatic step; `collectstatic` still works for a CDN or a proxy.
 WHITENOISE_USE_FINDERS = True
+
+# The web console (frontend/, React): its production build is served at `/`, its hashed
+# assets cached for a year, index.html never (studio/frontend.py). Without a build `/` is
+# the server-rendered start page; `ministudio up` builds it when it is missing or stale.
+FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+WHITENOISE_ROOT = FRONTEND_DIST if (FRONTEND_DIST / "index.html").is_file() else None
+WHITENOISE_IMMUTABLE_FILE_TEST = frontend.immutable_file
+WHITENOISE_ADD_HEADERS_FUNCTION = frontend.add_headers
 
 # Uploaded documents of knowledge bases, behind Django's storage interface (a cloud storage
 # backend can replace it here). Files are kept under the data directory by default.

@@ -1,21 +1,26 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 
 from apps.agents.app_api import router as app_completion_router
 from apps.gateway.dashscope_compat import dashscope_api
 from apps.gateway.openai_compat import openai_api
 from studio.api import console_api
-from studio.views import home
+from studio.views import console
 
 # The DashScope surface serves models (gateway) and published apps (agents).
 dashscope_api.add_router("/", app_completion_router)
+
+_NOT_CONSOLE = "console/api|compatible-mode|api|admin|static|assets"
 
 urlpatterns = [
     path("console/api/", console_api.urls),
     path("compatible-mode/v1/", openai_api.urls),
     path("api/v1/", dashscope_api.urls),
     path("admin/", admin.site.urls),
-    path("", home, name="home"),
+    # The web console's client-side routes: every other path, except under the prefixes
+    # above, static files and the console's own assets (which answer their own 404s).
+    path("", console, name="home"),
+    re_path(rf"^(?!(?:{_NOT_CONSOLE})(?:/|$))(?P<path>.+)$", console),
 ]
 
 handler404 = "studio.views.not_found"

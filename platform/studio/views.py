@@ -1,11 +1,28 @@
-"""Plain Django views: the landing page and the JSON error pages of the API prefixes."""
+"""Plain Django views: the web console (or, without its build, the start page) and the
+JSON error pages of the API prefixes."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from apps.endpoints.guidance import HOW_TO_ADD_A_CHAT_MODEL, NO_CHAT_MODEL
 from apps.endpoints.selectors import chat_model_registered
+from studio import frontend
 from studio.errors import error_response, is_api_path
+
+
+@require_safe
+def console(request: HttpRequest, path: str = "") -> HttpResponse:
+    """The web console's ``index.html`` for any of its client-side routes; its router shows
+    the page. Without a build: the start page at ``/``, a 404 elsewhere."""
+    dist = frontend.dist_dir()
+    if dist is None:
+        if path:
+            raise Http404(path)
+        return home(request)
+    response = HttpResponse((dist / "index.html").read_bytes(), content_type="text/html")
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -9,6 +9,7 @@ reverse order; the data stays under the data directory for the next start.
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +27,8 @@ from studio.cli.embedded import (
     start_redis,
 )
 from studio.cli.runstate import DataDirBusy, RunState, stop_orphans
-from studio.config import SECRET_KEY_FILE, data_dir, env_str, redis_socket
+from studio.config import SECRET_KEY_FILE, data_dir, env_bool, env_str, redis_socket
+from studio.frontend import build_is_stale
 
 STOP_TIMEOUT_SECONDS = 15.0
 READY_TIMEOUT_SECONDS = 120.0
@@ -49,6 +51,42 @@ def child_environment(extra: dict[str, str]) -> dict[str, str]:
         env["PYTHONPATH"] = os.pathsep.join([root, *paths])
     env.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
     return env
+
+
+def frontend_dir() -> Path | None:
+    """The web console's sources (``frontend/`` of a checkout), or None when not there."""
+    frontend = platform_root().parent / "frontend"
+    return frontend if (frontend / "package.json").is_file() else None
+
+
+def ensure_frontend_build(frontend: Path | None) -> bool:
+    """Build the web console when its build is missing or older than its sources:
+    ``npm ci`` when ``node_modules`` is missing, then ``npm run build``. Without npm, or
+    when a step fails, say so in one line and go on (``/`` shows the start page, or the
+    previous build). True when a build ran and succeeded."""
+    if frontend is None or not env_bool("MINISTUDIO_FRONTEND_BUILD", default=True):
+        return False
+    if not build_is_stale(frontend):
+        return False
+    npm = shutil.which("npm")
+    if npm is None:
+        say(
+            "npm not found, so the web console is not built: install Node.js 20.19+ "
+            "and run `ministudio up` again (until then `/` shows the start page)"
+        )
+        return False
+    say("building the web console (frontend/: npm run build)")
+    steps = [["ci", "--no-audit", "--no-fund"]] if not (frontend / "node_modules").is_dir() else []
+    for step in [*steps, ["run", "build"]]:
+        result = subprocess.run([npm, *step], cwd=frontend, check=False)  # noqa: S603
+        if result.returncode != 0:
+            say(
+                f"`npm {' '.join(step)}` failed with exit code {result.returncode}; going on "
+                "without a fresh web console build"
+            )
+            return False
+    say("web console built")
+    return True
 
 
 def ensure_secret_key(base: Path) -> None:
@@ -89,6 +127,8 @@ class Supervisor:
         try:
             if stop_orphans(previous):
                 say("stopped processes left behind by an earlier run that did not exit cleanly")
+            ensure_frontend_build(frontend_dir())
+            self._checkpoint()
             env = self._start_services()
             self._prepare_database(env)
             self._start_children(env)

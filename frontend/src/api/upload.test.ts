@@ -1,0 +1,78 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { setCurrentWorkspace } from "./client";
+import { ApiError } from "./errors";
+import { uploadFiles } from "./upload";
+
+class FakeXhr {
+  static last: FakeXhr;
+  static reply = { status: 202, body: "{}" };
+  method = "";
+  url = "";
+  headers: Record<string, string> = {};
+  body: FormData | null = null;
+  withCredentials = false;
+  status = 0;
+  responseText = "";
+  upload: { onprogress: ((e: { lengthComputable: boolean; loaded: number; total: number }) => void) | null } = { onprogress: null };
+  onload: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  onabort: (() => void) | null = null;
+  constructor() {
+    FakeXhr.last = this;
+  }
+  open(method: string, url: string) {
+    this.method = method;
+    this.url = url;
+  }
+  setRequestHeader(name: string, value: string) {
+    this.headers[name] = value;
+  }
+  getResponseHeader() {
+    return null;
+  }
+  abort() {}
+  send(body: FormData) {
+    this.body = body;
+    this.upload.onprogress?.({ lengthComputable: true, loaded: 50, total: 200 });
+    this.upload.onprogress?.({ lengthComputable: true, loaded: 200, total: 200 });
+    this.status = FakeXhr.reply.status;
+    this.responseText = FakeXhr.reply.body;
+    queueMicrotask(() => this.onload?.());
+  }
+}
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  setCurrentWorkspace(null);
+});
+
+describe("uploadFiles", () => {
+  it("sends repeated files with the fields and headers, reporting progress", async () => {
+    vi.stubGlobal("XMLHttpRequest", FakeXhr);
+    document.cookie = "csrftoken=tok";
+    setCurrentWorkspace("demo");
+    FakeXhr.reply = { status: 202, body: JSON.stringify({ documents: [{ name: "a.txt", duplicate: false }] }) };
+    const progress: number[] = [];
+    const files = [new File(["a"], "a.txt"), new File(["b"], "b.md")];
+    const result = await uploadFiles<{ documents: unknown[] }>("/console/api/knowledge-bases/k/documents", files, {
+      fields: { tags: "hr,2026", metadata: '{"dept": "HR"}' },
+      onProgress: (p) => progress.push(p),
+    });
+    expect(result.documents).toHaveLength(1);
+    expect(progress).toEqual([25, 100, 100]);
+    const xhr = FakeXhr.last;
+    expect([xhr.method, xhr.url, xhr.withCredentials]).toEqual(["POST", "/console/api/knowledge-bases/k/documents", true]);
+    expect(xhr.headers).toEqual({ "X-Workspace": "demo", "X-CSRFToken": "tok" });
+    expect(xhr.body?.getAll("files").map((f) => (f as File).name)).toEqual(["a.txt", "b.md"]);
+    expect(xhr.body?.get("tags")).toBe("hr,2026");
+  });
+
+  it("rejects with the API's error message", async () => {
+    vi.stubGlobal("XMLHttpRequest", FakeXhr);
+    document.cookie = "csrftoken=tok";
+    FakeXhr.reply = { status: 413, body: JSON.stringify({ code: "FileTooLarge", message: "big.pdf is over 100 MB.", request_id: "x" }) };
+    const upload = uploadFiles("/console/api/knowledge-bases/k/documents", [new File(["x"], "big.pdf")]);
+    await expect(upload).rejects.toBeInstanceOf(ApiError);
+    await expect(upload).rejects.toMatchObject({ status: 413, code: "FileTooLarge", message: "big.pdf is over 100 MB." });
+  });
+});

@@ -1,0 +1,49 @@
+// The console's pages, in one table: the router and the left menu are both built from it.
+// To add a page: write it under pages/, add one entry here (and its menu label to
+// i18n/en.ts and zh.ts under "nav"). Only pages whose API exists belong here.
+import {
+  AppstoreOutlined,
+  DatabaseOutlined,
+  KeyOutlined,
+  TeamOutlined,
+} from "@ant-design/icons";
+import type { ReactNode } from "react";
+import type en from "./i18n/en";
+import { ApiKeysPage } from "./pages/ApiKeys";
+import { KnowledgeBaseDetailPage } from "./pages/KnowledgeBaseDetail";
+import { KnowledgeBasesPage } from "./pages/KnowledgeBases";
+import { MembersPage } from "./pages/Members";
+import { ModelsPage } from "./pages/Models";
+import type { Permission } from "./session/workspace";
+
+export interface ConsoleRoute {
+  /** Path under /, React Router syntax ("knowledge-bases/:id"). */
+  path: string;
+  element: ReactNode;
+  /** Shown in the left menu (in table order) when set; nested paths select their parent. */
+  menu?: { label: keyof (typeof en)["nav"]; icon: ReactNode };
+  /** Only platform admins see it (menu and route). */
+  platformAdmin?: boolean;
+  /** Only roles with this permission see it in the menu (the API refuses the rest anyway). */
+  permission?: Permission;
+}
+
+export const routes: ConsoleRoute[] = [
+  { path: "models", element: <ModelsPage />, menu: { label: "models", icon: <AppstoreOutlined /> } },
+  {
+    path: "knowledge-bases",
+    element: <KnowledgeBasesPage />,
+    menu: { label: "knowledgeBases", icon: <DatabaseOutlined /> },
+  },
+  { path: "knowledge-bases/:id", element: <KnowledgeBaseDetailPage /> },
+  {
+    path: "api-keys",
+    element: <ApiKeysPage />,
+    menu: { label: "apiKeys", icon: <KeyOutlined /> },
+    permission: "viewApiKeys",
+  },
+  { path: "members", element: <MembersPage />, menu: { label: "members", icon: <TeamOutlined /> } },
+];
+
+/** Where / goes after signing in. */
+export const HOME = "/models";
