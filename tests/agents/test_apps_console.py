@@ -37,6 +37,7 @@ def test_create_with_defaults(acme_console):
             {"tools": [{"type": "http", "id": "00000000-0000-0000-0000-000000000001"}]},
             "no HTTP tool",
         ),
+        ({"tools": [{"type": "http", "id": "not-a-uuid"}]}, "no HTTP tool not-a-uuid"),
         ({"tools": [{"type": "plugin", "id": "calculator"}] * 2}, "listed twice"),
         ({"temperature": 0.5}, "temperature: Extra inputs are not permitted"),
         ({"parameters": {"temperature": 5}}, "parameters.temperature:"),

@@ -17,7 +17,7 @@ from ninja import Field, Router, Schema
 from apps.accounts.models import ApiKey
 from apps.agents import selectors
 from apps.agents.config import AppConfig
-from apps.agents.models import AgentApp, RunSurface
+from apps.agents.models import AgentApp, AppVersion, RunSurface
 from apps.agents.planning import Call, RagOptions, plan_run
 from apps.agents.runtime import Event, Finished, TextDelta, Thought, run_app, run_to_end
 from apps.gateway.dashscope_compat import MessageIn, sse_frame
@@ -65,7 +65,9 @@ class CompletionIn(Schema):
     parameters: CompletionParameters = Field(default_factory=CompletionParameters)
 
 
-def published_app(api_key: ApiKey, app_id: str, request: HttpRequest) -> tuple[AgentApp, Any]:
+def published_app(
+    api_key: ApiKey, app_id: str, request: HttpRequest
+) -> tuple[AgentApp, AppVersion]:
     """The key's workspace's app and its latest version, or the DashScope error."""
     named = request.headers.get("X-DashScope-WorkSpace", "").strip()
     if named and named != api_key.workspace.slug:

@@ -2,7 +2,6 @@
 the conversation so far, the filled-in system prompt, where to search. Everything a
 caller can get wrong is checked here, before the run starts, and answered with a 400."""
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +10,7 @@ from apps.agents import prompts, selectors
 from apps.agents.config import AppConfig
 from apps.agents.models import AgentApp, AppVersion
 from apps.agents.runtime import Knowledge, RunPlan, new_session_id
+from apps.agents.services import valid_uuids
 from apps.knowledge.models import KnowledgeBase
 from apps.knowledge.retrieval import Filters
 from plugins.base import ChatMessage
@@ -125,7 +125,7 @@ def _knowledge_bases(
         return []
     found = list(
         KnowledgeBase.objects.in_workspace(workspace)
-        .filter(pk__in=_valid_uuids(wanted))
+        .filter(pk__in=valid_uuids(wanted))
         .select_related("embedding_endpoint", "rerank_endpoint", "workspace")
     )
     if rag.knowledge_base_ids:
@@ -136,13 +136,3 @@ def _knowledge_bases(
             )
     # Attached ones deleted since are skipped: the app still answers, from what is left.
     return found
-
-
-def _valid_uuids(values: list[str]) -> list[str]:
-    valid = []
-    for value in values:
-        try:
-            valid.append(str(uuid.UUID(str(value))))
-        except ValueError:
-            continue
-    return valid

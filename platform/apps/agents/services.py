@@ -1,6 +1,7 @@
 """Changes to agent apps: create, edit the draft, publish, roll back, delete; and what a
 run leaves behind: its record with steps, and the session's new exchange."""
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -56,15 +57,12 @@ def check_references(workspace: Workspace, config: AppConfig) -> None:
     if missing := sorted(plugin_ids - installed):
         raise InvalidParameter(f"draft.tools: no tool plugin {', '.join(missing)} is installed.")
     http_ids = [t.id for t in config.tools if t.type == "http"]
-    try:
-        found = {
-            str(pk)
-            for pk in HttpTool.objects.in_workspace(workspace)
-            .filter(pk__in=http_ids)
-            .values_list("pk", flat=True)
-        }
-    except (ValueError, TypeError):
-        found = set()
+    found = {
+        str(pk)
+        for pk in HttpTool.objects.in_workspace(workspace)
+        .filter(pk__in=valid_uuids(http_ids))
+        .values_list("pk", flat=True)
+    }
     if missing := sorted(set(http_ids) - found):
         raise InvalidParameter(f"draft.tools: no HTTP tool {', '.join(missing)} here.")
 
@@ -85,7 +83,7 @@ def check_publishable(workspace: Workspace, config: AppConfig) -> None:
     names = [t.id for t in config.tools if t.type == "plugin"]
     names += list(
         HttpTool.objects.in_workspace(workspace)
-        .filter(pk__in=[t.id for t in config.tools if t.type == "http"])
+        .filter(pk__in=valid_uuids([t.id for t in config.tools if t.type == "http"]))
         .values_list("name", flat=True)
     )
     if config.knowledge.as_tool and config.knowledge.knowledge_base_ids:
@@ -98,6 +96,17 @@ def check_publishable(workspace: Workspace, config: AppConfig) -> None:
             + ", ".join("{{" + name + "}}" for name in undeclared)
             + "; declare each under variables."
         )
+
+
+def valid_uuids(values: list[str]) -> list[str]:
+    """The values that are UUIDs, normalised; the others name nothing that exists."""
+    valid = []
+    for value in values:
+        try:
+            valid.append(str(uuid.UUID(str(value))))
+        except ValueError:
+            continue
+    return valid
 
 
 def _chat_models(workspace: Workspace):
