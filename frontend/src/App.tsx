@@ -8,7 +8,7 @@ import { ErrorAlert, FeedbackBridge } from "./components/feedback";
 import { AppLayout } from "./layout/AppLayout";
 import { SignInPage } from "./pages/SignIn";
 import { HOME, routes } from "./routes";
-import { useMe, WorkspaceProvider } from "./session/workspace";
+import { useMe, useWorkspace, WorkspaceProvider } from "./session/workspace";
 
 /** Bailian's palette: a violet primary on a light, dense layout. */
 export const theme = {
@@ -19,6 +19,12 @@ export const theme = {
 function NotFound() {
   const { t } = useTranslation();
   return <Result status="404" title={t("notFound.title")} extra={<Link to={HOME}>{t("notFound.back")}</Link>} />;
+}
+
+/** Platform-admin pages answer "not found" to everyone else (the API refuses them anyway). */
+function PlatformAdminOnly({ children }: { children: React.ReactNode }) {
+  const { isPlatformAdmin } = useWorkspace();
+  return isPlatformAdmin ? <>{children}</> : <NotFound />;
 }
 
 function SignedIn() {
@@ -44,7 +50,7 @@ export function ConsoleRoutes() {
       <Route path="/" element={<SignedIn />}>
         <Route index element={<Navigate to={HOME} replace />} />
         {routes.map((r) => (
-          <Route key={r.path} path={r.path} element={r.element} />
+          <Route key={r.path} path={r.path} element={r.platformAdmin ? <PlatformAdminOnly>{r.element}</PlatformAdminOnly> : r.element} />
         ))}
         <Route path="*" element={<NotFound />} />
       </Route>

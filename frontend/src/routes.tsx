@@ -3,18 +3,36 @@
 // i18n/en.ts and zh.ts under "nav"). Only pages whose API exists belong here.
 import {
   AppstoreOutlined,
+  BarChartOutlined,
+  ControlOutlined,
   DatabaseOutlined,
   KeyOutlined,
+  RobotOutlined,
   TeamOutlined,
+  ToolOutlined,
 } from "@ant-design/icons";
-import type { ReactNode } from "react";
+import { Skeleton } from "antd";
+import { lazy, Suspense, type ComponentType, type ReactNode } from "react";
 import type en from "./i18n/en";
 import { ApiKeysPage } from "./pages/ApiKeys";
+import { AppsPage } from "./pages/Apps";
 import { KnowledgeBaseDetailPage } from "./pages/KnowledgeBaseDetail";
 import { KnowledgeBasesPage } from "./pages/KnowledgeBases";
 import { MembersPage } from "./pages/Members";
 import { ModelsPage } from "./pages/Models";
 import type { Permission } from "./session/workspace";
+
+/** A page loaded on first visit (its own chunk: charts, editors), with a skeleton meanwhile. */
+function lazyPage<K extends string>(load: () => Promise<Record<K, ComponentType>>, name: K): ReactNode {
+  const Page: ComponentType = lazy(async () => ({ default: (await load())[name] as ComponentType }));
+  return (
+    <Suspense fallback={<Skeleton active paragraph={{ rows: 8 }} />}>
+      <Page />
+    </Suspense>
+  );
+}
+
+const plugins = lazyPage(() => import("./pages/Plugins"), "PluginsPage");
 
 export interface ConsoleRoute {
   /** Path under /, React Router syntax ("knowledge-bases/:id"). */
@@ -36,13 +54,25 @@ export const routes: ConsoleRoute[] = [
     menu: { label: "knowledgeBases", icon: <DatabaseOutlined /> },
   },
   { path: "knowledge-bases/:id", element: <KnowledgeBaseDetailPage /> },
+  { path: "apps", element: <AppsPage />, menu: { label: "apps", icon: <RobotOutlined /> } },
+  { path: "apps/:id", element: lazyPage(() => import("./pages/AppDetail"), "AppDetailPage") },
+  { path: "plugins", element: plugins, menu: { label: "plugins", icon: <ToolOutlined /> } },
+  { path: "plugins/tools", element: plugins },
+  { path: "plugins/http-tools", element: plugins },
   {
     path: "api-keys",
     element: <ApiKeysPage />,
     menu: { label: "apiKeys", icon: <KeyOutlined /> },
     permission: "viewApiKeys",
   },
+  { path: "usage", element: lazyPage(() => import("./pages/Usage"), "UsagePage"), menu: { label: "usage", icon: <BarChartOutlined /> } },
   { path: "members", element: <MembersPage />, menu: { label: "members", icon: <TeamOutlined /> } },
+  {
+    path: "platform",
+    element: lazyPage(() => import("./pages/Admin"), "AdminPage"),
+    menu: { label: "admin", icon: <ControlOutlined /> },
+    platformAdmin: true,
+  },
 ];
 
 /** Where / goes after signing in. */

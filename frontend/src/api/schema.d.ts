@@ -902,8 +902,29 @@ export interface paths {
         /**
          * Usage
          * @description Usage between ``start`` and ``end`` (UTC days, inclusive; default the last 30).
+         *     ``group_by=app`` groups by the agent app whose run made the call (``(no app)``: the rest).
          */
         get: operations["apps_usage_api_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/usage/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage Quotas
+         * @description The quotas that bind this workspace, each limit with its current consumption.
+         */
+        get: operations["apps_usage_api_usage_quotas"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1805,6 +1826,21 @@ export interface components {
              */
             top_k: number;
         };
+        /** LimitUsageOut */
+        LimitUsageOut: {
+            /** Limit */
+            limit: number;
+            /**
+             * Name
+             * @description requests_per_minute, tokens_per_minute, tokens_per_day, ...
+             */
+            name: string;
+            /**
+             * Used
+             * @description Counted right now; null when Redis is unreachable.
+             */
+            used: number | null;
+        };
         /** LoginIn */
         LoginIn: {
             /** Email */
@@ -2122,6 +2158,18 @@ export interface components {
             /** Workspace */
             workspace: string;
         };
+        /** QuotaUsageOut */
+        QuotaUsageOut: {
+            /** Id */
+            id: number;
+            /** Limits */
+            limits: components["schemas"]["LimitUsageOut"][];
+            /**
+             * Model
+             * @description The endpoint's name; null = all models.
+             */
+            model: string | null;
+        };
         /**
          * Role
          * @enum {string}
@@ -2342,6 +2390,11 @@ export interface components {
             input_tokens: number;
             /** Key */
             key: string;
+            /**
+             * Label
+             * @description With group_by=app: the app's name (key is its id).
+             */
+            label?: string | null;
             /** Output Tokens */
             output_tokens: number;
             /** Requests */
@@ -4053,7 +4106,7 @@ export interface operations {
         parameters: {
             query?: {
                 end?: string | null;
-                group_by?: "day" | "model" | "api_key";
+                group_by?: "day" | "model" | "api_key" | "app";
                 start?: string | null;
             };
             header?: never;
@@ -4069,6 +4122,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsageOut"];
+                };
+            };
+        };
+    };
+    apps_usage_api_usage_quotas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotaUsageOut"][];
                 };
             };
         };

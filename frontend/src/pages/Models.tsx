@@ -75,7 +75,11 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
   const bottom = useRef<HTMLDivElement>(null);
 
   useEffect(() => setModel((current) => current ?? initial), [initial]);
-  useEffect(() => bottom.current?.scrollIntoView?.({ block: "end" }), [turns]);
+  // A block, not an arrow expression: Chromium's scrollIntoView returns a promise, which
+  // React would take for the effect's cleanup and call ("destroy is not a function").
+  useEffect(() => {
+    bottom.current?.scrollIntoView?.({ block: "end" });
+  }, [turns]);
 
   const send = async () => {
     const text = input.trim();

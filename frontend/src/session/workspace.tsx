@@ -21,6 +21,7 @@ export const PERMISSIONS = {
   editApps: ["admin", "developer"],
   configurePlugins: ["admin"],
   runTools: ["admin", "developer"],
+  editHttpTools: ["admin", "developer"],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 

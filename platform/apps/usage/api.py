@@ -15,7 +15,7 @@ from apps.accounts.models import Workspace
 from apps.accounts.permissions import Permission
 from apps.endpoints.models import ModelEndpoint
 from apps.usage.models import Quota
-from apps.usage.selectors import usage_summary
+from apps.usage.selectors import quota_consumption, usage_summary
 from apps.usage.services import flush_usage
 from studio.errors import Conflict, InvalidParameter, NotFound
 
@@ -25,6 +25,9 @@ MAX_DAYS = 366
 
 class UsageRowOut(Schema):
     key: str
+    label: str | None = Field(
+        default=None, description="With group_by=app: the app's name (key is its id)."
+    )
     requests: int
     errors: int
     input_tokens: int
@@ -45,9 +48,10 @@ def usage(
     request: HttpRequest,
     start: date | None = None,
     end: date | None = None,
-    group_by: Literal["day", "model", "api_key"] = "day",
+    group_by: Literal["day", "model", "api_key", "app"] = "day",
 ):
-    """Usage between ``start`` and ``end`` (UTC days, inclusive; default the last 30)."""
+    """Usage between ``start`` and ``end`` (UTC days, inclusive; default the last 30).
+    ``group_by=app`` groups by the agent app whose run made the call (``(no app)``: the rest)."""
     ctx = workspace_context(request)
     ctx.require(Permission.USE_MODELS)
     end = end or timezone.now().date()
@@ -59,6 +63,34 @@ def usage(
     flush_usage()  # what was buffered a moment ago counts too
     rows, totals = usage_summary(ctx.workspace, start=start, end=end, group_by=group_by)
     return {"start": start, "end": end, "group_by": group_by, "rows": rows, "totals": totals}
+
+
+class LimitUsageOut(Schema):
+    name: str = Field(description="requests_per_minute, tokens_per_minute, tokens_per_day, ...")
+    limit: int
+    used: int | None = Field(description="Counted right now; null when Redis is unreachable.")
+
+
+class QuotaUsageOut(Schema):
+    id: int
+    model: str | None = Field(description="The endpoint's name; null = all models.")
+    limits: list[LimitUsageOut]
+
+    @staticmethod
+    def resolve_id(row) -> int:
+        return row.quota.pk
+
+    @staticmethod
+    def resolve_model(row) -> str | None:
+        return row.quota.endpoint.name if row.quota.endpoint_id else None
+
+
+@router.get("/usage/quotas", response=list[QuotaUsageOut])
+def usage_quotas(request: HttpRequest):
+    """The quotas that bind this workspace, each limit with its current consumption."""
+    ctx = workspace_context(request)
+    ctx.require(Permission.USE_MODELS)
+    return quota_consumption(ctx.workspace)
 
 
 # --- quotas (platform admins) ---------------------------------------------------------------------

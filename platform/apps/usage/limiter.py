@@ -34,6 +34,8 @@ class Check:
     limit: int
     span_ms: int
     label: str
+    #: The limit it enforces (the Quota field, "tokens_per_day"); for reading it back.
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,31 @@ class Limiter:
             return Ticket(call_id, tokens, list(checks))
         seconds = max(1, -(-int(retry_ms) // 1000))
         return Refusal(checks[int(failed) - 1], seconds)
+
+    def consumption(self, checks: list[Check], now_ms: int | None = None) -> list[int]:
+        """What each check has counted right now, read the way ``admission.lua`` counts
+        (expired entries left out), without charging or cleaning anything."""
+        now = now_ms if now_ms is not None else _now_ms()
+        pipe = self.client.pipeline(transaction=False)
+        for check in checks:
+            if check.kind == "requests_sliding":
+                pipe.zcount(check.keys[0], f"({now - check.span_ms}", "+inf")
+            elif check.kind == "tokens_sliding":
+                pipe.zrangebyscore(check.keys[0], f"({now - check.span_ms}", "+inf")
+                pipe.hgetall(check.keys[1])
+            elif check.kind == "tokens_fixed":
+                pipe.get(check.keys[0])
+            else:  # concurrency: leases whose deadline has not passed
+                pipe.zcount(check.keys[0], f"({now}", "+inf")
+        replies = iter(pipe.execute())
+        used = []
+        for check in checks:
+            if check.kind == "tokens_sliding":
+                live, reserved = next(replies), next(replies)
+                used.append(sum(int(reserved.get(member, 0)) for member in live))
+            else:
+                used.append(int(next(replies) or 0))
+        return used
 
     def settle(self, ticket: Ticket, used_tokens: int) -> None:
         """Replace the reservation by what was used, and free the concurrency slot."""

@@ -68,6 +68,7 @@ def checks_for(quota: Quota) -> list[Check]:
                 quota.requests_per_minute,
                 MINUTE_MS,
                 f"requests per minute of {scope}",
+                name="requests_per_minute",
             )
         )
     if quota.tokens_per_minute is not None:
@@ -79,6 +80,7 @@ def checks_for(quota: Quota) -> list[Check]:
                 quota.tokens_per_minute,
                 MINUTE_MS,
                 f"tokens per minute of {scope}",
+                name="tokens_per_minute",
             )
         )
     for period, limit in (("day", quota.tokens_per_day), ("month", quota.tokens_per_month)):
@@ -91,6 +93,7 @@ def checks_for(quota: Quota) -> list[Check]:
                     limit,
                     until_period_end_ms(period),
                     f"tokens per {period} of {scope}",
+                    name=f"tokens_per_{period}",
                 )
             )
     if quota.concurrent_requests is not None:
@@ -101,6 +104,7 @@ def checks_for(quota: Quota) -> list[Check]:
                 quota.concurrent_requests,
                 LEASE_MS,
                 f"concurrent requests of {scope}",
+                name="concurrent_requests",
             )
         )
     return checks

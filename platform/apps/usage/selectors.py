@@ -1,15 +1,20 @@
-"""Reads of usage: totals by day, model or key, for one workspace."""
+"""Reads of usage: totals by day, model, key or app, and quota consumption, for one
+workspace."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
+import redis
+from django.apps import apps as installed_apps
+from django.db.models import Count, F, Q, Sum
 
 from apps.accounts.models import Workspace
-from apps.usage.models import DailyUsage
+from apps.usage.models import CallStatus, DailyUsage, Quota, UsageRecord
+from apps.usage.quotas import checks_for, limiter
 
 GROUPS = {"day": "day", "model": "model", "api_key": "api_key__name"}
+NO_APP = "(no app)"
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,7 @@ class UsageRow:
     input_tokens: int
     output_tokens: int
     cost: Decimal
+    label: str | None = None
 
 
 def usage_summary(
@@ -34,9 +40,24 @@ def usage_summary(
         "output_tokens": Sum("output_tokens"),
         "cost": Sum("cost"),
     }
-    field = GROUPS[group_by]
+    if group_by == "app":
+        result = _by_app(workspace, start=start, end=end)
+    else:
+        result = _by_rollup_field(rows, GROUPS[group_by], sums)
+    totals = rows.aggregate(**sums)
+    return result, UsageRow(
+        key="total",
+        requests=totals["requests"] or 0,
+        errors=totals["errors"] or 0,
+        input_tokens=totals["input_tokens"] or 0,
+        output_tokens=totals["output_tokens"] or 0,
+        cost=totals["cost"] or Decimal(0),
+    )
+
+
+def _by_rollup_field(rows, field: str, sums: dict) -> list[UsageRow]:
     grouped = rows.values(field).annotate(**sums).order_by(field)
-    result = [
+    return [
         UsageRow(
             key=str(row[field]) if row[field] is not None else "(deleted key)",
             requests=row["requests"],
@@ -47,13 +68,78 @@ def usage_summary(
         )
         for row in grouped
     ]
-    totals = rows.aggregate(**sums)
-    total = UsageRow(
-        key="total",
-        requests=totals["requests"] or 0,
-        errors=totals["errors"] or 0,
-        input_tokens=totals["input_tokens"] or 0,
-        output_tokens=totals["output_tokens"] or 0,
-        cost=totals["cost"] or Decimal(0),
+
+
+def _by_app(workspace: Workspace, *, start: date, end: date) -> list[UsageRow]:
+    """The ledger grouped by the app whose run made each call (the daily rollups do not
+    keep the app); calls outside any app are one row keyed ``(no app)``."""
+    since = datetime.combine(start, time.min, tzinfo=UTC)
+    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+    grouped = (
+        UsageRecord.objects.in_workspace(workspace)
+        .filter(created_at__gte=since, created_at__lt=until)
+        .values("app_id")
+        .annotate(
+            requests=Count("id"),
+            errors=Count("id", filter=~Q(status=CallStatus.OK)),  # as the daily rollups count
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            cost=Sum("cost"),
+        )
     )
-    return result, total
+    ids = [row["app_id"] for row in grouped if row["app_id"] is not None]
+    # By name through the app registry: agents depends on usage (through the gateway),
+    # so usage does not import it.
+    agent_app = installed_apps.get_model("agents", "AgentApp")
+    names = dict(
+        agent_app.objects.in_workspace(workspace).filter(pk__in=ids).values_list("pk", "name")
+    )
+    rows = [
+        UsageRow(
+            key=str(row["app_id"]) if row["app_id"] is not None else NO_APP,
+            label=(names.get(row["app_id"], "(deleted app)") if row["app_id"] else None),
+            requests=row["requests"],
+            errors=row["errors"],
+            input_tokens=row["input_tokens"] or 0,
+            output_tokens=row["output_tokens"] or 0,
+            cost=row["cost"] or Decimal(0),
+        )
+        for row in grouped
+    ]
+    return sorted(rows, key=lambda row: (row.key == NO_APP, -row.requests, row.key))
+
+
+@dataclass(frozen=True)
+class LimitUsage:
+    name: str  # the Quota field: requests_per_minute, tokens_per_day, ...
+    limit: int
+    used: int | None  # None: the quota store is unreachable
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    quota: Quota
+    limits: list[LimitUsage]
+
+
+def quota_consumption(workspace: Workspace) -> list[QuotaUsage]:
+    """Each quota binding ``workspace`` (all models first, then per model) with every limit
+    it sets and what the limiter has counted against it right now."""
+    quotas = (
+        Quota.objects.in_workspace(workspace)
+        .select_related("workspace", "endpoint")
+        .order_by(F("endpoint__name").asc(nulls_first=True), "id")
+    )
+    result = []
+    for quota in quotas:
+        checks = checks_for(quota)
+        try:
+            used = limiter().consumption(checks)
+        except redis.RedisError:
+            used = [None] * len(checks)
+        limits = [
+            LimitUsage(name=check.name, limit=check.limit, used=count)
+            for check, count in zip(checks, used, strict=True)
+        ]
+        result.append(QuotaUsage(quota=quota, limits=limits))
+    return result

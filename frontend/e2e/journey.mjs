@@ -1,0 +1,374 @@
+// The console's end-to-end journey in a real browser (playwright-core driving Debian's
+// chromium, headless), against a running platform whose demo workspace has the scripted
+// chat model of acceptance/console_e2e.py (the playground step expects its answer: the
+// document's fact, cited as <ref>[1]</ref>, in pieces). That script starts the platform and
+// the model server and runs this; `console_e2e.py --serve` keeps them up and prints:
+//
+//   E2E_BASE_URL=http://127.0.0.1:PORT E2E_EMAIL=... E2E_PASSWORD=... \
+//   E2E_CHAT_MODEL=e2e-chat node e2e/journey.mjs
+//
+// Each step is bounded; a failure prints the step, the error and the page's address and
+// saves failure.png next to the screenshots. The results (the API key shown once, the
+// snippets, the app's id) go to E2E_RESULT as JSON for the caller to use.
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const env = process.env;
+const BASE = (env.E2E_BASE_URL ?? "http://127.0.0.1:8000").replace(/\/$/, "");
+const EMAIL = env.E2E_EMAIL ?? "admin@example.com";
+const PASSWORD = env.E2E_PASSWORD ?? "";
+const CHAT_MODEL = env.E2E_CHAT_MODEL ?? "";
+const FACT = env.E2E_FACT ?? "480 yuan";
+const SHOTS = resolve(env.E2E_SCREENSHOTS ?? fileURLToPath(new URL("../../var/e2e-screenshots", import.meta.url)));
+const RESULT = env.E2E_RESULT ? resolve(env.E2E_RESULT) : null;
+const STEP_TIMEOUT = Number(env.E2E_STEP_TIMEOUT ?? 20_000);
+const READY_TIMEOUT = Number(env.E2E_READY_TIMEOUT ?? 120_000);
+const JOURNEY_TIMEOUT = Number(env.E2E_JOURNEY_TIMEOUT ?? 280_000);
+// DESIGN.md's flags, and /dev/shm left alone (containers give it 64 MB, too little for Chromium).
+const CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
+
+const stamp = Date.now().toString(36);
+const KB_NAME = `Travel policy ${stamp}`;
+const DOC_NAME = `travel-policy-${stamp}.md`;
+const APP_NAME = `Travel assistant ${stamp}`;
+const KEY_NAME = `e2e-${stamp}`;
+const QUESTION = "How much may a hotel night cost in a tier-one city?";
+const DOCUMENT = `# Travel policy of Lumen Robotics
+
+## Hotels
+
+A hotel night in a tier-one city (Beijing, Shanghai, Guangzhou, Shenzhen) is reimbursed up
+to ${FACT}. Elsewhere the limit is 320 yuan a night. Book through the travel desk when you can.
+
+## Meals
+
+Meals on the road are covered up to 150 yuan a day, with receipts.
+
+## Trains and flights
+
+Take the train for trips under five hours; economy class for flights.
+`;
+
+const result = { question: QUESTION, document: DOC_NAME, knowledge_base: KB_NAME, snippets: {}, screenshots: [] };
+let page;
+let shotCount = 0;
+const pageErrors = [];
+const consoleErrors = [];
+
+function log(message) {
+  console.log(`journey: ${message}`);
+}
+
+async function shot(name) {
+  const file = `${String(++shotCount).padStart(2, "0")}-${name}.png`;
+  // Let antd's transitions and the last fetch settle so the picture shows the data.
+  await page.waitForLoadState("networkidle", { timeout: 5_000 }).catch(() => {});
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(SHOTS, file), fullPage: true });
+  result.screenshots.push(file);
+}
+
+async function step(name, body) {
+  const started = Date.now();
+  try {
+    await body();
+  } catch (error) {
+    error.step = name;
+    throw error;
+  }
+  log(`${name} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+}
+
+/** Follow a link of the left menu, by its text, and wait for the page's title. */
+async function openFromMenu(label) {
+  await page.getByRole("menu").getByRole("link", { name: label, exact: true }).click();
+  await page.getByRole("heading", { name: label, exact: true, level: 4 }).waitFor();
+}
+
+/** Pick `option` in the antd Select labelled `label` (inside `scope`). */
+async function pick(scope, label, option) {
+  await scope.getByLabel(label, { exact: true }).click();
+  const dropdown = page.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden)").last();
+  await dropdown.locator(".ant-select-item-option", { hasText: option }).first().click();
+}
+
+async function signIn() {
+  await page.goto(`${BASE}/sign-in`);
+  await page.getByLabel("E-mail").fill(EMAIL);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await shot("sign-in");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/models$/);
+  // The demo workspace is the current one.
+  await page.getByRole("combobox", { name: "Switch workspace" }).waitFor();
+  await page.locator("header").getByText(/demo/i).first().waitFor();
+}
+
+async function models() {
+  await page.getByRole("heading", { name: "Models", level: 4 }).waitFor();
+  await page.getByRole("cell", { name: CHAT_MODEL }).first().waitFor();
+  await page.getByRole("cell", { name: "use-m3" }).first().waitFor();
+  // The model playground: a plain chat with the scripted model, streamed.
+  await page.getByPlaceholder("Type a message; Enter sends, Shift+Enter adds a line").fill("Hello?");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.getByText(env.E2E_PLAIN_ANSWER ?? "Hello from the e2e model.").waitFor();
+  await shot("models");
+}
+
+async function createKnowledgeBase() {
+  await openFromMenu("Knowledge bases");
+  await page.getByRole("button", { name: "Create knowledge base" }).first().click();
+  const dialog = page.getByRole("dialog", { name: "Create a knowledge base" });
+  await dialog.getByLabel("Name", { exact: true }).fill(KB_NAME);
+  await dialog.getByLabel("Description").fill("Hotels, meals and trains: what Lumen Robotics reimburses.");
+  await pick(dialog, "Embedding model", "use-m3");
+  await dialog.getByRole("button", { name: "Create" }).click();
+  await page.waitForURL(/\/knowledge-bases\/[0-9a-f-]{36}$/);
+  result.knowledge_base_id = page.url().split("/").pop();
+  await page.getByRole("heading", { name: KB_NAME }).waitFor();
+}
+
+async function uploadDocument() {
+  await page.locator('input[type="file"]').setInputFiles({ name: DOC_NAME, mimeType: "text/markdown", buffer: Buffer.from(DOCUMENT) });
+  const row = page.getByRole("row").filter({ hasText: DOC_NAME });
+  await row.waitFor();
+  await row.getByTestId("doc-status").filter({ hasText: /^Ready$/ }).waitFor({ timeout: READY_TIMEOUT });
+  await shot("knowledge-base-documents");
+}
+
+async function hitTest() {
+  await page.getByRole("tab", { name: "Hit test" }).click();
+  await page.getByLabel("Query").fill("hotel night limit tier-one city");
+  await page.getByRole("button", { name: "Run hit test" }).click();
+  const first = page.getByTestId("hit").first();
+  await first.waitFor({ timeout: 60_000 }); // the first query loads the embedding model
+  await first.getByText(DOC_NAME).waitFor();
+  await first.getByText(FACT).waitFor();
+  await shot("knowledge-base-hit-test");
+  await openFromMenu("Knowledge bases");
+  await page.getByRole("row").filter({ hasText: KB_NAME }).waitFor();
+  await shot("knowledge-bases");
+}
+
+/** Open a tab of the app page (its label), and wait for the address to say so. */
+async function appTab(name, key) {
+  await page.getByRole("tab", { name, exact: true }).click();
+  await page.waitForURL(new RegExp(`[?&]tab=${key}`));
+}
+
+async function createApp() {
+  await openFromMenu("Apps");
+  await page.getByRole("button", { name: "Create app" }).first().click();
+  const dialog = page.getByRole("dialog", { name: "Create an app" });
+  await dialog.getByLabel("Name", { exact: true }).fill(APP_NAME);
+  await dialog.getByLabel("Description").fill("Answers questions on the travel policy, with sources.");
+  await dialog.getByRole("button", { name: "Create" }).click();
+  await page.waitForURL(/\/apps\/[0-9a-f-]{36}/);
+  result.app_id = new URL(page.url()).pathname.split("/").pop();
+  await page.getByRole("heading", { name: APP_NAME }).waitFor();
+}
+
+async function configureApp() {
+  await page.getByTestId("app-model").click();
+  await page.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option", { hasText: CHAT_MODEL }).first().click();
+  await page.getByTestId("app-prompt").fill("You answer Lumen Robotics employees' questions on the travel policy, briefly.");
+  await page.getByTestId("app-kbs").click();
+  await page.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option", { hasText: KB_NAME }).first().click();
+  await page.keyboard.press("Escape");
+  const saved = page.waitForResponse((r) => r.url().endsWith(`/apps/${result.app_id}/draft`) && r.request().method() === "PUT");
+  await page.getByTestId("save-draft").click();
+  const response = await saved;
+  if (response.status() !== 200) throw new Error(`saving the draft answered ${response.status()}: ${await response.text()}`);
+  await page.getByTestId("app-kbs").getByText(KB_NAME).waitFor();
+  await shot("app-configure");
+}
+
+async function playground() {
+  await appTab("Playground", "playground");
+  const input = page.getByTestId("app-input");
+  await input.fill(QUESTION);
+  // Record every text the answer bubble shows, to see that it streams in pieces.
+  await page.evaluate(() => {
+    const seen = (window.__answerTexts = []);
+    new MutationObserver(() => {
+      const bubbles = document.querySelectorAll('[data-testid="app-turn-assistant"]');
+      const text = bubbles[bubbles.length - 1]?.textContent ?? "";
+      if (text && seen[seen.length - 1] !== text) seen.push(text);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  await page.getByTestId("app-send").click();
+  const answer = page.getByTestId("app-turn-assistant").last();
+  const badge = answer.getByTestId("cite-badge").first();
+  await badge.waitFor({ timeout: 60_000 });
+  await answer.getByText(`${FACT} a night`).waitFor();
+  const texts = await page.evaluate(() => window.__answerTexts);
+  const partial = texts.filter((t) => t !== "…" && !t.includes(`${FACT} a night`));
+  if (partial.length < 2) throw new Error(`the answer did not stream in pieces: it showed ${JSON.stringify(texts)}`);
+  if (/<ref>/.test(await answer.innerText())) throw new Error("the answer shows a raw <ref> marker");
+  await badge.click();
+  const references = page.getByTestId("references").last();
+  await references.waitFor();
+  await references.getByText(DOC_NAME).first().waitFor();
+  await references.locator(".reference.highlight").filter({ hasText: DOC_NAME }).waitFor();
+  await shot("app-playground-citation");
+}
+
+async function publish() {
+  await page.getByTestId("publish").click();
+  const dialog = page.getByRole("dialog", { name: "Publish the draft" });
+  await dialog.getByTestId("publish-notes").fill("First release: answers from the travel policy, with sources.");
+  const published = page.waitForResponse((r) => r.url().endsWith(`/apps/${result.app_id}/publish`) && r.request().method() === "POST");
+  await dialog.getByRole("button", { name: "Publish", exact: true }).click();
+  const response = await published;
+  if (response.status() !== 201) throw new Error(`publishing answered ${response.status()}: ${await response.text()}`);
+  await dialog.waitFor({ state: "hidden" });
+  await appTab("Versions", "versions");
+  await page.getByRole("row").filter({ hasText: "First release" }).filter({ hasText: "v1" }).waitFor();
+  await shot("app-versions");
+}
+
+async function appApi() {
+  await appTab("API", "api");
+  const id = await page.getByTestId("app-id").inputValue();
+  if (id !== result.app_id) throw new Error(`the API tab shows app id ${id}, not ${result.app_id}`);
+  await page.getByRole("tab", { name: "Python · DashScope", exact: true }).click();
+  result.snippets.app_dashscope = await page.getByTestId("snippet-dashscope").innerText();
+  if (!result.snippets.app_dashscope.includes(result.app_id)) throw new Error("the DashScope snippet does not name the app");
+  await shot("app-api");
+  await appTab("Runs", "runs");
+  await shot("app-runs");
+  await openFromMenu("Apps");
+  await page.getByRole("row").filter({ hasText: APP_NAME }).filter({ hasText: "v1" }).waitFor();
+  await shot("apps");
+}
+
+async function createApiKey() {
+  await openFromMenu("API keys");
+  await page.getByRole("button", { name: "Create API key" }).first().click();
+  const dialog = page.getByRole("dialog", { name: "Create API key" });
+  await dialog.getByLabel("Name").fill(KEY_NAME);
+  await dialog.getByRole("button", { name: "Create" }).click();
+  const shown = page.getByRole("dialog", { name: "Your new API key" });
+  await shown.waitFor();
+  result.api_key = await shown.getByTestId("new-key").inputValue();
+  if (!/^sk-\S{16,}$/.test(result.api_key)) throw new Error(`the key shown is ${JSON.stringify(result.api_key)}`);
+  await shown.getByRole("tab", { name: "Python · DashScope SDK" }).click();
+  const snippet = shown.getByRole("tabpanel").locator("pre");
+  await snippet.getByText("dashscope.base_http_api_url").waitFor();
+  result.snippets.api_keys_dashscope = await snippet.innerText();
+  if (!result.snippets.api_keys_dashscope.includes(result.api_key)) throw new Error("the snippet does not carry the new key");
+  await shot("api-key-created");
+  await shown.getByRole("button", { name: "I have copied it" }).click();
+  await shown.waitFor({ state: "hidden" });
+  await page.getByRole("row").filter({ hasText: KEY_NAME }).waitFor();
+  await shot("api-keys");
+}
+
+async function members() {
+  await openFromMenu("Members");
+  await page.getByRole("cell", { name: EMAIL }).first().waitFor();
+  await shot("members");
+}
+
+async function plugins() {
+  await openFromMenu("Plugins");
+  await page.getByRole("row").filter({ hasText: /calculator/i }).first().waitFor();
+  await shot("plugins");
+  await page.getByRole("tab", { name: "Tools", exact: true }).click();
+  await page.waitForURL(/\/plugins\/tools$/);
+  await page.getByText(/calculator/i).first().waitFor();
+  await shot("plugins-tools");
+}
+
+async function usage() {
+  await openFromMenu("Usage");
+  await page.getByText("By model", { exact: true }).click();
+  await page.getByRole("row").filter({ hasText: CHAT_MODEL }).waitFor();
+  await page.getByTestId("usage-chart").waitFor();
+  await page.getByTestId("quota-limit").first().waitFor();
+  await shot("usage");
+}
+
+async function admin() {
+  await openFromMenu("Platform admin");
+  await page.getByRole("row").filter({ hasText: CHAT_MODEL }).first().waitFor();
+  await shot("admin-endpoints");
+  await page.getByRole("tab", { name: "Workspaces", exact: true }).click();
+  await page.getByRole("row").filter({ hasText: "demo" }).first().waitFor();
+  await shot("admin-workspaces");
+  await page.getByRole("tab", { name: "Quotas", exact: true }).click();
+  await page.getByRole("row").filter({ hasText: "demo" }).first().waitFor();
+  await shot("admin-quotas");
+}
+
+/** The same console in Chinese: a knowledge base's page, to see the CJK text render. */
+async function chinese() {
+  await page.getByRole("button", { name: "language" }).click();
+  await page.getByRole("menuitem", { name: "中文" }).click();
+  await page.goto(`${BASE}/knowledge-bases/${result.knowledge_base_id}`);
+  await page.getByRole("tab", { name: "文档" }).waitFor();
+  await page.getByRole("row").filter({ hasText: DOC_NAME }).waitFor();
+  await shot("knowledge-base-zh");
+}
+
+async function main() {
+  mkdirSync(SHOTS, { recursive: true });
+  for (const name of readdirSync(SHOTS)) if (/^(\d\d-.*|failure)\.png$/.test(name)) rmSync(join(SHOTS, name));
+  const browser = await chromium.launch({ executablePath: env.E2E_CHROMIUM ?? "/usr/bin/chromium", headless: true, args: CHROME_ARGS });
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US", timezoneId: "UTC" });
+    // English, whatever the machine's language (the selectors read the English strings),
+    // until the journey picks Chinese in the header at the end.
+    await context.addInitScript(() => window.localStorage.getItem("ministudio.language") || window.localStorage.setItem("ministudio.language", "en"));
+    context.setDefaultTimeout(STEP_TIMEOUT);
+    page = await context.newPage();
+    page.on("pageerror", (error) => pageErrors.push(String(error.stack ?? error)));
+    page.on("console", (message) => message.type() === "error" && consoleErrors.push(message.text()));
+    try {
+      await step("sign in", signIn);
+      await step("models page lists the chat model; its playground answers", models);
+      await step("create a knowledge base (use-m3)", createKnowledgeBase);
+      await step("upload a document and wait until it is ready", uploadDocument);
+      await step("hit test finds the document", hitTest);
+      await step("create an app", createApp);
+      await step("configure it: the model, the knowledge base; save", configureApp);
+      await step("playground: the answer streams in, with a citation that opens its source", playground);
+      await step("publish with notes; versions lists v1", publish);
+      await step("API tab: the app's id and snippet; runs", appApi);
+      await step("create an API key; the snippet carries it", createApiKey);
+      await step("members page", members);
+      await step("plugins page lists the built-in tools", plugins);
+      await step("usage page shows the model's calls and the quota", usage);
+      await step("platform admin: endpoints, workspaces, quotas", admin);
+      await step("the console in Chinese", chinese);
+    } catch (error) {
+      log(`FAILED at step "${error.step ?? "?"}": ${error.message.split("\n").slice(0, 6).join("\n")}`);
+      log(`page: ${page.url()}`);
+      for (const e of pageErrors.slice(0, 3)) log(`uncaught error in the page: ${e}`);
+      for (const e of consoleErrors.slice(-5)) log(`console error: ${e}`);
+      await page
+        .screenshot({ path: join(SHOTS, "failure.png"), fullPage: true, timeout: 15_000 })
+        .then(() => log(`screenshot: ${join(SHOTS, "failure.png")}`))
+        .catch((error) => log(`no screenshot: ${error.message.split("\n")[0]}`));
+      return 1;
+    }
+    if (pageErrors.length) {
+      log(`FAILED: the page threw ${pageErrors.length} uncaught error(s):\n${pageErrors.slice(0, 5).join("\n")}`);
+      return 1;
+    }
+    if (RESULT) writeFileSync(RESULT, JSON.stringify(result, null, 2));
+    log(`done: ${result.screenshots.length} screenshots in ${SHOTS}`);
+    return 0;
+  } finally {
+    await browser.close();
+  }
+}
+
+// A last bound, for runs by hand (acceptance/console_e2e.py has its own).
+setTimeout(() => {
+  log(`FAILED: the journey did not finish within ${JOURNEY_TIMEOUT / 1000}s`);
+  process.exit(2);
+}, JOURNEY_TIMEOUT).unref();
+process.exitCode = await main();

@@ -1,0 +1,130 @@
+// Runs of the app (playground and API), newest first, and one run's steps in a drawer.
+import { useQuery } from "@tanstack/react-query";
+import { Card, Descriptions, Drawer, Select, Space, Table, Tag, Timeline, Typography } from "antd";
+import { useState } from "react";
+import { useTranslation } from "react-i18next";
+import { api, call, type Schemas } from "../../api/client";
+import { EmptyState, QueryState } from "../../components/feedback";
+import { useWsKey } from "../../session/workspace";
+import type { App } from "./model";
+
+type Run = Schemas["RunOut"];
+type RunStatus = Schemas["RunStatus"];
+const STATUS_COLORS: Record<string, string> = { succeeded: "green", failed: "red", cancelled: "default" };
+const KIND_COLORS: Record<string, string> = { retrieval: "green", model: "blue", tool: "purple" };
+const PAGE = 20;
+
+function RunDrawer({ app, runId, onClose }: { app: App; runId: string | null; onClose: () => void }) {
+  const { t } = useTranslation();
+  const wsKey = useWsKey();
+  const run = useQuery({
+    queryKey: wsKey("apps", app.id, "runs", runId),
+    enabled: runId !== null,
+    queryFn: () => call(api.GET("/console/api/apps/{app_id}/runs/{run_id}", { params: { path: { app_id: app.id, run_id: runId ?? "" } } })),
+  });
+  const r = run.data;
+  return (
+    <Drawer open={runId !== null} onClose={onClose} width={760} title={t("apps.runs.run")}>
+      <QueryState query={run}>
+        {r && (
+          <Space direction="vertical" style={{ width: "100%" }}>
+            <Descriptions size="small" column={2} bordered>
+              <Descriptions.Item label={t("apps.runs.status")}>
+                <Tag color={STATUS_COLORS[r.status]}>{t(`apps.runs.statuses.${r.status}`)}</Tag>
+              </Descriptions.Item>
+              <Descriptions.Item label={t("apps.runs.surface")}>{r.surface}</Descriptions.Item>
+              <Descriptions.Item label={t("apps.runs.latency")}>{r.latency_ms} ms</Descriptions.Item>
+              <Descriptions.Item label={t("apps.runs.tokens")}>{r.input_tokens} / {r.output_tokens}</Descriptions.Item>
+              <Descriptions.Item label={t("apps.runs.version")}>{r.version ? `v${r.version}` : t("apps.runs.draft")}</Descriptions.Item>
+              <Descriptions.Item label={t("apps.runs.when")}>{new Date(r.started_at).toLocaleString()}</Descriptions.Item>
+              <Descriptions.Item label={t("apps.runs.prompt")} span={2}>{r.prompt}</Descriptions.Item>
+              <Descriptions.Item label={t("apps.runs.answer")} span={2}>
+                <Typography.Paragraph style={{ whiteSpace: "pre-wrap", margin: 0 }}>{r.answer}</Typography.Paragraph>
+              </Descriptions.Item>
+              {r.error_code ? (
+                <Descriptions.Item label={t("apps.runs.error")} span={2}>
+                  <Typography.Text type="danger">{r.error_code}: {r.error_message}</Typography.Text>
+                </Descriptions.Item>
+              ) : null}
+            </Descriptions>
+            <Typography.Title level={5}>{t("apps.runs.steps")}</Typography.Title>
+            <Timeline
+              items={r.steps.map((step) => ({
+                color: step.error ? "red" : KIND_COLORS[step.kind] ?? "gray",
+                children: (
+                  <div data-testid="run-step">
+                    <Space wrap>
+                      <Tag color={KIND_COLORS[step.kind]}>{t(`apps.runs.kinds.${step.kind}`, { defaultValue: step.kind })}</Tag>
+                      <Typography.Text strong>{step.name}</Typography.Text>
+                      <Typography.Text type="secondary">{step.latency_ms} ms</Typography.Text>
+                      {step.input_tokens + step.output_tokens > 0 && (
+                        <Typography.Text type="secondary">{t("apps.runs.stepTokens", { input: step.input_tokens, output: step.output_tokens })}</Typography.Text>
+                      )}
+                    </Space>
+                    {step.error && <Typography.Paragraph type="danger" style={{ margin: "4px 0" }}>{step.error}</Typography.Paragraph>}
+                    <Typography.Text type="secondary" style={{ display: "block", marginTop: 4 }}>{t("apps.runs.input")}</Typography.Text>
+                    <pre className="json-block">{JSON.stringify(step.input, null, 2)}</pre>
+                    <Typography.Text type="secondary" style={{ display: "block" }}>{t("apps.runs.output")}</Typography.Text>
+                    <pre className="json-block">{JSON.stringify(step.output, null, 2)}</pre>
+                  </div>
+                ),
+              }))}
+            />
+          </Space>
+        )}
+      </QueryState>
+    </Drawer>
+  );
+}
+
+export function RunsTab({ app }: { app: App }) {
+  const { t } = useTranslation();
+  const wsKey = useWsKey();
+  const [status, setStatus] = useState<RunStatus | undefined>();
+  const [page, setPage] = useState(1);
+  const [open, setOpen] = useState<string | null>(null);
+  const runs = useQuery({
+    queryKey: wsKey("apps", app.id, "runs", { status, page }),
+    queryFn: () =>
+      call(api.GET("/console/api/apps/{app_id}/runs", { params: { path: { app_id: app.id }, query: { status: status ?? null, limit: PAGE, offset: (page - 1) * PAGE } } })),
+  });
+  return (
+    <Card
+      size="small"
+      extra={
+        <Select
+          allowClear
+          placeholder={t("apps.runs.anyStatus")}
+          style={{ width: 160 }}
+          value={status}
+          onChange={(v) => {
+            setStatus(v);
+            setPage(1);
+          }}
+          options={(["succeeded", "failed", "cancelled"] as const).map((s) => ({ value: s, label: t(`apps.runs.statuses.${s}`) }))}
+        />
+      }
+      title={t("apps.runs.title")}
+    >
+      <QueryState query={runs}>
+        <Table<Run>
+          rowKey="id"
+          size="small"
+          dataSource={runs.data?.items ?? []}
+          onRow={(run) => ({ onClick: () => setOpen(run.id), style: { cursor: "pointer" } })}
+          pagination={{ current: page, pageSize: PAGE, total: runs.data?.count ?? 0, hideOnSinglePage: true, onChange: setPage }}
+          locale={{ emptyText: <EmptyState title={t("apps.runs.empty")} hint={t("apps.runs.emptyHint")} /> }}
+          columns={[
+            { title: t("apps.runs.status"), dataIndex: "status", render: (s: string) => <Tag color={STATUS_COLORS[s]}>{t(`apps.runs.statuses.${s}`, { defaultValue: s })}</Tag> },
+            { title: t("apps.runs.prompt"), dataIndex: "prompt", ellipsis: true },
+            { title: t("apps.runs.latency"), dataIndex: "latency_ms", align: "right", render: (v: number) => `${v} ms` },
+            { title: t("apps.runs.tokens"), align: "right", render: (_, r) => `${r.input_tokens} / ${r.output_tokens}` },
+            { title: t("apps.runs.surface"), dataIndex: "surface", render: (s: string) => <Tag>{s}</Tag> },
+            { title: t("apps.runs.when"), dataIndex: "started_at", render: (v: string) => new Date(v).toLocaleString() },
+          ]}
+        />
+      </QueryState>
+      <RunDrawer app={app} runId={open} onClose={() => setOpen(null)} />
+    </Card>
+  );
+}
