@@ -32,6 +32,15 @@ def test_the_catalogue_shows_status_schema_and_this_workspaces_choice(synced, ve
     assert {p["kind"] for p in only_loaders} == {"loader"}
 
 
+def test_settings_fields_come_in_the_order_the_plugin_declares(synced, vera):
+    # The stored copy is jsonb, which reorders keys; forms must follow the declaration.
+    declared = ["timeout_seconds", "max_response_bytes", "allowed_domains"]
+    stored = Plugin.objects.get(kind="tool", plugin_id="http_request").settings_schema
+    assert list(stored["properties"]) != declared
+    answer = ConsoleClient().as_user(vera, "acme").get("/plugins/tool/http_request").json()
+    assert list(answer["settings_schema"]["properties"]) == declared
+
+
 def test_an_unknown_plugin_is_a_404(synced, alice):
     response = ConsoleClient().as_user(alice, "acme").get("/plugins/tool/nope")
     assert response.status_code == 404

@@ -28,7 +28,7 @@ def _out(entry: PluginInWorkspace) -> dict:
         "error": plugin.error,
         "available": plugin.available,
         "enabled": entry.enabled,
-        "settings_schema": plugin.settings_schema,
+        "settings_schema": services.settings_schema(plugin),
         "settings": services.masked_settings(entry),
         "manifest": plugin.manifest,
     }

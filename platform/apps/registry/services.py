@@ -112,6 +112,14 @@ def provider_schema(provider: str) -> dict[str, Any]:
     return plugin.settings_schema if plugin else {}
 
 
+def settings_schema(plugin: Plugin) -> dict[str, Any]:
+    """The plugin's settings JSON Schema with its fields in the order the plugin declares
+    them, as forms should show them: the stored copy (jsonb) sorts object keys, so it is
+    only the answer when the class does not load in this process."""
+    plugin_class = loaded_class(plugin) if plugin.available else None
+    return plugin_class.Settings.model_json_schema() if plugin_class else plugin.settings_schema
+
+
 def loaded_class(plugin: Plugin) -> type | None:
     """The plugin's class in this process, if it is installed and loads.
 
