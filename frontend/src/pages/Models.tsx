@@ -1,6 +1,6 @@
 // Models granted to the workspace, and a playground that chats with one of them (streamed
 // through POST /console/api/models/chat, metered like any call).
-import { ClearOutlined, SendOutlined, StopOutlined } from "@ant-design/icons";
+import { ClearOutlined } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
 import { Alert, Button, Card, Col, Empty, Form, Input, InputNumber, Row, Select, Slider, Space, Table, Tag, Typography } from "antd";
 import { useEffect, useRef, useState } from "react";
@@ -9,6 +9,7 @@ import { api, call, type Schemas } from "../api/client";
 import { ApiError, errorMessage } from "../api/errors";
 import { postEventStream } from "../api/sse";
 import { ErrorAlert, QueryState } from "../components/feedback";
+import { ChatComposer } from "../components/ChatComposer";
 import { PageHeader } from "../components/PageHeader";
 import { useWsKey } from "../session/workspace";
 
@@ -163,30 +164,14 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
             ))}
             <div ref={bottom} />
           </div>
-          <Space.Compact style={{ width: "100%", marginTop: 12 }}>
-            <Input.TextArea
-              autoSize={{ minRows: 1, maxRows: 5 }}
-              value={input}
-              onChange={(e) => setInput(e.target.value)}
-              onPressEnter={(e) => {
-                if (!e.shiftKey) {
-                  e.preventDefault();
-                  void send();
-                }
-              }}
-              placeholder={t("models.playground.placeholder")}
-              disabled={!model}
-            />
-            {busy ? (
-              <Button icon={<StopOutlined />} onClick={() => abort.current?.abort()}>
-                {t("models.playground.stop")}
-              </Button>
-            ) : (
-              <Button type="primary" icon={<SendOutlined />} onClick={() => void send()} disabled={!model || !input.trim()}>
-                {t("models.playground.send")}
-              </Button>
-            )}
-          </Space.Compact>
+          <ChatComposer
+            value={input}
+            onChange={setInput}
+            onSend={() => void send()}
+            onStop={() => abort.current?.abort()}
+            busy={busy}
+            disabled={!model}
+          />
           <Button type="link" size="small" icon={<ClearOutlined />} onClick={() => setTurns([])} disabled={busy || !turns.length}>
             {t("models.playground.clear")}
           </Button>

@@ -2,11 +2,12 @@
 // `thought` / `text` / `done` / `error`), in one session until "new conversation".
 // Answers show their thoughts (retrieval passages, tool calls) and render `<ref>[n]</ref>`
 // as badges that open doc_references[n-1].
-import { ClearOutlined, SendOutlined, StopOutlined } from "@ant-design/icons";
+import { ClearOutlined } from "@ant-design/icons";
 import { Alert, Button, Card, Col, Collapse, Empty, Form, Input, Row, Space, Tag, Typography } from "antd";
 import { Fragment, useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { errorMessage } from "../../api/errors";
+import { ChatComposer } from "../../components/ChatComposer";
 import { postEventStream } from "../../api/sse";
 import { citedNumbers, promptVariables, splitCitations, withoutPartialMarker } from "./citations";
 import { normalizeConfig, type App } from "./model";
@@ -288,30 +289,15 @@ export function PlaygroundTab({ app, dirty }: { app: App; dirty: boolean }) {
             ))}
             <div ref={bottom} />
           </div>
-          <Space.Compact style={{ width: "100%", marginTop: 12 }}>
-            <Input.TextArea
-              autoSize={{ minRows: 1, maxRows: 5 }}
-              value={input}
-              onChange={(e) => setInput(e.target.value)}
-              onPressEnter={(e) => {
-                if (!e.shiftKey) {
-                  e.preventDefault();
-                  void send();
-                }
-              }}
-              placeholder={t("models.playground.placeholder")}
-              data-testid="app-input"
-            />
-            {busy ? (
-              <Button icon={<StopOutlined />} onClick={() => abort.current?.abort()}>
-                {t("models.playground.stop")}
-              </Button>
-            ) : (
-              <Button type="primary" icon={<SendOutlined />} onClick={() => void send()} disabled={!input.trim()} data-testid="app-send">
-                {t("models.playground.send")}
-              </Button>
-            )}
-          </Space.Compact>
+          <ChatComposer
+            value={input}
+            onChange={setInput}
+            onSend={() => void send()}
+            onStop={() => abort.current?.abort()}
+            busy={busy}
+            inputTestId="app-input"
+            sendTestId="app-send"
+          />
           <Space style={{ marginTop: 4 }}>
             <Button type="link" size="small" icon={<ClearOutlined />} onClick={reset} disabled={!turns.length}>
               {t("apps.playground.newConversation")}
