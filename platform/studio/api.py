@@ -10,6 +10,7 @@ from apps.accounts.api import router as accounts_router
 from apps.accounts.auth import console_auth
 from apps.agents.api import router as agents_router
 from apps.endpoints.api import router as endpoints_router
+from apps.gateway.console_api import router as model_chat_router
 from apps.gateway.dashscope_compat import upstream_failure
 from apps.http_tools.api import router as http_tools_router
 from apps.knowledge.api import router as knowledge_router
@@ -36,6 +37,7 @@ console_api.add_router("/", health_router)
 console_api.add_router("/", accounts_router)
 console_api.add_router("/", registry_router)
 console_api.add_router("/", endpoints_router)
+console_api.add_router("/", model_chat_router)
 console_api.add_router("/", usage_router)
 console_api.add_router("/", knowledge_router)
 console_api.add_router("/", agents_router)

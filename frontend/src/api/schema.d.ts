@@ -762,7 +762,7 @@ export interface paths {
          *     and held to its quotas like a gateway call (surface ``console``). Streams server-sent
          *     events unless ``stream`` is false.
          */
-        post: operations["apps_endpoints_api_chat_with_model"];
+        post: operations["apps_gateway_console_api_chat_with_model"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3868,7 +3868,7 @@ export interface operations {
             };
         };
     };
-    apps_endpoints_api_chat_with_model: {
+    apps_gateway_console_api_chat_with_model: {
         parameters: {
             query?: never;
             header?: never;

@@ -1,7 +1,6 @@
 """Console API: agent apps, their draft, the playground, versions, sessions and runs."""
 
 import itertools
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -29,7 +28,7 @@ from apps.agents.schemas import (
     SessionOut,
     VersionOut,
 )
-from apps.gateway.streaming import event_stream_response
+from apps.gateway.streaming import event_stream_response, named_event, stream_failure
 from plugins.base import ChatMessage, UpstreamError
 from studio.errors import ApiError, InvalidParameter
 from studio.request_id import request_id_of
@@ -105,23 +104,19 @@ def delete_app(request: HttpRequest, app_id: uuid.UUID):
 # --- playground ---------------------------------------------------------------------------------
 
 
-def _console_event(name: str, data: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
-
-
 def playground_events(events: Iterator[Event]) -> Iterator[str]:
     """The playground's stream: ``thought``, ``text`` and one ``done`` (or ``error``)."""
     try:
         for event in events:
             if isinstance(event, TextDelta):
-                yield _console_event("text", {"text": event.text})
+                yield named_event("text", {"text": event.text})
             elif isinstance(event, Thought):
-                yield _console_event("thought", event.data)
+                yield named_event("thought", event.data)
             elif isinstance(event, Finished):
-                yield _console_event("done", _finished_out(event))
+                yield named_event("done", _finished_out(event))
     except (ApiError, UpstreamError) as exc:
-        code = exc.code if isinstance(exc, ApiError) else "InternalError.Upstream"
-        yield _console_event("error", {"code": code, "message": exc.message})
+        _, code, message = stream_failure(exc)
+        yield named_event("error", {"code": code, "message": message})
 
 
 def _finished_out(finished: Finished) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from apps.agents.planning import Call, RagOptions, plan_run
 from apps.agents.runtime import Event, Finished, TextDelta, Thought, run_app, run_to_end
 from apps.gateway.dashscope_compat import MessageIn, sse_frame
 from apps.gateway.function_calling import text_of
-from apps.gateway.streaming import event_stream_response
+from apps.gateway.streaming import event_stream_response, stream_failure
 from plugins.base import ChatMessage, UpstreamError
 from studio.errors import AccessDenied, ApiError, NotFound
 from studio.request_id import request_id_of
@@ -166,9 +166,8 @@ def completion_frames(
                 )
                 yield frame(output, event.usage)
     except (ApiError, UpstreamError) as exc:
-        code = exc.code if isinstance(exc, ApiError) else "InternalError.Upstream"
-        status = exc.status if isinstance(exc, ApiError) else 502
-        body = {"code": code, "message": exc.message, "request_id": request_id}
+        status, code, message = stream_failure(exc)
+        body = {"code": code, "message": message, "request_id": request_id}
         yield sse_frame(next(numbers), body, event="error", status=status)
 
 

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from ninja import Field, Schema
 
@@ -80,34 +80,3 @@ class WorkspaceModelOut(Schema):
     default_parameters: dict[str, Any]
     price_input_per_1k: Decimal
     price_output_per_1k: Decimal
-
-
-class ModelChatMessageIn(Schema):
-    role: Literal["system", "user", "assistant"]
-    content: str = Field(max_length=200_000)
-
-
-class ModelChatIn(Schema):
-    """A playground turn: the whole conversation so far, sent to one granted chat model."""
-
-    model: str = Field(min_length=1, description="A chat model granted to the workspace.")
-    messages: list[ModelChatMessageIn] = Field(min_length=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    max_tokens: int | None = Field(default=None, gt=0)
-    stream: bool = Field(
-        default=True,
-        description="Server-sent events `text` ({text}), then `done` ({text, finish_reason, "
-        "usage}) or `error` ({code, message}); false answers the `done` object as JSON.",
-    )
-
-
-class ModelChatUsageOut(Schema):
-    input_tokens: int
-    output_tokens: int
-
-
-class ModelChatOut(Schema):
-    text: str
-    finish_reason: str
-    usage: ModelChatUsageOut | None

@@ -9,12 +9,17 @@ request stops costing tokens.
 
 import asyncio
 import contextlib
+import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connections
 from django.http import StreamingHttpResponse
+
+from plugins.base import UpstreamError
+from studio.errors import ApiError
 
 _END = object()
 
@@ -67,3 +72,16 @@ def event_stream_response(frames: Iterator[str]) -> StreamingHttpResponse:
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # let a proxy pass frames through at once
     return response
+
+
+def named_event(name: str, data: dict[str, Any]) -> str:
+    """One SSE event of the console's streams (``event: text``, ``done``, ``error``...)."""
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
+
+
+def stream_failure(exc: ApiError | UpstreamError) -> tuple[int, str, str]:
+    """The status, code and message a stream reports for a failure half-way, when the
+    status line is long gone: an API error's own, or a model server's as a 502."""
+    if isinstance(exc, ApiError):
+        return exc.status, exc.code, exc.message
+    return 502, "InternalError.Upstream", exc.message
