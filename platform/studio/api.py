@@ -9,6 +9,7 @@ from ninja import NinjaAPI
 from apps.accounts.api import router as accounts_router
 from apps.accounts.auth import console_auth
 from apps.agents.api import router as agents_router
+from apps.batch.api import router as batch_router
 from apps.endpoints.api import router as endpoints_router
 from apps.gateway.console_api import router as model_chat_router
 from apps.gateway.dashscope_compat import upstream_failure
@@ -42,3 +43,4 @@ console_api.add_router("/", usage_router)
 console_api.add_router("/", knowledge_router)
 console_api.add_router("/", agents_router)
 console_api.add_router("/", http_tools_router)
+console_api.add_router("/", batch_router)

@@ -38,9 +38,18 @@ class ApiError(Exception):
     #: Extra response headers (a 429's Retry-After).
     headers: dict[str, str] = {}
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        param: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
+        #: The request field at fault, where one is (OpenAI's error shape names it).
+        self.param = param
         if code is not None:
             self.code = code
         if status is not None:

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "apps.knowledge",
     "apps.http_tools",
     "apps.agents",
+    "apps.batch",
     "apps.gateway",
 ]
 
@@ -154,6 +155,11 @@ STORAGES = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(DATA_DIR / "documents")},
     },
+    # Batch input, output and error files (apps.batch).
+    "batch_files": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DATA_DIR / "batch-files")},
+    },
 }
 # --- knowledge bases
 KNOWLEDGE_UPLOAD_MAX_BYTES = env_int("MINISTUDIO_UPLOAD_MAX_MB", default=100) * 1024 * 1024
@@ -183,6 +189,16 @@ if HTTPS:
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- batch inference (apps.batch): Bailian's limits on an input file.
+BATCH_FILE_MAX_BYTES = env_int("MINISTUDIO_BATCH_FILE_MAX_MB", default=500) * 1024 * 1024
+BATCH_FILE_MAX_LINES = env_int("MINISTUDIO_BATCH_FILE_MAX_LINES", default=50_000)
+BATCH_LINE_MAX_BYTES = 6 * 1024 * 1024
+# Lines of one batch in flight at once on the HTTP path (each is one upstream call).
+BATCH_CONCURRENCY = env_int("MINISTUDIO_BATCH_CONCURRENCY", default=8)
+# A worker running a batch renews its lease this often; a lease not renewed for
+# BATCH_LEASE_SECONDS is a dead worker's, and the batch is resumed by another.
+BATCH_LEASE_SECONDS = env_int("MINISTUDIO_BATCH_LEASE_SECONDS", default=60)
+
 # --- Celery: one Redis for broker and results; three queues (see workers/celery_app.py).
 CELERY_BROKER_URL = celery_url(env_str("CELERY_BROKER_URL") or REDIS_URL)
 CELERY_RESULT_BACKEND = celery_url(env_str("CELERY_RESULT_BACKEND") or REDIS_URL)
@@ -191,6 +207,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "workers.ingest.*": {"queue": "ingest"},
     "workers.batch.*": {"queue": "batch"},
+    "workers.batch-vllm.*": {"queue": "batch-vllm"},
 }
 CELERY_TASK_ACKS_LATE = True
 # A task a dead worker took is handed to another worker after this long (Redis has no
@@ -205,6 +222,7 @@ CELERY_BEAT_SCHEDULE = {
     "flush-usage": {"task": "workers.usage.flush", "schedule": 5.0},
     "sweep-ingestion": {"task": "workers.knowledge.sweep", "schedule": 60.0},
     "forget-idle-sessions": {"task": "workers.agents.forget_idle_sessions", "schedule": 300.0},
+    "sweep-batches": {"task": "workers.batches.sweep", "schedule": 30.0},
 }
 
 # --- Secrets at rest (plugin settings, endpoint credentials): see studio/encryption.py.

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path, re_path
 
 from apps.agents.app_api import router as app_completion_router
+from apps.batch.openai_api import router as openai_batch_router
 from apps.gateway.dashscope_compat import dashscope_api
 from apps.gateway.openai_compat import openai_api
 from studio.api import console_api
@@ -9,6 +10,8 @@ from studio.views import console
 
 # The DashScope surface serves models (gateway) and published apps (agents).
 dashscope_api.add_router("/", app_completion_router)
+# The OpenAI surface serves models (gateway), and files and batches (batch).
+openai_api.add_router("/", openai_batch_router)
 
 _NOT_CONSOLE = "console/api|compatible-mode|api|admin|static|assets"
 

@@ -43,7 +43,7 @@ from plugins.base import (
     UpstreamRateLimitError,
     UpstreamTimeoutError,
 )
-from studio.errors import OPENAI_CODES, ApiError, openai_error_response
+from studio.errors import OPENAI_CODES, ApiError, InvalidParameter, openai_error_response
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,11 @@ openai_api = NinjaAPI(
 @openai_api.exception_handler(ApiError)
 def _on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
     return openai_error(
-        exc.status, exc.message, code=OPENAI_CODES.get(exc.code, exc.code), headers=exc.headers
+        exc.status,
+        exc.message,
+        code=OPENAI_CODES.get(exc.code, exc.code),
+        param=exc.param,
+        headers=exc.headers,
     )
 
 
@@ -388,12 +392,17 @@ def embeddings(request: HttpRequest, payload: EmbeddingsIn):
         surface="openai",
         api_key=request.auth,
     )
+    return embeddings_body(target, payload)
+
+
+def embeddings_body(target: routing.Route, payload: EmbeddingsIn) -> dict[str, Any]:
+    """Embed ``payload``'s texts on ``target``: OpenAI's embeddings ``list``, or an
+    ``InvalidParameter`` naming the field at fault."""
     inputs = [payload.input] if isinstance(payload.input, str) else payload.input
     if not inputs or any(not text for text in inputs):
-        return openai_error(400, "input: give one or more non-empty texts.", param="input")
+        raise InvalidParameter("input: give one or more non-empty texts.", param="input")
     if payload.dimensions and payload.dimensions != target.endpoint.embedding_dimension:
-        return openai_error(
-            400,
+        raise InvalidParameter(
             f"dimensions: this model returns {target.endpoint.embedding_dimension}-d vectors.",
             param="dimensions",
         )

@@ -59,10 +59,13 @@ def route(
     surface: str,
     api_key: ApiKey | None = None,
     app_id: str | None = None,
+    batch_id: str | None = None,
+    request_id: str | None = None,
 ) -> Route:
     """The endpoint ``model`` names for ``workspace``. Not granted, disabled or
     unknown are one answer, ``ModelNotFound``: a workspace cannot learn what others have.
-    ``app_id`` tags the call's usage with the agent app that made it."""
+    ``app_id`` / ``batch_id`` tag the call's usage with the agent app or the batch that
+    made it; ``request_id`` names the call where no HTTP request does (a batch line)."""
     version = config_cache.current_version()
     endpoint, plugin_class, provider_settings_ = config_cache.cached(
         ("route", workspace.pk, model),
@@ -85,6 +88,8 @@ def route(
             capability,
             config_version=version,
             app_id=app_id,
+            batch_id=batch_id,
+            **({"request_id": request_id} if request_id else {}),
         ),
     )
 

@@ -24,7 +24,7 @@ class UsageRecord(WorkspaceOwned):
         ModelEndpoint, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     model = models.CharField(max_length=100, help_text="The endpoint's name at call time.")
-    surface = models.CharField(max_length=16, help_text="openai, dashscope or console")
+    surface = models.CharField(max_length=16, help_text="openai, dashscope, console or batch")
     capability = models.CharField(max_length=16)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
@@ -39,6 +39,9 @@ class UsageRecord(WorkspaceOwned):
     request_id = models.CharField(max_length=128, blank=True)
     app_id = models.UUIDField(
         null=True, blank=True, help_text="The agent app whose run made the call, if any."
+    )
+    batch_id = models.CharField(
+        max_length=40, blank=True, help_text="The batch whose line made the call, if any."
     )
     created_at = models.DateTimeField(db_index=True)
 

@@ -50,6 +50,7 @@ class UsageEvent:
     request_id: str
     created_at: str
     app_id: str | None = None
+    batch_id: str | None = None
 
 
 @dataclass
@@ -71,6 +72,8 @@ class Meter:
     config_version: bytes | None = None
     #: The agent app whose run makes the call (apps.agents), for usage by app.
     app_id: str | None = None
+    #: The batch whose line makes the call (apps.batch), for usage by batch.
+    batch_id: str | None = None
 
     def first_token(self) -> None:
         if self.first_token_at is None:
@@ -127,6 +130,7 @@ class Meter:
             request_id=self.request_id,
             created_at=timezone.now().isoformat(),
             app_id=self.app_id,
+            batch_id=self.batch_id,
         )
         record(event)
         if self.ticket is not None:

@@ -50,6 +50,7 @@ def write_events(payloads: list[bytes | str]) -> int:
             cost=Decimal(e["cost"]),
             request_id=e["request_id"],
             app_id=e.get("app_id"),
+            batch_id=e.get("batch_id") or "",
             created_at=datetime.fromisoformat(e["created_at"]),
         )
         for e in events

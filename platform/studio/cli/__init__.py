@@ -42,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run a Celery worker")
     worker.add_argument(
-        "--queues", default="ingest,batch,default", help="comma-separated queues to consume"
+        "--queues",
+        default="ingest,batch,default",
+        help="comma-separated queues to consume (a GPU worker with the vllm extra: batch-vllm)",
     )
     worker.add_argument(
         "--beat",

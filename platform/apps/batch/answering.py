@@ -1,0 +1,141 @@
+"""Answering one batch line through the gateway, exactly as a real-time call is answered.
+
+The line's body is validated with the OpenAI surface's own schemas, routed, admitted
+against the workspace's quotas, sent upstream and metered (usage tagged ``surface="batch"``
+with the batch's id). A refusal by a per-minute quota, or an upstream's request to slow
+down, is waited out and the line tried again: that is what keeps a batch within its
+workspace's rate. Anything else that goes wrong becomes the line's error.
+"""
+
+import json
+import threading
+import uuid
+from dataclasses import dataclass
+
+import pydantic
+from django.db import connections
+
+from apps.accounts.models import ApiKey, Workspace
+from apps.batch.lines import BatchLine, LineOutcome, failed_line
+from apps.endpoints.models import EndpointCapability
+from apps.gateway import routing
+from apps.gateway.openai_compat import (
+    ChatCompletionIn,
+    EmbeddingsIn,
+    completion_body,
+    embeddings_body,
+    to_chat_request,
+    upstream_error_response,
+)
+from apps.usage.quotas import QuotaExceeded
+from plugins.base import UpstreamError
+from studio.errors import OPENAI_CODES, ApiError
+
+#: Tries of a line whose upstream failed in a way that may pass (timeouts, 5xx, 429).
+MAX_TRIES = 4
+BACKOFF_SECONDS = (1.0, 4.0, 15.0)
+#: Longest single wait for a per-minute quota or an upstream's Retry-After.
+MAX_WAIT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class LineContext:
+    """What every line of one batch shares."""
+
+    batch_id: str
+    workspace: Workspace
+    api_key: ApiKey | None
+    endpoint: str
+    #: Set when the batch stops (cancelled, expired, lease lost): waits end at once.
+    stopping: threading.Event
+
+
+def answer(context: LineContext, line: BatchLine) -> LineOutcome | None:
+    """The line's outcome, or None when the batch stopped before it could be answered
+    (the line is then left undone, for a resumed batch or the expiry report)."""
+    try:
+        for attempt in range(MAX_TRIES):
+            request_id = f"batch_req_{uuid.uuid4().hex}"
+            try:
+                outcome = _call(context, line, request_id)
+                return outcome
+            except QuotaExceeded as exc:
+                if exc.code != "Throttling.RateQuota":
+                    return _api_failure(line, exc)
+                wait = float(exc.headers.get("Retry-After", 1))
+            except UpstreamError as exc:
+                if not exc.retryable or attempt == MAX_TRIES - 1:
+                    return _upstream_failure(line, exc)
+                wait = exc.retry_after or BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+            if context.stopping.wait(min(wait, MAX_WAIT_SECONDS)):
+                return None
+        return failed_line(line, 429, "Gave up waiting for the quota.", code="rate_limit_exceeded")
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(part) for part in first["loc"]) or None
+        return failed_line(line, 400, f"{param}: {first['msg']}", code="invalid_value", param=param)
+    except ApiError as exc:
+        return _api_failure(line, exc)
+    finally:
+        # Lines run on pool threads; a connection one opened must not outlive the batch.
+        connections.close_all()
+
+
+def _call(context: LineContext, line: BatchLine, request_id: str) -> LineOutcome:
+    capability = (
+        EndpointCapability.CHAT
+        if context.endpoint == "/v1/chat/completions"
+        else EndpointCapability.EMBEDDING
+    )
+    if capability == EndpointCapability.CHAT:
+        payload = ChatCompletionIn.model_validate(line.body)
+        if payload.stream:
+            raise ApiError("stream: batch lines cannot be streamed.", param="stream")
+    else:
+        payload = EmbeddingsIn.model_validate(line.body)
+    target = routing.route(
+        context.workspace,
+        payload.model,
+        capability,
+        surface="batch",
+        api_key=context.api_key,
+        batch_id=context.batch_id,
+        request_id=request_id,
+    )
+    if capability == EndpointCapability.CHAT:
+        answer_ = routing.chat(target, to_chat_request(payload))
+        body = completion_body(
+            payload.model,
+            answer_.message.content,
+            answer_.finish_reason,
+            answer_.usage,
+            answer_.message.tool_calls,
+        )
+    else:
+        body = embeddings_body(target, payload)
+    usage = body.get("usage") or {}
+    return LineOutcome(
+        line=line.line,
+        custom_id=line.custom_id,
+        status_code=200,
+        body=body,
+        input_tokens=usage.get("prompt_tokens", 0),
+        output_tokens=usage.get("completion_tokens", 0),
+        request_id=request_id,
+    )
+
+
+def _api_failure(line: BatchLine, exc: ApiError) -> LineOutcome:
+    return failed_line(
+        line, exc.status, exc.message, code=OPENAI_CODES.get(exc.code, exc.code), param=exc.param
+    )
+
+
+def _upstream_failure(line: BatchLine, exc: UpstreamError) -> LineOutcome:
+    response = upstream_error_response(exc)
+    return LineOutcome(
+        line=line.line,
+        custom_id=line.custom_id,
+        status_code=response.status_code,
+        body=json.loads(response.content),
+    )
