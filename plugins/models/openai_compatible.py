@@ -86,6 +86,27 @@ class VLLMSettings(OpenAICompatibleSettings):
         default="http://127.0.0.1:8000/v1",
         description="The `vllm serve` API root, ending in /v1.",
     )
+    # An in-process engine for batches: workers of queue batch-vllm load the model once
+    # and run whole batch files through vLLM's offline engine instead of over HTTP.
+    engine_model_path: str | None = Field(
+        default=None,
+        description="Batches only: a model directory on the GPU workers (safetensors). "
+        "When set, this endpoint's batches run on an in-process vLLM engine in workers "
+        "started with `ministudio worker --queues batch-vllm`; real-time calls still go to "
+        "base_url.",
+    )
+    engine_tensor_parallel_size: int = Field(
+        default=1, ge=1, le=64, description="GPUs the engine splits the model across."
+    )
+    engine_gpu_memory_utilization: float = Field(
+        default=0.9, gt=0, le=1, description="Share of each GPU's memory the engine may take."
+    )
+    engine_max_model_len: int | None = Field(
+        default=None, gt=0, description="Context length; the model's own when empty."
+    )
+    engine_chunk_size: int = Field(
+        default=256, ge=1, le=10_000, description="Batch lines per engine call (a checkpoint)."
+    )
 
 
 _clients: dict[tuple[Any, ...], openai.OpenAI] = {}

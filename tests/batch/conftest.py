@@ -89,3 +89,11 @@ def output_lines(client: openai.OpenAI, file_id: str | None) -> list[dict]:
 
 def stored(batch_id: str) -> Batch:
     return Batch.objects.get(pk=batch_id)
+
+
+@pytest.fixture
+def celery_not_eager():
+    """Tasks go to Redis and stay there: no worker runs them (batches stay queued)."""
+    celery_app.conf.task_always_eager = False
+    yield
+    celery_app.conf.task_always_eager = True

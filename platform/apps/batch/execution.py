@@ -1,9 +1,9 @@
 """Running a batch: claim it, validate its file, answer its lines, write its files.
 
 A worker claims a batch with a lease (``Batch.lease_owner`` / ``lease_expires_at``) and
-renews it at every checkpoint. Checkpoints store the answered lines (``BatchResult``,
-unique per line) and refresh ``request_counts``, at least every ``CHECKPOINT_SECONDS``. A
-worker that dies stops renewing; once its lease lapses the sweep (and any batch worker
+renews it at every checkpoint. Each answered line is stored as it arrives (``BatchResult``,
+unique per line); checkpoints, every ``CHECKPOINT_SECONDS``, refresh ``request_counts``
+and the lease. A worker that dies stops renewing; once its lease lapses the sweep (and any batch worker
 starting up) hands the batch to another, which skips the lines already answered. A line
 that was in flight when the worker died is sent again; no line is lost or written twice.
 
@@ -34,7 +34,6 @@ from apps.batch.validation import validate_lines
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 1.0
-CHECKPOINT_LINES = 200
 
 
 class LeaseLost(Exception):
@@ -172,13 +171,11 @@ class Checkpoint:
             self.pending.append(outcome)
 
     def due(self) -> bool:
-        return (
-            len(self.pending) >= CHECKPOINT_LINES
-            or time.monotonic() - self.last >= CHECKPOINT_SECONDS
-        )
+        return time.monotonic() - self.last >= CHECKPOINT_SECONDS
 
-    def save(self) -> str | None:
-        """Store what is pending; the reason to stop, if there is one now."""
+    def store(self) -> None:
+        """Store the answered lines at once: a line answered is never sent again, even if
+        this worker dies before its next checkpoint."""
         batch = self.batch
         if self.pending:
             BatchResult.objects.bulk_create(
@@ -198,11 +195,18 @@ class Checkpoint:
                 ignore_conflicts=True,  # a line a dead worker had already stored
             )
             self.pending = []
+
+    def save(self) -> str | None:
+        """Store what is pending, refresh the counts and the lease; the reason to stop,
+        if there is one now."""
+        batch = self.batch
+        self.store()
         _renew(batch, self.owner, **counts(batch))
         self.last = time.monotonic()
-        status = Batch.objects.filter(pk=batch.pk).values_list("status", flat=True).first()
-        if status == BatchStatus.CANCELLING:
-            batch.status = status
+        batch.status, batch.expires_at = Batch.objects.values_list("status", "expires_at").get(
+            pk=batch.pk
+        )
+        if batch.status == BatchStatus.CANCELLING:
             self.stop_reason = "cancelled"
         elif _expired(batch):
             self.stop_reason = "expired"
@@ -254,6 +258,7 @@ def _run_over_http(batch: Batch, lines: Iterator[BatchLine], checkpoint: Checkpo
         for future in finished:
             in_flight.discard(future)
             checkpoint.add(future.result())
+        checkpoint.store()
         if checkpoint.due() and checkpoint.save():
             stopping.set()
 

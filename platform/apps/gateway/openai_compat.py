@@ -86,9 +86,18 @@ def upstream_error_response(exc: UpstreamError) -> JsonResponse:
     return openai_error(502, exc.message, code="upstream_error", error_type="api_error")
 
 
+_SOURCES = frozenset({"body", "query", "path", "form", "file", "header", "cookie"})
+
+
 def _param_of(errors: list[dict]) -> str | None:
     for error in errors:
-        loc = [str(p) for p in error.get("loc", []) if p not in ("body", "payload")]
+        loc = [str(p) for p in error.get("loc", [])]
+        # ninja's locations start with where the value came from, then (for a schema) the
+        # handler's name for it; the caller knows the field by its own name only.
+        if loc and loc[0] in _SOURCES:
+            loc = loc[1:]
+        if len(loc) > 1 and loc[0] in ("payload", "query"):
+            loc = loc[1:]
         if loc:
             return ".".join(loc)
     return None
