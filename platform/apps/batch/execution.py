@@ -3,9 +3,10 @@
 A worker claims a batch with a lease (``Batch.lease_owner`` / ``lease_expires_at``) and
 renews it at every checkpoint. Each answered line is stored as it arrives (``BatchResult``,
 unique per line); checkpoints, every ``CHECKPOINT_SECONDS``, refresh ``request_counts``
-and the lease. A worker that dies stops renewing; once its lease lapses the sweep (and any batch worker
-starting up) hands the batch to another, which skips the lines already answered. A line
-that was in flight when the worker died is sent again; no line is lost or written twice.
+and the lease. A worker that dies stops renewing; once its lease lapses the sweep (and
+any batch worker starting up) hands the batch to another, which skips the lines already
+answered. A line in flight when the worker died is sent again; none is lost or written
+twice.
 
 Between checkpoints the runner reads the batch's status: ``cancelling`` stops new lines
 (those in flight finish) and ends the batch ``cancelled`` with partial output; passing
