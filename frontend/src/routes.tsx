@@ -8,6 +8,7 @@ import {
   DatabaseOutlined,
   KeyOutlined,
   RobotOutlined,
+  ScheduleOutlined,
   TeamOutlined,
   ToolOutlined,
 } from "@ant-design/icons";
@@ -16,6 +17,7 @@ import { lazy, Suspense, type ComponentType, type ReactNode } from "react";
 import type en from "./i18n/en";
 import { ApiKeysPage } from "./pages/ApiKeys";
 import { AppsPage } from "./pages/Apps";
+import { BatchesPage } from "./pages/Batches";
 import { KnowledgeBaseDetailPage } from "./pages/KnowledgeBaseDetail";
 import { KnowledgeBasesPage } from "./pages/KnowledgeBases";
 import { MembersPage } from "./pages/Members";
@@ -56,6 +58,7 @@ export const routes: ConsoleRoute[] = [
   { path: "knowledge-bases/:id", element: <KnowledgeBaseDetailPage /> },
   { path: "apps", element: <AppsPage />, menu: { label: "apps", icon: <RobotOutlined /> } },
   { path: "apps/:id", element: lazyPage(() => import("./pages/AppDetail"), "AppDetailPage") },
+  { path: "batches", element: <BatchesPage />, menu: { label: "batches", icon: <ScheduleOutlined /> } },
   { path: "plugins", element: plugins, menu: { label: "plugins", icon: <ToolOutlined /> } },
   { path: "plugins/tools", element: plugins },
   { path: "plugins/http-tools", element: plugins },

@@ -131,11 +131,14 @@ def test_a_model_the_workspace_was_not_granted_fails_the_batch(sdk, upstream, ba
 
 
 def test_failed_lines_go_to_the_error_file(sdk, upstream, batch_worker):
-    upstream.script(
-        "chat",
-        text("good"),
-        error(400, "The prompt was refused by the upstream", code="data_inspection_failed"),
-    )
+    def answer(request):  # lines run concurrently: answer by content, not by order
+        if "bad words" in json.dumps(request.body):
+            return error(
+                400, "The prompt was refused by the upstream", code="data_inspection_failed"
+            )
+        return text("good")
+
+    upstream.script("chat", answer, answer)
     requests = [
         chat_line("ok", "hello"),
         chat_line("refused", "bad words"),

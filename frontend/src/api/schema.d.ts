@@ -361,6 +361,117 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/api/batch-files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Batch Files */
+        get: operations["apps_batch_api_list_batch_files"];
+        put?: never;
+        /**
+         * Upload Batch File
+         * @description Upload a JSONL input file (at most 500 MB, 50,000 lines, 6 MB a line).
+         */
+        post: operations["apps_batch_api_upload_batch_file"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/batch-files/{file_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Batch File */
+        get: operations["apps_batch_api_get_batch_file"];
+        put?: never;
+        post?: never;
+        /** Delete Batch File */
+        delete: operations["apps_batch_api_delete_batch_file"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/batch-files/{file_id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Batch File Content
+         * @description The file itself, as a download.
+         */
+        get: operations["apps_batch_api_batch_file_content"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Batches */
+        get: operations["apps_batch_api_list_batches"];
+        put?: never;
+        /** Create Batch */
+        post: operations["apps_batch_api_create_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/batches/{batch_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Batch */
+        get: operations["apps_batch_api_get_batch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/batches/{batch_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel Batch */
+        post: operations["apps_batch_api_cancel_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/console/api/health": {
         parameters: {
             query?: never;
@@ -1182,6 +1293,111 @@ export interface components {
             /** Username */
             username: string;
         };
+        /** BatchErrorOut */
+        BatchErrorOut: {
+            /** Code */
+            code: string;
+            /** Line */
+            line?: number | null;
+            /** Message */
+            message: string;
+            /** Param */
+            param?: string | null;
+        };
+        /** BatchErrors */
+        BatchErrors: {
+            /** Data */
+            data: components["schemas"]["BatchErrorOut"][];
+            /**
+             * Object
+             * @default list
+             * @constant
+             */
+            object: "list";
+        };
+        /** BatchIn */
+        BatchIn: {
+            /**
+             * Completion Window
+             * @default 24h
+             */
+            completion_window: string;
+            /** Endpoint */
+            endpoint: string;
+            /** Input File Id */
+            input_file_id: string;
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** BatchOut */
+        BatchOut: {
+            /** Cancelled At */
+            cancelled_at: number | null;
+            /** Cancelling At */
+            cancelling_at: number | null;
+            /** Completed At */
+            completed_at: number | null;
+            /** Completion Window */
+            completion_window: string;
+            /** Created At */
+            created_at: number;
+            /** Endpoint */
+            endpoint: string;
+            /** Error File Id */
+            error_file_id: string | null;
+            errors: components["schemas"]["BatchErrors"] | null;
+            /** Expired At */
+            expired_at: number | null;
+            /** Expires At */
+            expires_at: number | null;
+            /** Failed At */
+            failed_at: number | null;
+            /** Finalizing At */
+            finalizing_at: number | null;
+            /** Id */
+            id: string;
+            /** In Progress At */
+            in_progress_at: number | null;
+            /** Input File Id */
+            input_file_id: string;
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            } | null;
+            /** Model */
+            model: string | null;
+            /**
+             * Object
+             * @default batch
+             * @constant
+             */
+            object: "batch";
+            /** Output File Id */
+            output_file_id: string | null;
+            request_counts: components["schemas"]["RequestCounts"];
+            /** Status */
+            status: string;
+            usage: components["schemas"]["BatchUsage"];
+        };
+        /** BatchUsage */
+        BatchUsage: {
+            /** Input Tokens */
+            input_tokens: number;
+            /** Input Tokens Details */
+            input_tokens_details?: {
+                [key: string]: number;
+            };
+            /** Output Tokens */
+            output_tokens: number;
+            /** Output Tokens Details */
+            output_tokens_details?: {
+                [key: string]: number;
+            };
+            /** Total Tokens */
+            total_tokens: number;
+        };
         /** ChangeOut */
         ChangeOut: {
             /** After */
@@ -1434,6 +1650,69 @@ export interface components {
             } | null;
             /** Upstream Model */
             upstream_model?: string | null;
+        };
+        /** FileDeleted */
+        FileDeleted: {
+            /**
+             * Deleted
+             * @default true
+             */
+            deleted: boolean;
+            /** Id */
+            id: string;
+            /**
+             * Object
+             * @default file
+             * @constant
+             */
+            object: "file";
+        };
+        /** FileListQuery */
+        FileListQuery: {
+            /**
+             * After
+             * @description The last id of the previous page.
+             */
+            after?: string | null;
+            /**
+             * Limit
+             * @default 50
+             */
+            limit: number;
+            /** Purpose */
+            purpose?: string | null;
+        };
+        /** FileOut */
+        FileOut: {
+            /** Bytes */
+            bytes: number;
+            /** Created At */
+            created_at: number;
+            /** Filename */
+            filename: string;
+            /** Id */
+            id: string;
+            /**
+             * Line Count
+             * @description Non-empty lines (ministudio's addition).
+             */
+            line_count: number;
+            /**
+             * Object
+             * @default file
+             * @constant
+             */
+            object: "file";
+            /** Purpose */
+            purpose: string;
+            /**
+             * Status
+             * @default processed
+             * @constant
+             */
+            status: "processed";
+            /** Status Details */
+            status_details?: string | null;
         };
         /** GrantIn */
         GrantIn: {
@@ -1841,6 +2120,19 @@ export interface components {
              */
             used: number | null;
         };
+        /** ListQuery */
+        ListQuery: {
+            /**
+             * After
+             * @description The last id of the previous page.
+             */
+            after?: string | null;
+            /**
+             * Limit
+             * @default 50
+             */
+            limit: number;
+        };
         /** LoginIn */
         LoginIn: {
             /** Email */
@@ -2169,6 +2461,15 @@ export interface components {
              * @description The endpoint's name; null = all models.
              */
             model: string | null;
+        };
+        /** RequestCounts */
+        RequestCounts: {
+            /** Completed */
+            completed: number;
+            /** Failed */
+            failed: number;
+            /** Total */
+            total: number;
         };
         /**
          * Role
@@ -3059,6 +3360,222 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MeOut"];
+                };
+            };
+        };
+    };
+    apps_batch_api_list_batch_files: {
+        parameters: {
+            query?: {
+                /** @description The last id of the previous page. */
+                after?: string | null;
+                limit?: number;
+                purpose?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileOut"][];
+                };
+            };
+        };
+    };
+    apps_batch_api_upload_batch_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * File
+                     * Format: binary
+                     */
+                    file: string;
+                    /**
+                     * Purpose
+                     * @default batch
+                     */
+                    purpose?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileOut"];
+                };
+            };
+        };
+    };
+    apps_batch_api_get_batch_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileOut"];
+                };
+            };
+        };
+    };
+    apps_batch_api_delete_batch_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileDeleted"];
+                };
+            };
+        };
+    };
+    apps_batch_api_batch_file_content: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    apps_batch_api_list_batches: {
+        parameters: {
+            query?: {
+                /** @description The last id of the previous page. */
+                after?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchOut"][];
+                };
+            };
+        };
+    };
+    apps_batch_api_create_batch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchOut"];
+                };
+            };
+        };
+    };
+    apps_batch_api_get_batch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchOut"];
+                };
+            };
+        };
+    };
+    apps_batch_api_cancel_batch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchOut"];
                 };
             };
         };

@@ -67,6 +67,20 @@ describe("uploadFiles", () => {
     expect(xhr.body?.get("tags")).toBe("hr,2026");
   });
 
+  it("sends the file in another field when asked (batch input files go in `file`)", async () => {
+    vi.stubGlobal("XMLHttpRequest", FakeXhr);
+    document.cookie = "csrftoken=tok";
+    FakeXhr.reply = { status: 201, body: JSON.stringify({ id: "file-1", line_count: 2 }) };
+    const result = await uploadFiles<{ id: string }>("/console/api/batch-files", [new File(["{}\n{}\n"], "in.jsonl")], {
+      field: "file",
+      fields: { purpose: "batch" },
+    });
+    expect(result.id).toBe("file-1");
+    expect(FakeXhr.last.body?.getAll("files")).toEqual([]);
+    expect((FakeXhr.last.body?.get("file") as File).name).toBe("in.jsonl");
+    expect(FakeXhr.last.body?.get("purpose")).toBe("batch");
+  });
+
   it("rejects with the API's error message", async () => {
     vi.stubGlobal("XMLHttpRequest", FakeXhr);
     document.cookie = "csrftoken=tok";

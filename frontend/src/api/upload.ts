@@ -3,6 +3,8 @@ import { consoleHeaders, ensureCsrfCookie, reportUnauthenticated } from "./clien
 import { ApiError, apiErrorFrom } from "./errors";
 
 export interface UploadOptions {
+  /** The form field each file goes in (default `files`, repeated; batch files take `file`). */
+  field?: string;
   /** Form fields sent beside the files (e.g. tags, metadata). */
   fields?: Record<string, string>;
   /** Bytes sent so far, 0–100. */
@@ -10,11 +12,11 @@ export interface UploadOptions {
   signal?: AbortSignal;
 }
 
-/** POST `files` (repeated `files` fields) and `fields` to `path`; resolves with the JSON. */
+/** POST `files` (repeated `files` fields, or `options.field`) and `fields` to `path`; resolves with the JSON. */
 export async function uploadFiles<T>(path: string, files: File[], options: UploadOptions = {}): Promise<T> {
   await ensureCsrfCookie();
   const form = new FormData();
-  files.forEach((file) => form.append("files", file, file.name));
+  files.forEach((file) => form.append(options.field ?? "files", file, file.name));
   for (const [name, value] of Object.entries(options.fields ?? {})) form.append(name, value);
   return new Promise<T>((resolve, reject) => {
     const xhr = new XMLHttpRequest();

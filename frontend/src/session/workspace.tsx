@@ -22,6 +22,8 @@ export const PERMISSIONS = {
   configurePlugins: ["admin"],
   runTools: ["admin", "developer"],
   editHttpTools: ["admin", "developer"],
+  // Calling models: playgrounds, batch uploads, creating and cancelling batches.
+  useModels: ["admin", "developer", "viewer"],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 
