@@ -1,12 +1,15 @@
 """Cancel, expiry and tenancy of batches, with a real worker running them."""
 
 import json
+from datetime import timedelta
 
 import openai
 import pytest
 from django.utils import timezone
 
+from apps.batch.execution import run_batch
 from apps.batch.models import Batch, BatchResult
+from apps.batch.services import resume_stalled
 from tests.batch.conftest import (
     chat_line,
     jsonl,
@@ -16,6 +19,7 @@ from tests.batch.conftest import (
     wait_until_done,
 )
 from tests.upstream import slow
+from workers.celery_app import app as celery_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -65,8 +69,6 @@ def test_a_batch_past_its_window_expires_reporting_the_lines_not_run(
 
 
 def test_a_batch_queued_past_its_window_expires_without_running(sdk, upstream, celery_not_eager):
-    from apps.batch.execution import run_batch
-
     f = sdk.files.create(file=jsonl([chat_line("a", "x")]), purpose="batch")
     b = sdk.batches.create(
         input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
@@ -112,3 +114,28 @@ def test_files_and_batches_need_a_key(platform_url, granted):
         anonymous.files.list()
     with pytest.raises(openai.AuthenticationError):
         anonymous.batches.list()
+
+
+def test_the_sweep_resumes_a_batch_whose_worker_died(sdk, upstream, celery_not_eager):
+    f = sdk.files.create(file=jsonl([chat_line("a", "x"), chat_line("b", "y")]), purpose="batch")
+    b = sdk.batches.create(
+        input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    # A worker took it and died: its lease lapsed, nobody runs it.
+    Batch.objects.filter(pk=b.id).update(
+        lease_owner="dead-worker", lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    running = Batch.objects.create(
+        workspace=stored(b.id).workspace,
+        input_file_id=f.id,
+        endpoint="/v1/chat/completions",
+        completion_window="24h",
+        expires_at=timezone.now() + timedelta(hours=24),
+        lease_owner="live-worker",
+        lease_expires_at=timezone.now() + timedelta(minutes=1),
+        enqueued_at=timezone.now(),
+    )
+    celery_app.conf.task_always_eager = True  # run what the sweep queues, here
+    assert resume_stalled() == 1  # the live worker's batch is left alone
+    assert stored(b.id).status == "completed"
+    assert stored(running.pk).status == "validating"
