@@ -104,6 +104,11 @@ class VLLMSettings(OpenAICompatibleSettings):
     engine_max_model_len: int | None = Field(
         default=None, gt=0, description="Context length; the model's own when empty."
     )
+    engine_dtype: str = Field(
+        default="auto",
+        description="Weights' type in the engine: auto (the model's), bfloat16, float16, "
+        "float32 (CPUs without AVX-512 want float32 or bfloat16).",
+    )
     engine_chunk_size: int = Field(
         default=256, ge=1, le=10_000, description="Batch lines per engine call (a checkpoint)."
     )
