@@ -5,6 +5,8 @@ The engine's ``vllm.LLM`` is the engine tests' scripted stand-in (a model server
 suite's scripted upstream); everything around it is real."""
 
 import json
+import time
+from datetime import timedelta
 
 import pytest
 import redis
@@ -14,7 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from apps.accounts.services import create_api_key
 from apps.batch import services
 from apps.batch.engine_runner import engine_config
-from apps.batch.execution import run_batch
+from apps.batch.execution import claim, kept_alive, run_batch
 from apps.batch.inputs import batch_storage
 from apps.batch.models import Batch
 from apps.batch.vllm_engine import VllmEngine
@@ -98,3 +100,18 @@ def test_a_plain_worker_hands_an_engine_batch_to_the_batch_vllm_queue(
     assert (stored.status, stored.engine, stored.lease_owner) == ("in_progress", "vllm", "")
     assert broker.llen("batch-vllm") == 1
     assert engine_endpoint.calls == []  # a plain worker never runs the engine
+
+
+def test_a_long_engine_chunk_keeps_the_lease(acme, engine_endpoint, settings, celery_not_eager):
+    settings.BATCH_LEASE_SECONDS = 3  # renewed every second
+    batch = services.create_batch(
+        acme,
+        input_file=upload(acme, [chat_line("a", "hi", model="smol")]),
+        endpoint="/v1/chat/completions",
+        completion_window="24h",
+    )
+    assert claim(batch.pk, "engine-worker")
+    before = Batch.objects.get(pk=batch.pk).lease_expires_at
+    with kept_alive(batch, "engine-worker"):
+        time.sleep(2.5)
+    assert Batch.objects.get(pk=batch.pk).lease_expires_at >= before + timedelta(seconds=1)

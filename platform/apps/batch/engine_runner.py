@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 
-from apps.batch.execution import Checkpoint
+from apps.batch.execution import Checkpoint, kept_alive
 from apps.batch.lines import BatchLine, LineOutcome, failed_line
 from apps.batch.models import Batch, BatchStatus
 from apps.batch.vllm_engine import EngineConfig, VllmEngine
@@ -54,7 +54,8 @@ def run_on_engine(batch: Batch, lines: Iterator[BatchLine], checkpoint: Checkpoi
                 return
             else:
                 admitted.append((line, target))
-        outcomes = engine.run_chunk([line for line, _ in admitted], model=batch.model)
+        with kept_alive(batch, checkpoint.owner):
+            outcomes = engine.run_chunk([line for line, _ in admitted], model=batch.model)
         for (_, target), outcome in zip(admitted, outcomes, strict=True):
             _meter(target, outcome)
             checkpoint.add(outcome)

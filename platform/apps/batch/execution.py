@@ -13,6 +13,7 @@ Between checkpoints the runner reads the batch's status: ``cancelling`` stops ne
 ``expires_at`` ends it ``expired``, the lines not done reported as ``batch_expired``.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -21,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
@@ -70,6 +71,29 @@ def _renew(batch: Batch, owner: str, **fields) -> None:
         raise LeaseLost(batch.pk)
     for name, value in fields.items():
         setattr(batch, name, value)
+
+
+@contextlib.contextmanager
+def kept_alive(batch: Batch, owner: str) -> Iterator[None]:
+    """Renew the lease from a side thread while a long step runs (an engine chunk may take
+    minutes on a CPU), so the batch is not thought dead meanwhile."""
+    done = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not done.wait(max(1.0, settings.BATCH_LEASE_SECONDS / 3)):
+                lease = timezone.now() + timedelta(seconds=settings.BATCH_LEASE_SECONDS)
+                Batch.objects.filter(pk=batch.pk, lease_owner=owner).update(lease_expires_at=lease)
+        finally:
+            connections.close_all()
+
+    heart = threading.Thread(target=beat, name=f"lease-{batch.pk}", daemon=True)
+    heart.start()
+    try:
+        yield
+    finally:
+        done.set()
+        heart.join()
 
 
 def release(batch_id: str, owner: str) -> None:
