@@ -4,14 +4,13 @@ consuming the ``batch`` queue in a thread of this process (so it shares the test
 
 import io
 import json
-import time
-from collections.abc import Callable
 
 import openai
 import pytest
 from celery.contrib.testing.worker import start_worker
 
 from apps.batch.models import Batch
+from tests.worker_process import wait_for
 from workers.celery_app import app as celery_app
 
 
@@ -61,15 +60,6 @@ def chat_line(custom_id: str, content: str, *, model: str = "qwen-plus", **body)
         "url": "/v1/chat/completions",
         "body": {"model": model, "messages": [{"role": "user", "content": content}], **body},
     }
-
-
-def wait_for(condition: Callable, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def wait_until_done(client: openai.OpenAI, batch_id: str, timeout: float = 60):

@@ -4,15 +4,10 @@ its successor resumes, and the output has every custom_id exactly once."""
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.utils import timezone
 
 from apps.batch import services
@@ -20,10 +15,9 @@ from apps.batch.inputs import batch_storage
 from apps.batch.models import Batch, BatchResult
 from tests.batch.conftest import chat_line, jsonl, output_lines, wait_for, wait_until_done
 from tests.upstream import slow
+from tests.worker_process import start_worker as start_batch_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_five_thousand_line_batch(sdk, upstream, batch_worker):
@@ -46,25 +40,11 @@ def test_a_five_thousand_line_batch(sdk, upstream, batch_worker):
     assert len(upstream.requests_for("chat")) == 5000
 
 
-def start_worker() -> subprocess.Popen:
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "studio.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'].replace('/', '%2F')}/{db['NAME']}",
-        "REDIS_URL": settings.TEST_REDIS_URL,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), str(ROOT)]),
-        "MINISTUDIO_DATA_DIR": str(settings.DATA_DIR),  # the same stored files
-        "MINISTUDIO_BATCH_LEASE_SECONDS": "3",  # a dead worker's batch is free again soon
-        "MINISTUDIO_BATCH_CONCURRENCY": "4",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "studio.cli", "worker", "--queues", "batch", "--concurrency", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group: killed whole, children included
+def start_worker():
+    return start_batch_worker(
+        "batch",
+        MINISTUDIO_BATCH_LEASE_SECONDS="3",  # a dead worker's batch is free again soon
+        MINISTUDIO_BATCH_CONCURRENCY="4",
     )
 
 

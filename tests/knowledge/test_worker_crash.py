@@ -3,53 +3,25 @@ with no duplicate chunks. Celery runs for real here, through Redis."""
 
 import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from apps.knowledge.models import Chunk, Document, DocumentStatus
 from tests.knowledge.conftest import create_kb, upload
 from tests.upstream import slow
+from tests.worker_process import start_worker as start_ingest_worker
+from tests.worker_process import wait_for
 from workers.celery_app import app as celery_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def start_worker() -> subprocess.Popen:
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "studio.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'].replace('/', '%2F')}/{db['NAME']}",
-        "REDIS_URL": settings.TEST_REDIS_URL,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), str(ROOT)]),
-        "MINISTUDIO_EMBEDDING_BATCH": "1",  # many small embedding calls: time to die mid-way
-        "MINISTUDIO_BROKER_VISIBILITY_TIMEOUT": "2",  # hand back a dead worker's task soon
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "studio.cli", "worker", "--queues", "ingest", "--concurrency", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group: killed whole, children included
+def start_worker():
+    return start_ingest_worker(
+        "ingest",
+        MINISTUDIO_EMBEDDING_BATCH="1",  # many small embedding calls: time to die mid-way
+        MINISTUDIO_BROKER_VISIBILITY_TIMEOUT="2",  # hand back a dead worker's task soon
     )
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_killed_worker_leaves_the_document_to_the_next(acme_console, upstream):
