@@ -10,7 +10,7 @@
 // Each step is bounded; a failure prints the step, the error and the page's address and
 // saves failure.png next to the screenshots. The results (the API key shown once, the
 // snippets, the app's id) go to E2E_RESULT as JSON for the caller to use.
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -34,6 +34,8 @@ const KB_NAME = `Travel policy ${stamp}`;
 const DOC_NAME = `travel-policy-${stamp}.md`;
 const APP_NAME = `Travel assistant ${stamp}`;
 const KEY_NAME = `e2e-${stamp}`;
+const BATCH_FILE = `batch-${stamp}.jsonl`;
+const BATCH_PROMPTS = ["Hello?", "How are you?", "Say something nice."];
 const QUESTION = "How much may a hotel night cost in a tier-one city?";
 const DOCUMENT = `# Travel policy of Lumen Robotics
 
@@ -244,6 +246,45 @@ async function appApi() {
   await shot("apps");
 }
 
+/** Batch inference: upload a JSONL file for the chat model, create a batch, wait until a
+ * worker has answered every line, and download the output file. */
+async function batch() {
+  await openFromMenu("Batch inference");
+  await page.getByRole("button", { name: "New batch" }).first().click();
+  const dialog = page.getByRole("dialog", { name: "New batch" });
+  await dialog.getByTestId("batch-example").waitFor();
+  const lines = BATCH_PROMPTS.map((content, i) =>
+    JSON.stringify({ custom_id: `req-${i + 1}`, method: "POST", url: "/v1/chat/completions", body: { model: CHAT_MODEL, messages: [{ role: "user", content }] } }),
+  );
+  await dialog.locator('input[type="file"]').setInputFiles({ name: BATCH_FILE, mimeType: "application/jsonl", buffer: Buffer.from(lines.join("\n") + "\n") });
+  await dialog.getByTestId("batch-file-summary").filter({ hasText: `${lines.length} requests` }).waitFor();
+  await shot("batch-new");
+  const created = page.waitForResponse((r) => r.url().endsWith("/console/api/batches") && r.request().method() === "POST");
+  await dialog.getByRole("button", { name: "Create", exact: true }).click();
+  const response = await created;
+  if (response.status() !== 201) throw new Error(`creating the batch answered ${response.status()}: ${await response.text()}`);
+  result.batch_id = (await response.json()).id;
+  await dialog.waitFor({ state: "hidden" });
+  // The new batch's row opens by itself; the list polls until the batch is finished.
+  const row = page.getByRole("row").filter({ hasText: result.batch_id }).first();
+  await row.getByTestId("batch-status").filter({ hasText: /^(Completed|Failed|Expired|Cancelled)$/ }).waitFor({ timeout: READY_TIMEOUT });
+  const status = await row.getByTestId("batch-status").innerText();
+  const details = page.getByTestId("batch-details").first();
+  if (status !== "Completed") {
+    const errors = await details.innerText().catch(() => "");
+    throw new Error(`the batch ended ${status}: ${errors.slice(0, 600)}`);
+  }
+  await row.getByText(`${lines.length} / ${lines.length}`).waitFor();
+  const downloaded = page.waitForEvent("download");
+  await details.getByTestId("download-output").click();
+  const output = readFileSync(await (await downloaded).path(), "utf-8").trim().split("\n");
+  const answered = output.filter((line) => line.includes(env.E2E_PLAIN_ANSWER ?? "Hello from the e2e model."));
+  if (output.length !== lines.length || answered.length !== lines.length) {
+    throw new Error(`the output file has ${output.length} lines, ${answered.length} with the model's answer: ${output.join("\n").slice(0, 600)}`);
+  }
+  await shot("batches");
+}
+
 async function createApiKey() {
   await openFromMenu("API keys");
   await page.getByRole("button", { name: "Create API key" }).first().click();
@@ -337,6 +378,7 @@ async function main() {
       await step("playground: the answer streams in, with a citation that opens its source", playground);
       await step("publish with notes; versions lists v1", publish);
       await step("API tab: the app's id and snippet; runs", appApi);
+      await step("batch inference: upload a JSONL file, create a batch, wait until it completes, download the answers", batch);
       await step("create an API key; the snippet carries it", createApiKey);
       await step("members page", members);
       await step("plugins page lists the built-in tools", plugins);

@@ -57,8 +57,7 @@ def answer(context: LineContext, line: BatchLine) -> LineOutcome | None:
         for attempt in range(MAX_TRIES):
             request_id = f"batch_req_{uuid.uuid4().hex}"
             try:
-                outcome = _call(context, line, request_id)
-                return outcome
+                return _call(context, line, request_id)
             except QuotaExceeded as exc:
                 if exc.code != "Throttling.RateQuota":
                     return _api_failure(line, exc)
