@@ -15,7 +15,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import openai
@@ -104,10 +104,10 @@ class VLLMSettings(OpenAICompatibleSettings):
     engine_max_model_len: int | None = Field(
         default=None, gt=0, description="Context length; the model's own when empty."
     )
-    engine_dtype: str = Field(
+    engine_dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
         default="auto",
-        description="Weights' type in the engine: auto (the model's), bfloat16, float16, "
-        "float32 (CPUs without AVX-512 want float32 or bfloat16).",
+        description="Weights' type in the engine: auto (the model's), bfloat16, float16 or "
+        "float32 (on a CPU without AVX-512, bfloat16 generated garbage: use float32).",
     )
     engine_chunk_size: int = Field(
         default=256, ge=1, le=10_000, description="Batch lines per engine call (a checkpoint)."

@@ -25,6 +25,7 @@ from apps.endpoints.services import provider_class, provider_settings
 from apps.registry.services import sync_plugins
 from apps.usage.models import UsageRecord
 from apps.usage.services import flush_usage
+from studio.errors import InvalidParameter
 from tests.batch.conftest import chat_line, jsonl
 from tests.batch.test_vllm_engine import FakeLLM
 from tests.gateway_fixtures import openai_settings
@@ -53,6 +54,27 @@ def engine_endpoint(upstream, acme):
 def upload(acme, lines: list[dict]):
     content = jsonl(lines).getvalue()
     return services.upload_file(acme, SimpleUploadedFile("in.jsonl", content), "batch")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("engine_dtype", "int3"),
+        ("engine_tensor_parallel_size", 0),
+        ("engine_gpu_memory_utilization", 1.5),
+        ("engine_chunk_size", 0),
+    ],
+)
+def test_bad_engine_settings_are_refused_by_name(upstream, setting, value):
+    sync_plugins()
+    with pytest.raises(InvalidParameter, match=f"settings.{setting}"):
+        endpoints.create_endpoint(
+            name="smol-bad",
+            provider="vllm",
+            upstream_model="smol",
+            capabilities=["chat"],
+            settings={**openai_settings(upstream), "engine_model_path": "/m", setting: value},
+        )
 
 
 def test_an_engine_batch_runs_through_the_engine_not_http(acme, alice, engine_endpoint, upstream):
