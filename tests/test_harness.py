@@ -82,5 +82,18 @@ def test_the_web_process_sends_tasks_to_the_configured_broker():
 
     assert current_app.main == "ministudio"
     assert current_app.conf.broker_url == settings.CELERY_BROKER_URL
-    assert {q.name for q in current_app.conf.task_queues} == {"ingest", "batch", "default"}
+    assert {q.name for q in current_app.conf.task_queues} == {
+        "ingest",
+        "batch",
+        "batch-vllm",
+        "default",
+    }
+
     assert current_app.amqp.router.route({}, "workers.ingest.parse")["queue"].name == "ingest"
+
+
+def test_a_plain_worker_leaves_the_vllm_engine_queue_to_gpu_workers():
+    from studio.cli import _parser
+
+    queues = _parser().parse_args(["worker"]).queues.split(",")
+    assert set(queues) == {"ingest", "batch", "default"}
