@@ -31,9 +31,14 @@ def _check_redis() -> str:
         return f"error: {type(exc).__name__}"
 
 
-@router.get("/health", auth=None, response={200: HealthOut, 503: HealthOut})
-def health(request: HttpRequest):
+def backing_services() -> dict[str, str]:
+    """``status`` ``ok`` when Postgres and Redis both answer, else ``degraded``."""
     database, redis = _check_database(), _check_redis()
     ok = database == "ok" and redis == "ok"
-    body = {"status": "ok" if ok else "degraded", "database": database, "redis": redis}
-    return Status(200 if ok else 503, body)
+    return {"status": "ok" if ok else "degraded", "database": database, "redis": redis}
+
+
+@router.get("/health", auth=None, response={200: HealthOut, 503: HealthOut})
+def health(request: HttpRequest):
+    body = backing_services()
+    return Status(200 if body["status"] == "ok" else 503, body)

@@ -61,6 +61,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Probes first: no Host check, no HTTPS redirect, no session (studio/probes.py).
+    "studio.probes.ProbeMiddleware",
     "studio.request_id.RequestIdMiddleware",
     "studio.errors.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -140,8 +142,9 @@ WHITENOISE_USE_FINDERS = True
 
 # The web console (frontend/, React): its production build is served at `/`, its hashed
 # assets cached for a year, index.html never (studio/frontend.py). Without a build `/` is
-# the server-rendered start page; `ministudio up` builds it when it is missing or stale.
-FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+# the server-rendered start page; `ministudio up` builds it when it is missing or stale. An
+# installed wheel has no frontend/: MINISTUDIO_CONSOLE_DIR names the build (the image's).
+FRONTEND_DIST = Path(env_str("MINISTUDIO_CONSOLE_DIR") or BASE_DIR / "frontend" / "dist")
 WHITENOISE_ROOT = FRONTEND_DIST if (FRONTEND_DIST / "index.html").is_file() else None
 WHITENOISE_IMMUTABLE_FILE_TEST = frontend.immutable_file
 WHITENOISE_ADD_HEADERS_FUNCTION = frontend.add_headers

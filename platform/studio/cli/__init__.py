@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         help="worker processes (default: WORKER_CONCURRENCY or the number of CPUs)",
     )
 
+    commands.add_parser(
+        "beat",
+        help="run the periodic-task scheduler alone (usage flushing, batch sweeps); run exactly "
+        "one, beside workers that consume the default queue",
+    )
+
     plugins = commands.add_parser("plugins", help="installed plugins")
     plugin_commands = plugins.add_subparsers(dest="plugins_command", required=True)
     listing = plugin_commands.add_parser("list", help="what this environment has installed")
@@ -111,6 +117,14 @@ def _run(options: argparse.Namespace) -> int:
             forwarded_allow_ips=env_str("FORWARDED_ALLOW_IPS") or "127.0.0.1",
             log_level=(env_str("MINISTUDIO_LOG_LEVEL") or "info").lower(),
         )
+        return 0
+    if options.command == "beat":
+        from studio.config import data_dir
+        from workers.celery_app import app
+
+        schedule = data_dir() / "celerybeat-schedule"
+        schedule.parent.mkdir(parents=True, exist_ok=True)
+        app.start(["beat", "--schedule", str(schedule), "--loglevel", "INFO"])
         return 0
     if options.command == "worker":
         from workers.celery_app import app

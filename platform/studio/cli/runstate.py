@@ -89,7 +89,8 @@ def stop_orphans(previous: dict, *, timeout: float = 10.0) -> list[int]:
     for pid in stopped:
         while psutil.pid_exists(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if psutil.pid_exists(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
+        # The whole group, even when its leader has exited: a worker's embedded beat or a
+        # pool process may outlive the worker that started it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
     return stopped
