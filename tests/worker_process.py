@@ -1,12 +1,16 @@
-"""A real Celery worker in a subprocess, for tests that kill one: it reaches the test
-database and Redis, and runs in its own process group so it can be killed whole."""
+"""Real platform processes (Celery workers, web servers) in subprocesses, for tests that
+kill one or run several: they reach the test database and Redis, and each runs in its own
+process group so it can be killed whole."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 from django.db import connection
@@ -14,10 +18,11 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_worker(queues: str, **env: str) -> subprocess.Popen:
-    """``ministudio worker --queues <queues> --concurrency 1``; ``env`` adds variables."""
+def platform_environment(**env: str) -> dict[str, str]:
+    """The environment of a platform process that shares this test's database, Redis and
+    stored files; ``env`` adds variables."""
     db = connection.settings_dict
-    environment = {
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "studio.settings",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'].replace('/', '%2F')}/{db['NAME']}",
@@ -26,14 +31,36 @@ def start_worker(queues: str, **env: str) -> subprocess.Popen:
         "MINISTUDIO_DATA_DIR": str(settings.DATA_DIR),  # the same stored files
         **env,
     }
+
+
+def start_worker(queues: str, *, log: IO[str] | None = None, **env: str) -> subprocess.Popen:
+    """``ministudio worker --queues <queues> --concurrency 1``; ``env`` adds variables. Its
+    output goes to ``log``, or to a pipe the caller reads."""
+    return _start(["worker", "--queues", queues, "--concurrency", "1"], log, env)
+
+
+def start_web(port: int, *, log: IO[str], **env: str) -> subprocess.Popen:
+    """``ministudio web`` on 127.0.0.1:``port``, one server process."""
+    command = ["web", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-sync"]
+    return _start(command, log, env)
+
+
+def _start(arguments: list[str], log: IO[str] | None, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "studio.cli", "worker", "--queues", queues, "--concurrency", "1"],
-        env=environment,
-        stdout=subprocess.PIPE,
+        [sys.executable, "-m", "studio.cli", *arguments],
+        env=platform_environment(**env),
+        stdout=log or subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group: killed whole, children included
     )
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGKILL the process's whole group and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
 
 
 def wait_for(condition: Callable, timeout: float, what: str):
