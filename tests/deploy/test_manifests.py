@@ -295,6 +295,16 @@ def test_kubernetes_runs_ministudio_commands_covering_every_queue():
     assert consumed == set(QUEUES)
 
 
+def test_platform_pods_wait_for_the_migrations():
+    deployments = [d for _, d in manifests() if d["kind"] == "Deployment"]
+    platform = [d for d in deployments if containers(d)[0]["image"].startswith("ministudio")]
+    assert len(platform) == 5
+    for deployment in platform:
+        [init] = deployment["spec"]["template"]["spec"]["initContainers"]
+        assert "ministudio manage migrate --check" in init["command"][-1]
+        assert init["image"] == containers(deployment)[0]["image"]
+
+
 def test_web_pods_probe_real_health_endpoints_and_scale():
     documents = {(d["kind"], d["metadata"]["name"]): d for _, d in manifests()}
     [web] = containers(documents[("Deployment", "ministudio-web")])
