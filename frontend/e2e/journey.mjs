@@ -266,7 +266,7 @@ async function batch() {
   result.batch_id = (await response.json()).id;
   await dialog.waitFor({ state: "hidden" });
   // The new batch's row opens by itself; the list polls until the batch is finished.
-  const row = page.getByRole("row").filter({ hasText: result.batch_id }).first();
+  const row = page.locator(`tr[data-row-key="${result.batch_id}"]`);
   await row.getByTestId("batch-status").filter({ hasText: /^(Completed|Failed|Expired|Cancelled)$/ }).waitFor({ timeout: READY_TIMEOUT });
   const status = await row.getByTestId("batch-status").innerText();
   const details = page.getByTestId("batch-details").first();

@@ -11,7 +11,7 @@ import { EmptyState, notifySuccess, QueryState } from "../components/feedback";
 import { PageHeader } from "../components/PageHeader";
 import { useWorkspace, useWsKey } from "../session/workspace";
 import { BatchDetails, BatchProgress, BatchStatusTag } from "./batches/BatchDetails";
-import { anyUnfinished, formatTime, isCancellable, sdkSnippet, type Batch } from "./batches/model";
+import { anyUnfinished, formatTime, isCancellable, sdkSnippet, shortId, type Batch } from "./batches/model";
 import { NewBatchModal } from "./batches/NewBatchModal";
 
 const PAGE_SIZE = 20;
@@ -96,8 +96,8 @@ export function BatchesPage() {
                 title: t("batches.id"),
                 dataIndex: "id",
                 render: (id: string) => (
-                  <Typography.Text code copyable={{ text: id }} ellipsis style={{ maxWidth: 190 }} data-testid="batch-id">
-                    {id}
+                  <Typography.Text code copyable={{ text: id }} title={id} style={{ whiteSpace: "nowrap" }} data-testid="batch-id">
+                    {shortId(id)}
                   </Typography.Text>
                 ),
               },

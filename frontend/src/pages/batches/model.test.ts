@@ -8,6 +8,7 @@ import {
   metadataOf,
   progressOf,
   sdkSnippet,
+  shortId,
   statusColor,
   timelineOf,
 } from "./model";
@@ -115,3 +116,12 @@ describe("the example line and metadata", () => {
   });
 });
 
+
+describe("shortId", () => {
+  it("keeps the prefix and the end of a long id", () => {
+    expect(shortId("batch_003e859da32544a7a1b60cd5fe90e3e3")).toBe("batch_003e85…e3e3");
+  });
+  it("leaves a short id whole", () => {
+    expect(shortId("batch_abc")).toBe("batch_abc");
+  });
+});

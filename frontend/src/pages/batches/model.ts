@@ -93,6 +93,11 @@ export function timelineOf(batch: Pick<Batch, TimelineEvent>): { event: Timeline
 }
 
 /** A unix time (seconds) as local date and time; "—" for none. */
+/** A long id shortened for a table cell (`batch_003e85…3e3`); the whole id stays copyable. */
+export function shortId(id: string, head = 12, tail = 4): string {
+  return id.length <= head + tail + 1 ? id : `${id.slice(0, head)}…${id.slice(-tail)}`;
+}
+
 export function formatTime(seconds: number | null | undefined): string {
   return seconds == null ? "—" : new Date(seconds * 1000).toLocaleString();
 }
