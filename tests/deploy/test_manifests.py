@@ -206,11 +206,26 @@ def test_compose_interpolates_only_its_documented_variables():
     assert used == env_file_variables(DEPLOY / "compose.env.example") == set(COMPOSE_VARIABLES)
 
 
-def test_compose_secrets_are_not_baked_in(compose):
-    assert "POSTGRES_PASSWORD=" not in (DEPLOY / "Dockerfile").read_text()
+SECRETS = {
+    "SECRET_KEY",
+    "MINISTUDIO_ENCRYPTION_KEYS",
+    "MINISTUDIO_ADMIN_PASSWORD",
+    "DASHSCOPE_API_KEY",
+    "OPENAI_API_KEY",
+}
+
+
+def test_secrets_are_never_baked_in(compose):
+    dockerfile = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")  # joined lines
+    settings_lines = [
+        line for line in dockerfile.splitlines() if line.split()[:1] in (["ENV"], ["ARG"])
+    ]
+    assert settings_lines  # the check reads the Dockerfile's ENV and ARG lines
+    assert not [line for line in settings_lines for name in SECRETS if name in line]
     for service in platform_services(compose).values():
-        for name in ("SECRET_KEY", "MINISTUDIO_ENCRYPTION_KEYS", "MINISTUDIO_ADMIN_PASSWORD"):
-            assert name not in service["environment"]  # they come from the env file only
+        assert not SECRETS & set(service["environment"])  # from the env file only
+    config = next(d for _, d in manifests() if d["kind"] == "ConfigMap")
+    assert not SECRETS & set(config["data"])  # the Secret's, not the ConfigMap's
 
 
 # --- Kubernetes ---------------------------------------------------------------------------
