@@ -57,7 +57,7 @@ def get_batch_file(request: HttpRequest, file_id: str):
 def batch_file_content(request: HttpRequest, file_id: str):
     """The file itself, as a download."""
     workspace = _workspace(request, Permission.VIEW_WORKSPACE)
-    return file_response(selectors.get_file(workspace, file_id))
+    return file_response(request, selectors.get_file(workspace, file_id))
 
 
 @router.delete("/batch-files/{file_id}", response=FileDeleted)

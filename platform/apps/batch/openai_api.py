@@ -48,7 +48,7 @@ def retrieve_file(request: HttpRequest, file_id: str):
 
 @router.get("/files/{file_id}/content")
 def file_content(request: HttpRequest, file_id: str):
-    return file_response(selectors.get_file(request.auth.workspace, file_id))
+    return file_response(request, selectors.get_file(request.auth.workspace, file_id))
 
 
 @router.delete("/files/{file_id}", response=FileDeleted)
