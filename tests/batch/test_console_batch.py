@@ -102,3 +102,35 @@ def test_a_viewer_may_read_batches(console, alice, vera, granted, upstream):
     viewer = console.as_user(vera, "acme")
     assert viewer.get(f"/batch-files/{file['id']}").status_code == 200
     assert viewer.get("/batches").status_code == 200
+
+
+def test_usage_by_batch_sets_each_batch_apart_from_real_time_calls(
+    alice_console, console, bob, upstream
+):
+    def run_batch(lines: list[dict]) -> str:
+        file = upload(alice_console, lines).json()
+        created = alice_console.post(
+            "/batches",
+            {"input_file_id": file["id"], "endpoint": "/v1/chat/completions"},
+        )
+        assert created.status_code == 201, created.content
+        return created.json()["id"]
+
+    big = run_batch([chat_line(f"r{i}", "hello") for i in range(3)])
+    small = run_batch([chat_line("only", "hi")])
+    real_time = alice_console.post(
+        "/models/chat",
+        {"model": "qwen-plus", "messages": [{"role": "user", "content": "x"}], "stream": False},
+    )
+    assert real_time.status_code == 200, real_time.content
+
+    body = alice_console.get("/usage?group_by=batch").json()
+    assert body["group_by"] == "batch"
+    assert [(row["key"], row["requests"]) for row in body["rows"]] == [
+        (big, 3),
+        (small, 1),
+        ("(no batch)", 1),
+    ]
+    assert sum(row["requests"] for row in body["rows"]) == body["totals"]["requests"] == 5
+    other = console.as_user(bob, "globex").get("/usage?group_by=batch").json()
+    assert other["rows"] == []

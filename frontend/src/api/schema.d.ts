@@ -1013,7 +1013,8 @@ export interface paths {
         /**
          * Usage
          * @description Usage between ``start`` and ``end`` (UTC days, inclusive; default the last 30).
-         *     ``group_by=app`` groups by the agent app whose run made the call (``(no app)``: the rest).
+         *     ``group_by=app`` groups by the agent app whose run made the call (``(no app)``: the rest);
+         *     ``group_by=batch`` by the batch whose line made it (``(no batch)``: real-time calls).
          */
         get: operations["apps_usage_api_usage"];
         put?: never;
@@ -4623,7 +4624,7 @@ export interface operations {
         parameters: {
             query?: {
                 end?: string | null;
-                group_by?: "day" | "model" | "api_key" | "app";
+                group_by?: "day" | "model" | "api_key" | "app" | "batch";
                 start?: string | null;
             };
             header?: never;

@@ -510,7 +510,7 @@ const en = {
   },
   usage: {
     subtitle: "Calls, tokens and cost of this workspace, and its quotas.",
-    groupBy: { day: "By day", model: "By model", api_key: "By API key", app: "By app" },
+    groupBy: { day: "By day", model: "By model", api_key: "By API key", app: "By app", batch: "By batch" },
     requests: "Requests",
     errors: "Errors",
     inputTokens: "Input tokens",
@@ -518,6 +518,7 @@ const en = {
     cost: "Cost",
     tokensChart: "Tokens",
     noApp: "(not an app)",
+    noBatch: "(real-time calls)",
     empty: "No usage in this period.",
     emptyHint: "Calls from the console, apps and API keys show here within a minute.",
     quotas: {

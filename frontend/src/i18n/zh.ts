@@ -514,7 +514,7 @@ const zh: Shape<Messages> = {
   },
   usage: {
     subtitle: "本业务空间的调用次数、Tokens 和费用,以及配额。",
-    groupBy: { day: "按天", model: "按模型", api_key: "按 API Key", app: "按应用" },
+    groupBy: { day: "按天", model: "按模型", api_key: "按 API Key", app: "按应用", batch: "按批处理任务" },
     requests: "调用次数",
     errors: "错误",
     inputTokens: "输入 Tokens",
@@ -522,6 +522,7 @@ const zh: Shape<Messages> = {
     cost: "费用",
     tokensChart: "Tokens",
     noApp: "(非应用调用)",
+    noBatch: "(实时调用)",
     empty: "此期间没有用量。",
     emptyHint: "控制台、应用和 API Key 的调用一分钟内会显示在这里。",
     quotas: {

@@ -12,7 +12,7 @@ import { EmptyState, QueryState } from "../components/feedback";
 import { PageHeader } from "../components/PageHeader";
 import { useWsKey } from "../session/workspace";
 
-type GroupBy = "day" | "model" | "api_key" | "app";
+type GroupBy = "day" | "model" | "api_key" | "app" | "batch";
 type Row = Schemas["UsageRowOut"];
 const ISO = "YYYY-MM-DD";
 
@@ -66,7 +66,7 @@ export function UsagePage() {
     queryFn: () => call(api.GET("/console/api/usage", { params: { query: { start, end, group_by: groupBy } } })),
   });
   const rows = usage.data?.rows ?? [];
-  const label = (row: Row) => (row.key === "(no app)" ? t("usage.noApp") : row.label ?? row.key);
+  const label = (row: Row) => (row.key === "(no app)" ? t("usage.noApp") : row.key === "(no batch)" ? t("usage.noBatch") : row.label ?? row.key);
   const chart = rows.map((row) => ({ name: label(row), input: row.input_tokens, output: row.output_tokens, requests: row.requests }));
   const totals = usage.data?.totals;
   return (
@@ -85,7 +85,7 @@ export function UsagePage() {
             <Segmented<GroupBy>
               value={groupBy}
               onChange={setGroupBy}
-              options={(["day", "model", "api_key", "app"] as const).map((g) => ({ value: g, label: t(`usage.groupBy.${g}`) }))}
+              options={(["day", "model", "api_key", "app", "batch"] as const).map((g) => ({ value: g, label: t(`usage.groupBy.${g}`) }))}
             />
           </Space>
         }

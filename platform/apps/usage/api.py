@@ -48,10 +48,11 @@ def usage(
     request: HttpRequest,
     start: date | None = None,
     end: date | None = None,
-    group_by: Literal["day", "model", "api_key", "app"] = "day",
+    group_by: Literal["day", "model", "api_key", "app", "batch"] = "day",
 ):
     """Usage between ``start`` and ``end`` (UTC days, inclusive; default the last 30).
-    ``group_by=app`` groups by the agent app whose run made the call (``(no app)``: the rest)."""
+    ``group_by=app`` groups by the agent app whose run made the call (``(no app)``: the rest);
+    ``group_by=batch`` by the batch whose line made it (``(no batch)``: real-time calls)."""
     ctx = workspace_context(request)
     ctx.require(Permission.USE_MODELS)
     end = end or timezone.now().date()

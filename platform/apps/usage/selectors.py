@@ -1,9 +1,11 @@
-"""Reads of usage: totals by day, model, key or app, and quota consumption, for one
+"""Reads of usage: totals by day, model, key, app or batch, and quota consumption, for one
 workspace."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 import redis
 from django.apps import apps as installed_apps
@@ -15,6 +17,7 @@ from apps.usage.quotas import checks_for, limiter
 
 GROUPS = {"day": "day", "model": "model", "api_key": "api_key__name"}
 NO_APP = "(no app)"
+NO_BATCH = "(no batch)"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ def usage_summary(
     }
     if group_by == "app":
         result = _by_app(workspace, start=start, end=end)
+    elif group_by == "batch":
+        result = _by_batch(workspace, start=start, end=end)
     else:
         result = _by_rollup_field(rows, GROUPS[group_by], sums)
     totals = rows.aggregate(**sums)
@@ -73,12 +78,33 @@ def _by_rollup_field(rows, field: str, sums: dict) -> list[UsageRow]:
 def _by_app(workspace: Workspace, *, start: date, end: date) -> list[UsageRow]:
     """The ledger grouped by the app whose run made each call (the daily rollups do not
     keep the app); calls outside any app are one row keyed ``(no app)``."""
+    grouped = _ledger_by(workspace, "app_id", start=start, end=end)
+    ids = [row["app_id"] for row in grouped if row["app_id"] is not None]
+    # By name through the app registry: agents depends on usage (through the gateway),
+    # so usage does not import it.
+    agent_app = installed_apps.get_model("agents", "AgentApp")
+    names = dict(
+        agent_app.objects.in_workspace(workspace).filter(pk__in=ids).values_list("pk", "name")
+    )
+    return _ledger_rows(
+        grouped, "app_id", NO_APP, label=lambda app_id: names.get(app_id, "(deleted app)")
+    )
+
+
+def _by_batch(workspace: Workspace, *, start: date, end: date) -> list[UsageRow]:
+    """The ledger grouped by the batch whose lines made each call; real-time calls are one
+    row keyed ``(no batch)``."""
+    grouped = _ledger_by(workspace, "batch_id", start=start, end=end)
+    return _ledger_rows(grouped, "batch_id", NO_BATCH)
+
+
+def _ledger_by(workspace: Workspace, field: str, *, start: date, end: date) -> list[dict]:
     since = datetime.combine(start, time.min, tzinfo=UTC)
     until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
-    grouped = (
+    return list(
         UsageRecord.objects.in_workspace(workspace)
         .filter(created_at__gte=since, created_at__lt=until)
-        .values("app_id")
+        .values(field)
         .annotate(
             requests=Count("id"),
             errors=Count("id", filter=~Q(status=CallStatus.OK)),  # as the daily rollups count
@@ -87,17 +113,16 @@ def _by_app(workspace: Workspace, *, start: date, end: date) -> list[UsageRow]:
             cost=Sum("cost"),
         )
     )
-    ids = [row["app_id"] for row in grouped if row["app_id"] is not None]
-    # By name through the app registry: agents depends on usage (through the gateway),
-    # so usage does not import it.
-    agent_app = installed_apps.get_model("agents", "AgentApp")
-    names = dict(
-        agent_app.objects.in_workspace(workspace).filter(pk__in=ids).values_list("pk", "name")
-    )
+
+
+def _ledger_rows(
+    grouped: list[dict], field: str, none_key: str, label: Callable[[Any], str] | None = None
+) -> list[UsageRow]:
+    """Rows of ``_ledger_by``, busiest first, the calls outside any group (``none_key``) last."""
     rows = [
         UsageRow(
-            key=str(row["app_id"]) if row["app_id"] is not None else NO_APP,
-            label=(names.get(row["app_id"], "(deleted app)") if row["app_id"] else None),
+            key=str(row[field]) if row[field] else none_key,
+            label=label(row[field]) if label and row[field] else None,
             requests=row["requests"],
             errors=row["errors"],
             input_tokens=row["input_tokens"] or 0,
@@ -106,7 +131,7 @@ def _by_app(workspace: Workspace, *, start: date, end: date) -> list[UsageRow]:
         )
         for row in grouped
     ]
-    return sorted(rows, key=lambda row: (row.key == NO_APP, -row.requests, row.key))
+    return sorted(rows, key=lambda row: (row.key == none_key, -row.requests, row.key))
 
 
 @dataclass(frozen=True)
