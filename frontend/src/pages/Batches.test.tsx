@@ -5,6 +5,7 @@ import { api, setCurrentWorkspace } from "../api/client";
 import { WorkspaceProvider, type Me } from "../session/workspace";
 import { BatchesPage, POLL_MS } from "./Batches";
 import type { Batch, BatchFile } from "./batches/model";
+import { FakeXhr } from "../test/fakeXhr";
 
 const me = (role: string): Me => ({
   user: { id: 1, email: "dev@example.com", name: "Dev", is_platform_admin: false },
@@ -115,24 +116,7 @@ describe("BatchesPage", () => {
   it("uploads a file, shows its lines and size, and creates the batch", async () => {
     mockApi([[]]);
     const stored: BatchFile = { id: "file-1", object: "file", bytes: 2048, created_at: 1, filename: "requests.jsonl", purpose: "batch", status: "processed", line_count: 3 };
-    const sent: FormData[] = [];
-    class FakeXhr {
-      status = 201;
-      responseText = JSON.stringify(stored);
-      upload = { onprogress: null };
-      withCredentials = false;
-      onload: (() => void) | null = null;
-      open() {}
-      setRequestHeader() {}
-      getResponseHeader() {
-        return null;
-      }
-      abort() {}
-      send(body: FormData) {
-        sent.push(body);
-        queueMicrotask(() => this.onload?.());
-      }
-    }
+    FakeXhr.reply = { status: 201, body: JSON.stringify(stored) };
     vi.stubGlobal("XMLHttpRequest", FakeXhr);
     const post = vi.spyOn(api, "POST").mockImplementation((() => ok(batch("validating", [3, 0, 0], { id: "batch_new" }), 201)) as never);
     renderPage();
@@ -142,8 +126,8 @@ describe("BatchesPage", () => {
     const input = dialog.querySelector('input[type="file"]') as HTMLInputElement;
     fireEvent.change(input, { target: { files: [new File(['{"custom_id":"1"}\n'], "requests.jsonl")] } });
     await waitFor(() => expect(within(dialog).getByTestId("batch-file-summary").textContent).toBe("3 requests · 2.0 KB"));
-    expect((sent[0]?.get("file") as File).name).toBe("requests.jsonl");
-    expect(sent[0]?.get("purpose")).toBe("batch");
+    expect((FakeXhr.last.body?.get("file") as File).name).toBe("requests.jsonl");
+    expect(FakeXhr.last.body?.get("purpose")).toBe("batch");
     fireEvent.click(within(dialog).getByRole("button", { name: /Create/ }));
     await waitFor(() => expect(post).toHaveBeenCalled());
     const [path, options] = post.mock.calls[0] as unknown as [string, { body: unknown }];
@@ -153,22 +137,11 @@ describe("BatchesPage", () => {
 
   it("reports the server's refusal of an upload", async () => {
     mockApi([[]]);
-    class RefusingXhr {
-      status = 400;
-      responseText = JSON.stringify({ code: "too_many_lines", message: "'big.jsonl' has more than 50,000 requests (line 50001); split it into several batches." });
-      upload = { onprogress: null };
-      onload: (() => void) | null = null;
-      open() {}
-      setRequestHeader() {}
-      getResponseHeader() {
-        return null;
-      }
-      abort() {}
-      send() {
-        queueMicrotask(() => this.onload?.());
-      }
-    }
-    vi.stubGlobal("XMLHttpRequest", RefusingXhr);
+    FakeXhr.reply = {
+      status: 400,
+      body: JSON.stringify({ code: "too_many_lines", message: "'big.jsonl' has more than 50,000 requests (line 50001); split it into several batches." }),
+    };
+    vi.stubGlobal("XMLHttpRequest", FakeXhr);
     renderPage();
     fireEvent.click((await screen.findAllByRole("button", { name: /New batch/ }))[0]!);
     const dialog = await screen.findByRole("dialog");
