@@ -119,21 +119,16 @@ def _run(options: argparse.Namespace) -> int:
         )
         return 0
     if options.command == "beat":
-        from studio.config import data_dir
         from workers.celery_app import app
 
-        schedule = data_dir() / "celerybeat-schedule"
-        schedule.parent.mkdir(parents=True, exist_ok=True)
-        app.start(["beat", "--schedule", str(schedule), "--loglevel", "INFO"])
+        app.start(["beat", "--schedule", _beat_schedule(), "--loglevel", "INFO"])
         return 0
     if options.command == "worker":
         from workers.celery_app import app
 
         args = ["worker", "--queues", options.queues, "--loglevel", "INFO"]
         if options.beat:
-            from studio.config import data_dir
-
-            args += ["--beat", "--schedule", str(data_dir() / "celerybeat-schedule")]
+            args += ["--beat", "--schedule", _beat_schedule()]
         if options.concurrency:
             args += ["--concurrency", str(options.concurrency)]
         app.worker_main(args)
@@ -142,6 +137,15 @@ def _run(options: argparse.Namespace) -> int:
 
     execute_from_command_line(["ministudio manage", *options.args])
     return 0
+
+
+def _beat_schedule() -> str:
+    """Where beat keeps its schedule (last run times): the data directory."""
+    from studio.config import data_dir
+
+    schedule = data_dir() / "celerybeat-schedule"
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    return str(schedule)
 
 
 if __name__ == "__main__":
