@@ -88,7 +88,6 @@ def test_the_web_process_sends_tasks_to_the_configured_broker():
         "batch-vllm",
         "default",
     }
-
     assert current_app.amqp.router.route({}, "workers.ingest.parse")["queue"].name == "ingest"
 
 

@@ -4,6 +4,7 @@ Celery queue, and name only environment variables the code actually reads."""
 
 import ast
 import copy
+import functools
 import json
 import re
 import shlex
@@ -235,6 +236,7 @@ def kustomizations() -> list[Path]:
     return sorted(DEPLOY.glob("k8s/**/kustomization.yaml"))
 
 
+@functools.cache  # read once: parametrization, ids and several tests ask; none mutates
 def manifests() -> list[tuple[str, dict]]:
     documents = []
     for kustomization in kustomizations():
