@@ -51,7 +51,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -65,6 +64,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
 from apps.batch.lines import BatchLine  # noqa: E402
+from bench.platform_process import free_port  # noqa: E402
 
 DEFAULT_MODEL_DIR = ROOT / "var" / "models" / "smollm2-135m-instruct"
 DEFAULT_INPUT = ROOT / "var" / "bench" / "vllm_batch_input.jsonl"
@@ -269,12 +269,6 @@ def engine_in_child(options: argparse.Namespace, model_dir: Path) -> dict[str, A
 
 
 # --- the HTTP path -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def server_command(options: argparse.Namespace, model_dir: Path, port: int) -> list[str]:

@@ -1,7 +1,6 @@
 """Fixtures for tests that call the gateway: the platform on a real ASGI server, and a workspace
 that was granted models on the scripted upstream."""
 
-import socket
 import threading
 import time
 
@@ -11,14 +10,13 @@ import uvicorn
 from apps.accounts.services import create_api_key
 from apps.endpoints import services as endpoints
 from apps.registry.services import sync_plugins
+from tests.worker_process import free_port
 
 
 @pytest.fixture
 def platform_url(transactional_db):
     """The platform on uvicorn in this process (so it shares the test database)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(
         "studio.asgi:application", host="127.0.0.1", port=port, lifespan="off", log_level="warning"
     )

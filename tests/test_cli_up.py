@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+
+from tests.worker_process import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 120.0
@@ -40,12 +41,6 @@ UNSET = (
 )
 GENERATED_PASSWORD = re.compile(r"Generated password \(shown once[^)]*\): (\S+)")
 ADMIN_EMAIL = "admin@example.com"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def processes_of(data_dir: Path) -> list[psutil.Process]:

@@ -10,7 +10,6 @@ proxy on loopback, as a deployment runs them. Through the proxy:
 
 import json
 import re
-import socket
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +25,7 @@ from apps.usage.models import Quota
 from tests.agents.conftest import make_app, publish
 from tests.round_robin import RoundRobinProxy
 from tests.upstream import stream
-from tests.worker_process import start_web, start_worker, stop, wait_for
+from tests.worker_process import free_port, start_web, start_worker, stop, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -51,12 +50,6 @@ class Deployment:
         call()
         [backend] = (Counter(self.proxy.connections) - before).keys()
         return backend
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def healthy(port: int) -> bool:
