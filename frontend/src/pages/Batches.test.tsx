@@ -5,40 +5,13 @@ import { api, setCurrentWorkspace } from "../api/client";
 import { WorkspaceProvider, type Me } from "../session/workspace";
 import { BatchesPage, POLL_MS } from "./Batches";
 import type { Batch, BatchFile } from "./batches/model";
+import { batch } from "./batches/testBatch";
 import { FakeXhr } from "../test/fakeXhr";
 
 const me = (role: string): Me => ({
   user: { id: 1, email: "dev@example.com", name: "Dev", is_platform_admin: false },
   workspaces: [{ id: "00000000-0000-0000-0000-000000000001", name: "Demo", slug: "demo", role, created_at: "2026-01-01T00:00:00Z" }],
 });
-
-function batch(status: string, counts: [number, number, number], extra: Partial<Batch> = {}): Batch {
-  return {
-    id: "batch_abc",
-    object: "batch",
-    endpoint: "/v1/chat/completions",
-    model: "qwen-plus",
-    errors: null,
-    input_file_id: "file-in",
-    completion_window: "24h",
-    status,
-    output_file_id: null,
-    error_file_id: null,
-    created_at: 1_750_000_000,
-    in_progress_at: null,
-    expires_at: 1_750_086_400,
-    finalizing_at: null,
-    completed_at: null,
-    failed_at: null,
-    expired_at: null,
-    cancelling_at: null,
-    cancelled_at: null,
-    request_counts: { total: counts[0], completed: counts[1], failed: counts[2] },
-    usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
-    metadata: null,
-    ...extra,
-  };
-}
 
 const ok = <T,>(data: T, status = 200) => Promise.resolve({ data, response: new Response(null, { status }) });
 

@@ -2,31 +2,17 @@ import { render, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { BatchDetails, BatchProgress, BatchStatusTag } from "./BatchDetails";
 import type { Batch } from "./model";
+import { batch } from "./testBatch";
 
-const completed: Batch = {
+const completed: Batch = batch("completed", [3, 3, 0], {
   id: "batch_1",
-  object: "batch",
-  endpoint: "/v1/chat/completions",
-  model: "qwen-plus",
-  errors: null,
-  input_file_id: "file-in",
-  completion_window: "24h",
-  status: "completed",
   output_file_id: "file-out",
-  error_file_id: null,
-  created_at: 1_750_000_000,
   in_progress_at: 1_750_000_002,
-  expires_at: 1_750_086_400,
   finalizing_at: 1_750_000_010,
   completed_at: 1_750_000_011,
-  failed_at: null,
-  expired_at: null,
-  cancelling_at: null,
-  cancelled_at: null,
-  request_counts: { total: 3, completed: 3, failed: 0 },
   usage: { input_tokens: 30, output_tokens: 12, total_tokens: 42 },
   metadata: { team: "search" },
-};
+});
 
 const failed: Batch = {
   ...completed,
