@@ -199,6 +199,9 @@ class Plugin:
     Settings: ClassVar[type[PluginSettings]] = PluginSettings
     #: Whether a workspace that never configured this plugin has it enabled.
     enabled_by_default: ClassVar[bool] = False
+    #: Whether enabling it in a workspace takes a platform admin (what it exposes reaches
+    #: beyond the workspace, e.g. the host). Workspace admins may still disable it.
+    requires_platform_admin: ClassVar[bool] = False
 
     @classmethod
     def check_contract(cls) -> None:

@@ -242,6 +242,20 @@ QUOTA_DEFAULT_OUTPUT_RESERVATION = env_int("MINISTUDIO_QUOTA_OUTPUT_RESERVATION"
 # --- API keys: how often `last_used_at` may be written for one key.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
 
+# --- Invitations to a workspace: their links stop working after this many days.
+INVITATION_LIFETIME_DAYS = env_int("MINISTUDIO_INVITATION_DAYS", default=7)
+
+# --- E-mail (invitation links): sent over SMTP when EMAIL_HOST is set; without it the
+# console shows the link for the inviting admin to pass on.
+EMAIL_HOST = env_str("EMAIL_HOST") or ""
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=not EMAIL_USE_SSL)
+EMAIL_PORT = env_int("EMAIL_PORT", default=465 if EMAIL_USE_SSL else 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD") or ""
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "ministudio <noreply@localhost>"
+
 LOG_LEVEL = (env_str("MINISTUDIO_LOG_LEVEL") or "INFO").upper()
 LOGGING = {
     "version": 1,

@@ -160,7 +160,8 @@ def test_a_key_cannot_mint_keys_or_manage_members(acme, alice):
     console = ConsoleClient().with_key(new_key(acme, alice))
     assert console.post("/api-keys", {"name": "more"}).status_code == 403
     assert console.get("/api-keys").status_code == 403
-    assert console.post("/members", {"email": "x@example.com"}).status_code == 403
+    assert console.post("/invitations", {"email": "x@example.com"}).status_code == 403
+    assert console.get("/invitations").status_code == 403
     assert ApiKey.objects.count() == 1
 
 

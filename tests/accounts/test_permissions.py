@@ -6,9 +6,9 @@ is no member). Columns: the endpoints of this app. A cell is the expected status
 
 import pytest
 
-from apps.accounts.models import ApiKey, Membership
+from apps.accounts.models import ApiKey, Membership, Role
 from apps.accounts.permissions import API_KEY, MATRIX, Permission
-from apps.accounts.services import create_api_key
+from apps.accounts.services import create_api_key, invite_member
 from apps.registry.services import sync_plugins
 from tests.console import ConsoleClient
 
@@ -21,7 +21,9 @@ CELLS = [
     ("view workspace", OK, OK, OK, OK, OK),
     ("rename workspace", OK, DENIED, DENIED, DENIED, OK),
     ("list members", OK, OK, OK, OK, OK),
-    ("add member", OK, DENIED, DENIED, DENIED, OK),
+    ("invite member", OK, DENIED, DENIED, DENIED, OK),
+    ("list invitations", OK, DENIED, DENIED, DENIED, OK),
+    ("revoke invitation", OK, DENIED, DENIED, DENIED, OK),
     ("change role", OK, DENIED, DENIED, DENIED, OK),
     ("remove member", OK, DENIED, DENIED, DENIED, OK),
     ("list api keys", OK, OK, DENIED, DENIED, OK),
@@ -43,10 +45,19 @@ def call(endpoint: str, console: ConsoleClient, others_key: ApiKey, vera_members
             return console.patch("/workspace", {"name": "Renamed"})
         case "list members":
             return console.get("/members")
-        case "add member":
-            return console.post(
-                "/members", {"email": "newbie@example.com", "password": "x7!Qm2#pLw9"}
-            )
+        case "invite member":
+            return console.post("/invitations", {"email": "newbie@example.com"})
+        case "list invitations":
+            return console.get("/invitations")
+        case "revoke invitation":
+            invitation = invite_member(
+                vera_membership.workspace,
+                email="someone@example.com",
+                role=Role.VIEWER,
+                invited_by=None,
+                console_url="http://testserver/",
+            ).invitation
+            return console.post(f"/invitations/{invitation.id}/revoke")
         case "change role":
             return console.patch(f"/members/{vera_membership.id}", {"role": "developer"})
         case "remove member":

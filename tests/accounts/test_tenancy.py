@@ -7,7 +7,7 @@ acme's in X-Workspace, he gets 404, no data, and nothing changes.
 import pytest
 from django.forms.models import model_to_dict
 
-from apps.accounts.models import ApiKey, Membership, Workspace
+from apps.accounts.models import ApiKey, Invitation, Membership, Workspace
 from apps.accounts.services import create_api_key
 from tests.tenancy import assert_foreign_object_is_not_found
 
@@ -55,7 +55,8 @@ def test_object_endpoints_hide_other_workspaces(
         ("GET", "/workspace", None),
         ("PATCH", "/workspace", {"name": "Pwned"}),
         ("GET", "/members", None),
-        ("POST", "/members", {"email": "bob@example.com", "role": "admin"}),
+        ("GET", "/invitations", None),
+        ("POST", "/invitations", {"email": "bob@example.com", "role": "admin"}),
         ("GET", "/api-keys", None),
         ("POST", "/api-keys", {"name": "stolen"}),
     ],
@@ -68,6 +69,7 @@ def test_workspace_endpoints_hide_other_workspaces(method, path, body, acme, ali
         model_to_dict(Workspace.objects.get(pk=acme.pk)),
         Membership.objects.filter(workspace=acme).count(),
         ApiKey.objects.filter(workspace=acme).count(),
+        Invitation.objects.filter(workspace=acme).count(),
     )
     response = ConsoleClient().as_user(bob, "acme").request(method, path, body)
     assert response.status_code == 404
@@ -77,6 +79,7 @@ def test_workspace_endpoints_hide_other_workspaces(method, path, body, acme, ali
         model_to_dict(Workspace.objects.get(pk=acme.pk)),
         Membership.objects.filter(workspace=acme).count(),
         ApiKey.objects.filter(workspace=acme).count(),
+        Invitation.objects.filter(workspace=acme).count(),
     )
     assert after == before
 

@@ -1,4 +1,4 @@
-"""Console API: sessions, workspaces, members and API keys.
+"""Console API: sessions, workspaces, members and invitations, API keys.
 
 Handlers validate (schemas), resolve the caller's workspace context, check the permission,
 call a service or selector, and shape the response. Nothing else lives here.
@@ -17,14 +17,19 @@ from apps.accounts.context import (
     require_user,
     workspace_context,
 )
-from apps.accounts.models import ApiKey, Membership, Role, User, Workspace
+from apps.accounts.models import ApiKey, Invitation, Membership, Role, User, Workspace
 from apps.accounts.permissions import API_KEY, Permission
 from apps.accounts.schemas import (
     ApiKeyCreatedOut,
     ApiKeyCreateIn,
     ApiKeyOut,
+    InvitationCreatedOut,
+    InvitationIn,
+    InvitationOut,
+    InvitationPreviewOut,
+    InvitationSignUpIn,
+    InvitationTokenIn,
     LoginIn,
-    MemberAddIn,
     MemberOut,
     MemberRoleIn,
     MeOut,
@@ -144,21 +149,6 @@ def list_members(request: HttpRequest):
     return selectors.members_of(ctx.workspace)
 
 
-@router.post("/members", response={201: MemberOut}, tags=["members"])
-def add_member(request: HttpRequest, payload: MemberAddIn):
-    """Add a person by e-mail; with ``password``, an account is created for a new e-mail."""
-    ctx = workspace_context(request)
-    ctx.require(Permission.MANAGE_MEMBERS)
-    membership = services.add_member(
-        ctx.workspace,
-        email=payload.email,
-        role=payload.role,
-        name=payload.name,
-        password=payload.password,
-    )
-    return Status(201, membership)
-
-
 @router.patch("/members/{member_id}", response=MemberOut, tags=["members"])
 def change_member_role(request: HttpRequest, member_id: str, payload: MemberRoleIn):
     ctx = workspace_context(request)
@@ -175,6 +165,87 @@ def remove_member(request: HttpRequest, member_id: str):
     ctx.require(Permission.MANAGE_MEMBERS)
     services.remove_member(get_in_workspace(Membership, ctx.workspace, pk=member_id))
     return Status(204, None)
+
+
+# --- invitations -----------------------------------------------------------------------------
+
+
+@router.get("/invitations", response=list[InvitationOut], tags=["members"])
+def list_invitations(request: HttpRequest):
+    """Invitations not yet accepted or revoked (pending or expired); never their links."""
+    ctx = workspace_context(request)
+    ctx.require(Permission.MANAGE_MEMBERS)
+    return selectors.open_invitations_of(ctx.workspace)
+
+
+@router.post("/invitations", response={201: InvitationCreatedOut}, tags=["members"])
+def invite_member(request: HttpRequest, payload: InvitationIn):
+    """Invite an e-mail address with a role (or renew its open invitation).
+
+    The answer is the same whether or not the address has an account. The link is
+    e-mailed when e-mail is configured, and otherwise returned here, once.
+    """
+    ctx = workspace_context(request)
+    ctx.require(Permission.MANAGE_MEMBERS)
+    created = services.invite_member(
+        ctx.workspace,
+        email=payload.email,
+        role=payload.role,
+        invited_by=ctx.user,
+        console_url=request.build_absolute_uri("/"),
+    )
+    invitation = created.invitation
+    invitation.email_sent = created.email_sent
+    invitation.accept_url = None if created.email_sent else created.accept_url
+    return Status(201, invitation)
+
+
+@router.post("/invitations/{invitation_id}/revoke", response=InvitationOut, tags=["members"])
+def revoke_invitation(request: HttpRequest, invitation_id: str):
+    ctx = workspace_context(request)
+    ctx.require(Permission.MANAGE_MEMBERS)
+    invitation = get_in_workspace(
+        Invitation.objects.select_related("invited_by"), ctx.workspace, pk=invitation_id
+    )
+    return services.revoke_invitation(invitation)
+
+
+@router.post("/invitations/lookup", auth=None, response=InvitationPreviewOut, tags=["members"])
+def look_up_invitation(request: HttpRequest, payload: InvitationTokenIn):
+    """What an invitation link is for, to whoever holds it: 404 unknown, 410 used,
+    revoked or expired. The token goes in the body, so it is in no URL or access log."""
+    invitation = services.check_invitation(payload.token)
+    inviter = invitation.invited_by
+    return {
+        "workspace": invitation.workspace.name,
+        "email": invitation.email,
+        "role": invitation.role,
+        "invited_by": (inviter.name or inviter.email) if inviter else None,
+        "expires_at": invitation.expires_at,
+    }
+
+
+@router.post("/invitations/accept", response=MyWorkspaceOut, tags=["members"])
+def accept_invitation(request: HttpRequest, payload: InvitationTokenIn):
+    """The signed-in user joins; the invitation must be for their e-mail address."""
+    user = require_user(request)
+    membership = services.accept_invitation(payload.token, user)
+    return _with_role(membership.workspace, membership.role)
+
+
+@router.post("/invitations/sign-up", auth=None, response={201: MeOut}, tags=["members"])
+def accept_invitation_with_new_account(request: HttpRequest, payload: InvitationSignUpIn):
+    """Create the invited address's account (name, password), join, and sign in."""
+    if check_csrf(request):
+        raise AccessDenied(
+            "CSRF check failed: GET /console/api/auth/csrf first, then send X-CSRFToken.",
+            code="CSRFFailed",
+        )
+    user = services.accept_invitation_with_new_account(
+        payload.token, name=payload.name, password=payload.password
+    )
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return Status(201, {"user": user, "workspaces": _workspaces_of(user)})
 
 
 # --- API keys --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.tenancy import WorkspaceOwned
@@ -138,3 +139,59 @@ class ApiKey(WorkspaceOwned):
         if self.is_expired():
             return "expired"
         return "active"
+
+
+class Invitation(WorkspaceOwned):
+    """An e-mail address asked to join a workspace with a role, until it accepts.
+
+    The link's token is shown once (or e-mailed) and never stored: only its SHA-256 is.
+    A workspace has at most one open invitation per address; inviting it again renews
+    that one (new token, new expiry) instead of adding another.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.DEVELOPER)
+    token_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the token.")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(default=timezone.now, help_text="Last (re)invited.")
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "email"],
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="accounts_one_open_invitation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} invited to {self.workspace.slug} as {self.role}"
+
+    def is_expired(self, now=None) -> bool:
+        return self.expires_at <= (now or timezone.now())
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.is_expired():
+            return "expired"
+        return "pending"

@@ -3,7 +3,7 @@
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -99,15 +99,50 @@ class MemberOut(Schema):
     created_at: datetime
 
 
-class MemberAddIn(Schema):
+class InvitationIn(Schema):
     email: Email
     role: Role = Role.DEVELOPER
-    name: str = Field(default="", max_length=150)
-    password: str | None = Field(
-        default=None,
-        max_length=4096,
-        description="Only needed when no account exists for this e-mail yet.",
+
+
+class InvitationOut(Schema):
+    id: uuid.UUID
+    email: str
+    role: Role
+    status: Literal["pending", "expired", "accepted", "revoked"]
+    invited_by: str | None = Field(description="The inviting admin's e-mail.")
+    sent_at: datetime
+    expires_at: datetime
+
+    @staticmethod
+    def resolve_invited_by(obj) -> str | None:
+        return obj.invited_by.email if obj.invited_by else None
+
+
+class InvitationCreatedOut(InvitationOut):
+    email_sent: bool = Field(description="Whether the link went out by e-mail.")
+    accept_url: str | None = Field(
+        description="The accept link, to pass on, when it was not e-mailed. It carries a "
+        "secret token: shown in this answer only, never again."
     )
+
+
+class InvitationTokenIn(Schema):
+    token: str = Field(min_length=1, max_length=200, description="The accept link's token.")
+
+
+class InvitationSignUpIn(InvitationTokenIn):
+    name: Name
+    password: str = Field(min_length=1, max_length=4096)
+
+
+class InvitationPreviewOut(Schema):
+    """What the accept page shows to whoever holds the link."""
+
+    workspace: str = Field(description="The workspace's name.")
+    email: str
+    role: Role
+    invited_by: str | None
+    expires_at: datetime
 
 
 class MemberRoleIn(Schema):

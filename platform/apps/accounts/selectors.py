@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from apps.accounts.models import ApiKey, Membership, User, Workspace
+from apps.accounts.models import ApiKey, Invitation, Membership, User, Workspace
 
 
 def workspaces_for_user(user: User) -> QuerySet[Workspace]:
@@ -22,6 +22,22 @@ def membership_of(user: User, workspace: Workspace) -> Membership | None:
 
 def members_of(workspace: Workspace) -> QuerySet[Membership]:
     return Membership.objects.in_workspace(workspace).select_related("user")
+
+
+def open_invitations_of(workspace: Workspace) -> QuerySet[Invitation]:
+    """Invitations not yet accepted or revoked (expired ones included: they can be renewed)."""
+    return (
+        Invitation.objects.in_workspace(workspace)
+        .filter(accepted_at__isnull=True, revoked_at__isnull=True)
+        .select_related("invited_by")
+    )
+
+
+def invitation_by_token_hash(token_hash: str, *, lock: bool = False) -> Invitation | None:
+    invitations = Invitation.objects.select_related("workspace", "invited_by")
+    if lock:
+        invitations = invitations.select_for_update(of=("self",))
+    return invitations.filter(token_hash=token_hash).first()
 
 
 def api_keys_of(workspace: Workspace) -> QuerySet[ApiKey]:

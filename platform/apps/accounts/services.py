@@ -1,10 +1,12 @@
-"""Writes of the accounts app: workspaces, members, API keys, and the first-run bootstrap.
+"""Writes of the accounts app: workspaces, members and invitations, API keys, and the
+first-run bootstrap.
 
 Handlers and commands call these; they validate business rules and raise ``studio.errors``
 exceptions that every surface renders the same way.
 """
 
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,15 +14,25 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
 from apps.accounts import keys
-from apps.accounts.models import ApiKey, Membership, Role, User, Workspace
-from apps.accounts.selectors import api_key_by_prefix
-from studio.errors import Conflict, InvalidApiKey, InvalidParameter
+from apps.accounts.models import ApiKey, Invitation, Membership, Role, User, Workspace
+from apps.accounts.selectors import api_key_by_prefix, invitation_by_token_hash
+from studio.errors import (
+    AccessDenied,
+    ApiError,
+    Conflict,
+    InvalidApiKey,
+    InvalidParameter,
+    NotFound,
+)
+
+logger = logging.getLogger(__name__)
 
 DEMO_WORKSPACE_SLUG = "demo"
 # Compared against when no key has the presented prefix, so a miss costs the same as a hit.
@@ -56,32 +68,191 @@ def rename_workspace(workspace: Workspace, *, name: str) -> Workspace:
 # --- members --------------------------------------------------------------------------------
 
 
-def add_member(
+class InvitationGone(ApiError):
+    """The invitation's link no longer works: used, revoked or expired."""
+
+    status = 410
+    code = "InvitationExpired"
+
+
+@dataclass(frozen=True)
+class CreatedInvitation:
+    invitation: Invitation
+    #: The accept link with its token: for the inviting admin when no e-mail went out.
+    accept_url: str
+    email_sent: bool
+
+
+def invitation_email_enabled() -> bool:
+    return bool(settings.EMAIL_HOST)
+
+
+def accept_url(console_url: str, token: str) -> str:
+    """The console's accept page. The token travels in the fragment, which browsers never
+    send to a server, so it appears in no access log and no Referer header."""
+    return f"{console_url.rstrip('/')}/invitations/accept#{token}"
+
+
+def invite_member(
     workspace: Workspace,
     *,
     email: str,
     role: Role,
-    name: str = "",
-    password: str | None = None,
-) -> Membership:
-    """Add a person to the workspace, creating their account when a password is given."""
+    invited_by: User | None,
+    console_url: str,
+) -> CreatedInvitation:
+    """Invite ``email`` to the workspace with ``role``, or renew its open invitation.
+
+    Whether the address has an account makes no difference here, so the answer cannot
+    tell an admin who is registered on the platform. Inviting someone who is already a
+    member of this workspace is a conflict (the admin can see the members anyway).
+    """
     email = email.strip().lower()
-    user = User.objects.filter(email__iexact=email).first()
-    if user is None:
-        if not password:
-            raise InvalidParameter(
-                f"password: no account exists for {email}; give a password to create it."
-            )
-        try:
-            validate_password(password, User(email=email, name=name))
-        except DjangoValidationError as exc:
-            raise InvalidParameter("password: " + " ".join(exc.messages)) from None
-        user = User.objects.create_user(email, password, name=name)
+    if Membership.objects.in_workspace(workspace).filter(user__email__iexact=email).exists():
+        raise Conflict(f"{email} is already a member of this workspace.", code="AlreadyMember")
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    values = {
+        "role": role,
+        "token_hash": keys.hash_key(token),
+        "invited_by": invited_by,
+        "sent_at": now,
+        "expires_at": now + timedelta(days=settings.INVITATION_LIFETIME_DAYS),
+    }
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.in_workspace(workspace)
+            .select_for_update()
+            .filter(email=email, accepted_at__isnull=True, revoked_at__isnull=True)
+            .first()
+        )
+        if invitation is None:
+            invitation = Invitation.objects.create(workspace=workspace, email=email, **values)
+        else:
+            for name, value in values.items():
+                setattr(invitation, name, value)
+            invitation.save(update_fields=list(values))
+    link = accept_url(console_url, token)
+    return CreatedInvitation(invitation, link, _send_invitation(invitation, link))
+
+
+def _send_invitation(invitation: Invitation, link: str) -> bool:
+    """E-mail the link when e-mail is configured; False when it is not or sending failed."""
+    if not invitation_email_enabled():
+        return False
+    inviter = invitation.invited_by
+    who = (inviter.name or inviter.email) if inviter else "An administrator"
+    workspace = invitation.workspace.name
+    body = (
+        f"{who} invited you to the workspace {workspace!r} on ministudio, "
+        f"as {invitation.get_role_display().lower()}.\n\n"
+        f"Open this link to accept (it works until "
+        f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC):\n\n{link}\n\n"
+        "If you did not expect this invitation, ignore this message.\n"
+    )
+    try:
+        send_mail(
+            f"You are invited to {workspace} on ministudio",
+            body,
+            None,
+            [invitation.email],
+            fail_silently=False,
+        )
+    except Exception as exc:  # any transport failure: the admin gets the link instead
+        # Never the link itself: it carries the token.
+        logger.warning(
+            "The invitation e-mail for %s could not be sent (%s); the console shows the link "
+            "instead.",
+            invitation.email,
+            type(exc).__name__,
+        )
+        return False
+    return True
+
+
+def _usable_invitation(token: str, *, lock: bool = False) -> Invitation:
+    """The invitation ``token`` opens, or NotFound / InvitationGone saying why not."""
+    invitation = invitation_by_token_hash(keys.hash_key(token.strip()), lock=lock)
+    if invitation is None:
+        raise NotFound(
+            "This invitation link is not valid: it may have been replaced by a newer one. "
+            "Ask a workspace admin to invite you again."
+        )
+    if invitation.accepted_at is not None:
+        raise InvitationGone("This invitation has already been used.", code="InvitationUsed")
+    if invitation.revoked_at is not None:
+        raise InvitationGone("This invitation was revoked.", code="InvitationRevoked")
+    if invitation.is_expired():
+        raise InvitationGone(
+            "This invitation has expired; ask a workspace admin to invite you again."
+        )
+    return invitation
+
+
+def check_invitation(token: str) -> Invitation:
+    """The open invitation behind ``token`` (for the accept page to show)."""
+    return _usable_invitation(token)
+
+
+def _join(invitation: Invitation, user: User) -> Membership:
+    membership, _ = Membership.objects.get_or_create(
+        workspace=invitation.workspace, user=user, defaults={"role": invitation.role}
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
+
+
+@transaction.atomic
+def accept_invitation(token: str, user: User) -> Membership:
+    """``user`` joins with the invitation's role. Someone already a member keeps theirs."""
+    invitation = _usable_invitation(token, lock=True)
+    if user.email.lower() != invitation.email:
+        raise AccessDenied(
+            f"This invitation is for {invitation.email}, and you are signed in as "
+            f"{user.email}. Sign out, then open the link again.",
+            code="InvitationForAnotherUser",
+        )
+    return _join(invitation, user)
+
+
+@transaction.atomic
+def accept_invitation_with_new_account(token: str, *, name: str, password: str) -> User:
+    """Create the invited address's account and join the workspace, in one step."""
+    invitation = _usable_invitation(token, lock=True)
+    email = invitation.email
+    if User.objects.filter(email__iexact=email).exists():
+        raise Conflict(
+            f"An account for {email} already exists: sign in to accept the invitation.",
+            code="AccountExists",
+        )
+    try:
+        validate_password(password, User(email=email, name=name))
+    except DjangoValidationError as exc:
+        raise InvalidParameter("password: " + " ".join(exc.messages)) from None
     try:
         with transaction.atomic():
-            return Membership.objects.create(workspace=workspace, user=user, role=role)
+            user = User.objects.create_user(email, password, name=name)
     except IntegrityError:
-        raise Conflict(f"{email} is already a member of this workspace.") from None
+        raise Conflict(
+            f"An account for {email} already exists: sign in to accept the invitation.",
+            code="AccountExists",
+        ) from None
+    _join(invitation, user)
+    return user
+
+
+def revoke_invitation(invitation: Invitation) -> Invitation:
+    if invitation.accepted_at is not None:
+        raise Conflict(
+            "This invitation has already been accepted; remove the member instead.",
+            code="InvitationUsed",
+        )
+    if invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+    return invitation
 
 
 def _ensure_another_admin(membership: Membership) -> None:
