@@ -7,8 +7,9 @@ only in /usr/bin and /bin, started with an empty environment (PATH and LC_ALL=C)
 stdin, in its own session, under resource limits (CPU, memory, no files written, no child
 processes), killed after 5 seconds, and its output is cut at 16 KB.
 
-Off by default: what these commands show (process command lines, listening sockets,
-addresses) is reconnaissance material, for the workspace admin to grant knowingly.
+Off by default, and only a platform admin may switch it on for a workspace: what these
+commands show (every process on the host with its command line, listening sockets,
+addresses) is reconnaissance material about the whole platform, not one workspace.
 """
 
 from __future__ import annotations
@@ -149,6 +150,8 @@ class DiagnosticsShell(Tool):
     # The command itself is killed after 5 s; this is the platform's backstop.
     timeout_seconds = 8.0
     enabled_by_default = False
+    # It shows the host, shared by every workspace: a platform decision, not a workspace's.
+    requires_platform_admin = True
 
     def invoke(self, arguments: DiagnosticsShellArguments, context: ToolContext) -> ToolResult:
         """Validate the command against the allow-list, run it confined, return its output."""

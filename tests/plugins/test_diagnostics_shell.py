@@ -35,6 +35,8 @@ def test_it_satisfies_the_contract():
     DiagnosticsShell.check_contract()
     assert DiagnosticsShell.parameters_schema()["required"] == ["command"]
     assert DiagnosticsShell.enabled_by_default is False
+    # The host is every workspace's: only a platform admin switches it on.
+    assert DiagnosticsShell.requires_platform_admin is True
     assert DiagnosticsShell.timeout_seconds > diagnostics_shell.RUN_TIMEOUT_SECONDS
     # The settings' names and the table cannot drift apart.
     names = DiagnosticsShellSettings.model_json_schema()["properties"]["extra_disabled"]

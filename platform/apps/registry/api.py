@@ -28,6 +28,7 @@ def _out(entry: PluginInWorkspace) -> dict:
         "error": plugin.error,
         "available": plugin.available,
         "enabled": entry.enabled,
+        "requires_platform_admin": services.requires_platform_admin(plugin),
         "settings_schema": services.settings_schema(plugin),
         "settings": services.masked_settings(entry),
         "manifest": plugin.manifest,
@@ -59,7 +60,8 @@ def get_plugin(request: HttpRequest, kind: Kind, plugin_id: str):
 
 @router.patch("/plugins/{kind}/{plugin_id}", response=PluginOut)
 def update_plugin(request: HttpRequest, kind: Kind, plugin_id: str, payload: PluginUpdateIn):
-    """Enable, disable or configure a plugin for this workspace (workspace admins)."""
+    """Enable, disable or configure a plugin for this workspace (workspace admins; a plugin
+    with ``requires_platform_admin`` is switched on by platform admins only)."""
     ctx, entry = _entry(request, kind, plugin_id)
     ctx.require(Permission.CONFIGURE_PLUGINS)
     choice = services.configure_plugin(

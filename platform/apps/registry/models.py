@@ -34,6 +34,9 @@ class Plugin(models.Model):
         default=dict, blank=True, help_text="Kind-specific facts: tool parameters, file types..."
     )
     enabled_by_default = models.BooleanField(default=False)
+    requires_platform_admin = models.BooleanField(
+        default=False, help_text="Only a platform admin may enable it in a workspace."
+    )
     first_seen_at = models.DateTimeField(auto_now_add=True)
     synced_at = models.DateTimeField(auto_now=True)
 

@@ -18,6 +18,9 @@ class PluginOut(Schema):
     error: str
     available: bool
     enabled: bool
+    requires_platform_admin: bool = Field(
+        description="Only a platform admin may enable it (workspace admins may disable it)."
+    )
     settings_schema: dict[str, Any]
     settings: dict[str, Any] = Field(description='Secret values read "***" once set.')
     manifest: dict[str, Any]

@@ -18,7 +18,7 @@ from apps.registry.plugin_settings import (
 )
 from apps.registry.selectors import PluginInWorkspace
 from plugins.base import Loader, ModelProvider, PluginSettings, Tool
-from studio.errors import ApiError, InvalidParameter
+from studio.errors import AccessDenied, ApiError, InvalidParameter
 
 
 class PluginsFailed(Exception):
@@ -99,6 +99,7 @@ def _registry_values(item: discovery.Discovered) -> dict[str, Any]:
             "settings_schema": plugin_class.Settings.model_json_schema(),
             "manifest": _manifest(plugin_class),
             "enabled_by_default": plugin_class.enabled_by_default,
+            "requires_platform_admin": bool(plugin_class.requires_platform_admin),
         }
     return values
 
@@ -147,11 +148,15 @@ def configure_plugin(
     ``settings`` replaces the stored settings as a whole, except that a secret sent back
     as ``"***"`` keeps its stored value. Enabling and configuring need the plugin to be
     installed (its settings model validates the values); disabling never does.
+    Switching on a plugin that requires a platform admin takes one (``by.is_staff``);
+    anyone allowed to configure plugins may switch it off, or keep it on.
     """
     plugin = entry.plugin
     choice, _ = WorkspacePlugin.objects.select_for_update().get_or_create(
         workspace=workspace, plugin=plugin, defaults={"enabled": plugin.enabled_by_default}
     )
+    if enabled and not choice.enabled and not (by is not None and by.is_staff):
+        _refuse_unless_workspace_may_enable(plugin)
     if (settings is not None or enabled) and not plugin.available:
         raise PluginUnavailable(
             f"Plugin {plugin} is {plugin.get_status_display().lower()}; it cannot be "
@@ -170,6 +175,22 @@ def configure_plugin(
     choice.updated_by = by
     choice.save()
     return choice
+
+
+def requires_platform_admin(plugin: Plugin) -> bool:
+    """From the registry, or from the class itself when the registry predates the flag."""
+    if plugin.requires_platform_admin:
+        return True
+    plugin_class = loaded_class(plugin) if plugin.available else None
+    return bool(getattr(plugin_class, "requires_platform_admin", False))
+
+
+def _refuse_unless_workspace_may_enable(plugin: Plugin) -> None:
+    if requires_platform_admin(plugin):
+        raise AccessDenied(
+            f"Only a platform admin may enable {plugin.display_name or plugin} ({plugin}): "
+            "it reaches beyond this workspace. Ask a platform admin to enable it here."
+        )
 
 
 def _stored(choice: WorkspacePlugin) -> StoredSettings:
