@@ -86,6 +86,18 @@ class Conflict(ApiError):
     code = "Conflict"
 
 
+class Throttled(ApiError):
+    """429 with ``Retry-After``: too many failed sign-ins or API keys (apps.accounts.throttling)."""
+
+    status = 429
+    code = "Throttling"
+
+    def __init__(self, message: str, *, code: str, retry_after: int) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 def error_response(request: HttpRequest, status: int, code: str, message: str) -> JsonResponse:
     if request.path.startswith(OPENAI_PREFIX):
         return openai_error_response(status, message, code=OPENAI_CODES.get(code, code))
@@ -108,6 +120,7 @@ OPENAI_CODES = {
     "MethodNotAllowed": "method_not_allowed",
     "Throttling.RateQuota": "rate_limit_exceeded",
     "Throttling.AllocationQuota": "insufficient_quota",
+    "Throttling.ApiKey": "too_many_invalid_api_keys",
     "QuotaServiceUnavailable": "quota_service_unavailable",
 }
 _OPENAI_TYPES = {

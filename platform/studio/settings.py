@@ -122,6 +122,12 @@ CACHES = {
 }
 
 AUTH_USER_MODEL = "accounts.User"
+# The first refuses sign-ins while locked out (apps/accounts/throttling.py); the second
+# checks the password.
+AUTHENTICATION_BACKENDS = [
+    "apps.accounts.throttling.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -241,6 +247,16 @@ QUOTA_DEFAULT_OUTPUT_RESERVATION = env_int("MINISTUDIO_QUOTA_OUTPUT_RESERVATION"
 
 # --- API keys: how often `last_used_at` may be written for one key.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
+
+# --- Failed sign-ins and API keys (apps/accounts/throttling.py): counted in Redis; reaching
+# a limit locks out for AUTH_LOCKOUT_SECONDS (429 + Retry-After). 0 turns a limit off.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("MINISTUDIO_LOGIN_FAILURES_PER_ACCOUNT", default=5)
+LOGIN_FAILURES_PER_ADDRESS = env_int("MINISTUDIO_LOGIN_FAILURES_PER_ADDRESS", default=20)
+API_KEY_FAILURES_PER_ADDRESS = env_int("MINISTUDIO_API_KEY_FAILURES_PER_ADDRESS", default=20)
+AUTH_LOCKOUT_SECONDS = env_int("MINISTUDIO_AUTH_LOCKOUT_SECONDS", default=300)
+# Proxies in front of the platform whose X-Forwarded-For entries name the client address
+# failures are counted against; 0 (the default): REMOTE_ADDR as uvicorn reports it.
+TRUSTED_PROXY_COUNT = env_int("MINISTUDIO_TRUSTED_PROXY_COUNT", default=0)
 
 # --- Invitations to a workspace: their links stop working after this many days.
 INVITATION_LIFETIME_DAYS = env_int("MINISTUDIO_INVITATION_DAYS", default=7)

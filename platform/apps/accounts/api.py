@@ -10,7 +10,7 @@ from django.middleware.csrf import get_token
 from ninja import Router, Schema, Status
 from ninja.utils import check_csrf
 
-from apps.accounts import selectors, services
+from apps.accounts import selectors, services, throttling
 from apps.accounts.context import (
     caller_user,
     require_platform_admin,
@@ -64,8 +64,10 @@ def login_view(request: HttpRequest, payload: LoginIn):
             "CSRF check failed: GET /console/api/auth/csrf first, then send X-CSRFToken.",
             code="CSRFFailed",
         )
+    # Failures are counted and lock-outs refused by the backend (apps.accounts.throttling).
     user = authenticate(request, username=payload.email, password=payload.password)
     if user is None:
+        throttling.raise_if_locked_out(request)
         raise NotAuthenticated("Wrong e-mail or password.", code="InvalidCredentials")
     login(request, user)
     return {"user": user, "workspaces": _workspaces_of(user)}

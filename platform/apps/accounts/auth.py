@@ -4,13 +4,19 @@ from django.http import HttpRequest
 from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
 
+from apps.accounts import throttling
 from apps.accounts.models import ApiKey, User
 from apps.accounts.services import authenticate_api_key
 from studio.errors import AccessDenied, InvalidApiKey
 
 
 class ApiKeyBearer(AuthBase):
-    """``Authorization: Bearer sk-...``. A presented but bad key is refused outright."""
+    """``Authorization: Bearer sk-...``. A presented but bad key is refused outright.
+
+    Refused keys are counted per client address; once an address is locked out, every key it
+    presents, valid or not, gets a 429 with ``Retry-After`` until the lock-out ends (see
+    ``apps.accounts.throttling``). A malformed header (no ``Bearer``) is not counted.
+    """
 
     openapi_type = "http"
     openapi_scheme = "bearer"
@@ -22,7 +28,12 @@ class ApiKeyBearer(AuthBase):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise InvalidApiKey("The Authorization header must be 'Bearer sk-...'.")
-        return authenticate_api_key(token)
+        throttling.check_api_key_allowed(request)
+        try:
+            return authenticate_api_key(token)
+        except InvalidApiKey:
+            throttling.record_api_key_failure(request)
+            raise
 
 
 class SessionCookie(AuthBase):
