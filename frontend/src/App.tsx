@@ -6,6 +6,7 @@ import { useTranslation } from "react-i18next";
 import { Link, Navigate, Route, Routes, useLocation } from "react-router";
 import { ErrorAlert, FeedbackBridge } from "./components/feedback";
 import { AppLayout } from "./layout/AppLayout";
+import { AcceptInvitationPage } from "./pages/AcceptInvitation";
 import { SignInPage } from "./pages/SignIn";
 import { HOME, routes } from "./routes";
 import { useMe, useWorkspace, WorkspaceProvider } from "./session/workspace";
@@ -47,6 +48,7 @@ export function ConsoleRoutes() {
   return (
     <Routes>
       <Route path="/sign-in" element={<SignInPage />} />
+      <Route path="/invitations/accept" element={<AcceptInvitationPage />} />
       <Route path="/" element={<SignedIn />}>
         <Route index element={<Navigate to={HOME} replace />} />
         {routes.map((r) => (

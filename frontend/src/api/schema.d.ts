@@ -568,6 +568,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/api/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Invitations
+         * @description Invitations not yet accepted or revoked (pending or expired); never their links.
+         */
+        get: operations["apps_accounts_api_list_invitations"];
+        put?: never;
+        /**
+         * Invite Member
+         * @description Invite an e-mail address with a role (or renew its open invitation).
+         *
+         *     The answer is the same whether or not the address has an account. The link is
+         *     e-mailed when e-mail is configured, and otherwise returned here, once.
+         */
+        post: operations["apps_accounts_api_invite_member"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/invitations/{invitation_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke Invitation */
+        post: operations["apps_accounts_api_revoke_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Invitation
+         * @description The signed-in user joins; the invitation must be for their e-mail address.
+         */
+        post: operations["apps_accounts_api_accept_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/invitations/lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Look Up Invitation
+         * @description What an invitation link is for, to whoever holds it: 404 unknown, 410 used,
+         *     revoked or expired. The token goes in the body, so it is in no URL or access log.
+         */
+        post: operations["apps_accounts_api_look_up_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/invitations/sign-up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Invitation With New Account
+         * @description Create the invited address's account (name, password), join, and sign in.
+         */
+        post: operations["apps_accounts_api_accept_invitation_with_new_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/console/api/knowledge-bases": {
         parameters: {
             query?: never;
@@ -715,11 +820,7 @@ export interface paths {
         /** List Members */
         get: operations["apps_accounts_api_list_members"];
         put?: never;
-        /**
-         * Add Member
-         * @description Add a person by e-mail; with ``password``, an account is created for a new e-mail.
-         */
-        post: operations["apps_accounts_api_add_member"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -916,7 +1017,8 @@ export interface paths {
         head?: never;
         /**
          * Update Plugin
-         * @description Enable, disable or configure a plugin for this workspace (workspace admins).
+         * @description Enable, disable or configure a plugin for this workspace (workspace admins; a plugin
+         *     with ``requires_platform_admin`` is switched on by platform admins only).
          */
         patch: operations["apps_registry_api_update_plugin"];
         trace?: never;
@@ -1939,6 +2041,126 @@ export interface components {
              */
             offset: number;
         };
+        /** InvitationCreatedOut */
+        InvitationCreatedOut: {
+            /**
+             * Accept Url
+             * @description The accept link, to pass on, when it was not e-mailed. It carries a secret token: shown in this answer only, never again.
+             */
+            accept_url: string | null;
+            /** Email */
+            email: string;
+            /**
+             * Email Sent
+             * @description Whether the link went out by e-mail.
+             */
+            email_sent: boolean;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Invited By
+             * @description The inviting admin's e-mail.
+             */
+            invited_by: string | null;
+            role: components["schemas"]["Role"];
+            /**
+             * Sent At
+             * Format: date-time
+             */
+            sent_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "expired" | "accepted" | "revoked";
+        };
+        /** InvitationIn */
+        InvitationIn: {
+            /** Email */
+            email: string;
+            /** @default developer */
+            role: components["schemas"]["Role"];
+        };
+        /** InvitationOut */
+        InvitationOut: {
+            /** Email */
+            email: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Invited By
+             * @description The inviting admin's e-mail.
+             */
+            invited_by: string | null;
+            role: components["schemas"]["Role"];
+            /**
+             * Sent At
+             * Format: date-time
+             */
+            sent_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "expired" | "accepted" | "revoked";
+        };
+        /**
+         * InvitationPreviewOut
+         * @description What the accept page shows to whoever holds the link.
+         */
+        InvitationPreviewOut: {
+            /** Email */
+            email: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Invited By */
+            invited_by: string | null;
+            role: components["schemas"]["Role"];
+            /**
+             * Workspace
+             * @description The workspace's name.
+             */
+            workspace: string;
+        };
+        /** InvitationSignUpIn */
+        InvitationSignUpIn: {
+            /** Name */
+            name: string;
+            /** Password */
+            password: string;
+            /**
+             * Token
+             * @description The accept link's token.
+             */
+            token: string;
+        };
+        /** InvitationTokenIn */
+        InvitationTokenIn: {
+            /**
+             * Token
+             * @description The accept link's token.
+             */
+            token: string;
+        };
         /** InvokeIn */
         InvokeIn: {
             /** Arguments */
@@ -2141,23 +2363,6 @@ export interface components {
             /** Password */
             password: string;
         };
-        /** MemberAddIn */
-        MemberAddIn: {
-            /** Email */
-            email: string;
-            /**
-             * Name
-             * @default
-             */
-            name: string;
-            /**
-             * Password
-             * @description Only needed when no account exists for this e-mail yet.
-             */
-            password?: string | null;
-            /** @default developer */
-            role: components["schemas"]["Role"];
-        };
         /** MemberOut */
         MemberOut: {
             /**
@@ -2358,6 +2563,11 @@ export interface components {
             manifest: {
                 [key: string]: unknown;
             };
+            /**
+             * Requires Platform Admin
+             * @description Only a platform admin may enable it (workspace admins may disable it).
+             */
+            requires_platform_admin: boolean;
             /**
              * Settings
              * @description Secret values read "***" once set.
@@ -3772,6 +3982,144 @@ export interface operations {
             };
         };
     };
+    apps_accounts_api_list_invitations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationOut"][];
+                };
+            };
+        };
+    };
+    apps_accounts_api_invite_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationCreatedOut"];
+                };
+            };
+        };
+    };
+    apps_accounts_api_revoke_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationOut"];
+                };
+            };
+        };
+    };
+    apps_accounts_api_accept_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationTokenIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyWorkspaceOut"];
+                };
+            };
+        };
+    };
+    apps_accounts_api_look_up_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationTokenIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationPreviewOut"];
+                };
+            };
+        };
+    };
+    apps_accounts_api_accept_invitation_with_new_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationSignUpIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeOut"];
+                };
+            };
+        };
+    };
     apps_knowledge_api_list_knowledge_bases: {
         parameters: {
             query?: never;
@@ -4111,30 +4459,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MemberOut"][];
-                };
-            };
-        };
-    };
-    apps_accounts_api_add_member: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["MemberAddIn"];
-            };
-        };
-        responses: {
-            /** @description Created */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["MemberOut"];
                 };
             };
         };

@@ -78,7 +78,7 @@ function PluginsTab() {
   const { t } = useTranslation();
   const wsKey = useWsKey();
   const client = useQueryClient();
-  const { can } = useWorkspace();
+  const { can, isPlatformAdmin } = useWorkspace();
   const configurable = can("configurePlugins");
   const [configuring, setConfiguring] = useState<Plugin | null>(null);
   const plugins = useQuery({ queryKey: wsKey("plugins"), queryFn: () => call(api.GET("/console/api/plugins")) });
@@ -129,16 +129,28 @@ function PluginsTab() {
             {
               title: t("plugins.enabled"),
               dataIndex: "enabled",
-              render: (enabled: boolean, p) => (
-                <Switch
-                  size="small"
-                  checked={enabled}
-                  disabled={!configurable || !p.available}
-                  loading={toggle.isPending && toggle.variables?.plugin.id === p.id}
-                  onChange={(value) => toggle.mutate({ plugin: p, enabled: value })}
-                  aria-label={t("plugins.enabled")}
-                />
-              ),
+              render: (enabled: boolean, p) => {
+                // Such a plugin is switched on by platform admins only; anyone who
+                // configures plugins may switch it off.
+                const needsPlatformAdmin = p.requires_platform_admin && !isPlatformAdmin && !enabled;
+                const toggleSwitch = (
+                  <Switch
+                    size="small"
+                    checked={enabled}
+                    disabled={!configurable || !p.available || needsPlatformAdmin}
+                    loading={toggle.isPending && toggle.variables?.plugin.id === p.id}
+                    onChange={(value) => toggle.mutate({ plugin: p, enabled: value })}
+                    aria-label={t("plugins.enabled")}
+                  />
+                );
+                return p.requires_platform_admin ? (
+                  <Tooltip title={t(needsPlatformAdmin ? "plugins.platformAdminToEnable" : "plugins.platformAdminPlugin")}>
+                    <span data-testid="platform-admin-toggle">{toggleSwitch}</span>
+                  </Tooltip>
+                ) : (
+                  toggleSwitch
+                );
+              },
             },
             {
               title: "",

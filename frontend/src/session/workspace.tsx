@@ -29,6 +29,11 @@ export type Permission = keyof typeof PERMISSIONS;
 
 export const meKey = ["me"] as const;
 
+/** Open this workspace next time the console loads (after joining one by invitation). */
+export function rememberWorkspace(slug: string): void {
+  localStorage.setItem(STORAGE_KEY, slug);
+}
+
 export function useMe() {
   return useQuery({
     queryKey: meKey,
