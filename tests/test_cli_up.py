@@ -92,13 +92,14 @@ def kill_everything_of(data_dir: Path) -> None:
 class Instance:
     """One `ministudio up` process; its stdout and stderr are collected by a thread."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, **extra_env: str) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
+        self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in UNSET}
         env["MINISTUDIO_DATA_DIR"] = str(data_dir)
         env["MINISTUDIO_FRONTEND_BUILD"] = "0"  # supervision only; the build is tested below
+        env.update(extra_env)
         paths = [str(ROOT / "platform"), str(ROOT), env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         self.lines: list[str] = []

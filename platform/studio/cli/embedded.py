@@ -5,9 +5,11 @@ data directory; both listen on Unix sockets only, so they never clash with serve
 already hold the usual ports.
 """
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import time
 import warnings
@@ -40,6 +42,40 @@ class EmbeddedPostgres:
         from urllib.parse import quote
 
         return f"postgres://postgres@{quote(str(self.socket_dir), safe='')}/{database}"
+
+    name = "postgres"
+
+    @property
+    def pid(self) -> int | None:
+        return self.server.get_postmaster_info().pid
+
+    def ended(self) -> str | None:
+        """None while the postmaster runs, else how it ended (as far as can be told)."""
+        return process_ended(self.server.get_postmaster_info().process)
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Start the server again on the same data and socket directory.
+
+        The library reads postmaster.pid, finds its process gone and runs ``pg_ctl start``;
+        Postgres itself refuses while backends of the dead server still hold its shared
+        memory, and that failure counts as one more death for the caller's backoff.
+        """
+        dead = self.server.get_postmaster_info().process
+        # Until its parent reaps it, the dead postmaster is a zombie that the library (and
+        # Postgres's own lock-file check) would take for a running server.
+        with contextlib.suppress(psutil.NoSuchProcess):
+            try:
+                if dead is not None:
+                    dead.wait(timeout)
+            except psutil.TimeoutExpired:
+                raise RuntimeError(f"the dead server (pid {dead.pid}) was not reaped") from None
+        self.server.ensure_postgres_running()
+        socket_dir = Path(self.server.get_postmaster_info().socket_dir)
+        if socket_dir != self.socket_dir:  # the web server and worker know the old one only
+            raise RuntimeError(f"Postgres came back on {socket_dir}, not {self.socket_dir}")
+
+    def tail(self) -> list[str]:
+        return tail_lines(self.server.log)
 
     def stop(self) -> None:
         self.server.cleanup()
@@ -95,11 +131,33 @@ class EmbeddedRedis:
     socket: Path
     process: subprocess.Popen | None = None  # None when adopted from an earlier run
 
+    name = "redis"
+
     @property
     def url(self) -> str:
         return f"unix://{self.socket}"
 
+    def ended(self) -> str | None:
+        """None while the server runs, else how it ended."""
+        if self.process is not None:
+            code = self.process.poll()
+            return None if code is None else describe_returncode(code)
+        try:
+            return process_ended(psutil.Process(self.pid))  # adopted: not our child
+        except psutil.NoSuchProcess:
+            return "gone"
+
+    def restart(self) -> None:
+        """A new server on the same socket and data directory (its last snapshot)."""
+        self.process = _launch_redis(self.socket)
+        self.pid = self.process.pid
+
+    def tail(self) -> list[str]:
+        return tail_lines(self.socket.parent / "redis.log")
+
     def stop(self, timeout: float = 10.0) -> None:
+        if self.ended() is not None:
+            return  # already gone (awaiting a restart); its pid may be another's by now
         try:
             server = psutil.Process(self.pid)
             server.terminate()  # redis saves its snapshot, then exits
@@ -141,6 +199,13 @@ def start_redis(base: Path, *, timeout: float = 15.0) -> EmbeddedRedis:
         # it is not another live `up`): adopt it, and stop it with everything else.
         logger.info("Adopting the Redis server already answering on %s", socket)
         return EmbeddedRedis(pid=running, socket=socket)
+    process = _launch_redis(socket, timeout=timeout)
+    return EmbeddedRedis(pid=process.pid, socket=socket, process=process)
+
+
+def _launch_redis(socket: Path, *, timeout: float = 15.0) -> subprocess.Popen:
+    """Run redis-server on ``socket``, its data and log beside it; wait until it answers."""
+    directory = socket.parent
     socket.unlink(missing_ok=True)
     command = [
         str(redis_server_binary()),
@@ -173,11 +238,51 @@ def start_redis(base: Path, *, timeout: float = 15.0) -> EmbeddedRedis:
             )
         if time.monotonic() > deadline:
             process.kill()
+            process.wait()
             raise RuntimeError(f"redis-server did not answer on {socket} within {timeout:.0f}s")
         time.sleep(0.05)
-    return EmbeddedRedis(pid=process.pid, socket=socket, process=process)
+    return process
 
 
 def socket_path_fits(path: Path) -> bool:
     """Unix socket paths are limited to ~107 bytes; deep data directories can exceed it."""
     return len(os.fsencode(str(path))) < 104
+
+
+def describe_returncode(code: int) -> str:
+    """A Popen return code in words: ``exit code 1`` or ``killed by SIGKILL``."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+        return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def process_ended(process: psutil.Process | None) -> str | None:
+    """None while ``process`` runs; else how it ended. A zombie has ended too: only its
+    parent can reap it, and that is us only when we are the reaper of orphans (pid 1)."""
+    if process is None:
+        return "gone"
+    try:
+        if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+            return None
+    except psutil.NoSuchProcess:
+        pass
+    try:
+        reaped, status = os.waitpid(process.pid, os.WNOHANG)
+    except ChildProcessError:  # the usual case: pg_ctl's server is not our child
+        return "exit status unknown: not a child of `up`"
+    if not reaped:
+        return "gone"
+    return describe_returncode(os.waitstatus_to_exitcode(status))
+
+
+def tail_lines(path: Path, lines: int = 15) -> list[str]:
+    """The last ``lines`` lines of a log file (nothing when it cannot be read)."""
+    try:
+        with path.open("rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 8192))
+            text = log.read().decode(errors="replace")
+    except OSError:
+        return []
+    return text.splitlines()[-lines:]

@@ -2,11 +2,11 @@
 
 Order: embedded Postgres and Redis (unless DATABASE_URL / REDIS_URL name servers), the
 secret key, migrations and the first-run data, then the web server and a Celery worker as
-child processes. A signal (Ctrl-C, SIGTERM) or the death of any child stops everything in
-reverse order; the data stays under the data directory for the next start.
+child processes. A child or server that dies is restarted with backoff while the others keep
+serving; a crash loop (see supervisor.py) or a signal (Ctrl-C, SIGTERM) stops everything:
+web, worker, Redis, Postgres. The data stays under the data directory for the next start.
 """
 
-import contextlib
 import os
 import secrets
 import shutil
@@ -27,6 +27,7 @@ from studio.cli.embedded import (
     start_redis,
 )
 from studio.cli.runstate import DataDirBusy, RunState, stop_orphans
+from studio.cli.supervisor import ChildProcess, CrashLoop, Restarter, RestartPolicy, Service
 from studio.config import SECRET_KEY_FILE, data_dir, env_bool, env_str, redis_socket
 from studio.frontend import build_is_stale
 
@@ -107,7 +108,9 @@ class Supervisor:
     with_worker: bool = True
     postgres: EmbeddedPostgres | None = None
     redis: EmbeddedRedis | None = None
-    children: dict[str, subprocess.Popen] = field(default_factory=dict)
+    children: dict[str, ChildProcess] = field(default_factory=dict)
+    restarter: Restarter | None = None
+    state: RunState | None = None
     stop_requested: bool = False
     stopped: bool = False
 
@@ -118,7 +121,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         self.base.mkdir(parents=True, exist_ok=True)
-        state = RunState(self.base)
+        state = self.state = RunState(self.base)
         try:
             previous = state.acquire()
         except DataDirBusy as exc:
@@ -132,13 +135,12 @@ class Supervisor:
             env = self._start_services()
             self._prepare_database(env)
             self._start_children(env)
-            state.record({name: child.pid for name, child in self.children.items()})
             self._wait_until_ready(started)
             self._watch()
             return 0
         except StopRequested:
             return 0
-        except ChildExited as exc:
+        except (ChildExited, CrashLoop) as exc:
             say(str(exc))
             return 1
         finally:
@@ -211,17 +213,31 @@ class Supervisor:
         )
         if self.with_worker:
             self._spawn("worker", [python, "-m", "studio.cli", "worker", "--beat"], env)
+        services: list[Service] = [*self.children.values()]
+        services += [server for server in (self.redis, self.postgres) if server is not None]
+        self.restarter = Restarter(
+            services,
+            policy=RestartPolicy.from_environment(),
+            log=say,
+            stopping=lambda: self.stop_requested,
+        )
+        self._record()
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        # Own session: the terminal's Ctrl-C reaches only us, and we stop children in order.
-        self.children[name] = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
+        self.children[name] = ChildProcess(name, command, env)
+        self.children[name].start()
+
+    def _record(self) -> None:
+        """What a next `up` stops if this one dies without cleaning up: the current pids."""
+        assert self.state is not None
+        self.state.record({name: child.pid for name, child in self.children.items()})
 
     def _wait_until_ready(self, started: float) -> None:
         url = f"http://{self._client_host()}:{self.port}/console/api/health"
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             self._checkpoint()
-            self._check_children()
+            self._supervise()
             try:
                 if httpx.get(url, timeout=2).status_code == 200:
                     say(
@@ -239,15 +255,15 @@ class Supervisor:
     def _client_host(self) -> str:
         return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host  # noqa: S104
 
-    def _check_children(self) -> None:
-        for name, child in self.children.items():
-            if child.poll() is not None:
-                raise ChildExited(f"the {name} process exited with code {child.returncode}")
+    def _supervise(self) -> None:
+        assert self.restarter is not None
+        if self.restarter.tick():
+            self._record()
 
     def _watch(self) -> None:
         while True:
             self._checkpoint()
-            self._check_children()
+            self._supervise()
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -256,18 +272,18 @@ class Supervisor:
             return
         self.stopped = True
         for child in self.children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+            child.terminate()
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
         for name, child in self.children.items():
+            if child.popen is None:
+                continue
             try:
-                child.wait(max(0.1, deadline - time.monotonic()))
+                child.popen.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 say(f"the {name} process did not stop in time; killing it")
             # Whatever the child left in its session (a pool process, embedded beat) goes too.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+            child.kill_group()
+            child.popen.wait()
         if self.redis is not None:
             self.redis.stop()
         if self.postgres is not None:
