@@ -2,8 +2,8 @@
 
 import pytest
 
-from apps.accounts.models import ApiKey, Membership, User
-from apps.accounts.services import create_api_key
+from apps.accounts.models import ApiKey, Invitation, Membership, Role, User
+from apps.accounts.services import create_api_key, invite_member
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +63,27 @@ def test_keys_cannot_be_added_in_the_admin_but_can_be_revoked(client, root, alic
     )
     assert response.status_code == 302
     assert ApiKey.objects.get().revoked_at is not None
+
+
+def test_invitations_are_listed_without_their_token_and_can_be_revoked(client, root, acme):
+    created = invite_member(
+        acme, email="dora@example.com", role=Role.VIEWER, invited_by=root, console_url="/"
+    )
+    token = created.accept_url.split("#", 1)[1]
+    client.force_login(root)
+    assert client.get("/admin/accounts/invitation/add/").status_code == 403
+    listed = client.get("/admin/accounts/invitation/?q=dora").content.decode()
+    assert "dora@example.com" in listed
+    page = client.get(f"/admin/accounts/invitation/{created.invitation.pk}/change/")
+    assert page.status_code == 200
+    for secret in (token, created.invitation.token_hash):
+        assert secret not in page.content.decode() and secret not in listed
+    response = client.post(
+        "/admin/accounts/invitation/",
+        {"action": "revoke", "_selected_action": [str(created.invitation.pk)]},
+    )
+    assert response.status_code == 302
+    assert Invitation.objects.get().status == "revoked"
 
 
 def test_members_cannot_open_the_admin(client, alice):

@@ -2,8 +2,9 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from apps.accounts.models import ApiKey, Membership, User, Workspace
-from apps.accounts.services import revoke_api_key
+from apps.accounts.models import ApiKey, Invitation, Membership, User, Workspace
+from apps.accounts.services import revoke_api_key, revoke_invitation
+from studio.errors import ApiError
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -110,3 +111,46 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset:
             revoke_api_key(api_key)
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are made in the console (their link is shown or e-mailed once there);
+    here they are inspected and revoked. The token's hash is never shown."""
+
+    list_display = ["email", "workspace", "role", "status", "invited_by", "sent_at", "expires_at"]
+    list_filter = ["role", "workspace"]
+    search_fields = ["email", "workspace__slug", "invited_by__email"]
+    list_select_related = ["workspace", "invited_by"]
+    fields = [
+        "email",
+        "workspace",
+        "role",
+        "status",
+        "invited_by",
+        "created_at",
+        "sent_at",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+        "revoked_at",
+    ]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    @admin.action(description="Revoke selected invitations")
+    def revoke(self, request, queryset) -> None:
+        revoked = 0
+        for invitation in queryset:
+            try:
+                revoke_invitation(invitation)
+                revoked += 1
+            except ApiError as exc:
+                self.message_user(request, f"{invitation.email}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"Revoked {revoked} invitation(s).", messages.SUCCESS)
