@@ -83,17 +83,26 @@ class UnsupportedCapability(Exception):
 
 
 # --- upstream errors: what a model provider raises when its server fails -----------------------
-# The gateway turns each kind into the caller's error shape (OpenAI's or DashScope's) with a
-# fitting status, so providers raise these instead of their SDK's exceptions. Messages must
-# never contain credentials.
+# The gateway turns each kind into the caller's error shape (OpenAI's or DashScope's) with the
+# status and code the kind declares, so providers raise these instead of their SDK's
+# exceptions. Messages must never contain credentials; they name the upstream host for the
+# operator's log, and never reach a tenant (``caller_message`` does).
 
 
 class UpstreamError(Exception):
     """A model server failed to answer. ``status`` is the upstream HTTP status, if any;
     ``code`` the upstream error code; ``retry_after`` seconds to wait, when it said;
-    ``upstream`` the host it was. ``retryable`` says whether trying again may help."""
+    ``upstream`` the host it was. ``retryable`` says whether trying again may help.
+
+    The class attributes say how the platform answers its own caller for this kind, on
+    every surface, streaming or not: ``caller_status``, ``caller_code`` (DashScope's
+    vocabulary; the OpenAI surface translates it) and ``caller_summary``, a sentence that
+    names no host and quotes no upstream body."""
 
     retryable: ClassVar[bool] = False
+    caller_status: ClassVar[int] = 502
+    caller_code: ClassVar[str] = "InternalError.Upstream"
+    caller_summary: ClassVar[str] = "The model server failed to answer"
 
     def __init__(
         self,
@@ -103,6 +112,7 @@ class UpstreamError(Exception):
         code: str | None = None,
         retry_after: float | None = None,
         upstream: str | None = None,
+        caller_detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -110,30 +120,74 @@ class UpstreamError(Exception):
         self.code = code
         self.retry_after = retry_after
         self.upstream = upstream
+        #: What the caller may read about the cause, where the provider knows it names no
+        #: host and holds no credentials (its own check, an upstream's reason for a 400).
+        self.caller_detail = caller_detail
+
+    def caller_message(self, request_id: str) -> str:
+        """What the caller is told: what failed, the upstream's status and error code where
+        it gave them (or the provider's ``caller_detail``), the retry hint, and the request
+        id under which the log holds the rest."""
+        said = [f"HTTP {self.status}"] if self.status else []
+        if self.code:
+            said.append(str(self.code)[:64])
+        detail = f" ({', '.join(said)})" if said else ""
+        if self.caller_detail:
+            detail = f": {self.caller_detail.rstrip('.')}"
+        wait = f"; retry after {self.retry_after_seconds()} s" if self.retry_after else ""
+        return f"{self.caller_summary}{detail}{wait}. Request id: {request_id}."
+
+    def caller_error_code(self) -> str:
+        """The error code the caller gets (``caller_code``, unless the kind says otherwise)."""
+        return self.caller_code
+
+    def retry_after_seconds(self) -> int | None:
+        """Whole seconds for a ``Retry-After`` header, when the upstream said how long."""
+        return max(1, round(self.retry_after)) if self.retry_after else None
 
 
 class UpstreamAuthenticationError(UpstreamError):
     """The server refused the credentials (401) or the access (403)."""
+
+    caller_code = "InternalError.UpstreamAuthentication"
+    caller_summary = "The model server refused the platform's credentials"
 
 
 class UpstreamRateLimitError(UpstreamError):
     """The server asked to slow down (429); ``retry_after`` when it said how long."""
 
     retryable = True
+    caller_status = 429
+    caller_code = "Throttling"
+    caller_summary = "The model server is rate limiting requests"
 
 
 class UpstreamConnectionError(UpstreamError):
     """No answer: the connection failed or dropped."""
 
     retryable = True
+    caller_code = "InternalError.UpstreamUnreachable"
+    caller_summary = "The model server could not be reached"
 
 
 class UpstreamTimeoutError(UpstreamConnectionError):
     """No answer in time."""
 
+    caller_status = 504
+    caller_code = "RequestTimeOut"
+    caller_summary = "The model server did not answer in time"
+
 
 class UpstreamBadRequestError(UpstreamError):
     """The server rejected the request (400, 404 unknown model, 409, 413, 422, ...)."""
+
+    caller_status = 400
+    caller_code = "InvalidParameter.Upstream"
+    caller_summary = "The model server rejected the request"
+
+    def caller_error_code(self) -> str:
+        # The upstream's own reason (context_length_exceeded...) is the caller's to know.
+        return self.code or self.caller_code
 
 
 class UpstreamServerError(UpstreamError):

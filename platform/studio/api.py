@@ -12,12 +12,10 @@ from apps.agents.api import router as agents_router
 from apps.batch.api import router as batch_router
 from apps.endpoints.api import router as endpoints_router
 from apps.gateway.console_api import router as model_chat_router
-from apps.gateway.dashscope_compat import upstream_failure
 from apps.http_tools.api import router as http_tools_router
 from apps.knowledge.api import router as knowledge_router
 from apps.registry.api import router as registry_router
 from apps.usage.api import router as usage_router
-from plugins.base import UpstreamError
 from studio.errors import install_error_handlers
 from studio.health import router as health_router
 
@@ -32,8 +30,6 @@ console_api = NinjaAPI(
     auth=console_auth,
 )
 install_error_handlers(console_api)
-# A model server failing under a hit test or a playground run: 502/504, in the error shape.
-console_api.add_exception_handler(UpstreamError, upstream_failure)
 console_api.add_router("/", health_router)
 console_api.add_router("/", accounts_router)
 console_api.add_router("/", registry_router)

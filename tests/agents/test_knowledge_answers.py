@@ -3,9 +3,12 @@ call, the ``knowledge_search`` tool, citations that match ``doc_references``, so
 or hidden, and the caller's ``rag_options`` narrowing the search."""
 
 import dashscope
+import httpx
 import pytest
 from dashscope import Application
 
+from apps.endpoints.services import revoke_grant
+from apps.usage.models import Quota
 from tests.agents.conftest import make_app, play, publish
 from tests.knowledge.conftest import create_kb, upload
 from tests.upstream import text, tool_call
@@ -131,3 +134,38 @@ def test_rag_options_narrow_the_search(acme_console, handbook, upstream, acme_ke
         rag_options={"pipeline_ids": ["00000000-0000-0000-0000-000000000009"]},
     )
     assert (unknown.status_code, unknown.code) == (400, "InvalidParameter")
+
+
+def _stream_call(platform_url: str, app_id: str, key: str) -> httpx.Response:
+    return httpx.post(
+        f"{platform_url}/api/v1/apps/{app_id}/completion",
+        json={"input": {"prompt": "How much is a hotel?"}, "parameters": {"has_thoughts": True}},
+        headers={"Authorization": f"Bearer {key}", "X-DashScope-SSE": "enable"},
+        timeout=30,
+    )
+
+
+def test_a_refused_chat_model_fails_before_the_retrieval_thought_is_sent(
+    acme_console, handbook, upstream, acme_key, platform_url, acme, chat
+):
+    """With auto-retrieval the retrieval thought comes first, but it is held back until
+    the chat model has begun to answer: a missing model or a spent quota is the
+    response's status, not an error frame inside a 200 stream."""
+    app = make_app(acme_console, knowledge=_knowledge(handbook))
+    publish(acme_console, app["id"])
+
+    Quota.objects.create(workspace=acme, endpoint=chat["native"], requests_per_minute=1)
+    upstream.script("chat", text("Up to 150 euros."))
+    answered = _stream_call(platform_url, app["id"], acme_key)
+    assert answered.status_code == 200
+    assert answered.text.index("thoughts") < answered.text.index("Up to 150 euros")
+    throttled = _stream_call(platform_url, app["id"], acme_key)
+    assert throttled.status_code == 429, throttled.text
+    assert throttled.headers["content-type"] == "application/json"
+    assert throttled.json()["code"] == "Throttling.RateQuota"
+    assert int(throttled.headers["retry-after"]) >= 1
+
+    revoke_grant(chat["native"], acme)
+    missing = _stream_call(platform_url, app["id"], acme_key)
+    assert (missing.status_code, missing.json()["code"]) == (404, "ModelNotFound")
+    assert "event:" not in missing.text

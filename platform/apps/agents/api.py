@@ -1,6 +1,5 @@
 """Console API: agent apps, their draft, the playground, versions, sessions and runs."""
 
-import itertools
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -28,7 +27,7 @@ from apps.agents.schemas import (
     SessionOut,
     VersionOut,
 )
-from apps.gateway.streaming import event_stream_response, named_event, stream_failure
+from apps.gateway.streaming import error_event, event_stream_response, named_event, started
 from plugins.base import ChatMessage, UpstreamError
 from studio.errors import ApiError, InvalidParameter
 from studio.request_id import request_id_of
@@ -104,7 +103,7 @@ def delete_app(request: HttpRequest, app_id: uuid.UUID):
 # --- playground ---------------------------------------------------------------------------------
 
 
-def playground_events(events: Iterator[Event]) -> Iterator[str]:
+def playground_events(events: Iterator[Event], request_id: str) -> Iterator[str]:
     """The playground's stream: ``thought``, ``text`` and one ``done`` (or ``error``)."""
     try:
         for event in events:
@@ -115,8 +114,7 @@ def playground_events(events: Iterator[Event]) -> Iterator[str]:
             elif isinstance(event, Finished):
                 yield named_event("done", _finished_out(event))
     except (ApiError, UpstreamError) as exc:
-        _, code, message = stream_failure(exc)
-        yield named_event("error", {"code": code, "message": message})
+        yield error_event(exc, request_id)
 
 
 def _finished_out(finished: Finished) -> dict[str, Any]:
@@ -163,8 +161,7 @@ def playground(request: HttpRequest, app_id: uuid.UUID, payload: PlaygroundIn):
     events = run_app(plan)
     if not payload.stream:
         return _finished_out(run_to_end(events))
-    first = next(events)
-    return event_stream_response(playground_events(itertools.chain([first], events)))
+    return event_stream_response(playground_events(started(events), request_id_of(request)))
 
 
 # --- versions -----------------------------------------------------------------------------------

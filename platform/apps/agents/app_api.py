@@ -20,11 +20,11 @@ from apps.agents.config import AppConfig
 from apps.agents.models import AgentApp, AppVersion, RunSurface
 from apps.agents.planning import Call, RagOptions, plan_run
 from apps.agents.runtime import Event, Finished, TextDelta, Thought, run_app, run_to_end
-from apps.gateway.dashscope_compat import MessageIn, sse_frame
+from apps.gateway.dashscope_compat import MessageIn, error_frame, sse_frame
 from apps.gateway.function_calling import text_of
-from apps.gateway.streaming import event_stream_response, stream_failure
+from apps.gateway.streaming import event_stream_response, started
 from plugins.base import ChatMessage, UpstreamError
-from studio.errors import AccessDenied, ApiError, NotFound
+from studio.errors import AccessDenied, ApiError, NotFound, failure_of
 from studio.request_id import request_id_of
 
 router = Router(tags=["apps"])
@@ -166,9 +166,7 @@ def completion_frames(
                 )
                 yield frame(output, event.usage)
     except (ApiError, UpstreamError) as exc:
-        status, code, message = stream_failure(exc)
-        body = {"code": code, "message": message, "request_id": request_id}
-        yield sse_frame(next(numbers), body, event="error", status=status)
+        yield error_frame(next(numbers), failure_of(exc, request_id), request_id)
 
 
 @router.post("/apps/{app_id}/completion")
@@ -189,11 +187,8 @@ def completion(request: HttpRequest, app_id: str, payload: CompletionIn):
     events = run_app(plan)
     parameters = payload.parameters
     if request.headers.get("X-DashScope-SSE", "").lower() == "enable":
-        # The first event is awaited here, so that what fails before any answer (a quota,
-        # the model's endpoint) fails the request with its status.
-        first = next(events)
         frames = completion_frames(
-            itertools.chain([first], events),
+            started(events),
             session_id=plan.session_id,
             incremental=parameters.incremental_output,
             has_thoughts=parameters.has_thoughts,

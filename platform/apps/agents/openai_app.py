@@ -6,7 +6,6 @@ tools and knowledge apply; the caller may not send tools. Sessions are the clien
 business here, as in OpenAI: the messages are the conversation.
 """
 
-import itertools
 from collections.abc import Iterator
 
 from django.http import HttpRequest
@@ -18,7 +17,7 @@ from apps.agents.planning import Call, plan_run
 from apps.agents.runtime import Event, Finished, TextDelta, run_app, run_to_end
 from apps.gateway.function_calling import text_of
 from apps.gateway.openai_compat import ChatCompletionIn, completion_body, completion_frames
-from apps.gateway.streaming import event_stream_response
+from apps.gateway.streaming import event_stream_response, started
 from plugins.base import ChatChunk, ChatMessage, Usage
 from studio.errors import InvalidParameter
 from studio.request_id import request_id_of
@@ -59,12 +58,12 @@ def chat_with_app(request: HttpRequest, payload: ChatCompletionIn):
     )
     events = run_app(plan)
     if payload.stream:
-        first = next(events)  # what fails before any answer fails with its status
         include_usage = bool(payload.stream_options and payload.stream_options.include_usage)
         frames = completion_frames(
-            _chunks(itertools.chain([first], events)),
+            _chunks(started(events)),
             model=payload.model,
             include_usage=include_usage,
+            request_id=request_id_of(request),
         )
         return event_stream_response(frames)
     finished = run_to_end(events)

@@ -221,6 +221,9 @@ def run_app(plan: RunPlan) -> Iterator[Event]:
     answer: list[str] = []
     first_token_ms: int | None = None
     outcome = {"status": RunStatus.FAILED, "code": "", "message": ""}
+    # Events held back until the model has begun to answer: whatever refuses the call
+    # (the model's route, a quota, the upstream) then fails it before the response starts.
+    held: list[Event] = []
 
     def search(query: str, top_k: int) -> list[Passage]:
         options = retrieval_settings(config, plan.knowledge.knowledge_bases)
@@ -251,7 +254,7 @@ def run_app(plan: RunPlan) -> Iterator[Event]:
             passages = search(plan.prompt, config.knowledge.top_k)
             thought = _retrieval_thought(plan.prompt, passages)
             trace.thoughts.append(thought)
-            yield Thought(thought)
+            held.append(Thought(thought))
             if passages:
                 cite = config.knowledge.show_sources
                 system = f"{system}\n\n{prompts.sources_block(passages, cite=cite)}"
@@ -303,6 +306,8 @@ def run_app(plan: RunPlan) -> Iterator[Event]:
             final_answer = react.FinalAnswerStream() if toolbox and not native else None
             with contextlib.closing(_model_stream(target, request)) as chunks:
                 for chunk in chunks:
+                    yield from held
+                    held.clear()
                     content.append(chunk.content)
                     calls.extend(chunk.tool_calls)
                     usage = chunk.usage or usage
@@ -313,6 +318,8 @@ def run_app(plan: RunPlan) -> Iterator[Event]:
                             first_token_ms = _ms(started)
                         answer.append(shown)
                         yield TextDelta(shown)
+            yield from held
+            held.clear()
             reply = "".join(content)
             usage = usage or _counted(request, reply, target)
             trace.count(target.endpoint.name, usage)
@@ -383,9 +390,13 @@ def run_app(plan: RunPlan) -> Iterator[Event]:
     except GeneratorExit:
         outcome["status"] = RunStatus.CANCELLED
         raise
-    except (ApiError, UpstreamError) as exc:
-        outcome["code"] = getattr(exc, "code", None) or type(exc).__name__
-        outcome["message"] = exc.message
+    except ApiError as exc:
+        outcome["code"], outcome["message"] = exc.code, exc.message
+        raise
+    except UpstreamError as exc:
+        # The run's trace is the tenant's to read: the caller's message, never the host.
+        outcome["code"] = type(exc).__name__
+        outcome["message"] = exc.caller_message(plan.request_id)
         raise
     except Exception as exc:
         outcome["code"], outcome["message"] = "InternalError", f"{type(exc).__name__}: {exc}"

@@ -7,7 +7,6 @@ down, is waited out and the line tried again: that is what keeps a batch within 
 workspace's rate. Anything else that goes wrong becomes the line's error.
 """
 
-import json
 import threading
 import uuid
 from dataclasses import dataclass
@@ -25,11 +24,10 @@ from apps.gateway.openai_compat import (
     completion_body,
     embeddings_body,
     to_chat_request,
-    upstream_error_response,
 )
 from apps.usage.quotas import QuotaExceeded
 from plugins.base import UpstreamError
-from studio.errors import OPENAI_CODES, ApiError
+from studio.errors import OPENAI_CODES, ApiError, upstream_failure
 
 #: Tries of a line whose upstream failed in a way that may pass (timeouts, 5xx, 429).
 MAX_TRIES = 4
@@ -64,7 +62,7 @@ def answer(context: LineContext, line: BatchLine) -> LineOutcome | None:
                 wait = float(exc.headers.get("Retry-After", 1))
             except UpstreamError as exc:
                 if not exc.retryable or attempt == MAX_TRIES - 1:
-                    return _upstream_failure(line, exc)
+                    return _api_failure(line, upstream_failure(exc, request_id))
                 wait = exc.retry_after or BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
             if context.stopping.wait(min(wait, MAX_WAIT_SECONDS)):
                 return None
@@ -127,14 +125,4 @@ def _call(context: LineContext, line: BatchLine, request_id: str) -> LineOutcome
 def _api_failure(line: BatchLine, exc: ApiError) -> LineOutcome:
     return failed_line(
         line, exc.status, exc.message, code=OPENAI_CODES.get(exc.code, exc.code), param=exc.param
-    )
-
-
-def _upstream_failure(line: BatchLine, exc: UpstreamError) -> LineOutcome:
-    response = upstream_error_response(exc)
-    return LineOutcome(
-        line=line.line,
-        custom_id=line.custom_id,
-        status_code=response.status_code,
-        body=json.loads(response.content),
     )

@@ -1,7 +1,6 @@
 """Console API of the gateway: the models playground, where a signed-in member chats with a
 model granted to the workspace (the SDK surfaces need an API key; this takes the session)."""
 
-import itertools
 from collections.abc import Iterator
 from typing import Literal
 
@@ -12,9 +11,10 @@ from apps.accounts.context import workspace_context
 from apps.accounts.permissions import Permission
 from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
-from apps.gateway.streaming import event_stream_response, named_event, stream_failure
+from apps.gateway.streaming import error_event, event_stream_response, named_event, started
 from plugins.base import ChatChunk, ChatMessage, ChatRequest, UpstreamError, Usage
 from studio.errors import ApiError
+from studio.request_id import request_id_of
 
 router = Router(tags=["models"])
 
@@ -54,7 +54,7 @@ def _usage(usage: Usage | None) -> dict[str, int] | None:
     return usage.model_dump() if usage is not None else None
 
 
-def chat_events(chunks: Iterator[ChatChunk]) -> Iterator[str]:
+def chat_events(chunks: Iterator[ChatChunk], request_id: str) -> Iterator[str]:
     """The playground's stream, framed like an app playground's: ``text`` deltas, then one
     ``done`` (or ``error``: the status line is long gone)."""
     text: list[str] = []
@@ -68,8 +68,7 @@ def chat_events(chunks: Iterator[ChatChunk]) -> Iterator[str]:
                 finish_reason = chunk.finish_reason
             usage = chunk.usage or usage
     except (ApiError, UpstreamError) as exc:
-        _, code, message = stream_failure(exc)
-        yield named_event("error", {"code": code, "message": message})
+        yield error_event(exc, request_id)
         return
     yield named_event(
         "done", {"text": "".join(text), "finish_reason": finish_reason, "usage": _usage(usage)}
@@ -104,8 +103,5 @@ def chat_with_model(request: HttpRequest, payload: ModelChatIn):
             "finish_reason": answer.finish_reason,
             "usage": _usage(answer.usage),
         }
-    chunks = routing.chat_stream(target, chat_request)
-    # The first chunk here, so a model that refuses the call answers with an error status.
-    first = next(chunks, None)
-    rest = itertools.chain([first] if first is not None else [], chunks)
-    return event_stream_response(chat_events(rest))
+    chunks = started(routing.chat_stream(target, chat_request))
+    return event_stream_response(chat_events(chunks, request_id_of(request)))

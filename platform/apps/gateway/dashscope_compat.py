@@ -15,9 +15,8 @@ import json
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from ninja import Field, NinjaAPI, Schema
-from ninja.errors import AuthenticationError
 
 from apps.accounts.auth import ApiKeyBearer
 from apps.accounts.models import ApiKey
@@ -31,22 +30,23 @@ from apps.gateway.function_calling import (
     tool_calls_out,
     tool_specs,
 )
-from apps.gateway.streaming import event_stream_response
+from apps.gateway.streaming import event_stream_response, started
 from plugins.base import (
     ChatChunk,
     ChatMessage,
     ChatRequest,
     ChatResponse,
     ToolCall,
-    UpstreamAuthenticationError,
-    UpstreamBadRequestError,
-    UpstreamConnectionError,
     UpstreamError,
-    UpstreamRateLimitError,
-    UpstreamTimeoutError,
     Usage,
 )
-from studio.errors import InvalidParameter, error_response, install_error_handlers
+from studio.errors import (
+    ApiError,
+    InvalidApiKey,
+    InvalidParameter,
+    failure_of,
+    install_error_handlers,
+)
 from studio.request_id import request_id_of
 
 dashscope_api = NinjaAPI(
@@ -56,31 +56,7 @@ dashscope_api = NinjaAPI(
     auth=[ApiKeyBearer()],
     docs_url=None,
 )
-install_error_handlers(dashscope_api)
-
-
-@dashscope_api.exception_handler(AuthenticationError)
-def _no_key(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return error_response(request, 401, "InvalidApiKey", "No API-key provided.")
-
-
-def upstream_failure(request: HttpRequest, exc: UpstreamError) -> HttpResponse:
-    """An upstream failure in DashScope's terms; the provider's message carries no secret."""
-    if isinstance(exc, UpstreamRateLimitError):
-        response = error_response(request, 429, "Throttling", exc.message)
-        if exc.retry_after:
-            response["Retry-After"] = str(max(1, round(exc.retry_after)))
-        return response
-    if isinstance(exc, UpstreamBadRequestError):
-        return error_response(request, 400, "InvalidParameter", exc.message)
-    if isinstance(exc, UpstreamTimeoutError):
-        return error_response(request, 504, "RequestTimeOut", exc.message)
-    if isinstance(exc, UpstreamAuthenticationError | UpstreamConnectionError):
-        return error_response(request, 502, "InternalError.Upstream", exc.message)
-    return error_response(request, 502, "InternalError.Upstream", exc.message)
-
-
-dashscope_api.add_exception_handler(UpstreamError, upstream_failure)
+install_error_handlers(dashscope_api, not_authenticated=InvalidApiKey("No API-key provided."))
 
 
 # --- schemas --------------------------------------------------------------------------------------
@@ -236,12 +212,21 @@ def generation_frames(
             last = chunk.content if parameters.incremental_output else so_far
             output = _output(parameters.result_format, last, chunk.finish_reason, chunk.tool_calls)
             yield frame({"output": output, "usage": _usage(usage), "request_id": rid})
-    except UpstreamError as exc:
-        yield frame(
-            {"code": "InternalError.Upstream", "message": exc.message, "request_id": request_id},
-            event="error",
-            status=502,
-        )
+    except (ApiError, UpstreamError) as exc:
+        yield error_frame(next(numbers), failure_of(exc, request_id), request_id)
+
+
+def error_frame(number: int, failure: ApiError, request_id: str) -> str:
+    """A failure half-way, as DashScope's ``event:error`` frame with the status it would have
+    had (``:HTTP_STATUS/429``...), the error shape and its retry hint."""
+    data: dict[str, Any] = {
+        "code": failure.code,
+        "message": failure.message,
+        "request_id": request_id,
+    }
+    if failure.retry_after:
+        data["retry_after"] = failure.retry_after
+    return sse_frame(number, data, event="error", status=failure.status)
 
 
 # --- endpoints ----------------------------------------------------------------------------------
@@ -266,7 +251,7 @@ def generation(request: HttpRequest, payload: GenerationIn):
     streaming = request.headers.get("X-DashScope-SSE", "").lower() == "enable"
     if streaming:
         frames = generation_frames(
-            routing.chat_stream(target, chat_request),
+            started(routing.chat_stream(target, chat_request)),
             parameters=payload.parameters,
             request_id=request_id,
         )

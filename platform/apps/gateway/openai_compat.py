@@ -7,16 +7,14 @@ Callers authenticate with a workspace API key and see only the models granted to
 
 import base64
 import json
-import logging
 import struct
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest
 from ninja import Field, NinjaAPI, Schema
-from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from apps.accounts.auth import ApiKeyBearer
 from apps.accounts.models import ApiKey
@@ -31,76 +29,20 @@ from apps.gateway.function_calling import (
     tool_calls_out,
     tool_specs,
 )
-from apps.gateway.streaming import event_stream_response
-from plugins.base import (
-    ChatChunk,
-    ChatMessage,
-    ChatRequest,
-    UpstreamAuthenticationError,
-    UpstreamBadRequestError,
-    UpstreamConnectionError,
-    UpstreamError,
-    UpstreamRateLimitError,
-    UpstreamTimeoutError,
+from apps.gateway.streaming import event_stream_response, started
+from plugins.base import ChatChunk, ChatMessage, ChatRequest, UpstreamError
+from studio.errors import (
+    OPENAI_CODES,
+    ApiError,
+    InvalidApiKey,
+    InvalidParameter,
+    failure_of,
+    install_error_handlers,
+    openai_error_response,
 )
-from studio.errors import OPENAI_CODES, ApiError, InvalidParameter, openai_error_response
-
-logger = logging.getLogger(__name__)
-
+from studio.request_id import request_id_of
 
 # --- errors in OpenAI's shape ---------------------------------------------------------------------
-
-
-def openai_error(
-    status: int,
-    message: str,
-    *,
-    code: str | None = None,
-    param: str | None = None,
-    error_type: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> JsonResponse:
-    response = openai_error_response(status, message, code=code, param=param, error_type=error_type)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
-
-
-def upstream_error_response(exc: UpstreamError) -> JsonResponse:
-    """An upstream failure, said in OpenAI's terms; the upstream's own message is kept
-    (providers never put credentials in it)."""
-    if isinstance(exc, UpstreamRateLimitError):
-        headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if exc.retry_after else {}
-        return openai_error(429, exc.message, code="rate_limit_exceeded", headers=headers)
-    if isinstance(exc, UpstreamBadRequestError):
-        return openai_error(400, exc.message, code=exc.code or "upstream_bad_request")
-    if isinstance(exc, UpstreamTimeoutError):
-        return openai_error(504, exc.message, code="upstream_timeout", error_type="api_error")
-    if isinstance(exc, UpstreamAuthenticationError):
-        # Our credential for the upstream is wrong: the platform's fault, not the caller's.
-        return openai_error(
-            502, exc.message, code="upstream_authentication_failed", error_type="api_error"
-        )
-    if isinstance(exc, UpstreamConnectionError):
-        return openai_error(502, exc.message, code="upstream_unreachable", error_type="api_error")
-    return openai_error(502, exc.message, code="upstream_error", error_type="api_error")
-
-
-_SOURCES = frozenset({"body", "query", "path", "form", "file", "header", "cookie"})
-
-
-def _param_of(errors: list[dict]) -> str | None:
-    for error in errors:
-        loc = [str(p) for p in error.get("loc", [])]
-        # ninja's locations start with where the value came from, then (for a schema) the
-        # handler's name for it; the caller knows the field by its own name only.
-        if loc and loc[0] in _SOURCES:
-            loc = loc[1:]
-        if len(loc) > 1 and loc[0] in ("payload", "query"):
-            loc = loc[1:]
-        if loc:
-            return ".".join(loc)
-    return None
 
 
 openai_api = NinjaAPI(
@@ -110,55 +52,24 @@ openai_api = NinjaAPI(
     auth=[ApiKeyBearer()],
     docs_url=None,
 )
+# Errors render in OpenAI's shape on this surface (studio.errors.error_response).
+install_error_handlers(
+    openai_api,
+    not_authenticated=InvalidApiKey(
+        "You didn't provide an API key: send 'Authorization: Bearer sk-...'."
+    ),
+)
 
 
-@openai_api.exception_handler(ApiError)
-def _on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    return openai_error(
-        exc.status,
-        exc.message,
-        code=OPENAI_CODES.get(exc.code, exc.code),
-        param=exc.param,
-        headers=exc.headers,
+def openai_error_body(error: ApiError) -> dict[str, Any]:
+    """``error`` as the body of an OpenAI error (a stream's last frame, a batch line's)."""
+    response = openai_error_response(
+        error.status,
+        error.message,
+        code=OPENAI_CODES.get(error.code, error.code),
+        param=error.param,
     )
-
-
-@openai_api.exception_handler(UpstreamError)
-def _on_upstream_error(request: HttpRequest, exc: UpstreamError) -> HttpResponse:
-    return upstream_error_response(exc)
-
-
-@openai_api.exception_handler(ValidationError)
-def _on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    param = _param_of(exc.errors)
-    first = exc.errors[0] if exc.errors else {}
-    message = f"{param or 'body'}: {first.get('msg', 'invalid value')}"
-    return openai_error(400, message, param=param, code="invalid_value")
-
-
-@openai_api.exception_handler(AuthenticationError)
-def _on_missing_key(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return openai_error(
-        401,
-        "You didn't provide an API key: send 'Authorization: Bearer sk-...'.",
-        code="invalid_api_key",
-    )
-
-
-@openai_api.exception_handler(HttpError)
-def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    message = str(exc)
-    if exc.status_code == 400 and message.startswith("Cannot parse request body"):
-        message = "We could not parse the JSON body of your request."
-    return openai_error(exc.status_code, message)
-
-
-@openai_api.exception_handler(Exception)
-def _on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
-    logger.exception("Unhandled error in %s %s", request.method, request.path)
-    return openai_error(
-        500, "The server had an error processing your request.", error_type="server_error"
-    )
+    return json.loads(response.content)
 
 
 # --- schemas ------------------------------------------------------------------------------------
@@ -245,12 +156,13 @@ def _sse(data: dict[str, Any] | str) -> str:
 
 
 def completion_frames(
-    chunks: Iterator[ChatChunk], *, model: str, include_usage: bool
+    chunks: Iterator[ChatChunk], *, model: str, include_usage: bool, request_id: str
 ) -> Iterator[str]:
     """OpenAI's ``chat.completion.chunk`` frames for a provider stream, then ``[DONE]``.
 
     An upstream failure half-way is reported as a final ``error`` frame (the status line
-    is long gone), which the SDK raises as an ``APIError``.
+    is long gone) with the code and retry hint it would have had as a status, which the
+    SDK raises as an ``APIError``.
     """
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
@@ -292,12 +204,11 @@ def completion_frames(
                     }
                 )
     except (UpstreamError, ApiError) as exc:
-        failure = (
-            upstream_error_response(exc)
-            if isinstance(exc, UpstreamError)
-            else openai_error(exc.status, exc.message, code=OPENAI_CODES.get(exc.code, exc.code))
-        )
-        yield _sse(json.loads(failure.content))
+        failure = failure_of(exc, request_id)
+        body = openai_error_body(failure)
+        if failure.retry_after:
+            body["error"]["retry_after"] = failure.retry_after
+        yield _sse(body)
     yield _sse("[DONE]")
 
 
@@ -373,9 +284,10 @@ def chat_completions(request: HttpRequest, payload: ChatCompletionIn):
     if payload.stream:
         include_usage = bool(payload.stream_options and payload.stream_options.include_usage)
         frames = completion_frames(
-            routing.chat_stream(target, chat_request),
+            started(routing.chat_stream(target, chat_request)),
             model=payload.model,
             include_usage=include_usage,
+            request_id=request_id_of(request),
         )
         return event_stream_response(frames)
     answer = routing.chat(target, chat_request)

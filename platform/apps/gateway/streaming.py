@@ -9,19 +9,21 @@ request stops costing tokens.
 
 import asyncio
 import contextlib
+import itertools
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connections
 from django.http import StreamingHttpResponse
 
 from plugins.base import UpstreamError
-from studio.errors import ApiError
+from studio.errors import ApiError, failure_of
 
-_END = object()
+_END: Any = object()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,14 @@ async def stream_in_threads(items: Iterator[str]) -> AsyncIterator[str]:
         stop.set()
 
 
+def started(items: Iterator[T]) -> Iterator[T]:
+    """``items`` with the first one already pulled, before the response starts: whatever
+    refuses the call (the model's route, a quota, the upstream's own 429) then fails the
+    request with its status and headers, not as an error frame inside a 200 stream."""
+    first = next(items, _END)
+    return itertools.chain([] if first is _END else [first], items)
+
+
 def event_stream_response(frames: Iterator[str]) -> StreamingHttpResponse:
     """An SSE response that sends each frame as soon as it exists."""
     response = StreamingHttpResponse(stream_in_threads(frames), content_type="text/event-stream")
@@ -79,9 +89,11 @@ def named_event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
 
 
-def stream_failure(exc: ApiError | UpstreamError) -> tuple[int, str, str]:
-    """The status, code and message a stream reports for a failure half-way, when the
-    status line is long gone: an API error's own, or a model server's as a 502."""
-    if isinstance(exc, ApiError):
-        return exc.status, exc.code, exc.message
-    return 502, "InternalError.Upstream", exc.message
+def error_event(exc: ApiError | UpstreamError, request_id: str) -> str:
+    """The console streams' ``error`` event for a failure half-way, when the status line is
+    long gone: the code, message and retry hint the failure has as a response."""
+    failure = failure_of(exc, request_id)
+    data: dict[str, Any] = {"code": failure.code, "message": failure.message}
+    if failure.retry_after:
+        data["retry_after"] = failure.retry_after
+    return named_event("error", data)
