@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 import redis
 from celery import Celery
@@ -61,6 +62,16 @@ def service_pids(data_dir: Path) -> dict[str, int | None]:
     except (redis.RedisError, OSError):
         pids["redis"] = None
     return pids
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes of the process group (session) a child of `up` led."""
+    members = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                members.append(proc.pid)
+    return members
 
 
 def healthy(instance: Instance) -> bool:
@@ -113,6 +124,8 @@ def test_up_restarts_each_killed_child_while_the_others_keep_serving(data_dir):
             assert f"restarted the {name} process (pid {after[name]})" in instance.output
             others = {key: pid for key, pid in before.items() if key != name}
             assert {key: after[key] for key in others} == others, instance.output
+            if name == "worker":  # its embedded beat and pool died with it: no second beat
+                assert group_members(before[name]) == [], instance.output
         assert "giving up" not in instance.output
         assert instance.stop(signal.SIGTERM) == 0, instance.output
         assert "ministudio: stopped" in instance.output

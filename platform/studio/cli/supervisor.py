@@ -126,7 +126,7 @@ class Restarter:
         try:
             watch.service.restart()
         except Exception as exc:  # a failed start is one more death, with its backoff
-            self._died(watch, f"failed to start: {exc}", now)
+            self._died(watch, f"failed to start: {exc or type(exc).__name__}", now)
             return False
         self.log(f"restarted the {watch.service.name} process (pid {watch.service.pid})")
         return True
