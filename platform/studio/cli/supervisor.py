@@ -71,7 +71,7 @@ class CrashLoop(Exception):
 @dataclass
 class _Watch:
     service: Service
-    deaths: collections.deque = field(default_factory=collections.deque)
+    deaths: collections.deque[float] = field(default_factory=collections.deque)
     restart_at: float | None = None  # set while a restart is pending
 
 
