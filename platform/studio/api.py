@@ -16,10 +16,12 @@ from apps.http_tools.api import router as http_tools_router
 from apps.knowledge.api import router as knowledge_router
 from apps.registry.api import router as registry_router
 from apps.usage.api import router as usage_router
+from studio.edge import EdgeParser
 from studio.errors import install_error_handlers
 from studio.health import router as health_router
 
 console_api = NinjaAPI(
+    parser=EdgeParser(),
     title="ministudio console API",
     version="1",
     description=(

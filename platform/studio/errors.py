@@ -16,6 +16,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from plugins.base import UpstreamError
+from studio.openapi import document_errors
 from studio.request_id import request_id_of
 
 logger = logging.getLogger(__name__)
@@ -284,7 +285,9 @@ def install_error_handlers(api: NinjaAPI, *, not_authenticated: ApiError | None 
     """Make every failure of ``api`` answer in its surface's error shape (``error_response``).
 
     ``not_authenticated`` is what a request without credentials is told, where the
-    surface words it its own way."""
+    surface words it its own way. The API's OpenAPI schema documents these errors too
+    (``studio.openapi.document_errors``)."""
+    document_errors(api)
 
     @api.exception_handler(ApiError)
     def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
@@ -328,6 +331,8 @@ def install_error_handlers(api: NinjaAPI, *, not_authenticated: ApiError | None 
 
     @api.exception_handler(HttpError)
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if isinstance(exc.__cause__, ApiError):  # refused by the parser (studio.edge)
+            return api_error_response(request, exc.__cause__)
         message = str(exc)
         if exc.status_code == 400 and message.startswith("Cannot parse request body"):
             message = "The request body is not valid JSON."

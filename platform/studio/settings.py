@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "studio.probes.ProbeMiddleware",
     "studio.request_id.RequestIdMiddleware",
     "studio.errors.ApiErrorShapeMiddleware",
+    "studio.edge.NulPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -180,9 +181,12 @@ KNOWLEDGE_INGEST_LEASE_SECONDS = env_int("MINISTUDIO_INGEST_LEASE_SECONDS", defa
 # --- Agent apps: a session's history is forgotten after this long without a call.
 AGENT_SESSION_IDLE_SECONDS = env_int("MINISTUDIO_SESSION_IDLE_SECONDS", default=3600)
 
-# The upload request itself may carry this much (the files plus the form).
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# A request body (JSON, or an upload's form fields; files count apart) may carry this much;
+# more answers 413 RequestTooLarge in the surface's error shape.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MINISTUDIO_REQUEST_MAX_MB", default=10) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Files in one upload; more answers 400 TooManyFiles and nothing of the request is stored.
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("MINISTUDIO_UPLOAD_MAX_FILES", default=100)
 
 # --- TLS: on when the platform is served over HTTPS (usually behind a reverse proxy).
 HTTPS = env_bool("MINISTUDIO_HTTPS", default=False)

@@ -5,10 +5,12 @@ is no member). Columns: the endpoints of this app. A cell is the expected status
 """
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.accounts.models import ApiKey, Membership, Role
 from apps.accounts.permissions import API_KEY, MATRIX, Permission
 from apps.accounts.services import create_api_key, invite_member
+from apps.batch import services as batch_services
 from apps.registry.services import sync_plugins
 from tests.console import ConsoleClient
 
@@ -33,6 +35,11 @@ CELLS = [
     ("configure a plugin", OK, DENIED, DENIED, DENIED, OK),
     ("test-run a tool", OK, OK, DENIED, OK, OK),
     ("list tools", OK, OK, OK, OK, OK),
+    ("read batches and batch files", OK, OK, OK, OK, OK),
+    ("upload a batch file", OK, OK, DENIED, OK, OK),
+    ("delete a batch file", OK, OK, DENIED, OK, OK),
+    ("create a batch", OK, OK, DENIED, OK, OK),
+    ("cancel a batch", OK, OK, DENIED, OK, OK),
 ]
 CALLERS = ["admin", "developer", "viewer", "api_key", "platform_admin"]
 
@@ -76,7 +83,44 @@ def call(endpoint: str, console: ConsoleClient, others_key: ApiKey, vera_members
             return console.post("/tools/calculator/invoke", {"arguments": {"expression": "6*7"}})
         case "list tools":
             return console.get("/tools")
+        case "read batches and batch files":
+            file = _batch_input(vera_membership.workspace)
+            assert console.get(f"/batch-files/{file.id}").status_code == 200
+            return console.get("/batches")
+        case "upload a batch file":
+            return console.client.post(
+                "/console/api/batch-files",
+                data={"file": SimpleUploadedFile("in.jsonl", BATCH_LINE), "purpose": "batch"},
+                headers=console.headers,
+            )
+        case "delete a batch file":
+            file = _batch_input(vera_membership.workspace)
+            return console.delete(f"/batch-files/{file.id}")
+        case "create a batch":
+            file = _batch_input(vera_membership.workspace)
+            body = {"input_file_id": file.id, "endpoint": "/v1/chat/completions"}
+            return console.post("/batches", body)
+        case "cancel a batch":
+            batch = batch_services.create_batch(
+                vera_membership.workspace,
+                input_file=_batch_input(vera_membership.workspace),
+                endpoint="/v1/chat/completions",
+                completion_window="24h",
+            )
+            return console.post(f"/batches/{batch.id}/cancel")
     raise AssertionError(endpoint)
+
+
+BATCH_LINE = (
+    b'{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", '
+    b'"body": {"model": "m", "messages": [{"role": "user", "content": "hi"}]}}\n'
+)
+
+
+def _batch_input(workspace):
+    return batch_services.upload_file(
+        workspace, SimpleUploadedFile("in.jsonl", BATCH_LINE), "batch"
+    )
 
 
 @pytest.mark.parametrize(

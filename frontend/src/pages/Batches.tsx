@@ -42,7 +42,7 @@ export function BatchesPage() {
   const wsKey = useWsKey();
   const client = useQueryClient();
   const { can, workspace } = useWorkspace();
-  const mayRun = can("useModels");
+  const mayRun = can("editApps");
   // Cursor pages: the `after` id of each page past the first (the API pages by id).
   const [cursors, setCursors] = useState<string[]>([]);
   const after = cursors[cursors.length - 1];

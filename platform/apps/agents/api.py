@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from apps.accounts.context import caller_user, workspace_context
 from apps.accounts.permissions import Permission
@@ -30,6 +30,7 @@ from apps.agents.schemas import (
 from apps.gateway.streaming import error_event, event_stream_response, named_event, started
 from plugins.base import ChatMessage, UpstreamError
 from studio.errors import ApiError, InvalidParameter
+from studio.paging import Paging
 from studio.request_id import request_id_of
 
 router = Router(tags=["apps"])
@@ -213,7 +214,7 @@ def roll_back(request: HttpRequest, app_id: uuid.UUID, number: int):
 
 
 @router.get("/apps/{app_id}/sessions", response=list[SessionOut])
-@paginate(LimitOffsetPagination)
+@paginate(Paging)
 def list_sessions(request: HttpRequest, app_id: uuid.UUID):
     return selectors.sessions(_app(request, app_id, Permission.VIEW_WORKSPACE))
 
@@ -232,7 +233,7 @@ def delete_session(request: HttpRequest, app_id: uuid.UUID, session_id: str):
 
 
 @router.get("/apps/{app_id}/runs", response=list[RunOut])
-@paginate(LimitOffsetPagination)
+@paginate(Paging)
 def list_runs(request: HttpRequest, app_id: uuid.UUID, status: RunStatus | None = None):
     app = _app(request, app_id, Permission.VIEW_WORKSPACE)
     return selectors.runs(app, status)

@@ -13,13 +13,14 @@ from apps.accounts.permissions import Permission
 from apps.batch import selectors, services
 from apps.batch.content import file_response
 from apps.batch.schemas import BatchIn, BatchOut, FileDeleted, FileOut
+from studio.paging import PageSize
 
 router = Router(tags=["batch"])
 
 
 class ListQuery(Schema):
     after: str | None = Field(None, description="The last id of the previous page.")
-    limit: int = Field(50, ge=1, le=100)
+    limit: PageSize = 50
 
 
 class FileListQuery(ListQuery):
@@ -43,7 +44,7 @@ def list_batch_files(request: HttpRequest, query: Query[FileListQuery]):
 @router.post("/batch-files", response={201: FileOut})
 def upload_batch_file(request: HttpRequest, file: File[UploadedFile], purpose: Form[str] = "batch"):
     """Upload a JSONL input file (at most 500 MB, 50,000 lines, 6 MB a line)."""
-    workspace = _workspace(request, Permission.USE_MODELS)
+    workspace = _workspace(request, Permission.EDIT_APPS)
     return Status(201, FileOut.of(services.upload_file(workspace, file, purpose)))
 
 
@@ -62,7 +63,7 @@ def batch_file_content(request: HttpRequest, file_id: str):
 
 @router.delete("/batch-files/{file_id}", response=FileDeleted)
 def delete_batch_file(request: HttpRequest, file_id: str):
-    workspace = _workspace(request, Permission.USE_MODELS)
+    workspace = _workspace(request, Permission.EDIT_APPS)
     services.delete_file(selectors.get_file(workspace, file_id))
     return FileDeleted(id=file_id)
 
@@ -76,7 +77,7 @@ def list_batches(request: HttpRequest, query: Query[ListQuery]):
 
 @router.post("/batches", response={201: BatchOut})
 def create_batch(request: HttpRequest, payload: BatchIn):
-    workspace = _workspace(request, Permission.USE_MODELS)
+    workspace = _workspace(request, Permission.EDIT_APPS)
     batch = services.create_batch(
         workspace,
         input_file=selectors.get_file(workspace, payload.input_file_id),
@@ -97,7 +98,7 @@ def get_batch(request: HttpRequest, batch_id: str):
 
 @router.post("/batches/{batch_id}/cancel", response=BatchOut)
 def cancel_batch(request: HttpRequest, batch_id: str):
-    workspace = _workspace(request, Permission.USE_MODELS)
+    workspace = _workspace(request, Permission.EDIT_APPS)
     batch = services.cancel_batch(selectors.get_batch(workspace, batch_id))
     batch.refresh_from_db()
     return BatchOut.of(batch)

@@ -40,6 +40,7 @@ from plugins.base import (
     UpstreamError,
     Usage,
 )
+from studio.edge import EdgeParser
 from studio.errors import (
     ApiError,
     InvalidApiKey,
@@ -50,6 +51,7 @@ from studio.errors import (
 from studio.request_id import request_id_of
 
 dashscope_api = NinjaAPI(
+    parser=EdgeParser(),
     title="ministudio DashScope-compatible API",
     version="1",
     urls_namespace="dashscope",

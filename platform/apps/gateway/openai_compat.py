@@ -31,6 +31,7 @@ from apps.gateway.function_calling import (
 )
 from apps.gateway.streaming import event_stream_response, started
 from plugins.base import ChatChunk, ChatMessage, ChatRequest, UpstreamError
+from studio.edge import EdgeParser
 from studio.errors import (
     OPENAI_CODES,
     ApiError,
@@ -46,6 +47,7 @@ from studio.request_id import request_id_of
 
 
 openai_api = NinjaAPI(
+    parser=EdgeParser(),
     title="ministudio OpenAI-compatible API",
     version="1",
     urls_namespace="openai",

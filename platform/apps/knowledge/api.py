@@ -6,7 +6,7 @@ import uuid
 
 from django.http import HttpRequest
 from ninja import File, Form, Router, Status, UploadedFile
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from apps.accounts.context import caller_user, workspace_context
 from apps.accounts.permissions import Permission
@@ -25,7 +25,9 @@ from apps.knowledge.schemas import (
     KnowledgeBaseUpdateIn,
     UploadOut,
 )
+from studio.edge import reject_nul
 from studio.errors import InvalidParameter
+from studio.paging import Paging
 
 router = Router(tags=["knowledge"])
 
@@ -115,6 +117,7 @@ def upload_documents(
         raise InvalidParameter("metadata: must be a JSON object.") from None
     if not isinstance(parsed_metadata, dict):
         raise InvalidParameter("metadata: must be a JSON object.")
+    reject_nul(parsed_metadata, "metadata")
     outcomes = services.upload_documents(
         knowledge_base,
         [services.UploadedFile(f.name, f.read(), f.content_type or "") for f in files],
@@ -133,7 +136,7 @@ def upload_documents(
 
 
 @router.get("/knowledge-bases/{knowledge_base_id}/documents", response=list[DocumentOut])
-@paginate(LimitOffsetPagination)
+@paginate(Paging)
 def list_documents(
     request: HttpRequest, knowledge_base_id: uuid.UUID, status: DocumentStatus | None = None
 ):
@@ -181,7 +184,7 @@ def delete_document(request: HttpRequest, knowledge_base_id: uuid.UUID, document
     "/knowledge-bases/{knowledge_base_id}/documents/{document_id}/chunks",
     response=list[ChunkOut],
 )
-@paginate(LimitOffsetPagination)
+@paginate(Paging)
 def list_chunks(request: HttpRequest, knowledge_base_id: uuid.UUID, document_id: uuid.UUID):
     knowledge_base = _knowledge_base(request, knowledge_base_id, Permission.VIEW_WORKSPACE)
     return selectors.chunks(selectors.document(knowledge_base, document_id))
