@@ -249,6 +249,17 @@ QUOTA_FAIL_OPEN = env_bool("MINISTUDIO_QUOTA_FAIL_OPEN", default=False)
 #: Output tokens reserved at admission when a call sets no max_tokens.
 QUOTA_DEFAULT_OUTPUT_RESERVATION = env_int("MINISTUDIO_QUOTA_OUTPUT_RESERVATION", default=1024)
 
+# --- What one model call may carry (apps.gateway.input_limits), as OpenAI and DashScope
+# document theirs: inputs per embeddings call (OpenAI 2,048; DashScope 25 for
+# text-embedding-v1/v2, 10 for v3/v4), tokens per input (8,192) and per request (300,000);
+# messages and prompt tokens per chat call.
+EMBEDDING_MAX_INPUTS = env_int("MINISTUDIO_EMBEDDING_MAX_INPUTS", default=2048)
+DASHSCOPE_EMBEDDING_MAX_INPUTS = env_int("MINISTUDIO_DASHSCOPE_EMBEDDING_MAX_INPUTS", default=25)
+EMBEDDING_MAX_INPUT_TOKENS = env_int("MINISTUDIO_EMBEDDING_MAX_INPUT_TOKENS", default=8192)
+EMBEDDING_MAX_REQUEST_TOKENS = env_int("MINISTUDIO_EMBEDDING_MAX_REQUEST_TOKENS", default=300_000)
+CHAT_MAX_MESSAGES = env_int("MINISTUDIO_CHAT_MAX_MESSAGES", default=2048)
+CHAT_MAX_PROMPT_TOKENS = env_int("MINISTUDIO_CHAT_MAX_PROMPT_TOKENS", default=1_000_000)
+
 # --- API keys: how often `last_used_at` may be written for one key.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
 

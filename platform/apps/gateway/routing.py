@@ -13,6 +13,11 @@ from apps.accounts.models import ApiKey, Workspace
 from apps.endpoints.models import EndpointCapability, ModelEndpoint
 from apps.endpoints.selectors import endpoints_for_workspace
 from apps.endpoints.services import provider_class, provider_settings
+from apps.gateway.input_limits import (
+    check_chat_messages,
+    check_embedding_inputs,
+    check_prompt_tokens,
+)
 from apps.registry import discovery
 from apps.usage.models import CallStatus
 from apps.usage.recorder import Meter
@@ -121,9 +126,12 @@ def _prompt_text(request: ChatRequest) -> str:
 
 
 def _admit(route: Route, request: ChatRequest) -> None:
-    """Reserve the prompt's tokens and the most the answer may take against the quotas."""
+    """Reserve the prompt's tokens and the most the answer may take against the quotas,
+    once the request is within the input limits."""
+    check_chat_messages(len(request.messages))
     route.meter.prompt_text = _prompt_text(request)
     prompt = count_tokens(route.meter.prompt_text, route.endpoint.upstream_model)
+    check_prompt_tokens(prompt)
     answer = request.max_tokens or settings.QUOTA_DEFAULT_OUTPUT_RESERVATION
     route.meter.admit(prompt + answer)
 
@@ -165,6 +173,7 @@ def _metered(route: Route, prompt_text: str, call: Callable[[], T]) -> T:
 
 
 def embed(route: Route, inputs: list[str], input_type: str = "document") -> EmbeddingResponse:
+    check_embedding_inputs(inputs, model=route.endpoint.upstream_model, surface=route.meter.surface)
     request = EmbeddingRequest(
         model=route.endpoint.upstream_model, inputs=inputs, input_type=input_type
     )
