@@ -63,12 +63,52 @@ function log(message) {
   console.log(`journey: ${message}`);
 }
 
+// How to find things, whatever the machine's speed (issue #16):
+// - antd keeps inactive tabs, closed drawers, modals and dropdowns mounted (hidden), and a
+//   tab switch renders after the click returns: look inside the shown tab's panel (`tab()`
+//   waits until it is the shown one), and prefer getByRole, which skips hidden elements;
+//   getByText/getByTestId/locator do not, so those are scoped or filtered to visible ones.
+// - Every wait waits for a condition, bounded (the locator's waitFor, or `until()` for a
+//   value); never a fixed sleep.
+
+/** Poll `probe()` until `accept(value)` holds (expect.poll's way): the value, or a bounded
+ * failure that says what was last seen. */
+async function until(what, probe, accept, timeout = STEP_TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  const pauses = [100, 250, 500, 1000];
+  for (let attempt = 0; ; attempt++) {
+    let value;
+    try {
+      value = await probe();
+    } catch (error) {
+      value = error;
+    }
+    if (!(value instanceof Error) && accept(value)) return value;
+    if (Date.now() >= deadline) {
+      const seen = value instanceof Error ? value.message.split("\n")[0] : JSON.stringify(value)?.slice(0, 400);
+      throw new Error(`${what}: not so within ${timeout / 1000}s (last seen: ${seen})`);
+    }
+    await new Promise((done) => setTimeout(done, pauses[Math.min(attempt, pauses.length - 1)]));
+  }
+}
+
+/** An input's value, once `accept(value)` holds (a controlled input may fill in later). */
+async function valueOf(input, what, accept) {
+  return until(what, () => input.inputValue({ timeout: 2_000 }), accept);
+}
+
 async function shot(name) {
   const file = `${String(++shotCount).padStart(2, "0")}-${name}.png`;
-  // Let antd's transitions and the last fetch settle so the picture shows the data.
-  await page.waitForLoadState("networkidle", { timeout: 5_000 }).catch(() => {});
-  await page.waitForTimeout(300);
-  await page.screenshot({ path: join(SHOTS, file), fullPage: true });
+  // The step has already waited for what it checks; for the picture, also let loading
+  // placeholders go (not a check: a slow one is noted, and the picture taken anyway).
+  // Transitions are finished (and spinners frozen) by the screenshot itself.
+  await page
+    .locator(".ant-skeleton-active, .ant-spin-spinning")
+    .filter({ visible: true })
+    .first()
+    .waitFor({ state: "hidden", timeout: 5_000 })
+    .catch(() => log(`(screenshot ${file}: the page was still loading something)`));
+  await page.screenshot({ path: join(SHOTS, file), fullPage: true, animations: "disabled" });
   result.screenshots.push(file);
 }
 
@@ -83,17 +123,45 @@ async function step(name, body) {
   log(`${name} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
 }
 
+/** The left menu (not a dropdown's menu that may be open in the header). */
+function sideMenu() {
+  return page.locator("aside").getByRole("menu");
+}
+
 /** Follow a link of the left menu, by its text, and wait for the page's title. */
 async function openFromMenu(label) {
-  await page.getByRole("menu").getByRole("link", { name: label, exact: true }).click();
+  await sideMenu().getByRole("link", { name: label, exact: true }).click();
   await page.getByRole("heading", { name: label, exact: true, level: 4 }).waitFor();
 }
 
-/** Pick `option` in the antd Select labelled `label` (inside `scope`). */
-async function pick(scope, label, option) {
-  await scope.getByLabel(label, { exact: true }).click();
-  const dropdown = page.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden)").last();
-  await dropdown.locator(".ant-select-item-option", { hasText: option }).first().click();
+/** Show the tab `name` (inside `scope`: the page, a dialog, an outer tab's panel) and
+ * return its panel once it is the one shown. Without a click: the panel of the tab
+ * already shown. A tab switch renders after the click returns, and the other tabs'
+ * panels stay mounted, hidden: look for things in the returned panel only. */
+async function tab(scope, name, { click = true } = {}) {
+  if (click) await scope.getByRole("tab", { name, exact: true }).click();
+  await scope.getByRole("tab", { name, exact: true, selected: true }).waitFor();
+  const panel = scope.getByRole("tabpanel", { name, exact: true });
+  await panel.waitFor();
+  return panel;
+}
+
+/** Pick `option` in the antd Select whose combobox (its input) is `combobox`: in the
+ * dropdown that this select opened (others stay mounted, hidden or closing), then wait
+ * until the select shows it. A multiple select's dropdown stays open: `close` shuts it. */
+async function pick(combobox, option, { close = false } = {}) {
+  await combobox.click();
+  await until(`the select for ${JSON.stringify(option)} opens`, () => combobox.getAttribute("aria-expanded"), (v) => v === "true");
+  const list = await combobox.getAttribute("aria-controls");
+  if (!list) throw new Error(`the select for ${JSON.stringify(option)} names no list (aria-controls)`);
+  const dropdown = page.locator(".ant-select-dropdown").filter({ has: page.locator(`[id="${list}"]`) });
+  await dropdown.locator(".ant-select-item-option").filter({ hasText: option }).first().click();
+  const select = combobox.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' ant-select ')][1]");
+  await select.getByText(option).filter({ visible: true }).first().waitFor();
+  if (close) {
+    await page.keyboard.press("Escape");
+    await until(`the select for ${JSON.stringify(option)} closes`, () => combobox.getAttribute("aria-expanded"), (v) => v !== "true");
+  }
 }
 
 async function signIn() {
@@ -103,9 +171,11 @@ async function signIn() {
   await shot("sign-in");
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(/\/models$/);
-  // The demo workspace is the current one.
-  await page.getByRole("combobox", { name: "Switch workspace" }).waitFor();
-  await page.locator("header").getByText(/demo/i).first().waitFor();
+  // The demo workspace is the current one: the switcher shows it.
+  const switcher = page.getByRole("combobox", { name: "Switch workspace" });
+  await switcher.waitFor();
+  const select = switcher.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' ant-select ')][1]");
+  await select.getByText(/demo/i).filter({ visible: true }).first().waitFor();
 }
 
 async function models() {
@@ -115,7 +185,7 @@ async function models() {
   // The model playground: a plain chat with the scripted model, streamed.
   await page.getByPlaceholder("Type a message; Enter sends, Shift+Enter adds a line").fill("Hello?");
   await page.getByRole("button", { name: "Send" }).click();
-  await page.getByText(env.E2E_PLAIN_ANSWER ?? "Hello from the e2e model.").waitFor();
+  await page.getByTestId("turn-assistant").filter({ hasText: env.E2E_PLAIN_ANSWER ?? "Hello from the e2e model." }).waitFor();
   await shot("models");
 }
 
@@ -125,26 +195,27 @@ async function createKnowledgeBase() {
   const dialog = page.getByRole("dialog", { name: "Create a knowledge base" });
   await dialog.getByLabel("Name", { exact: true }).fill(KB_NAME);
   await dialog.getByLabel("Description").fill("Hotels, meals and trains: what Lumen Robotics reimburses.");
-  await pick(dialog, "Embedding model", "use-m3");
-  await dialog.getByRole("button", { name: "Create" }).click();
+  await pick(dialog.getByRole("combobox", { name: "Embedding model", exact: true }), "use-m3");
+  await dialog.getByRole("button", { name: "Create", exact: true }).click();
   await page.waitForURL(/\/knowledge-bases\/[0-9a-f-]{36}$/);
   result.knowledge_base_id = page.url().split("/").pop();
   await page.getByRole("heading", { name: KB_NAME }).waitFor();
 }
 
 async function uploadDocument() {
-  await page.locator('input[type="file"]').setInputFiles({ name: DOC_NAME, mimeType: "text/markdown", buffer: Buffer.from(DOCUMENT) });
-  const row = page.getByRole("row").filter({ hasText: DOC_NAME });
+  const documents = await tab(page, "Documents", { click: false });
+  await documents.locator('input[type="file"]').setInputFiles({ name: DOC_NAME, mimeType: "text/markdown", buffer: Buffer.from(DOCUMENT) });
+  const row = documents.getByRole("row").filter({ hasText: DOC_NAME });
   await row.waitFor();
   await row.getByTestId("doc-status").filter({ hasText: /^Ready$/ }).waitFor({ timeout: READY_TIMEOUT });
   await shot("knowledge-base-documents");
 }
 
 async function hitTest() {
-  await page.getByRole("tab", { name: "Hit test" }).click();
-  await page.getByLabel("Query").fill("hotel night limit tier-one city");
-  await page.getByRole("button", { name: "Run hit test" }).click();
-  const first = page.getByTestId("hit").first();
+  const panel = await tab(page, "Hit test");
+  await panel.getByLabel("Query", { exact: true }).fill("hotel night limit tier-one city");
+  await panel.getByRole("button", { name: "Run hit test" }).click();
+  const first = panel.getByTestId("hit").first();
   await first.waitFor({ timeout: 60_000 }); // the first query loads the embedding model
   await first.getByText(DOC_NAME).waitFor();
   await first.getByText(FACT).waitFor();
@@ -154,10 +225,12 @@ async function hitTest() {
   await shot("knowledge-bases");
 }
 
-/** Open a tab of the app page (its label), and wait for the address to say so. */
+/** Open a tab of the app page (its label), wait for the address to say so, and return
+ * the tab's panel. */
 async function appTab(name, key) {
-  await page.getByRole("tab", { name, exact: true }).click();
+  const panel = await tab(page, name);
   await page.waitForURL(new RegExp(`[?&]tab=${key}`));
+  return panel;
 }
 
 async function createApp() {
@@ -166,30 +239,28 @@ async function createApp() {
   const dialog = page.getByRole("dialog", { name: "Create an app" });
   await dialog.getByLabel("Name", { exact: true }).fill(APP_NAME);
   await dialog.getByLabel("Description").fill("Answers questions on the travel policy, with sources.");
-  await dialog.getByRole("button", { name: "Create" }).click();
+  await dialog.getByRole("button", { name: "Create", exact: true }).click();
   await page.waitForURL(/\/apps\/[0-9a-f-]{36}/);
   result.app_id = new URL(page.url()).pathname.split("/").pop();
   await page.getByRole("heading", { name: APP_NAME }).waitFor();
 }
 
 async function configureApp() {
-  await page.getByTestId("app-model").click();
-  await page.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option", { hasText: CHAT_MODEL }).first().click();
-  await page.getByTestId("app-prompt").fill("You answer Lumen Robotics employees' questions on the travel policy, briefly.");
-  await page.getByTestId("app-kbs").click();
-  await page.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option", { hasText: KB_NAME }).first().click();
-  await page.keyboard.press("Escape");
+  const panel = await tab(page, "Configure", { click: false });
+  await pick(panel.getByTestId("app-model").getByRole("combobox"), CHAT_MODEL);
+  await panel.getByTestId("app-prompt").fill("You answer Lumen Robotics employees' questions on the travel policy, briefly.");
+  await pick(panel.getByTestId("app-kbs").getByRole("combobox"), KB_NAME, { close: true });
   const saved = page.waitForResponse((r) => r.url().endsWith(`/apps/${result.app_id}/draft`) && r.request().method() === "PUT");
-  await page.getByTestId("save-draft").click();
+  await panel.getByTestId("save-draft").click();
   const response = await saved;
   if (response.status() !== 200) throw new Error(`saving the draft answered ${response.status()}: ${await response.text()}`);
-  await page.getByTestId("app-kbs").getByText(KB_NAME).waitFor();
+  await panel.getByTestId("app-kbs").getByText(KB_NAME).filter({ visible: true }).first().waitFor();
   await shot("app-configure");
 }
 
 async function playground() {
-  await appTab("Playground", "playground");
-  const input = page.getByTestId("app-input");
+  const panel = await appTab("Playground", "playground");
+  const input = panel.getByTestId("app-input");
   await input.fill(QUESTION);
   // Record every text the answer bubble shows, to see that it streams in pieces.
   await page.evaluate(() => {
@@ -200,17 +271,23 @@ async function playground() {
       if (text && seen[seen.length - 1] !== text) seen.push(text);
     }).observe(document.body, { subtree: true, childList: true, characterData: true });
   });
-  await page.getByTestId("app-send").click();
-  const answer = page.getByTestId("app-turn-assistant").last();
+  await panel.getByTestId("app-send").click();
+  const answer = panel.getByTestId("app-turn-assistant").last();
   const badge = answer.getByTestId("cite-badge").first();
   await badge.waitFor({ timeout: 60_000 });
   await answer.getByText(`${FACT} a night`).waitFor();
+  // Streamed: before the whole answer, the bubble showed a piece of it, the start of the
+  // answer without the fact (the model sends it in four pieces, 0.3 s apart; a busy machine
+  // may show two pieces at once, so one such glimpse is what is required).
+  const whole = await answer.textContent();
   const texts = await page.evaluate(() => window.__answerTexts);
   const partial = texts.filter((t) => t !== "…" && !t.includes(`${FACT} a night`));
-  if (partial.length < 2) throw new Error(`the answer did not stream in pieces: it showed ${JSON.stringify(texts)}`);
+  if (partial.length < 1 || !partial.every((t) => whole.startsWith(t))) {
+    throw new Error(`the answer did not stream in pieces: it showed ${JSON.stringify(texts)}`);
+  }
   if (/<ref>/.test(await answer.innerText())) throw new Error("the answer shows a raw <ref> marker");
   await badge.click();
-  const references = page.getByTestId("references").last();
+  const references = panel.getByTestId("references").last();
   await references.waitFor();
   await references.getByText(DOC_NAME).first().waitFor();
   await references.locator(".reference.highlight").filter({ hasText: DOC_NAME }).waitFor();
@@ -226,20 +303,21 @@ async function publish() {
   const response = await published;
   if (response.status() !== 201) throw new Error(`publishing answered ${response.status()}: ${await response.text()}`);
   await dialog.waitFor({ state: "hidden" });
-  await appTab("Versions", "versions");
-  await page.getByRole("row").filter({ hasText: "First release" }).filter({ hasText: "v1" }).waitFor();
+  const versions = await appTab("Versions", "versions");
+  await versions.getByRole("row").filter({ hasText: "First release" }).filter({ hasText: "v1" }).waitFor();
   await shot("app-versions");
 }
 
 async function appApi() {
-  await appTab("API", "api");
-  const id = await page.getByTestId("app-id").inputValue();
-  if (id !== result.app_id) throw new Error(`the API tab shows app id ${id}, not ${result.app_id}`);
-  await page.getByRole("tab", { name: "Python · DashScope", exact: true }).click();
-  result.snippets.app_dashscope = await page.getByTestId("snippet-dashscope").innerText();
-  if (!result.snippets.app_dashscope.includes(result.app_id)) throw new Error("the DashScope snippet does not name the app");
+  const panel = await appTab("API", "api");
+  await valueOf(panel.getByTestId("app-id"), "the API tab's app id", (id) => id === result.app_id);
+  const snippets = await tab(panel, "Python · DashScope");
+  const snippet = snippets.getByTestId("snippet-dashscope");
+  await snippet.filter({ hasText: result.app_id }).waitFor(); // else: the DashScope snippet does not name the app
+  result.snippets.app_dashscope = await snippet.innerText();
   await shot("app-api");
-  await appTab("Runs", "runs");
+  const runs = await appTab("Runs", "runs");
+  await runs.getByRole("row").filter({ hasText: QUESTION }).first().waitFor(); // the playground's run
   await shot("app-runs");
   await openFromMenu("Apps");
   await page.getByRole("row").filter({ hasText: APP_NAME }).filter({ hasText: "v1" }).waitFor();
@@ -269,7 +347,8 @@ async function batch() {
   const row = page.locator(`tr[data-row-key="${result.batch_id}"]`);
   await row.getByTestId("batch-status").filter({ hasText: /^(Completed|Failed|Expired|Cancelled)$/ }).waitFor({ timeout: READY_TIMEOUT });
   const status = await row.getByTestId("batch-status").innerText();
-  const details = page.getByTestId("batch-details").first();
+  // Its details (the expanded row; a collapsed one stays mounted, hidden).
+  const details = page.getByTestId("batch-details").filter({ visible: true });
   if (status !== "Completed") {
     const errors = await details.innerText().catch(() => "");
     throw new Error(`the batch ended ${status}: ${errors.slice(0, 600)}`);
@@ -289,17 +368,17 @@ async function createApiKey() {
   await openFromMenu("API keys");
   await page.getByRole("button", { name: "Create API key" }).first().click();
   const dialog = page.getByRole("dialog", { name: "Create API key" });
-  await dialog.getByLabel("Name").fill(KEY_NAME);
-  await dialog.getByRole("button", { name: "Create" }).click();
+  await dialog.getByLabel("Name", { exact: true }).fill(KEY_NAME);
+  await dialog.getByRole("button", { name: "Create", exact: true }).click();
   const shown = page.getByRole("dialog", { name: "Your new API key" });
   await shown.waitFor();
-  result.api_key = await shown.getByTestId("new-key").inputValue();
-  if (!/^sk-\S{16,}$/.test(result.api_key)) throw new Error(`the key shown is ${JSON.stringify(result.api_key)}`);
-  await shown.getByRole("tab", { name: "Python · DashScope SDK" }).click();
-  const snippet = shown.getByRole("tabpanel").locator("pre");
-  await snippet.getByText("dashscope.base_http_api_url").waitFor();
+  result.api_key = await valueOf(shown.getByTestId("new-key"), "the key shown", (key) => /^sk-\S{16,}$/.test(key));
+  const panel = await tab(shown, "Python · DashScope SDK");
+  // The snippet names the workspace's chat model once the models have loaded (before, a
+  // placeholder one): wait until it carries the new key and the chat model.
+  const snippet = panel.locator("pre").filter({ hasText: "dashscope.base_http_api_url" }).filter({ hasText: result.api_key }).filter({ hasText: `model="${CHAT_MODEL}"` });
+  await snippet.waitFor(); // else: the snippet does not carry the new key, or not the chat model
   result.snippets.api_keys_dashscope = await snippet.innerText();
-  if (!result.snippets.api_keys_dashscope.includes(result.api_key)) throw new Error("the snippet does not carry the new key");
   await shot("api-key-created");
   await shown.getByRole("button", { name: "I have copied it" }).click();
   await shown.waitFor({ state: "hidden" });
@@ -315,17 +394,21 @@ async function members() {
 
 async function plugins() {
   await openFromMenu("Plugins");
-  await page.getByRole("row").filter({ hasText: /calculator/i }).first().waitFor();
+  const installed = await tab(page, "Plugins", { click: false });
+  await installed.getByRole("row").filter({ hasText: /calculator/i }).first().waitFor();
   await shot("plugins");
-  await page.getByRole("tab", { name: "Tools", exact: true }).click();
+  // The Plugins tab stays mounted (hidden) and names the calculator too: look in Tools'.
+  const tools = await tab(page, "Tools");
   await page.waitForURL(/\/plugins\/tools$/);
-  await page.getByText(/calculator/i).first().waitFor();
+  await tools.getByRole("row").filter({ hasText: /calculator/i }).first().waitFor();
   await shot("plugins-tools");
 }
 
 async function usage() {
   await openFromMenu("Usage");
-  await page.getByText("By model", { exact: true }).click();
+  await page.getByRole("radiogroup").getByText("By model", { exact: true }).click();
+  await page.getByRole("radio", { name: "By model", exact: true, checked: true }).waitFor({ state: "attached" });
+  await page.getByRole("columnheader", { name: "By model", exact: true }).waitFor();
   await page.getByRole("row").filter({ hasText: CHAT_MODEL }).waitFor();
   await page.getByTestId("usage-chart").waitFor();
   await page.getByTestId("quota-limit").first().waitFor();
@@ -334,23 +417,28 @@ async function usage() {
 
 async function admin() {
   await openFromMenu("Platform admin");
-  await page.getByRole("row").filter({ hasText: CHAT_MODEL }).first().waitFor();
+  // Each tab's rows in its own panel: before a switch renders, the last tab's rows (which
+  // name the demo workspace too) are still the ones shown.
+  const endpoints = await tab(page, "Model endpoints", { click: false });
+  await endpoints.getByRole("row").filter({ hasText: CHAT_MODEL }).first().waitFor();
   await shot("admin-endpoints");
-  await page.getByRole("tab", { name: "Workspaces", exact: true }).click();
-  await page.getByRole("row").filter({ hasText: "demo" }).first().waitFor();
+  const workspaces = await tab(page, "Workspaces");
+  await workspaces.getByRole("row").filter({ hasText: "demo" }).first().waitFor();
   await shot("admin-workspaces");
-  await page.getByRole("tab", { name: "Quotas", exact: true }).click();
-  await page.getByRole("row").filter({ hasText: "demo" }).first().waitFor();
+  const quotas = await tab(page, "Quotas");
+  await quotas.getByRole("row").filter({ hasText: "demo" }).first().waitFor();
   await shot("admin-quotas");
 }
 
 /** The same console in Chinese: a knowledge base's page, to see the CJK text render. */
 async function chinese() {
-  await page.getByRole("button", { name: "language" }).click();
-  await page.getByRole("menuitem", { name: "中文" }).click();
+  await page.getByRole("button", { name: "language", exact: true }).click();
+  await page.getByRole("menuitem", { name: "中文", exact: true }).click();
+  // The console switched (and saved the choice) before we load a page afresh.
+  await sideMenu().getByRole("link", { name: "知识库", exact: true }).waitFor();
   await page.goto(`${BASE}/knowledge-bases/${result.knowledge_base_id}`);
-  await page.getByRole("tab", { name: "文档" }).waitFor();
-  await page.getByRole("row").filter({ hasText: DOC_NAME }).waitFor();
+  const documents = await tab(page, "文档", { click: false });
+  await documents.getByRole("row").filter({ hasText: DOC_NAME }).waitFor();
   await shot("knowledge-base-zh");
 }
 
@@ -365,6 +453,10 @@ async function main() {
     await context.addInitScript(() => window.localStorage.getItem("ministudio.language") || window.localStorage.setItem("ministudio.language", "en"));
     context.setDefaultTimeout(STEP_TIMEOUT);
     page = await context.newPage();
+    // E2E_CPU_SLOWDOWN=4 runs the page's scripts four times slower (Chromium's CPU
+    // throttling): how a loaded CI machine is tried on a fast one.
+    const slowdown = Number(env.E2E_CPU_SLOWDOWN ?? 1);
+    if (slowdown > 1) await (await context.newCDPSession(page)).send("Emulation.setCPUThrottlingRate", { rate: slowdown });
     page.on("pageerror", (error) => pageErrors.push(String(error.stack ?? error)));
     page.on("console", (message) => message.type() === "error" && consoleErrors.push(message.text()));
     try {
