@@ -122,12 +122,27 @@ def test_platform_admins_manage_quotas(root, alice, acme, globex, db):
         {"workspace": "acme"},
         {"workspace": "acme", "requests_per_minute": -1},
         {"workspace": "acme", "model": "nope", "requests_per_minute": 1},
+        # Larger than the columns hold (found by tests/fuzz): a 400, not a database error.
+        {"workspace": "acme", "concurrent_requests": 2**31},
+        {"workspace": "acme", "tokens_per_month": 2**63},
     ],
 )
 def test_bad_quotas_are_400s(root, acme, payload, db):
     response = ConsoleClient().as_user(root).post("/quotas", payload)
     assert response.status_code == 400
     assert not Quota.objects.exists()
+
+
+def test_limits_larger_than_their_columns_are_400s(root, acme, db):
+    admin = ConsoleClient().as_user(root)
+    quota = admin.post("/quotas", {"workspace": "acme", "requests_per_minute": 2**31 - 1})
+    assert quota.status_code == 201, quota.content
+    for name in ("requests_per_minute", "tokens_per_minute", "concurrent_requests"):
+        response = admin.patch(f"/quotas/{quota.json()['id']}", {name: 2**31})
+        assert (response.status_code, response.json()["code"]) == (400, "InvalidParameter")
+    response = admin.patch(f"/quotas/{quota.json()['id']}", {"tokens_per_day": 2**63})
+    assert response.status_code == 400
+    assert Quota.objects.get().requests_per_minute == 2**31 - 1
 
 
 def test_members_cannot_set_quotas(alice, acme, db):

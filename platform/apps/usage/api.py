@@ -124,22 +124,23 @@ class QuotaOut(Schema):
         return quota.endpoint.name if quota.endpoint_id else None
 
 
-class QuotaIn(Schema):
-    workspace: str = Field(min_length=1, max_length=50)
-    model: str | None = None
-    requests_per_minute: int | None = Field(default=None, ge=0)
-    tokens_per_minute: int | None = Field(default=None, ge=0)
-    tokens_per_day: int | None = Field(default=None, ge=0)
-    tokens_per_month: int | None = Field(default=None, ge=0)
-    concurrent_requests: int | None = Field(default=None, ge=0)
+# The largest limit each column holds (Postgres integer and bigint): a larger one is a 400,
+# not a database error.
+INTEGER_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
 
 
 class QuotaLimitsIn(Schema):
-    requests_per_minute: int | None = Field(default=None, ge=0)
-    tokens_per_minute: int | None = Field(default=None, ge=0)
-    tokens_per_day: int | None = Field(default=None, ge=0)
-    tokens_per_month: int | None = Field(default=None, ge=0)
-    concurrent_requests: int | None = Field(default=None, ge=0)
+    requests_per_minute: int | None = Field(default=None, ge=0, le=INTEGER_MAX)
+    tokens_per_minute: int | None = Field(default=None, ge=0, le=INTEGER_MAX)
+    tokens_per_day: int | None = Field(default=None, ge=0, le=BIGINT_MAX)
+    tokens_per_month: int | None = Field(default=None, ge=0, le=BIGINT_MAX)
+    concurrent_requests: int | None = Field(default=None, ge=0, le=INTEGER_MAX)
+
+
+class QuotaIn(QuotaLimitsIn):
+    workspace: str = Field(min_length=1, max_length=50)
+    model: str | None = None
 
 
 def _quota(quota_id: str) -> Quota:
