@@ -1754,6 +1754,13 @@ export interface components {
             /** Upstream Model */
             upstream_model?: string | null;
         };
+        /** ErrorOut */
+        ErrorOut: {
+            /** @description A DashScope-style error code. */
+            code: string;
+            message: string;
+            request_id: string;
+        };
         /** FileDeleted */
         FileDeleted: {
             /**
@@ -1779,6 +1786,7 @@ export interface components {
             after?: string | null;
             /**
              * Limit
+             * @description Items per page, 1 to 100.
              * @default 50
              */
             limit: number;
@@ -2027,19 +2035,6 @@ export interface components {
             timeout_seconds?: number | null;
             /** Url */
             url?: string | null;
-        };
-        /** Input */
-        Input: {
-            /**
-             * Limit
-             * @default 100
-             */
-            limit: number;
-            /**
-             * Offset
-             * @default 0
-             */
-            offset: number;
         };
         /** InvitationCreatedOut */
         InvitationCreatedOut: {
@@ -2352,6 +2347,7 @@ export interface components {
             after?: string | null;
             /**
              * Limit
+             * @description Items per page, 1 to 100.
              * @default 50
              */
             limit: number;
@@ -2521,6 +2517,21 @@ export interface components {
             count: number;
             /** Items */
             items: components["schemas"]["SessionOut"][];
+        };
+        /** PageQuery */
+        PageQuery: {
+            /**
+             * Limit
+             * @description Items per page, 1 to 100.
+             * @default 100
+             */
+            limit: number;
+            /**
+             * Offset
+             * @description Items to skip.
+             * @default 0
+             */
+            offset: number;
         };
         /** PlaygroundIn */
         PlaygroundIn: {
@@ -3020,7 +3031,111 @@ export interface components {
             name: string;
         };
     };
-    responses: never;
+    responses: {
+        /** @description Invalid parameter: a parameter or the body does not validate. */
+        Error400: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorOut"];
+            };
+        };
+        /** @description Not authenticated: no credential, or a bad or revoked API key. */
+        Error401: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorOut"];
+            };
+        };
+        /** @description Access denied: the caller's role may not do this (or a CSRF check failed). */
+        Error403: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorOut"];
+            };
+        };
+        /** @description Not found: the workspace or object is not there, or not the caller's. */
+        Error404: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorOut"];
+            };
+        };
+        /** @description Conflict: a name is taken, or the object's state forbids this. */
+        Error409: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorOut"];
+            };
+        };
+        /** @description Gone: the invitation was used, revoked or has expired. */
+        Error410: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorOut"];
+            };
+        };
+        /** @description Request too large: the body is over MINISTUDIO_REQUEST_MAX_MB. */
+        Error413: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorOut"];
+            };
+        };
+        /** @description Throttled: too many refused credentials from this address, or a quota is spent. */
+        Error429: {
+            headers: {
+                /** @description Seconds to wait before trying again, where known. */
+                "Retry-After"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorOut"];
+            };
+        };
+        /** @description The model server failed or answered something unusable. */
+        Error502: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorOut"];
+            };
+        };
+        /** @description The model server or a service the platform needs is unavailable. */
+        Error503: {
+            headers: {
+                /** @description Seconds to wait before trying again, where known. */
+                "Retry-After"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorOut"];
+            };
+        };
+        /** @description The model server did not answer in time. */
+        Error504: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorOut"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
@@ -3046,6 +3161,11 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_create_api_key: {
@@ -3070,6 +3190,13 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyCreatedOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_revoke_api_key: {
@@ -3092,6 +3219,12 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_list_apps: {
@@ -3112,6 +3245,11 @@ export interface operations {
                     "application/json": components["schemas"]["AppOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_create_app: {
@@ -3136,6 +3274,13 @@ export interface operations {
                     "application/json": components["schemas"]["AppOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_get_app: {
@@ -3158,6 +3303,11 @@ export interface operations {
                     "application/json": components["schemas"]["AppOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_delete_app: {
@@ -3178,6 +3328,12 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_update_app: {
@@ -3204,6 +3360,13 @@ export interface operations {
                     "application/json": components["schemas"]["AppOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_update_draft: {
@@ -3230,6 +3393,13 @@ export interface operations {
                     "application/json": components["schemas"]["AppOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_playground: {
@@ -3252,8 +3422,25 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": unknown;
+                    "text/event-stream": {
+                        data: string;
+                        event?: string;
+                        id?: string;
+                    };
+                };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+            502: components["responses"]["Error502"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
         };
     };
     apps_agents_api_publish: {
@@ -3280,12 +3467,21 @@ export interface operations {
                     "application/json": components["schemas"]["VersionOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_list_runs: {
         parameters: {
             query?: {
+                /** @description Items per page, 1 to 100. */
                 limit?: number;
+                /** @description Items to skip. */
                 offset?: number;
                 status?: components["schemas"]["RunStatus"] | null;
             };
@@ -3306,6 +3502,11 @@ export interface operations {
                     "application/json": components["schemas"]["PagedRunOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_get_run: {
@@ -3329,12 +3530,19 @@ export interface operations {
                     "application/json": components["schemas"]["RunDetailOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_list_sessions: {
         parameters: {
             query?: {
+                /** @description Items per page, 1 to 100. */
                 limit?: number;
+                /** @description Items to skip. */
                 offset?: number;
             };
             header?: never;
@@ -3354,6 +3562,11 @@ export interface operations {
                     "application/json": components["schemas"]["PagedSessionOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_get_session: {
@@ -3377,6 +3590,11 @@ export interface operations {
                     "application/json": components["schemas"]["SessionOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_delete_session: {
@@ -3398,6 +3616,12 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_list_versions: {
@@ -3420,6 +3644,11 @@ export interface operations {
                     "application/json": components["schemas"]["VersionOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_get_version: {
@@ -3443,6 +3672,11 @@ export interface operations {
                     "application/json": components["schemas"]["VersionOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_diff_version: {
@@ -3468,6 +3702,11 @@ export interface operations {
                     "application/json": components["schemas"]["DiffOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_agents_api_roll_back: {
@@ -3491,6 +3730,12 @@ export interface operations {
                     "application/json": components["schemas"]["AppOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_csrf: {
@@ -3511,6 +3756,7 @@ export interface operations {
                     "application/json": components["schemas"]["CsrfOut"];
                 };
             };
+            400: components["responses"]["Error400"];
         };
     };
     apps_accounts_api_login_view: {
@@ -3535,6 +3781,12 @@ export interface operations {
                     "application/json": components["schemas"]["MeOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_logout_view: {
@@ -3553,6 +3805,12 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_me: {
@@ -3573,6 +3831,11 @@ export interface operations {
                     "application/json": components["schemas"]["MeOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_batch_api_list_batch_files: {
@@ -3580,6 +3843,7 @@ export interface operations {
             query?: {
                 /** @description The last id of the previous page. */
                 after?: string | null;
+                /** @description Items per page, 1 to 100. */
                 limit?: number;
                 purpose?: string | null;
             };
@@ -3598,6 +3862,11 @@ export interface operations {
                     "application/json": components["schemas"]["FileOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_batch_api_upload_batch_file: {
@@ -3633,6 +3902,13 @@ export interface operations {
                     "application/json": components["schemas"]["FileOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_batch_api_get_batch_file: {
@@ -3655,6 +3931,11 @@ export interface operations {
                     "application/json": components["schemas"]["FileOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_batch_api_delete_batch_file: {
@@ -3677,6 +3958,12 @@ export interface operations {
                     "application/json": components["schemas"]["FileDeleted"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_batch_api_batch_file_content: {
@@ -3697,6 +3984,11 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_batch_api_list_batches: {
@@ -3704,6 +3996,7 @@ export interface operations {
             query?: {
                 /** @description The last id of the previous page. */
                 after?: string | null;
+                /** @description Items per page, 1 to 100. */
                 limit?: number;
             };
             header?: never;
@@ -3721,6 +4014,11 @@ export interface operations {
                     "application/json": components["schemas"]["BatchOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_batch_api_create_batch: {
@@ -3745,6 +4043,13 @@ export interface operations {
                     "application/json": components["schemas"]["BatchOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_batch_api_get_batch: {
@@ -3767,6 +4072,11 @@ export interface operations {
                     "application/json": components["schemas"]["BatchOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_batch_api_cancel_batch: {
@@ -3789,6 +4099,12 @@ export interface operations {
                     "application/json": components["schemas"]["BatchOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     studio_health_health: {
@@ -3809,6 +4125,7 @@ export interface operations {
                     "application/json": components["schemas"]["HealthOut"];
                 };
             };
+            400: components["responses"]["Error400"];
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -3838,6 +4155,11 @@ export interface operations {
                     "application/json": components["schemas"]["HttpToolOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_http_tools_api_create_http_tool: {
@@ -3862,6 +4184,13 @@ export interface operations {
                     "application/json": components["schemas"]["HttpToolOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_http_tools_api_get_http_tool: {
@@ -3884,6 +4213,11 @@ export interface operations {
                     "application/json": components["schemas"]["HttpToolOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_http_tools_api_delete_http_tool: {
@@ -3904,6 +4238,12 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_http_tools_api_update_http_tool: {
@@ -3930,6 +4270,13 @@ export interface operations {
                     "application/json": components["schemas"]["HttpToolOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_http_tools_api_invoke_http_tool: {
@@ -3956,6 +4303,13 @@ export interface operations {
                     "application/json": components["schemas"]["InvokeOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_http_tools_api_import_openapi: {
@@ -3980,6 +4334,13 @@ export interface operations {
                     "application/json": components["schemas"]["HttpToolOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_list_invitations: {
@@ -4000,6 +4361,11 @@ export interface operations {
                     "application/json": components["schemas"]["InvitationOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_invite_member: {
@@ -4024,6 +4390,13 @@ export interface operations {
                     "application/json": components["schemas"]["InvitationCreatedOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_revoke_invitation: {
@@ -4046,6 +4419,12 @@ export interface operations {
                     "application/json": components["schemas"]["InvitationOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_accept_invitation: {
@@ -4070,6 +4449,14 @@ export interface operations {
                     "application/json": components["schemas"]["MyWorkspaceOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            410: components["responses"]["Error410"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_look_up_invitation: {
@@ -4094,6 +4481,11 @@ export interface operations {
                     "application/json": components["schemas"]["InvitationPreviewOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            410: components["responses"]["Error410"];
+            413: components["responses"]["Error413"];
         };
     };
     apps_accounts_api_accept_invitation_with_new_account: {
@@ -4118,6 +4510,12 @@ export interface operations {
                     "application/json": components["schemas"]["MeOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            410: components["responses"]["Error410"];
+            413: components["responses"]["Error413"];
         };
     };
     apps_knowledge_api_list_knowledge_bases: {
@@ -4138,6 +4536,11 @@ export interface operations {
                     "application/json": components["schemas"]["KnowledgeBaseOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_knowledge_api_create_knowledge_base: {
@@ -4162,6 +4565,13 @@ export interface operations {
                     "application/json": components["schemas"]["KnowledgeBaseOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_knowledge_api_get_knowledge_base: {
@@ -4184,6 +4594,11 @@ export interface operations {
                     "application/json": components["schemas"]["KnowledgeBaseOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_knowledge_api_delete_knowledge_base: {
@@ -4204,6 +4619,12 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_knowledge_api_update_knowledge_base: {
@@ -4230,12 +4651,21 @@ export interface operations {
                     "application/json": components["schemas"]["KnowledgeBaseOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_knowledge_api_list_documents: {
         parameters: {
             query?: {
+                /** @description Items per page, 1 to 100. */
                 limit?: number;
+                /** @description Items to skip. */
                 offset?: number;
                 status?: components["schemas"]["DocumentStatus"] | null;
             };
@@ -4256,6 +4686,11 @@ export interface operations {
                     "application/json": components["schemas"]["PagedDocumentOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_knowledge_api_upload_documents: {
@@ -4295,6 +4730,13 @@ export interface operations {
                     "application/json": components["schemas"]["UploadOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_knowledge_api_get_document: {
@@ -4318,6 +4760,11 @@ export interface operations {
                     "application/json": components["schemas"]["DocumentOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_knowledge_api_delete_document: {
@@ -4339,6 +4786,12 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_knowledge_api_update_document: {
@@ -4366,12 +4819,21 @@ export interface operations {
                     "application/json": components["schemas"]["DocumentOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_knowledge_api_list_chunks: {
         parameters: {
             query?: {
+                /** @description Items per page, 1 to 100. */
                 limit?: number;
+                /** @description Items to skip. */
                 offset?: number;
             };
             header?: never;
@@ -4392,6 +4854,11 @@ export interface operations {
                     "application/json": components["schemas"]["PagedChunkOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_knowledge_api_reindex_document: {
@@ -4415,6 +4882,12 @@ export interface operations {
                     "application/json": components["schemas"]["DocumentOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_knowledge_api_hit_test: {
@@ -4441,6 +4914,16 @@ export interface operations {
                     "application/json": components["schemas"]["HitTestOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+            502: components["responses"]["Error502"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
         };
     };
     apps_accounts_api_list_members: {
@@ -4461,6 +4944,11 @@ export interface operations {
                     "application/json": components["schemas"]["MemberOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_remove_member: {
@@ -4481,6 +4969,12 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_change_member_role: {
@@ -4507,6 +5001,13 @@ export interface operations {
                     "application/json": components["schemas"]["MemberOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_endpoints_api_list_endpoints: {
@@ -4527,6 +5028,11 @@ export interface operations {
                     "application/json": components["schemas"]["EndpointOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_endpoints_api_create_endpoint: {
@@ -4551,6 +5057,13 @@ export interface operations {
                     "application/json": components["schemas"]["EndpointOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_endpoints_api_get_endpoint: {
@@ -4573,6 +5086,11 @@ export interface operations {
                     "application/json": components["schemas"]["EndpointOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_endpoints_api_delete_endpoint: {
@@ -4593,6 +5111,12 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_endpoints_api_update_endpoint: {
@@ -4619,6 +5143,13 @@ export interface operations {
                     "application/json": components["schemas"]["EndpointOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_endpoints_api_grant: {
@@ -4645,6 +5176,13 @@ export interface operations {
                     "application/json": components["schemas"]["EndpointOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_endpoints_api_revoke_grant: {
@@ -4666,6 +5204,12 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_endpoints_api_test_endpoint: {
@@ -4688,6 +5232,12 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionTestOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_endpoints_api_list_models: {
@@ -4708,6 +5258,11 @@ export interface operations {
                     "application/json": components["schemas"]["WorkspaceModelOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_gateway_console_api_chat_with_model: {
@@ -4730,8 +5285,23 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelChatOut"];
+                    "text/event-stream": {
+                        data: string;
+                        event?: string;
+                        id?: string;
+                    };
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+            502: components["responses"]["Error502"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
         };
     };
     apps_registry_api_list_plugins: {
@@ -4754,6 +5324,11 @@ export interface operations {
                     "application/json": components["schemas"]["PluginOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_registry_api_get_plugin: {
@@ -4777,6 +5352,11 @@ export interface operations {
                     "application/json": components["schemas"]["PluginOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_registry_api_update_plugin: {
@@ -4804,6 +5384,13 @@ export interface operations {
                     "application/json": components["schemas"]["PluginOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_usage_api_list_quotas: {
@@ -4826,6 +5413,11 @@ export interface operations {
                     "application/json": components["schemas"]["QuotaOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_usage_api_create_quota: {
@@ -4850,6 +5442,13 @@ export interface operations {
                     "application/json": components["schemas"]["QuotaOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_usage_api_delete_quota: {
@@ -4870,6 +5469,12 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_usage_api_update_quota: {
@@ -4896,6 +5501,13 @@ export interface operations {
                     "application/json": components["schemas"]["QuotaOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_registry_api_list_tools: {
@@ -4916,6 +5528,11 @@ export interface operations {
                     "application/json": components["schemas"]["ToolOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_registry_api_invoke: {
@@ -4942,6 +5559,13 @@ export interface operations {
                     "application/json": components["schemas"]["InvokeOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_usage_api_usage: {
@@ -4966,6 +5590,11 @@ export interface operations {
                     "application/json": components["schemas"]["UsageOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_usage_api_usage_quotas: {
@@ -4986,6 +5615,11 @@ export interface operations {
                     "application/json": components["schemas"]["QuotaUsageOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_current_workspace: {
@@ -5006,6 +5640,11 @@ export interface operations {
                     "application/json": components["schemas"]["MyWorkspaceOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_rename_workspace: {
@@ -5030,6 +5669,13 @@ export interface operations {
                     "application/json": components["schemas"]["MyWorkspaceOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_list_workspaces: {
@@ -5050,6 +5696,11 @@ export interface operations {
                     "application/json": components["schemas"]["MyWorkspaceOut"][];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_create_workspace: {
@@ -5074,6 +5725,13 @@ export interface operations {
                     "application/json": components["schemas"]["WorkspaceOut"];
                 };
             };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
 }

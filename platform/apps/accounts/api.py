@@ -40,6 +40,7 @@ from apps.accounts.schemas import (
 )
 from apps.accounts.tenancy import get_in_workspace
 from studio.errors import AccessDenied, NotAuthenticated
+from studio.openapi import UUIDText, also_answers
 
 router = Router()
 
@@ -57,7 +58,13 @@ def csrf(request: HttpRequest):
     return {"csrf_token": get_token(request)}
 
 
-@router.post("/auth/login", auth=None, response=MeOut, tags=["auth"])
+@router.post(
+    "/auth/login",
+    auth=None,
+    response=MeOut,
+    tags=["auth"],
+    openapi_extra=also_answers(401, 403, 429),
+)
 def login_view(request: HttpRequest, payload: LoginIn):
     if check_csrf(request):
         raise AccessDenied(
@@ -152,7 +159,7 @@ def list_members(request: HttpRequest):
 
 
 @router.patch("/members/{member_id}", response=MemberOut, tags=["members"])
-def change_member_role(request: HttpRequest, member_id: str, payload: MemberRoleIn):
+def change_member_role(request: HttpRequest, member_id: UUIDText, payload: MemberRoleIn):
     ctx = workspace_context(request)
     ctx.require(Permission.MANAGE_MEMBERS)
     membership = get_in_workspace(
@@ -162,7 +169,7 @@ def change_member_role(request: HttpRequest, member_id: str, payload: MemberRole
 
 
 @router.delete("/members/{member_id}", response={204: None}, tags=["members"])
-def remove_member(request: HttpRequest, member_id: str):
+def remove_member(request: HttpRequest, member_id: UUIDText):
     ctx = workspace_context(request)
     ctx.require(Permission.MANAGE_MEMBERS)
     services.remove_member(get_in_workspace(Membership, ctx.workspace, pk=member_id))
@@ -203,7 +210,7 @@ def invite_member(request: HttpRequest, payload: InvitationIn):
 
 
 @router.post("/invitations/{invitation_id}/revoke", response=InvitationOut, tags=["members"])
-def revoke_invitation(request: HttpRequest, invitation_id: str):
+def revoke_invitation(request: HttpRequest, invitation_id: UUIDText):
     ctx = workspace_context(request)
     ctx.require(Permission.MANAGE_MEMBERS)
     invitation = get_in_workspace(
@@ -212,7 +219,13 @@ def revoke_invitation(request: HttpRequest, invitation_id: str):
     return services.revoke_invitation(invitation)
 
 
-@router.post("/invitations/lookup", auth=None, response=InvitationPreviewOut, tags=["members"])
+@router.post(
+    "/invitations/lookup",
+    auth=None,
+    response=InvitationPreviewOut,
+    tags=["members"],
+    openapi_extra=also_answers(404, 410),
+)
 def look_up_invitation(request: HttpRequest, payload: InvitationTokenIn):
     """What an invitation link is for, to whoever holds it: 404 unknown, 410 used,
     revoked or expired. The token goes in the body, so it is in no URL or access log."""
@@ -227,7 +240,12 @@ def look_up_invitation(request: HttpRequest, payload: InvitationTokenIn):
     }
 
 
-@router.post("/invitations/accept", response=MyWorkspaceOut, tags=["members"])
+@router.post(
+    "/invitations/accept",
+    response=MyWorkspaceOut,
+    tags=["members"],
+    openapi_extra=also_answers(410),
+)
 def accept_invitation(request: HttpRequest, payload: InvitationTokenIn):
     """The signed-in user joins; the invitation must be for their e-mail address."""
     user = require_user(request)
@@ -235,7 +253,13 @@ def accept_invitation(request: HttpRequest, payload: InvitationTokenIn):
     return _with_role(membership.workspace, membership.role)
 
 
-@router.post("/invitations/sign-up", auth=None, response={201: MeOut}, tags=["members"])
+@router.post(
+    "/invitations/sign-up",
+    auth=None,
+    response={201: MeOut},
+    tags=["members"],
+    openapi_extra=also_answers(403, 404, 410),
+)
 def accept_invitation_with_new_account(request: HttpRequest, payload: InvitationSignUpIn):
     """Create the invited address's account (name, password), join, and sign in."""
     if check_csrf(request):
@@ -274,7 +298,7 @@ def create_api_key(request: HttpRequest, payload: ApiKeyCreateIn):
 
 
 @router.post("/api-keys/{api_key_id}/revoke", response=ApiKeyOut, tags=["api keys"])
-def revoke_api_key(request: HttpRequest, api_key_id: str):
+def revoke_api_key(request: HttpRequest, api_key_id: UUIDText):
     """Revoke a key at once. Developers may revoke the keys they created; admins any key."""
     ctx = workspace_context(request)
     ctx.require(Permission.VIEW_API_KEYS)

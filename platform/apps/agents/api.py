@@ -30,6 +30,7 @@ from apps.agents.schemas import (
 from apps.gateway.streaming import error_event, event_stream_response, named_event, started
 from plugins.base import ChatMessage, UpstreamError
 from studio.errors import ApiError, InvalidParameter
+from studio.openapi import GATEWAY_ERRORS, also_answers
 from studio.paging import Paging
 from studio.request_id import request_id_of
 
@@ -128,7 +129,10 @@ def _finished_out(finished: Finished) -> dict[str, Any]:
     }
 
 
-@router.post("/apps/{app_id}/playground")
+@router.post(
+    "/apps/{app_id}/playground",
+    openapi_extra=also_answers(*GATEWAY_ERRORS, event_stream=True),
+)
 def playground(request: HttpRequest, app_id: uuid.UUID, payload: PlaygroundIn):
     """Run the draft, as the app API would run it once published. Streams server-sent
     events (``thought``, ``text``, ``done`` or ``error``) unless ``stream`` is false."""

@@ -25,6 +25,7 @@ from apps.gateway.function_calling import text_of
 from apps.gateway.streaming import event_stream_response, started
 from plugins.base import ChatMessage, UpstreamError
 from studio.errors import AccessDenied, ApiError, NotFound, failure_of
+from studio.openapi import GATEWAY_ERRORS, UUIDText, also_answers
 from studio.request_id import request_id_of
 
 router = Router(tags=["apps"])
@@ -169,8 +170,11 @@ def completion_frames(
         yield error_frame(next(numbers), failure_of(exc, request_id), request_id)
 
 
-@router.post("/apps/{app_id}/completion")
-def completion(request: HttpRequest, app_id: str, payload: CompletionIn):
+@router.post(
+    "/apps/{app_id}/completion",
+    openapi_extra=also_answers(*GATEWAY_ERRORS, event_stream=True),
+)
+def completion(request: HttpRequest, app_id: UUIDText, payload: CompletionIn):
     """Call a published app (``dashscope.Application.call``)."""
     api_key: ApiKey = request.auth
     app, version = published_app(api_key, app_id, request)

@@ -20,6 +20,7 @@ from apps.endpoints.schemas import (
 from apps.registry.plugin_settings import masked
 from apps.registry.services import provider_schema
 from studio.errors import NotFound
+from studio.openapi import UUIDText
 
 router = Router(tags=["model endpoints"])
 
@@ -55,13 +56,13 @@ def create_endpoint(request: HttpRequest, payload: EndpointCreateIn):
 
 
 @router.get("/model-endpoints/{endpoint_id}", response=EndpointOut)
-def get_endpoint(request: HttpRequest, endpoint_id: str):
+def get_endpoint(request: HttpRequest, endpoint_id: UUIDText):
     require_platform_admin(request)
     return _out(_get(endpoint_id))
 
 
 @router.patch("/model-endpoints/{endpoint_id}", response=EndpointOut)
-def update_endpoint(request: HttpRequest, endpoint_id: str, payload: EndpointUpdateIn):
+def update_endpoint(request: HttpRequest, endpoint_id: UUIDText, payload: EndpointUpdateIn):
     require_platform_admin(request)
     changes = payload.model_dump(exclude_unset=True)
     endpoint = services.update_endpoint(_get(endpoint_id), **changes)
@@ -69,21 +70,21 @@ def update_endpoint(request: HttpRequest, endpoint_id: str, payload: EndpointUpd
 
 
 @router.delete("/model-endpoints/{endpoint_id}", response={204: None})
-def delete_endpoint(request: HttpRequest, endpoint_id: str):
+def delete_endpoint(request: HttpRequest, endpoint_id: UUIDText):
     require_platform_admin(request)
     services.delete_endpoint(_get(endpoint_id))
     return Status(204, None)
 
 
 @router.post("/model-endpoints/{endpoint_id}/test", response=ConnectionTestOut)
-def test_endpoint(request: HttpRequest, endpoint_id: str):
+def test_endpoint(request: HttpRequest, endpoint_id: UUIDText):
     """One tiny real call to the upstream: latency, or the upstream's error."""
     require_platform_admin(request)
     return services.test_connection(_get(endpoint_id))
 
 
 @router.post("/model-endpoints/{endpoint_id}/grants", response={201: EndpointOut})
-def grant(request: HttpRequest, endpoint_id: str, payload: GrantIn):
+def grant(request: HttpRequest, endpoint_id: UUIDText, payload: GrantIn):
     user = require_platform_admin(request)
     endpoint = _get(endpoint_id)
     workspace = Workspace.objects.filter(slug=payload.workspace).first()
@@ -94,7 +95,7 @@ def grant(request: HttpRequest, endpoint_id: str, payload: GrantIn):
 
 
 @router.delete("/model-endpoints/{endpoint_id}/grants/{slug}", response={204: None})
-def revoke_grant(request: HttpRequest, endpoint_id: str, slug: str):
+def revoke_grant(request: HttpRequest, endpoint_id: UUIDText, slug: str):
     require_platform_admin(request)
     endpoint = _get(endpoint_id)
     workspace = Workspace.objects.filter(slug=slug).first()

@@ -14,6 +14,7 @@ from apps.gateway import routing
 from apps.gateway.streaming import error_event, event_stream_response, named_event, started
 from plugins.base import ChatChunk, ChatMessage, ChatRequest, UpstreamError, Usage
 from studio.errors import ApiError
+from studio.openapi import GATEWAY_ERRORS, also_answers
 from studio.request_id import request_id_of
 
 router = Router(tags=["models"])
@@ -75,7 +76,11 @@ def chat_events(chunks: Iterator[ChatChunk], request_id: str) -> Iterator[str]:
     )
 
 
-@router.post("/models/chat", response=ModelChatOut)
+@router.post(
+    "/models/chat",
+    response=ModelChatOut,
+    openapi_extra=also_answers(*GATEWAY_ERRORS, event_stream=True),
+)
 def chat_with_model(request: HttpRequest, payload: ModelChatIn):
     """The model playground: one chat turn with a model granted to this workspace, metered
     and held to its quotas like a gateway call (surface ``console``). Streams server-sent

@@ -48,6 +48,7 @@ from studio.errors import (
     failure_of,
     install_error_handlers,
 )
+from studio.openapi import GATEWAY_ERRORS, also_answers
 from studio.request_id import request_id_of
 
 dashscope_api = NinjaAPI(
@@ -239,7 +240,10 @@ def _workspace(request: HttpRequest):
     return api_key.workspace
 
 
-@dashscope_api.post("/services/aigc/text-generation/generation")
+@dashscope_api.post(
+    "/services/aigc/text-generation/generation",
+    openapi_extra=also_answers(*GATEWAY_ERRORS, event_stream=True),
+)
 def generation(request: HttpRequest, payload: GenerationIn):
     target = routing.route(
         request.auth.workspace,
@@ -268,7 +272,10 @@ def generation(request: HttpRequest, payload: GenerationIn):
     return {"output": output, "usage": _usage(answer.usage), "request_id": request_id}
 
 
-@dashscope_api.post("/services/embeddings/text-embedding/text-embedding")
+@dashscope_api.post(
+    "/services/embeddings/text-embedding/text-embedding",
+    openapi_extra=also_answers(*GATEWAY_ERRORS),
+)
 def text_embedding(request: HttpRequest, payload: EmbeddingIn):
     target = routing.route(
         request.auth.workspace,

@@ -41,6 +41,7 @@ from studio.errors import (
     install_error_handlers,
     openai_error_response,
 )
+from studio.openapi import GATEWAY_ERRORS, also_answers
 from studio.request_id import request_id_of
 
 # --- errors in OpenAI's shape ---------------------------------------------------------------------
@@ -270,7 +271,9 @@ def completion_body(
     }
 
 
-@openai_api.post("/chat/completions")
+@openai_api.post(
+    "/chat/completions", openapi_extra=also_answers(*GATEWAY_ERRORS, event_stream=True)
+)
 def chat_completions(request: HttpRequest, payload: ChatCompletionIn):
     for prefix, handler in _MODEL_PREFIXES.items():
         if payload.model.startswith(prefix):
@@ -306,7 +309,7 @@ def _base64_floats(vector: list[float]) -> str:
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
-@openai_api.post("/embeddings")
+@openai_api.post("/embeddings", openapi_extra=also_answers(*GATEWAY_ERRORS))
 def embeddings(request: HttpRequest, payload: EmbeddingsIn):
     target = routing.route(
         request.auth.workspace,

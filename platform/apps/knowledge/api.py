@@ -27,6 +27,7 @@ from apps.knowledge.schemas import (
 )
 from studio.edge import reject_nul
 from studio.errors import InvalidParameter
+from studio.openapi import GATEWAY_ERRORS, also_answers
 from studio.paging import Paging
 
 router = Router(tags=["knowledge"])
@@ -193,7 +194,11 @@ def list_chunks(request: HttpRequest, knowledge_base_id: uuid.UUID, document_id:
 # --- hit test -------------------------------------------------------------------------------
 
 
-@router.post("/knowledge-bases/{knowledge_base_id}/hit-test", response=HitTestOut)
+@router.post(
+    "/knowledge-bases/{knowledge_base_id}/hit-test",
+    response=HitTestOut,
+    openapi_extra=also_answers(*GATEWAY_ERRORS),
+)
 def hit_test(request: HttpRequest, knowledge_base_id: uuid.UUID, payload: HitTestIn):
     """Search the knowledge base (and any others named in ``knowledge_base_ids``) the way
     an app would, with the knowledge base's retrieval settings unless overridden."""
