@@ -3,8 +3,10 @@
 import logging
 
 import pytest
+from django.test import Client
 
 from apps.accounts import selectors
+from apps.accounts.services import create_api_key
 from studio.request_id import RequestIdLogFilter
 from tests.console import ConsoleClient
 
@@ -25,6 +27,28 @@ def test_malformed_json_is_a_400(root):
     response = ConsoleClient().as_user(root).post("/workspaces", raw="{not json")
     assert_error_shape(response, 400, "InvalidParameter")
     assert "JSON" in response.json()["message"]
+
+
+def test_an_unreadable_multipart_body_is_a_400(root, acme, alice):
+    """No boundary in a multipart/form-data body (found by tests/fuzz): 400, not 500, whether
+    the CSRF check or an upload's parameters read it first."""
+    console = ConsoleClient(enforce_csrf=True).as_user(root)
+    console.client.cookies["csrftoken"] = "k" * 32
+    response = console.client.generic(
+        "POST", "/console/api/workspaces", data=b'{"name": "x"}', content_type="multipart/form-data"
+    )
+    assert_error_shape(response, 400, "InvalidParameter")
+    assert "multipart" in response.json()["message"]
+    key = create_api_key(acme, name="program", created_by=alice).plaintext
+    upload = Client().generic(
+        "POST",
+        "/compatible-mode/v1/files",
+        data=b"purpose=batch",
+        content_type="multipart/form-data",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert upload.status_code == 400
+    assert upload.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_validation_errors_name_the_field(root):

@@ -12,6 +12,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -330,6 +331,12 @@ def install_error_handlers(api: NinjaAPI, *, not_authenticated: ApiError | None 
     def on_too_many_fields(request: HttpRequest, exc: TooManyFieldsSent) -> HttpResponse:
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
         message = f"The request carries more than {limit} form fields or query parameters."
+        return api_error_response(request, InvalidParameter(message))
+
+    @api.exception_handler(MultiPartParserError)
+    def on_bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+        # A multipart/form-data body Django cannot read (no boundary, cut short...).
+        message = f"The multipart/form-data body cannot be read: {exc}"
         return api_error_response(request, InvalidParameter(message))
 
     @api.exception_handler(HttpError)
