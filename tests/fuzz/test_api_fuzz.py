@@ -1,9 +1,11 @@
 """The API fuzzer: schemathesis against the console's and both gateways' OpenAPI schemas.
 
 Each operation of ``/console/api/openapi.json``, ``/compatible-mode/v1/openapi.json`` and
-``/api/v1/openapi.json`` is one test. Schemathesis generates requests from the schema, valid
-and invalid ones, with a fixed seed and a bounded number of examples, and sends them to the
-platform in this process (WSGI, inside the test's transaction) with real credentials:
+``/api/v1/openapi.json`` is one test. Schemathesis generates requests from the schema (its
+coverage phase: boundaries, missing and wrong-typed values, undeclared content types; then
+random valid and invalid ones) with a fixed seed and a bounded number of random examples,
+and sends them to the platform in this process (WSGI, inside the test's transaction) with
+real credentials:
 
 - the console as a signed-in platform admin acting in workspace ``acme`` (session cookie
   and CSRF token, ``X-Workspace: acme``);
@@ -14,7 +16,7 @@ Every answer must be no server error (5xx), and must conform to the schema: a do
 status, content type, headers and body. The schema documents every error a path can answer
 (``studio.openapi``), so a 404 or 429 passes only when it is documented with its error body.
 
-``MINISTUDIO_FUZZ_EXAMPLES`` raises the examples per operation (default 8), and
+``MINISTUDIO_FUZZ_EXAMPLES`` raises the random examples per operation (default 8), and
 ``MINISTUDIO_FUZZ_SEED`` picks another seed (default 20261207).
 """
 
@@ -71,9 +73,9 @@ def _config() -> schemathesis.Config:
                 "database": "none",
                 "with-security-parameters": False,
             },
-            # Examples (none in these schemas) and fuzzing; the coverage phase's hundreds of
-            # boundary cases per operation would not fit the suite's time.
-            "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
+            # Examples (none in these schemas), coverage (each parameter's boundaries, missing
+            # and wrong-typed values, undeclared methods and content types) and fuzzing.
+            "phases": {"stateful": {"enabled": False}},
             "request-timeout": 10,
             "max-stream-events": 20,
         }
