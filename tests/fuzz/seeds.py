@@ -1,9 +1,9 @@
 """What the fuzzer finds in acme, how generated requests sometimes name it, and the tally.
 
 Random ids and model names only ever meet a 404. So acme holds one object of each kind
-(``create``), and ``map_path_parameters`` / ``map_body`` put real ids and granted model
-names into about half of the generated requests (chosen by a checksum of the generated
-values, so a run stays reproducible for its seed).
+(``create``), and ``map_path_parameters`` / ``map_body`` put real ids, granted model names
+and a plain conversation into about half of the generated requests (chosen by a checksum
+of the generated values, so a run stays reproducible for its seed).
 """
 
 import json
@@ -112,6 +112,15 @@ def map_body(context, body: Any) -> Any:
         # A streamed run records its session and run from the stream's own thread, on a
         # connection of its own that cannot see this test's uncommitted app: whole answers.
         body = {**body, "stream": False}
-    if "model" in body and _pick(body):
-        body = {**body, "model": EMBEDDING_MODEL if "embedding" in path else CHAT_MODEL}
+    if not _pick(body):
+        return body
+    # The other half gets a granted model and a plain conversation, so that the rest of
+    # the generated request (parameters, tools, options) reaches the model call.
+    body = dict(body)
+    if "model" in body:
+        body["model"] = EMBEDDING_MODEL if "embedding" in path else CHAT_MODEL
+    if "messages" in body:
+        body["messages"] = [{"role": "user", "content": "Hello"}]
+    if isinstance(body.get("input"), dict):
+        body["input"] = {"prompt": "Hello"}
     return body
