@@ -148,3 +148,25 @@ def test_openai_api(case, world):
 @FIXTURES_ARE_PER_OPERATION
 def test_dashscope_api(case, world):
     _validate(case, headers={"Authorization": f"Bearer {world['key']}"})
+
+
+# Without credentials, every authenticated operation answers its documented 401 (the one
+# status the fuzz above, always signed in, never sees), whatever else the request holds.
+AUTHENTICATED = [
+    result.ok()
+    for schema in (console_schema, openai_schema, dashscope_schema)
+    for result in schema.get_all_operations()
+    if result.ok().definition.raw.get("security")
+]
+PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.mark.parametrize("operation", AUTHENTICATED, ids=lambda operation: operation.label)
+def test_without_credentials_a_documented_401(operation, db):
+    case = operation.Case(
+        path_parameters={p.name: PLACEHOLDER_ID for p in operation.path_parameters}
+    )
+    response = case.call()
+    seeds.record(response)
+    assert response.status_code == 401, response.content
+    case.validate_response(response, checks=CHECKS)
