@@ -84,7 +84,8 @@ def healthy(instance: Instance) -> bool:
 def worker_answers(data_dir: Path) -> bool:
     """A ping task, sent through the embedded Redis, is consumed and answered."""
     url = f"redis+socket://{data_dir / 'redis' / 'redis.sock'}"
-    app = Celery("probe", broker=url, backend=url)
+    # Not the current app: later tests check that Django's is (tests/test_harness.py).
+    app = Celery("probe", broker=url, backend=url, set_as_current=False)
     try:
         result = app.send_task("workers.health.ping", queue="default")
         return bool(result.get(timeout=10)["pong"])
