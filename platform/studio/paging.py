@@ -10,7 +10,7 @@ from typing import Annotated
 from ninja import Field, Schema
 from ninja.pagination import LimitOffsetPagination
 
-MAX_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
 #: Far past any list a workspace holds, and far inside Postgres' OFFSET range.
 MAX_OFFSET = 1_000_000_000

@@ -101,7 +101,7 @@ def test_a_literal_backslash_u0000_in_text_is_just_text(acme_console):
 
 @pytest.mark.parametrize(
     "query",
-    ["offset=18313118278585071616", "offset=-1", "limit=0", "limit=101", "limit=x"],
+    ["offset=18313118278585071616", "offset=-1", "limit=0", "limit=1001", "limit=x"],
 )
 def test_paging_out_of_bounds_answers_400(acme_console, handbook, query):
     document = upload(acme_console, handbook["id"], {"a.txt": b"hello"})["documents"][0]["document"]

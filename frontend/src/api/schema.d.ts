@@ -1786,7 +1786,7 @@ export interface components {
             after?: string | null;
             /**
              * Limit
-             * @description Items per page, 1 to 100.
+             * @description Items per page, 1 to 1000.
              * @default 50
              */
             limit: number;
@@ -2347,7 +2347,7 @@ export interface components {
             after?: string | null;
             /**
              * Limit
-             * @description Items per page, 1 to 100.
+             * @description Items per page, 1 to 1000.
              * @default 50
              */
             limit: number;
@@ -2522,7 +2522,7 @@ export interface components {
         PageQuery: {
             /**
              * Limit
-             * @description Items per page, 1 to 100.
+             * @description Items per page, 1 to 1000.
              * @default 100
              */
             limit: number;
@@ -3479,7 +3479,7 @@ export interface operations {
     apps_agents_api_list_runs: {
         parameters: {
             query?: {
-                /** @description Items per page, 1 to 100. */
+                /** @description Items per page, 1 to 1000. */
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
@@ -3540,7 +3540,7 @@ export interface operations {
     apps_agents_api_list_sessions: {
         parameters: {
             query?: {
-                /** @description Items per page, 1 to 100. */
+                /** @description Items per page, 1 to 1000. */
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
@@ -3843,7 +3843,7 @@ export interface operations {
             query?: {
                 /** @description The last id of the previous page. */
                 after?: string | null;
-                /** @description Items per page, 1 to 100. */
+                /** @description Items per page, 1 to 1000. */
                 limit?: number;
                 purpose?: string | null;
             };
@@ -3996,7 +3996,7 @@ export interface operations {
             query?: {
                 /** @description The last id of the previous page. */
                 after?: string | null;
-                /** @description Items per page, 1 to 100. */
+                /** @description Items per page, 1 to 1000. */
                 limit?: number;
             };
             header?: never;
@@ -4663,7 +4663,7 @@ export interface operations {
     apps_knowledge_api_list_documents: {
         parameters: {
             query?: {
-                /** @description Items per page, 1 to 100. */
+                /** @description Items per page, 1 to 1000. */
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
@@ -4831,7 +4831,7 @@ export interface operations {
     apps_knowledge_api_list_chunks: {
         parameters: {
             query?: {
-                /** @description Items per page, 1 to 100. */
+                /** @description Items per page, 1 to 1000. */
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
