@@ -172,6 +172,16 @@ class Console:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:500]}")
         return response
 
+    def all_items(self, path: str, page_size: int = 1000) -> list[dict]:
+        """Every item of a paged list (``limit`` is at most 1,000 a page)."""
+        items: list[dict] = []
+        while True:
+            page = self.call("GET", path, params={"limit": page_size, "offset": len(items)})
+            body = page.json()
+            items.extend(body["items"])
+            if len(items) >= body["count"] or not body["items"]:
+                return items
+
 
 def run(realdocs: Path, timeout: float) -> int:
     files = sorted(p for p in realdocs.iterdir() if p.is_file() and p.name != "SOURCES.md")
@@ -212,7 +222,7 @@ def run(realdocs: Path, timeout: float) -> int:
         started = time.monotonic()
         console.call("POST", path, files=uploads)
         while True:
-            documents = console.call("GET", f"{path}?limit=1000").json()["items"]
+            documents = console.all_items(path)
             if all(d["status"] in TERMINAL for d in documents) or (
                 time.monotonic() - started > timeout
             ):
@@ -225,9 +235,7 @@ def run(realdocs: Path, timeout: float) -> int:
                 problems += 1
                 rows.append((name, document["status"], "-", "HUNG", f"after {timeout:.0f}s"))
                 continue
-            chunks = console.call("GET", f"{path}/{document['id']}/chunks?limit=10000").json()[
-                "items"
-            ]
+            chunks = console.all_items(f"{path}/{document['id']}/chunks")
             check = EXPECTED.get(name) or (OTHER_MARKDOWN if name.endswith(".md") else ready())
             problem = check(Outcome(document, chunks))
             problems += problem is not None
