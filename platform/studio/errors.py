@@ -7,6 +7,7 @@ Codes follow DashScope's where one exists (``InvalidParameter``, ``InvalidApiKey
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
@@ -17,7 +18,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from plugins.base import UpstreamError
-from studio.openapi import document_errors
+from studio.openapi import OPENAI_PREFIX, document_errors
 from studio.request_id import request_id_of
 
 logger = logging.getLogger(__name__)
@@ -40,8 +41,6 @@ class ApiError(Exception):
 
     status = 400
     code = "InvalidParameter"
-    #: Extra response headers (a 429's Retry-After).
-    headers: dict[str, str] = {}
     #: Seconds the caller should wait before trying again (sent as ``Retry-After``).
     retry_after: int | None = None
 
@@ -52,6 +51,7 @@ class ApiError(Exception):
         code: str | None = None,
         status: int | None = None,
         param: str | None = None,
+        retry_after: int | None = None,
     ):
         super().__init__(message)
         self.message = message
@@ -61,6 +61,8 @@ class ApiError(Exception):
             self.code = code
         if status is not None:
             self.status = status
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 class InvalidParameter(ApiError):
@@ -99,11 +101,6 @@ class Throttled(ApiError):
     status = 429
     code = "Throttling"
 
-    def __init__(self, message: str, *, code: str, retry_after: int) -> None:
-        super().__init__(message, code=code)
-        self.retry_after = retry_after
-        self.headers = {"Retry-After": str(retry_after)}
-
 
 class RequestTooLarge(ApiError):
     status = 413
@@ -141,9 +138,7 @@ def error_response(
 
 
 def api_error_response(request: HttpRequest, exc: ApiError) -> JsonResponse:
-    headers = dict(exc.headers)
-    if exc.retry_after:
-        headers["Retry-After"] = str(exc.retry_after)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
     return error_response(
         request, exc.status, exc.code, exc.message, param=exc.param, headers=headers
     )
@@ -156,11 +151,12 @@ def upstream_failure(exc: UpstreamError, request_id: str) -> ApiError:
     logger.warning(
         "Upstream failure %s (request %s): %s", type(exc).__name__, request_id, exc.message
     )
-    error = ApiError(
-        exc.caller_message(request_id), code=exc.caller_error_code(), status=exc.caller_status
+    return ApiError(
+        exc.caller_message(request_id),
+        code=exc.caller_error_code(),
+        status=exc.caller_status,
+        retry_after=exc.retry_after_seconds(),
     )
-    error.retry_after = exc.retry_after_seconds()
-    return error
 
 
 def failure_of(exc: ApiError | UpstreamError, request_id: str) -> ApiError:
@@ -170,7 +166,6 @@ def failure_of(exc: ApiError | UpstreamError, request_id: str) -> ApiError:
 
 # The OpenAI-compatible surface speaks OpenAI's error shape instead:
 # {"error": {"message", "type", "param", "code"}}.
-OPENAI_PREFIX = "/compatible-mode/"
 OPENAI_CODES = {
     "InvalidApiKey": "invalid_api_key",
     "Throttling": "rate_limit_exceeded",
@@ -208,6 +203,28 @@ _OPENAI_TYPES = {
 }
 
 
+def openai_error_body(
+    message: str, *, error_type: str, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    """OpenAI's error object: a response's body, a stream's last frame, a batch line's."""
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def openai_error_of(error: ApiError) -> dict[str, Any]:
+    """``error`` in OpenAI's terms (its code translated, the type its status implies), with
+    its retry hint where it has one: for a place that has no status line (a stream's last
+    frame)."""
+    body = openai_error_body(
+        error.message,
+        error_type=_OPENAI_TYPES.get(error.status, "api_error"),
+        code=OPENAI_CODES.get(error.code, error.code),
+        param=error.param,
+    )
+    if error.retry_after:
+        body["error"]["retry_after"] = error.retry_after
+    return body
+
+
 def openai_error_response(
     status: int,
     message: str,
@@ -216,13 +233,13 @@ def openai_error_response(
     param: str | None = None,
     error_type: str | None = None,
 ) -> JsonResponse:
-    error = {
-        "message": message,
-        "type": error_type or _OPENAI_TYPES.get(status, "api_error"),
-        "param": param,
-        "code": code,
-    }
-    return JsonResponse({"error": error}, status=status)
+    body = openai_error_body(
+        message,
+        error_type=error_type or _OPENAI_TYPES.get(status, "api_error"),
+        code=code,
+        param=param,
+    )
+    return JsonResponse(body, status=status)
 
 
 def is_api_path(request: HttpRequest) -> bool:

@@ -59,7 +59,7 @@ def answer(context: LineContext, line: BatchLine) -> LineOutcome | None:
             except QuotaExceeded as exc:
                 if exc.code != "Throttling.RateQuota":
                     return _api_failure(line, exc)
-                wait = float(exc.headers.get("Retry-After", 1))
+                wait = float(exc.retry_after or 1)
             except UpstreamError as exc:
                 if not exc.retryable or attempt == MAX_TRIES - 1:
                     return _api_failure(line, upstream_failure(exc, request_id))

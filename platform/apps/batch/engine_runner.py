@@ -89,7 +89,7 @@ def _admit(batch: Batch, line: BatchLine) -> tuple[routing.Route | None, LineOut
             if exc.code != "Throttling.RateQuota":
                 code = OPENAI_CODES.get(exc.code, exc.code)
                 return None, failed_line(line, exc.status, exc.message, code=code)
-            if _stop_requested(batch, float(exc.headers.get("Retry-After", 1))):
+            if _stop_requested(batch, float(exc.retry_after or 1)):
                 return None, None
 
 

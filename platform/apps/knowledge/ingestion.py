@@ -249,7 +249,7 @@ def _embed(document: Document, run_id: str, drafts: list[ChunkDraft]) -> list[li
                 raise TransientFailure(exc.message, exc.retry_after) from None
             raise PermanentFailure(f"The embedding model refused the text: {exc.message}") from None
         except (QuotaExceeded, QuotaUnavailable) as exc:
-            retry_after = float(exc.headers.get("Retry-After", 30)) if exc.headers else 30.0
+            retry_after = float(exc.retry_after or 30)
             raise TransientFailure(exc.message, retry_after) from None
         except ApiError as exc:  # the model was revoked or disabled meanwhile
             raise PermanentFailure(f"Embedding model '{endpoint.name}': {exc.message}") from None

@@ -34,11 +34,9 @@ logger = logging.getLogger(__name__)
 
 
 class QuotaExceeded(ApiError):
-    status = 429
+    """A quota refused the call; ``retry_after`` says when it may pass."""
 
-    def __init__(self, message: str, *, code: str, retry_after: int) -> None:
-        super().__init__(message, code=code)
-        self.headers = {"Retry-After": str(retry_after)}
+    status = 429
 
 
 class QuotaUnavailable(ApiError):
