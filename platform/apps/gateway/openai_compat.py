@@ -33,13 +33,12 @@ from apps.gateway.streaming import event_stream_response, started
 from plugins.base import ChatChunk, ChatMessage, ChatRequest, UpstreamError
 from studio.edge import EdgeParser
 from studio.errors import (
-    OPENAI_CODES,
     ApiError,
     InvalidApiKey,
     InvalidParameter,
     failure_of,
     install_error_handlers,
-    openai_error_response,
+    openai_error_of,
 )
 from studio.openapi import GATEWAY_ERRORS, also_answers
 from studio.request_id import request_id_of
@@ -62,17 +61,6 @@ install_error_handlers(
         "You didn't provide an API key: send 'Authorization: Bearer sk-...'."
     ),
 )
-
-
-def openai_error_body(error: ApiError) -> dict[str, Any]:
-    """``error`` as the body of an OpenAI error (a stream's last frame, a batch line's)."""
-    response = openai_error_response(
-        error.status,
-        error.message,
-        code=OPENAI_CODES.get(error.code, error.code),
-        param=error.param,
-    )
-    return json.loads(response.content)
 
 
 # --- schemas ------------------------------------------------------------------------------------
@@ -207,11 +195,7 @@ def completion_frames(
                     }
                 )
     except (UpstreamError, ApiError) as exc:
-        failure = failure_of(exc, request_id)
-        body = openai_error_body(failure)
-        if failure.retry_after:
-            body["error"]["retry_after"] = failure.retry_after
-        yield _sse(body)
+        yield _sse(openai_error_of(failure_of(exc, request_id)))
     yield _sse("[DONE]")
 
 
