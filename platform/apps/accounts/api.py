@@ -8,9 +8,9 @@ from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from ninja import Router, Schema, Status
-from ninja.utils import check_csrf
 
 from apps.accounts import selectors, services, throttling
+from apps.accounts.auth import CSRF_BEFORE_SIGN_IN, require_csrf
 from apps.accounts.context import (
     caller_user,
     require_platform_admin,
@@ -39,7 +39,7 @@ from apps.accounts.schemas import (
     WorkspaceRenameIn,
 )
 from apps.accounts.tenancy import get_in_workspace
-from studio.errors import AccessDenied, NotAuthenticated
+from studio.errors import NotAuthenticated
 from studio.openapi import UUIDText, also_answers
 
 router = Router()
@@ -66,11 +66,7 @@ def csrf(request: HttpRequest):
     openapi_extra=also_answers(401, 403, 429),
 )
 def login_view(request: HttpRequest, payload: LoginIn):
-    if check_csrf(request):
-        raise AccessDenied(
-            "CSRF check failed: GET /console/api/auth/csrf first, then send X-CSRFToken.",
-            code="CSRFFailed",
-        )
+    require_csrf(request, CSRF_BEFORE_SIGN_IN)
     # Failures are counted and lock-outs refused by the backend (apps.accounts.throttling).
     user = authenticate(request, username=payload.email, password=payload.password)
     if user is None:
@@ -262,11 +258,7 @@ def accept_invitation(request: HttpRequest, payload: InvitationTokenIn):
 )
 def accept_invitation_with_new_account(request: HttpRequest, payload: InvitationSignUpIn):
     """Create the invited address's account (name, password), join, and sign in."""
-    if check_csrf(request):
-        raise AccessDenied(
-            "CSRF check failed: GET /console/api/auth/csrf first, then send X-CSRFToken.",
-            code="CSRFFailed",
-        )
+    require_csrf(request, CSRF_BEFORE_SIGN_IN)
     user = services.accept_invitation_with_new_account(
         payload.token, name=payload.name, password=payload.password
     )

@@ -10,6 +10,16 @@ from apps.accounts.services import authenticate_api_key
 from studio.errors import AccessDenied, InvalidApiKey
 
 
+def require_csrf(request: HttpRequest, how: str) -> None:
+    """Refuse an unsafe request whose CSRF token does not match (``how`` says what to send)."""
+    if check_csrf(request):
+        raise AccessDenied(f"CSRF check failed: {how}", code="CSRFFailed")
+
+
+#: What a session caller that has not signed in yet does first (sign-in, sign-up).
+CSRF_BEFORE_SIGN_IN = "GET /console/api/auth/csrf first, then send X-CSRFToken."
+
+
 class ApiKeyBearer(AuthBase):
     """``Authorization: Bearer sk-...``. A presented but bad key is refused outright.
 
@@ -46,11 +56,8 @@ class SessionCookie(AuthBase):
     def __call__(self, request: HttpRequest) -> User | None:
         if not request.user.is_authenticated:
             return None
-        if not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request):
-            raise AccessDenied(
-                "CSRF check failed: send the csrftoken cookie's value as the X-CSRFToken header.",
-                code="CSRFFailed",
-            )
+        if not getattr(request, "_ninja_csrf_exempt", False):
+            require_csrf(request, "send the csrftoken cookie's value as the X-CSRFToken header.")
         return request.user
 
 
