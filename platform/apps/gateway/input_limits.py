@@ -34,15 +34,19 @@ def _tokens_over(text: str, limit: int, model: str) -> int | None:
     return tokens if tokens > limit else None
 
 
+def _field(surface: str) -> str:
+    return "input.texts" if surface == "dashscope" else "input"
+
+
 def check_embedding_inputs(inputs: list[str], *, model: str, surface: str) -> None:
-    """Refuse an embeddings call with too many inputs, an input over the per-input token
-    limit, or more tokens in all than one request may carry."""
+    """Refuse an embeddings call with too many inputs, or an input over the per-input token
+    limit (before the request's tokens are counted at all)."""
     most = (
         settings.DASHSCOPE_EMBEDDING_MAX_INPUTS
         if surface == "dashscope"
         else settings.EMBEDDING_MAX_INPUTS
     )
-    field = "input.texts" if surface == "dashscope" else "input"
+    field = _field(surface)
     if len(inputs) > most:
         raise TooManyInputs(
             f"{field}: batch size is invalid, it should not be larger than {most} "
@@ -57,10 +61,15 @@ def check_embedding_inputs(inputs: list[str], *, model: str, surface: str) -> No
                 f"but the input has {tokens}.",
                 param=f"{field}[{index}]",
             )
-    per_request = settings.EMBEDDING_MAX_REQUEST_TOKENS
-    if (tokens := _tokens_over("\n".join(inputs), per_request, model)) is not None:
+
+
+def check_embedding_tokens(tokens: int, *, surface: str) -> None:
+    """Refuse an embeddings call with more tokens in all than one request may carry."""
+    most = settings.EMBEDDING_MAX_REQUEST_TOKENS
+    if tokens > most:
+        field = _field(surface)
         raise RequestTooLong(
-            f"{field}: requested {tokens} tokens, at most {per_request} tokens per request.",
+            f"{field}: requested {tokens} tokens, at most {most} tokens per request.",
             param=field,
         )
 

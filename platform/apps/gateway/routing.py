@@ -16,6 +16,7 @@ from apps.endpoints.services import provider_class, provider_settings
 from apps.gateway.input_limits import (
     check_chat_messages,
     check_embedding_inputs,
+    check_embedding_tokens,
     check_prompt_tokens,
 )
 from apps.registry import discovery
@@ -158,11 +159,12 @@ def chat_stream(route: Route, request: ChatRequest) -> Iterator[ChatChunk]:
     return route.meter.watch(route.provider.chat_stream(request, route.settings))
 
 
-def _metered(route: Route, prompt_text: str, call: Callable[[], T]) -> T:
-    """``call()`` the provider, admitted against the quotas for ``prompt_text``'s tokens
-    and recorded with the usage the answer reports (counted locally when it has none)."""
+def _metered(route: Route, prompt_text: str, prompt_tokens: int, call: Callable[[], T]) -> T:
+    """``call()`` the provider, admitted against the quotas for ``prompt_tokens`` (those of
+    ``prompt_text``) and recorded with the usage the answer reports (counted locally when it
+    has none)."""
     route.meter.prompt_text = prompt_text
-    route.meter.admit(count_tokens(prompt_text, route.endpoint.upstream_model))
+    route.meter.admit(prompt_tokens)
     try:
         answer = call()
     except UpstreamError as exc:
@@ -173,18 +175,25 @@ def _metered(route: Route, prompt_text: str, call: Callable[[], T]) -> T:
 
 
 def embed(route: Route, inputs: list[str], input_type: str = "document") -> EmbeddingResponse:
-    check_embedding_inputs(inputs, model=route.endpoint.upstream_model, surface=route.meter.surface)
-    request = EmbeddingRequest(
-        model=route.endpoint.upstream_model, inputs=inputs, input_type=input_type
+    model = route.endpoint.upstream_model
+    check_embedding_inputs(inputs, model=model, surface=route.meter.surface)
+    prompt_text = "\n".join(inputs)
+    tokens = count_tokens(prompt_text, model)
+    check_embedding_tokens(tokens, surface=route.meter.surface)
+    request = EmbeddingRequest(model=model, inputs=inputs, input_type=input_type)
+    return _metered(
+        route, prompt_text, tokens, lambda: route.provider.embed(request, route.settings)
     )
-    return _metered(route, "\n".join(inputs), lambda: route.provider.embed(request, route.settings))
 
 
 def rerank(route: Route, query: str, documents: list[str]) -> RerankResponse:
     """Relevance of each document to ``query``, metered like any call."""
-    request = RerankRequest(model=route.endpoint.upstream_model, query=query, documents=documents)
+    model = route.endpoint.upstream_model
+    request = RerankRequest(model=model, query=query, documents=documents)
+    prompt_text = "\n".join([query, *documents])
     return _metered(
         route,
-        "\n".join([query, *documents]),
+        prompt_text,
+        count_tokens(prompt_text, model),
         lambda: route.provider.rerank(request, route.settings),
     )
