@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from apps.accounts.models import Membership, Role, User, Workspace
-from studio import config_cache
+from kernel import config_cache
 from studio.cli.embedded import start_postgres
 from tests.console import ConsoleClient
 

@@ -108,7 +108,7 @@ def test_with_the_local_llm_extra_the_demo_chat_model_is_registered(monkeypatch)
 def test_provider_keys_in_the_environment_register_chat_models(monkeypatch):
     from apps.endpoints.models import ModelEndpoint
     from apps.endpoints.services import stored_settings
-    from studio.encryption import decrypt_json
+    from kernel.encryption import decrypt_json
 
     keys = {
         "DASHSCOPE_API_KEY": "sk-dashscope-from-env",

@@ -3,7 +3,7 @@
 import pytest
 from cryptography.fernet import Fernet
 
-from studio.encryption import DecryptionFailed, decrypt_json, encrypt_json
+from kernel.encryption import DecryptionFailed, decrypt_json, encrypt_json
 
 VALUE = {"api_key": "sk-upstream-123", "region": "cn-beijing"}
 

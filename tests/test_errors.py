@@ -7,7 +7,7 @@ from django.test import Client
 
 from apps.accounts import selectors
 from apps.accounts.services import create_api_key
-from studio.request_id import RequestIdLogFilter
+from kernel.request_id import RequestIdLogFilter
 from tests.console import ConsoleClient
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +117,7 @@ def test_an_unexpected_failure_is_a_500_without_details(alice, monkeypatch, capt
     response = ConsoleClient().as_user(alice, "acme").get("/members")
     assert_error_shape(response, 500, "InternalError")
     assert "hunter2" not in response.content.decode()
-    record = next(r for r in captured_logs if r.name == "studio.errors")
+    record = next(r for r in captured_logs if r.name == "kernel.errors")
     assert record.request_id == response["X-Request-Id"]
 
 

@@ -1,5 +1,5 @@
 """The served OpenAPI schemas document the errors each operation answers, in its surface's
-shape (studio/openapi.py); tests/fuzz checks real answers against them."""
+shape (platform/kernel/openapi.py); tests/fuzz checks real answers against them."""
 
 
 def _schema(client, path: str) -> dict:

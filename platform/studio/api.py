@@ -1,7 +1,7 @@
 """The console / management API root (``/console/api/``) and its error handling.
 
 Routers live in their apps; this module only assembles them and renders every failure
-in the one error shape of ``studio.errors``.
+in the one error shape of ``kernel.errors``.
 """
 
 from ninja import NinjaAPI
@@ -16,8 +16,8 @@ from apps.http_tools.api import router as http_tools_router
 from apps.knowledge.api import router as knowledge_router
 from apps.registry.api import router as registry_router
 from apps.usage.api import router as usage_router
-from studio.edge import EdgeParser
-from studio.errors import install_error_handlers
+from kernel.edge import EdgeParser
+from kernel.errors import install_error_handlers
 from studio.health import router as health_router
 
 console_api = NinjaAPI(

@@ -63,9 +63,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Probes first: no Host check, no HTTPS redirect, no session (studio/probes.py).
     "studio.probes.ProbeMiddleware",
-    "studio.request_id.RequestIdMiddleware",
-    "studio.errors.ApiErrorShapeMiddleware",
-    "studio.edge.NulPathMiddleware",
+    "kernel.request_id.RequestIdMiddleware",
+    "kernel.errors.ApiErrorShapeMiddleware",
+    "kernel.edge.NulPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -238,7 +238,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-batches": {"task": "workers.batches.sweep", "schedule": 30.0},
 }
 
-# --- Secrets at rest (plugin settings, endpoint credentials): see studio/encryption.py.
+# --- Secrets at rest (plugin settings, endpoint credentials): see platform/kernel/encryption.py.
 ENCRYPTION_KEYS = env_list("MINISTUDIO_ENCRYPTION_KEYS", default=[])
 
 # --- Plugins: with strict on (CI), a plugin that fails to load is a start-up error.
@@ -291,7 +291,7 @@ LOG_LEVEL = (env_str("MINISTUDIO_LOG_LEVEL") or "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "studio.request_id.RequestIdLogFilter"}},
+    "filters": {"request_id": {"()": "kernel.request_id.RequestIdLogFilter"}},
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",

@@ -7,8 +7,8 @@ from django.views.decorators.http import require_safe
 
 from apps.endpoints.guidance import HOW_TO_ADD_A_CHAT_MODEL, NO_CHAT_MODEL
 from apps.endpoints.selectors import chat_model_registered
+from kernel.errors import error_response, is_api_path
 from studio import frontend
-from studio.errors import error_response, is_api_path
 
 
 @require_safe

@@ -93,7 +93,7 @@ def test_the_workspace_list_shows_no_foreign_workspace(bob, acme):
 
 def test_the_scoped_query_helper_never_crosses_workspaces(acme, globex, alice, bob):
     from apps.accounts.tenancy import get_in_workspace
-    from studio.errors import NotFound
+    from kernel.errors import NotFound
 
     alices = Membership.objects.get(user=alice)
     assert get_in_workspace(Membership, acme, pk=alices.pk) == alices

@@ -17,7 +17,7 @@ from django.test import Client, RequestFactory
 
 from apps.accounts import throttling
 from apps.accounts.services import create_api_key
-from studio.redis_connection import redis_client
+from kernel.redis_connection import redis_client
 from tests.conftest import PASSWORD
 from tests.test_settings import run_django
 

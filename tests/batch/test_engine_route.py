@@ -25,7 +25,7 @@ from apps.endpoints.services import provider_class, provider_settings
 from apps.registry.services import sync_plugins
 from apps.usage.models import UsageRecord
 from apps.usage.services import flush_usage
-from studio.errors import InvalidParameter
+from kernel.errors import InvalidParameter
 from tests.batch.conftest import chat_line, jsonl
 from tests.batch.test_vllm_engine import FakeLLM
 from tests.gateway_fixtures import openai_settings

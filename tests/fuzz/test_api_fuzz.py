@@ -14,7 +14,7 @@ real credentials:
 
 Every answer must be no server error (5xx), and must conform to the schema: a documented
 status, content type, headers and body. The schema documents every error a path can answer
-(``studio.openapi``), so a 404 or 429 passes only when it is documented with its error body.
+(``kernel.openapi``), so a 404 or 429 passes only when it is documented with its error body.
 
 ``MINISTUDIO_FUZZ_EXAMPLES`` raises the random examples per operation (default 8), and
 ``MINISTUDIO_FUZZ_SEED`` picks another seed (default 20261207).

@@ -1,4 +1,4 @@
-"""Routing reads its configuration from a per-process cache (studio.config_cache) that
+"""Routing reads its configuration from a per-process cache (kernel.config_cache) that
 every committed change invalidates, in this process at once and in others through the
 version counter in Redis."""
 
@@ -13,8 +13,8 @@ from apps.endpoints.models import EndpointCapability, ModelEndpoint
 from apps.gateway.routing import ModelNotFound, route
 from apps.usage.models import Quota
 from apps.usage.quotas import QuotaExceeded
-from studio import config_cache
-from studio.redis_connection import redis_client
+from kernel import config_cache
+from kernel.redis_connection import redis_client
 
 pytestmark = pytest.mark.django_db(transaction=True)  # invalidation happens on commit
 

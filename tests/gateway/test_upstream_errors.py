@@ -53,7 +53,7 @@ HELLO = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}]}
     ],
 )
 def test_each_kind_declares_what_its_caller_gets(kind, status, code, openai_code):
-    from studio.errors import OPENAI_CODES, upstream_failure
+    from kernel.errors import OPENAI_CODES, upstream_failure
 
     exc = kind("Model server 10.0.0.7:8000 failed: raw body", upstream="10.0.0.7:8000")
     failure = upstream_failure(exc, "req-1")
@@ -144,7 +144,7 @@ def test_a_502_says_what_failed_and_the_request_id_never_the_host(
 ):
     host = upstream.openai_base_url.split("//")[1].split("/")[0]
     upstream.script("chat", reply)
-    caplog.set_level(logging.WARNING, logger="studio.errors")
+    caplog.set_level(logging.WARNING, logger="kernel.errors")
     client = openai.OpenAI(
         base_url=f"{platform_url}/compatible-mode/v1", api_key=granted["acme_key"], max_retries=0
     )

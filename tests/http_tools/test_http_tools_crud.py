@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 
 from apps.http_tools.models import HttpTool
-from studio.encryption import decrypt_json
+from kernel.encryption import decrypt_json
 from tests.console import ConsoleClient
 from tests.http_tools.conftest import create_tool
 

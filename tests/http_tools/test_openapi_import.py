@@ -6,8 +6,8 @@ import pytest
 
 from apps.http_tools.models import HttpTool
 from apps.http_tools.services import import_openapi
-from studio.encryption import decrypt_json
-from studio.errors import Conflict
+from kernel.encryption import decrypt_json
+from kernel.errors import Conflict
 from tests.http_tools.conftest import create_tool
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from apps.knowledge.chunking import ChunkDraft, ChunkingSettings, chunk_elements
-from apps.usage.tokens import count_tokens
+from kernel.tokens import count_tokens
 from plugins.base import Element
 
 ZH_SENTENCES = [

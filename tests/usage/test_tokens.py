@@ -1,7 +1,7 @@
 """Offline token counting (quicktok), used when an upstream reports no usage and by the
 chunker."""
 
-from apps.usage.tokens import count_tokens
+from kernel.tokens import count_tokens
 
 
 def test_counts_are_offline_and_model_aware():

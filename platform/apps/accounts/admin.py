@@ -4,7 +4,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from apps.accounts.models import ApiKey, Invitation, Membership, User, Workspace
 from apps.accounts.services import revoke_api_key, revoke_invitation
-from studio.errors import ApiError
+from kernel.errors import ApiError
 
 
 class UserCreationForm(AdminUserCreationForm):

@@ -39,8 +39,8 @@ from apps.accounts.schemas import (
     WorkspaceRenameIn,
 )
 from apps.accounts.tenancy import get_in_workspace
-from studio.errors import NotAuthenticated
-from studio.openapi import UUIDText, also_answers
+from kernel.errors import NotAuthenticated
+from kernel.openapi import UUIDText, also_answers
 
 router = Router()
 

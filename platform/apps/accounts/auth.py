@@ -7,7 +7,7 @@ from ninja.utils import check_csrf
 from apps.accounts import throttling
 from apps.accounts.models import ApiKey, User
 from apps.accounts.services import authenticate_api_key
-from studio.errors import AccessDenied, InvalidApiKey
+from kernel.errors import AccessDenied, InvalidApiKey
 
 
 def require_csrf(request: HttpRequest, how: str) -> None:

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from apps.accounts.models import ApiKey, Role, User, Workspace
 from apps.accounts.permissions import API_KEY, Permission, permissions_of
 from apps.accounts.selectors import membership_of, workspace_for_user
-from studio.errors import AccessDenied, InvalidParameter, NotFound
+from kernel.errors import AccessDenied, InvalidParameter, NotFound
 
 WORKSPACE_HEADER = "X-Workspace"
 

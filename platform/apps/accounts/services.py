@@ -1,7 +1,7 @@
 """Writes of the accounts app: workspaces, members and invitations, API keys, and the
 first-run bootstrap.
 
-Handlers and commands call these; they validate business rules and raise ``studio.errors``
+Handlers and commands call these; they validate business rules and raise ``kernel.errors``
 exceptions that every surface renders the same way.
 """
 
@@ -23,7 +23,7 @@ from django.utils.text import slugify
 from apps.accounts import keys
 from apps.accounts.models import ApiKey, Invitation, Membership, Role, User, Workspace
 from apps.accounts.selectors import api_key_by_prefix, invitation_by_token_hash
-from studio.errors import (
+from kernel.errors import (
     AccessDenied,
     ApiError,
     Conflict,

@@ -10,7 +10,7 @@ from typing import TypeVar
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 
-from studio.errors import NotFound
+from kernel.errors import NotFound
 
 M = TypeVar("M", bound=models.Model)
 

@@ -56,8 +56,8 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 from redis.commands.core import Script
 
-from studio.errors import Throttled
-from studio.redis_connection import redis_client
+from kernel.errors import Throttled
+from kernel.redis_connection import redis_client
 
 logger = logging.getLogger(__name__)
 

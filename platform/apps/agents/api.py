@@ -28,11 +28,11 @@ from apps.agents.schemas import (
     VersionOut,
 )
 from apps.gateway.streaming import error_event, event_stream_response, named_event, started
+from kernel.errors import ApiError, InvalidParameter
+from kernel.openapi import GATEWAY_ERRORS, also_answers
+from kernel.paging import Paging
+from kernel.request_id import request_id_of
 from plugins.base import ChatMessage, UpstreamError
-from studio.errors import ApiError, InvalidParameter
-from studio.openapi import GATEWAY_ERRORS, also_answers
-from studio.paging import Paging
-from studio.request_id import request_id_of
 
 router = Router(tags=["apps"])
 

@@ -23,10 +23,10 @@ from apps.agents.runtime import Event, Finished, TextDelta, Thought, run_app, ru
 from apps.gateway.dashscope_compat import MessageIn, error_frame, sse_frame
 from apps.gateway.function_calling import text_of
 from apps.gateway.streaming import event_stream_response, started
+from kernel.errors import AccessDenied, ApiError, NotFound, failure_of
+from kernel.openapi import GATEWAY_ERRORS, UUIDText, also_answers
+from kernel.request_id import request_id_of
 from plugins.base import ChatMessage, UpstreamError
-from studio.errors import AccessDenied, ApiError, NotFound, failure_of
-from studio.openapi import GATEWAY_ERRORS, UUIDText, also_answers
-from studio.request_id import request_id_of
 
 router = Router(tags=["apps"])
 

@@ -18,9 +18,9 @@ from apps.agents.runtime import Event, Finished, TextDelta, run_app, run_to_end
 from apps.gateway.function_calling import text_of
 from apps.gateway.openai_compat import ChatCompletionIn, completion_body, completion_frames
 from apps.gateway.streaming import event_stream_response, started
+from kernel.errors import InvalidParameter
+from kernel.request_id import request_id_of
 from plugins.base import ChatChunk, ChatMessage, Usage
-from studio.errors import InvalidParameter
-from studio.request_id import request_id_of
 
 APP_MODEL_PREFIX = "app:"
 

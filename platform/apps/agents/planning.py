@@ -13,8 +13,8 @@ from apps.agents.runtime import Knowledge, RunPlan, new_session_id
 from apps.agents.services import valid_uuids
 from apps.knowledge.models import KnowledgeBase
 from apps.knowledge.retrieval import Filters
+from kernel.errors import InvalidParameter
 from plugins.base import ChatMessage
-from studio.errors import InvalidParameter
 
 
 @dataclass(frozen=True)

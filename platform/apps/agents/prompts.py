@@ -5,8 +5,8 @@ instructions."""
 import json
 
 from apps.agents.config import VARIABLE, AppConfig
+from kernel.errors import InvalidParameter
 from plugins.base import Passage, ToolSpec
-from studio.errors import InvalidParameter
 
 CITE = (
     "Answer from the sources below when they help. Cite a source right after the sentence "

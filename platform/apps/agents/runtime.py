@@ -36,7 +36,8 @@ from apps.gateway import routing
 from apps.knowledge.models import KnowledgeBase
 from apps.knowledge.retrieval import Filters, Hit, retrieve
 from apps.knowledge.retrieval_settings import RetrievalSettings
-from apps.usage.tokens import count_tokens
+from kernel.errors import ApiError, InvalidParameter
+from kernel.tokens import count_tokens
 from plugins.base import (
     Capability,
     ChatChunk,
@@ -47,7 +48,6 @@ from plugins.base import (
     UpstreamError,
     Usage,
 )
-from studio.errors import ApiError, InvalidParameter
 
 # --- what a run is given ------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from apps.knowledge.models import KnowledgeBase
 from apps.registry.models import Kind, Plugin
 from apps.registry.plugin_settings import field_errors
 from apps.registry.selectors import usable_tools
-from studio.errors import Conflict, InvalidParameter
+from kernel.errors import Conflict, InvalidParameter
 
 
 def parse_config(data: dict[str, Any], *, prefix: str = "draft") -> AppConfig:

@@ -19,8 +19,8 @@ from apps.http_tools.models import HttpTool
 from apps.registry.invocation import Invocation, invoke_tool
 from apps.registry.selectors import usable_tools
 from apps.registry.services import loaded_class
+from kernel.errors import ApiError
 from plugins.base import Passage, ToolResult, ToolSpec
-from studio.errors import ApiError
 
 logger = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from apps.gateway.openai_compat import (
     to_chat_request,
 )
 from apps.usage.quotas import QuotaExceeded
+from kernel.errors import OPENAI_CODES, ApiError, upstream_failure
 from plugins.base import UpstreamError
-from studio.errors import OPENAI_CODES, ApiError, upstream_failure
 
 #: Tries of a line whose upstream failed in a way that may pass (timeouts, 5xx, 429).
 MAX_TRIES = 4

@@ -13,7 +13,7 @@ from apps.accounts.permissions import Permission
 from apps.batch import selectors, services
 from apps.batch.content import file_response
 from apps.batch.schemas import BatchIn, BatchOut, FileDeleted, FileOut
-from studio.paging import PageSize
+from kernel.paging import PageSize
 
 router = Router(tags=["batch"])
 

@@ -16,7 +16,7 @@ from django.utils.http import content_disposition_header
 
 from apps.batch.inputs import batch_storage
 from apps.batch.models import BatchFile
-from studio.errors import NotFound
+from kernel.errors import NotFound
 
 CHUNK_BYTES = 256 * 1024
 CONTENT_TYPE = "application/jsonl"

@@ -20,9 +20,9 @@ from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
 from apps.usage.models import CallStatus
 from apps.usage.quotas import QuotaExceeded
-from apps.usage.tokens import count_tokens
+from kernel.errors import OPENAI_CODES
+from kernel.tokens import count_tokens
 from plugins.base import PluginSettings, Usage
-from studio.errors import OPENAI_CODES
 
 
 def engine_config(provider_settings: PluginSettings) -> EngineConfig:

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.files.storage import Storage, storages
 
 from apps.batch.lines import BatchLine
-from studio.errors import ApiError, InvalidParameter
+from kernel.errors import ApiError, InvalidParameter
 
 READ_SIZE = 1024 * 1024
 

@@ -52,7 +52,7 @@ class LineOutcome:
 def error_body(
     message: str, *, code: str, error_type: str = "invalid_request_error", param: str | None = None
 ) -> dict[str, Any]:
-    """An OpenAI error object, as the body of a failed line. (Not ``studio.errors``'
+    """An OpenAI error object, as the body of a failed line. (Not ``kernel.errors``'
     ``openai_error_body``: this module is imported by the vLLM engine process, without
     Django.)"""
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}

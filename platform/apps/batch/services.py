@@ -21,7 +21,7 @@ from apps.batch.models import (
     BatchStatus,
     FilePurpose,
 )
-from studio.errors import Conflict, InvalidParameter
+from kernel.errors import Conflict, InvalidParameter
 
 logger = logging.getLogger(__name__)
 

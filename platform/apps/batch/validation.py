@@ -16,7 +16,7 @@ from apps.accounts.models import Workspace
 from apps.batch.inputs import LineTooLong
 from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
-from studio.errors import ApiError
+from kernel.errors import ApiError
 
 MAX_ERRORS = 100
 

@@ -5,7 +5,7 @@ from apps.endpoints import services
 from apps.endpoints.models import EndpointCapability, EndpointGrant, ModelEndpoint
 from apps.registry.plugin_settings import masked, store_settings
 from apps.registry.services import provider_schema
-from studio.errors import ApiError
+from kernel.errors import ApiError
 
 
 class ModelEndpointForm(forms.ModelForm):

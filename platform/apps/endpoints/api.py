@@ -19,8 +19,8 @@ from apps.endpoints.schemas import (
 )
 from apps.registry.plugin_settings import masked
 from apps.registry.services import provider_schema
-from studio.errors import NotFound
-from studio.openapi import UUIDText
+from kernel.errors import NotFound
+from kernel.openapi import UUIDText
 
 router = Router(tags=["model endpoints"])
 

@@ -8,7 +8,7 @@ class EndpointsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.endpoints.models import EndpointGrant, ModelEndpoint
-        from studio.config_cache import invalidate_on_change
+        from kernel.config_cache import invalidate_on_change
 
-        # The gateway caches these per process (studio.config_cache).
+        # The gateway caches these per process (kernel.config_cache).
         invalidate_on_change(ModelEndpoint, EndpointGrant)

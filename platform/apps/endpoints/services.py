@@ -23,6 +23,7 @@ from apps.registry.plugin_settings import (
     store_settings,
 )
 from apps.registry.services import PluginUnavailable, loaded_class
+from kernel.errors import Conflict, InvalidParameter, NotFound
 from plugins.base import (
     Capability,
     ChatMessage,
@@ -33,7 +34,6 @@ from plugins.base import (
     RerankRequest,
 )
 from plugins.models import local_chat
-from studio.errors import Conflict, InvalidParameter, NotFound
 
 # What an endpoint capability needs its provider to declare.
 NEEDS = {

@@ -12,10 +12,10 @@ from apps.accounts.permissions import Permission
 from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
 from apps.gateway.streaming import error_event, event_stream_response, named_event, started
+from kernel.errors import ApiError
+from kernel.openapi import GATEWAY_ERRORS, also_answers
+from kernel.request_id import request_id_of
 from plugins.base import ChatChunk, ChatMessage, ChatRequest, UpstreamError, Usage
-from studio.errors import ApiError
-from studio.openapi import GATEWAY_ERRORS, also_answers
-from studio.request_id import request_id_of
 
 router = Router(tags=["models"])
 

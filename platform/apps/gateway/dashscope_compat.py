@@ -31,6 +31,16 @@ from apps.gateway.function_calling import (
     tool_specs,
 )
 from apps.gateway.streaming import event_stream_response, started
+from kernel.edge import EdgeParser
+from kernel.errors import (
+    ApiError,
+    InvalidApiKey,
+    InvalidParameter,
+    failure_of,
+    install_error_handlers,
+)
+from kernel.openapi import GATEWAY_ERRORS, also_answers
+from kernel.request_id import request_id_of
 from plugins.base import (
     ChatChunk,
     ChatMessage,
@@ -40,16 +50,6 @@ from plugins.base import (
     UpstreamError,
     Usage,
 )
-from studio.edge import EdgeParser
-from studio.errors import (
-    ApiError,
-    InvalidApiKey,
-    InvalidParameter,
-    failure_of,
-    install_error_handlers,
-)
-from studio.openapi import GATEWAY_ERRORS, also_answers
-from studio.request_id import request_id_of
 
 dashscope_api = NinjaAPI(
     parser=EdgeParser(),

@@ -10,8 +10,8 @@ UTF-8 bytes, so texts shorter than the limit in bytes are not tokenised again.
 
 from django.conf import settings
 
-from apps.usage.tokens import count_tokens
-from studio.errors import InvalidParameter
+from kernel.errors import InvalidParameter
+from kernel.tokens import count_tokens
 
 
 class TooManyInputs(InvalidParameter):

@@ -30,9 +30,8 @@ from apps.gateway.function_calling import (
     tool_specs,
 )
 from apps.gateway.streaming import event_stream_response, started
-from plugins.base import ChatChunk, ChatMessage, ChatRequest, UpstreamError
-from studio.edge import EdgeParser
-from studio.errors import (
+from kernel.edge import EdgeParser
+from kernel.errors import (
     ApiError,
     InvalidApiKey,
     InvalidParameter,
@@ -40,8 +39,9 @@ from studio.errors import (
     install_error_handlers,
     openai_error_of,
 )
-from studio.openapi import GATEWAY_ERRORS, also_answers
-from studio.request_id import request_id_of
+from kernel.openapi import GATEWAY_ERRORS, also_answers
+from kernel.request_id import request_id_of
+from plugins.base import ChatChunk, ChatMessage, ChatRequest, UpstreamError
 
 # --- errors in OpenAI's shape ---------------------------------------------------------------------
 
@@ -54,7 +54,7 @@ openai_api = NinjaAPI(
     auth=[ApiKeyBearer()],
     docs_url=None,
 )
-# Errors render in OpenAI's shape on this surface (studio.errors.error_response).
+# Errors render in OpenAI's shape on this surface (kernel.errors.error_response).
 install_error_handlers(
     openai_api,
     not_authenticated=InvalidApiKey(

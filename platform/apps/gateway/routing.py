@@ -22,7 +22,9 @@ from apps.gateway.input_limits import (
 from apps.registry import discovery
 from apps.usage.models import CallStatus
 from apps.usage.recorder import Meter
-from apps.usage.tokens import count_tokens
+from kernel import config_cache
+from kernel.errors import ApiError, InvalidParameter
+from kernel.tokens import count_tokens
 from plugins.base import (
     ChatChunk,
     ChatRequest,
@@ -35,8 +37,6 @@ from plugins.base import (
     RerankResponse,
     UpstreamError,
 )
-from studio import config_cache
-from studio.errors import ApiError, InvalidParameter
 
 _PARAMETERS = ("temperature", "top_p", "max_tokens")
 T = TypeVar("T", EmbeddingResponse, RerankResponse)
@@ -103,7 +103,7 @@ def route(
 def _resolve(
     workspace: Workspace, model: str
 ) -> tuple[ModelEndpoint | None, type[ModelProvider] | None, PluginSettings | None]:
-    """What routing reads from the database; cached per process (studio.config_cache)."""
+    """What routing reads from the database; cached per process (kernel.config_cache)."""
     endpoint = endpoints_for_workspace(workspace).filter(name=model).first()
     if endpoint is None:
         return None, None, None

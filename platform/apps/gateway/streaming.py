@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 from django.db import connections
 from django.http import StreamingHttpResponse
 
+from kernel.errors import ApiError, failure_of
 from plugins.base import UpstreamError
-from studio.errors import ApiError, failure_of
 
 _END: Any = object()
 T = TypeVar("T")

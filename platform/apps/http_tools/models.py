@@ -3,7 +3,7 @@ agent apps can call it as a function.
 
 The tool's ``parameters`` are the JSON Schema the model sees; ``parameter_locations`` says
 where each argument goes in the request. The credential is stored encrypted
-(``studio.encryption``) and is decrypted only to send a request.
+(``kernel.encryption``) and is decrypted only to send a request.
 """
 
 import uuid
@@ -68,7 +68,7 @@ class HttpTool(WorkspaceOwned):
     auth_name = models.CharField(
         max_length=128, blank=True, help_text="Header or query parameter name of an API key."
     )
-    #: studio.encryption token of {"token": ...} or {"username": ..., "password": ...}.
+    #: kernel.encryption token of {"token": ...} or {"username": ..., "password": ...}.
     encrypted_secret = models.TextField(blank=True, editable=False)
     timeout_seconds = models.PositiveSmallIntegerField(default=10)
     source = models.CharField(max_length=8, choices=ToolSource.choices, default=ToolSource.MANUAL)

@@ -31,10 +31,10 @@ from apps.http_tools.models import (
     ToolSource,
 )
 from apps.registry.invocation import Invocation
+from kernel.encryption import DecryptionFailed, decrypt_json, encrypt_json
+from kernel.errors import Conflict, InvalidParameter
 from plugins.base import ToolResult, ToolSpec
 from plugins.tools import safe_http
-from studio.encryption import DecryptionFailed, decrypt_json, encrypt_json
-from studio.errors import Conflict, InvalidParameter
 
 logger = logging.getLogger(__name__)
 

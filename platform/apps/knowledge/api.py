@@ -25,10 +25,10 @@ from apps.knowledge.schemas import (
     KnowledgeBaseUpdateIn,
     UploadOut,
 )
-from studio.edge import reject_nul
-from studio.errors import InvalidParameter
-from studio.openapi import GATEWAY_ERRORS, also_answers
-from studio.paging import Paging
+from kernel.edge import reject_nul
+from kernel.errors import InvalidParameter
+from kernel.openapi import GATEWAY_ERRORS, also_answers
+from kernel.paging import Paging
 
 router = Router(tags=["knowledge"])
 

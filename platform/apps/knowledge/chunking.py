@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from apps.usage.tokens import count_tokens
+from kernel.tokens import count_tokens
 from plugins.base import Element
 
 __all__ = ["SEPARATORS", "SEPARATOR_GROUPS", "ChunkDraft", "ChunkingSettings", "chunk_elements"]

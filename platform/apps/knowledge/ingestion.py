@@ -38,8 +38,8 @@ from apps.registry.models import Kind
 from apps.registry.selectors import plugin_in_workspace
 from apps.registry.services import loaded_class, settings_for
 from apps.usage.quotas import QuotaExceeded, QuotaUnavailable
+from kernel.errors import ApiError
 from plugins.base import Element, LoaderInput, UpstreamError
-from studio.errors import ApiError
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 
 from apps.accounts.models import Workspace
 from apps.registry.selectors import usable_loaders
-from studio.errors import ApiError
+from kernel.errors import ApiError
 
 # Content signatures, for files whose name says nothing useful.
 _ZIP = b"PK\x03\x04"

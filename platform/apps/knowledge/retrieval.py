@@ -33,7 +33,7 @@ from apps.gateway import routing
 from apps.knowledge import search_text, vector_index
 from apps.knowledge.models import Chunk, Document, KnowledgeBase, TermStatistic
 from apps.knowledge.retrieval_settings import RetrievalSettings
-from studio.errors import InvalidParameter
+from kernel.errors import InvalidParameter
 
 
 @dataclass

@@ -26,7 +26,7 @@ from apps.knowledge.models import Document, DocumentStatus, KnowledgeBase
 from apps.knowledge.retrieval_settings import RetrievalSettings
 from apps.knowledge.storage import document_storage
 from apps.registry.plugin_settings import field_errors
-from studio.errors import ApiError, Conflict, InvalidParameter
+from kernel.errors import ApiError, Conflict, InvalidParameter
 
 logger = logging.getLogger(__name__)
 

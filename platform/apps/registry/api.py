@@ -10,7 +10,7 @@ from apps.registry.invocation import invoke_tool
 from apps.registry.models import Kind
 from apps.registry.schemas import InvokeIn, InvokeOut, PluginOut, PluginUpdateIn, ToolOut
 from apps.registry.selectors import PluginInWorkspace
-from studio.errors import NotFound
+from kernel.errors import NotFound
 
 router = Router(tags=["plugins"])
 

@@ -10,7 +10,7 @@ class RegistryConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.registry.models import Plugin
-        from studio.config_cache import invalidate_on_change
+        from kernel.config_cache import invalidate_on_change
 
         invalidate_on_change(Plugin)  # the gateway caches which providers are loaded
         # In strict mode (CI) a plugin that fails to load stops every process at start-up;

@@ -22,8 +22,8 @@ from apps.registry.models import Kind
 from apps.registry.plugin_settings import field_errors, secret_values
 from apps.registry.selectors import plugin_in_workspace
 from apps.registry.services import PluginUnavailable, loaded_class, settings_for
+from kernel.errors import InvalidParameter, NotFound
 from plugins.base import Passage, Tool, ToolContext, ToolResult
-from studio.errors import InvalidParameter, NotFound
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
+from kernel.encryption import DecryptionFailed, decrypt_json, encrypt_json
+from kernel.errors import InvalidParameter
 from plugins.base import PluginSettings, secret_fields
-from studio.encryption import DecryptionFailed, decrypt_json, encrypt_json
-from studio.errors import InvalidParameter
 
 MASK = "***"
 

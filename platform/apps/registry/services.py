@@ -17,8 +17,8 @@ from apps.registry.plugin_settings import (
     store_settings,
 )
 from apps.registry.selectors import PluginInWorkspace
+from kernel.errors import AccessDenied, ApiError, InvalidParameter
 from plugins.base import Loader, ModelProvider, PluginSettings, Tool
-from studio.errors import AccessDenied, ApiError, InvalidParameter
 
 
 class PluginsFailed(Exception):

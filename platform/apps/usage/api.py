@@ -17,7 +17,7 @@ from apps.endpoints.models import ModelEndpoint
 from apps.usage.models import Quota
 from apps.usage.selectors import quota_consumption, usage_summary
 from apps.usage.services import flush_usage
-from studio.errors import Conflict, InvalidParameter, NotFound
+from kernel.errors import Conflict, InvalidParameter, NotFound
 
 router = Router(tags=["usage"])
 MAX_DAYS = 366

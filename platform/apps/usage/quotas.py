@@ -26,9 +26,9 @@ from apps.usage.limiter import (
     until_period_end_ms,
 )
 from apps.usage.models import Quota
-from studio import config_cache
-from studio.errors import ApiError
-from studio.redis_connection import redis_client
+from kernel import config_cache
+from kernel.errors import ApiError
+from kernel.redis_connection import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def admit_call(
 ) -> Ticket:
     """Admit a call reserving ``tokens``, or raise ``QuotaExceeded`` naming the limit.
 
-    ``config_version`` is the caller's read of ``studio.config_cache``'s version: with
+    ``config_version`` is the caller's read of ``kernel.config_cache``'s version: with
     it, the quota rows come from the process's cache while no quota has changed."""
     quotas = config_cache.cached(
         ("quotas", workspace.pk, endpoint.pk),

@@ -23,10 +23,10 @@ from apps.usage.limiter import Ticket
 from apps.usage.models import CallStatus
 from apps.usage.quotas import admit_call, settle_call
 from apps.usage.services import PENDING_KEY, write_events
-from apps.usage.tokens import count_tokens
+from kernel.redis_connection import redis_client
+from kernel.request_id import current_request_id
+from kernel.tokens import count_tokens
 from plugins.base import ChatChunk, Usage
-from studio.redis_connection import redis_client
-from studio.request_id import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Meter:
     finished: bool = False
     #: The quota admission this call holds, settled when it ends.
     ticket: Ticket | None = None
-    #: The configuration version routing read (studio.config_cache), reused for quotas.
+    #: The configuration version routing read (kernel.config_cache), reused for quotas.
     config_version: bytes | None = None
     #: The agent app whose run makes the call (apps.agents), for usage by app.
     app_id: str | None = None

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from apps.accounts.models import ApiKey, Workspace
 from apps.endpoints.models import ModelEndpoint
 from apps.usage.models import CallStatus, DailyUsage, UsageRecord
-from studio.redis_connection import redis_client
+from kernel.redis_connection import redis_client
 
 PENDING_KEY = "ministudio:usage:pending"
 BATCH_SIZE = 500

@@ -20,7 +20,7 @@ import redis
 from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
 
-from studio.redis_connection import redis_client
+from kernel.redis_connection import redis_client
 
 logger = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from kernel.openapi import OPENAI_PREFIX, document_errors
+from kernel.request_id import request_id_of
 from plugins.base import UpstreamError
-from studio.openapi import OPENAI_PREFIX, document_errors
-from studio.request_id import request_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ def install_error_handlers(api: NinjaAPI, *, not_authenticated: ApiError | None 
 
     ``not_authenticated`` is what a request without credentials is told, where the
     surface words it its own way. The API's OpenAPI schema documents these errors too
-    (``studio.openapi.document_errors``)."""
+    (``kernel.openapi.document_errors``)."""
     document_errors(api)
 
     @api.exception_handler(ApiError)
@@ -358,7 +358,7 @@ def install_error_handlers(api: NinjaAPI, *, not_authenticated: ApiError | None 
 
     @api.exception_handler(HttpError)
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        if isinstance(exc.__cause__, ApiError):  # refused by the parser (studio.edge)
+        if isinstance(exc.__cause__, ApiError):  # refused by the parser (kernel.edge)
             return api_error_response(request, exc.__cause__)
         message = str(exc)
         if exc.status_code == 400 and message.startswith("Cannot parse request body"):

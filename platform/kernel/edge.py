@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.datastructures import MultiValueDict
 from ninja.parser import Parser
 
-from studio.errors import InvalidParameter, error_response, is_api_path
+from kernel.errors import InvalidParameter, error_response, is_api_path
 
 NUL = "\x00"
 

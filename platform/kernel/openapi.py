@@ -1,7 +1,7 @@
 """The error answers every operation's OpenAPI description documents.
 
 ninja documents only the statuses a handler declares; every operation can also answer in the
-one error shape of ``studio.errors`` (``{"code", "message", "request_id"}``, or OpenAI's
+one error shape of ``kernel.errors`` (``{"code", "message", "request_id"}``, or OpenAI's
 ``{"error": {...}}`` under ``/compatible-mode/``). ``document_errors`` adds those statuses to
 each operation of an API's schema, so a client generated from it, or a fuzzer checking answers
 against it (``tests/fuzz``), knows them:
@@ -83,7 +83,7 @@ RETRY_AFTER = {
 GATEWAY_ERRORS = (502, 503, 504)
 
 UNSAFE_METHODS = {"post", "put", "patch", "delete"}
-#: Paths under this prefix answer errors in OpenAI's shape (as ``studio.errors`` renders them).
+#: Paths under this prefix answer errors in OpenAI's shape (as ``kernel.errors`` renders them).
 OPENAI_PREFIX = "/compatible-mode/"
 # What ``also_answers`` marks an operation with; ``document_errors`` reads and drops them.
 _STATUSES = "x-ministudio-error-statuses"
@@ -135,7 +135,7 @@ def error_statuses(method: str, operation: dict[str, Any]) -> set[int]:
 
 def document_errors(api: NinjaAPI) -> None:
     """Make ``api``'s OpenAPI schema document every error status its operations answer, in
-    the error shape of the surface each path is on (``studio.errors.error_response``)."""
+    the error shape of the surface each path is on (``kernel.errors.error_response``)."""
     original = api.get_openapi_schema
 
     def get_openapi_schema(*args: Any, **kwargs: Any):

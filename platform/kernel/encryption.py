@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
-from studio.errors import ApiError
+from kernel.errors import ApiError
 
 
 class DecryptionFailed(ApiError):
