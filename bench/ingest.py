@@ -170,7 +170,7 @@ def embed_directly(target, texts_by_document: list[list[str]]) -> float:
 def measure(bench, corpus_name: str, files: list[tuple[str, bytes]], model: str) -> Measured:
     from apps.knowledge.models import Chunk, Document, DocumentStatus
     from apps.knowledge.services import UploadedFile, create_knowledge_base, upload_documents
-    from studio.errors import ApiError
+    from kernel.errors import ApiError
 
     knowledge_base = create_knowledge_base(
         bench.workspace, name=f"{corpus_name} {model}", embedding_model=model
