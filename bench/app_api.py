@@ -205,10 +205,10 @@ class Setup:
 def set_up(stub: UpstreamServer, args: argparse.Namespace, corpus: Corpus) -> Setup:
     from apps.accounts.models import User, Workspace
     from apps.accounts.services import create_api_key
-    from apps.agents import services as agents
-    from apps.endpoints import services as endpoints
+    from apps.applications import services as agents
     from apps.knowledge import vector_index
     from apps.knowledge.services import create_knowledge_base
+    from apps.model_endpoints import services as endpoints
 
     admin = User.objects.get(email=ADMIN_EMAIL)
     demo = Workspace.objects.get(slug="demo")
@@ -351,15 +351,15 @@ def load_chunks(knowledge_base: Any, corpus: Corpus, args: argparse.Namespace) -
 
 def hybrid_check(setup: Setup, prompt: str) -> str:
     """How many of the top hits for ``prompt`` each stage found (in-process retrieval)."""
-    from apps.agents.config import AppConfig
-    from apps.agents.runtime import retrieval_settings
+    from apps.applications.config import AppConfigSchema
+    from apps.applications.runtime import retrieval_settings
     from apps.knowledge.models import KnowledgeBase
     from apps.knowledge.retrieval import retrieve
 
     knowledge_base = KnowledgeBase.objects.select_related("embedding_endpoint", "workspace").get(
         pk=setup.knowledge_base.pk
     )
-    config = AppConfig.model_validate(setup.app.versions.first().config)
+    config = AppConfigSchema.model_validate(setup.app.versions.first().config)
     options = retrieval_settings(config, [knowledge_base])
     hits = retrieve(knowledge_base.workspace, [knowledge_base], prompt, options)
     both = sum(1 for hit in hits if "vector" in hit.scores and "fulltext" in hit.scores)
@@ -592,7 +592,7 @@ def gateway_breakdown(phase: Phase) -> list[list[str]]:
 
 def recorded_rows(app: Any, since: Any) -> list[list[str]]:
     """Medians of what the platform recorded for the measured runs (``Run`` / ``Step``)."""
-    from apps.agents.models import Run, Step, StepKind
+    from apps.applications.models import Run, Step, StepKind
 
     runs = Run.objects.filter(app=app, started_at__gte=since)
     steps = Step.objects.filter(run__in=runs)

@@ -143,8 +143,8 @@ def realdocs_corpus() -> list[tuple[str, bytes]]:
 
 
 def provider_target(workspace, model: str):
-    from apps.endpoints.models import EndpointCapability
     from apps.gateway import routing
+    from apps.model_endpoints.models import EndpointCapability
 
     return routing.route(workspace, model, EndpointCapability.EMBEDDING, surface="ingest")
 

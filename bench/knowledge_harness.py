@@ -85,9 +85,9 @@ def bench_platform(label: str = "bench") -> Iterator[Bench]:
 
         call_command("migrate", verbosity=0)
         from apps.accounts.models import Workspace
-        from apps.endpoints.services import seed_endpoints
         from apps.knowledge import services
-        from apps.registry.services import sync_plugins
+        from apps.model_endpoints.services import seed_endpoints
+        from apps.plugins.services import sync_plugins
 
         sync_plugins()
         services.dispatch = lambda count=1: None  # ingestion runs in this process
@@ -149,8 +149,8 @@ def ingest_all() -> IngestReport:
 
 def rerank_model(workspace: Any) -> str | None:
     """A rerank model granted to ``workspace``, if any (none is seeded locally)."""
-    from apps.endpoints.models import EndpointCapability
-    from apps.endpoints.selectors import endpoints_for_workspace
+    from apps.model_endpoints.models import EndpointCapability
+    from apps.model_endpoints.selectors import endpoints_for_workspace
 
     endpoint = (
         endpoints_for_workspace(workspace)

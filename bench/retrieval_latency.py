@@ -182,7 +182,7 @@ class SizeResult:
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         from apps.accounts.models import Workspace
-        from apps.endpoints.models import ModelEndpoint
+        from apps.model_endpoints.models import ModelEndpoint
 
         self.args = args
         self.workspace = Workspace.objects.create(name="Bench", slug="bench")

@@ -8,8 +8,8 @@ import pytest
 import uvicorn
 
 from apps.accounts.services import create_api_key
-from apps.endpoints import services as endpoints
-from apps.registry.services import sync_plugins
+from apps.model_endpoints import services as endpoints
+from apps.plugins.services import sync_plugins
 from tests.worker_process import free_port
 
 

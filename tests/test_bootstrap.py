@@ -72,7 +72,7 @@ def test_running_again_creates_no_duplicates(monkeypatch):
 
 
 def test_local_embedding_models_are_ready_at_once(monkeypatch):
-    from apps.endpoints.models import EndpointGrant, ModelEndpoint
+    from apps.model_endpoints.models import EndpointGrant, ModelEndpoint
 
     output = bootstrap(monkeypatch)
     assert "Model use-m3: registered, granted to the demo workspace." in output
@@ -88,7 +88,7 @@ def test_local_embedding_models_are_ready_at_once(monkeypatch):
 
 
 def test_with_the_local_llm_extra_the_demo_chat_model_is_registered(monkeypatch):
-    from apps.endpoints.models import EndpointGrant, ModelEndpoint
+    from apps.model_endpoints.models import EndpointGrant, ModelEndpoint
     from plugins.models import local_chat
 
     monkeypatch.setattr(local_chat, "chat_model_available", lambda name=None: True)
@@ -106,8 +106,8 @@ def test_with_the_local_llm_extra_the_demo_chat_model_is_registered(monkeypatch)
 
 
 def test_provider_keys_in_the_environment_register_chat_models(monkeypatch):
-    from apps.endpoints.models import ModelEndpoint
-    from apps.endpoints.services import stored_settings
+    from apps.model_endpoints.models import ModelEndpoint
+    from apps.model_endpoints.services import stored_settings
     from kernel.encryption import decrypt_json
 
     keys = {

@@ -23,8 +23,8 @@ def test_without_a_chat_model_the_start_page_says_how_to_add_one(client):
 
 
 def test_once_a_chat_model_exists_the_start_page_stops_saying_so(client):
-    from apps.endpoints.services import create_endpoint
-    from apps.registry.services import sync_plugins
+    from apps.model_endpoints.services import create_endpoint
+    from apps.plugins.services import sync_plugins
 
     sync_plugins()
     create_endpoint(

@@ -8,13 +8,13 @@ from ninja import NinjaAPI
 
 from apps.accounts.api import router as accounts_router
 from apps.accounts.auth import console_auth
-from apps.agents.api import router as agents_router
+from apps.applications.api import router as agents_router
 from apps.batch.api import router as batch_router
-from apps.endpoints.api import router as endpoints_router
 from apps.gateway.console_api import router as model_chat_router
 from apps.http_tools.api import router as http_tools_router
 from apps.knowledge.api import router as knowledge_router
-from apps.registry.api import router as registry_router
+from apps.model_endpoints.api import router as endpoints_router
+from apps.plugins.api import router as registry_router
 from apps.usage.api import router as usage_router
 from kernel.edge import EdgeParser
 from kernel.errors import install_error_handlers

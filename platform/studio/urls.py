@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path, re_path
 
-from apps.agents.app_api import router as app_completion_router
+from apps.applications.app_api import router as app_completion_router
 from apps.batch.openai_api import router as openai_batch_router
 from apps.gateway.dashscope_compat import dashscope_api
 from apps.gateway.openai_compat import openai_api

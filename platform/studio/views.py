@@ -5,8 +5,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from apps.endpoints.guidance import HOW_TO_ADD_A_CHAT_MODEL, NO_CHAT_MODEL
-from apps.endpoints.selectors import chat_model_registered
+from apps.model_endpoints.guidance import HOW_TO_ADD_A_CHAT_MODEL, NO_CHAT_MODEL
+from apps.model_endpoints.selectors import chat_model_registered
 from kernel.errors import error_response, is_api_path
 from studio import frontend
 

@@ -94,8 +94,8 @@ def test_members_cannot_open_the_admin(client, alice):
 
 
 def test_the_plugin_registry_is_browsable_and_read_only(client, root, alice, acme):
-    from apps.registry.selectors import plugin_in_workspace
-    from apps.registry.services import configure_plugin, sync_plugins
+    from apps.plugins.selectors import plugin_in_workspace
+    from apps.plugins.services import configure_plugin, sync_plugins
 
     sync_plugins()
     configure_plugin(acme, plugin_in_workspace(acme, "tool", "calculator"), enabled=False)

@@ -11,7 +11,7 @@ from apps.accounts.models import ApiKey, Membership, Role
 from apps.accounts.permissions import API_KEY, MATRIX, Permission
 from apps.accounts.services import create_api_key, invite_member
 from apps.batch import services as batch_services
-from apps.registry.services import sync_plugins
+from apps.plugins.services import sync_plugins
 from tests.console import ConsoleClient
 
 pytestmark = pytest.mark.django_db

@@ -20,9 +20,9 @@ from apps.batch.execution import claim, kept_alive, run_batch
 from apps.batch.inputs import batch_storage
 from apps.batch.models import Batch
 from apps.batch.vllm_engine import VllmEngine
-from apps.endpoints import services as endpoints
-from apps.endpoints.services import provider_class, provider_settings
-from apps.registry.services import sync_plugins
+from apps.model_endpoints import services as endpoints
+from apps.model_endpoints.services import provider_class, provider_settings
+from apps.plugins.services import sync_plugins
 from apps.usage.models import UsageRecord
 from apps.usage.services import flush_usage
 from kernel.errors import InvalidParameter

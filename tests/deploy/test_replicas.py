@@ -22,7 +22,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from apps.knowledge.models import Chunk, Document, DocumentStatus
 from apps.usage.models import Quota
-from tests.agents.conftest import make_app, publish
+from tests.applications.conftest import make_app, publish
 from tests.round_robin import RoundRobinProxy
 from tests.upstream import stream
 from tests.worker_process import free_port, start_web, start_worker, stop, wait_for

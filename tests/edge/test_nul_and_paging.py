@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.agents.conftest import make_app
+from tests.applications.conftest import make_app
 from tests.knowledge.conftest import upload
 
 pytestmark = pytest.mark.django_db

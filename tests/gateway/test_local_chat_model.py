@@ -8,8 +8,8 @@ import openai
 import pytest
 
 from apps.accounts.services import create_api_key
-from apps.endpoints import services as endpoints
-from apps.registry.services import sync_plugins
+from apps.model_endpoints import services as endpoints
+from apps.plugins.services import sync_plugins
 from plugins.models import local_chat
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -8,9 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.accounts.models import ApiKey
-from apps.endpoints import services as endpoints
-from apps.endpoints.models import EndpointCapability, ModelEndpoint
 from apps.gateway.routing import ModelNotFound, route
+from apps.model_endpoints import services as endpoints
+from apps.model_endpoints.models import EndpointCapability, ModelEndpoint
 from apps.usage.models import Quota
 from apps.usage.quotas import QuotaExceeded
 from kernel import config_cache

@@ -7,7 +7,7 @@ import pytest
 
 from apps.http_tools import services
 from apps.http_tools.models import HttpTool
-from apps.registry.invocation import Invocation
+from apps.plugins.invocation import Invocation
 from kernel.errors import InvalidParameter
 from plugins.base import ToolResult, ToolSpec
 

@@ -3,8 +3,8 @@ upstream (feature-hashed vectors: texts sharing words are close) and a rerank mo
 
 import pytest
 
-from apps.endpoints import services as endpoints
-from apps.registry.services import sync_plugins
+from apps.model_endpoints import services as endpoints
+from apps.plugins.services import sync_plugins
 from tests.console import ConsoleClient
 from tests.gateway_fixtures import openai_settings
 

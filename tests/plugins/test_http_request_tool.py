@@ -8,8 +8,8 @@ import socket
 import pytest
 from pydantic import ValidationError
 
+from plugins import safe_http
 from plugins.base import ToolContext
-from plugins.tools import safe_http
 from plugins.tools.http_request import (
     MAX_CONTENT_CHARS,
     HttpRequest,

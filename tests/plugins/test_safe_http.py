@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from plugins.tools import safe_http
-from plugins.tools.safe_http import (
+from plugins import safe_http
+from plugins.safe_http import (
     BlockedAddress,
     RequestFailed,
     ResponseTooLarge,

@@ -31,7 +31,7 @@ def sdk(platform_url: str, key: str) -> openai.OpenAI:
 
 
 def test_calls_are_buffered_then_flushed_into_the_ledger(platform_url, granted, upstream):
-    from apps.endpoints.models import ModelEndpoint
+    from apps.model_endpoints.models import ModelEndpoint
 
     ModelEndpoint.objects.filter(name="qwen-plus").update(
         price_input_per_1k=Decimal("0.002"), price_output_per_1k=Decimal("0.006")

@@ -6,7 +6,7 @@ import pytest
 import redis
 from dashscope import Generation
 
-from apps.endpoints.models import ModelEndpoint
+from apps.model_endpoints.models import ModelEndpoint
 from apps.usage import quotas
 from apps.usage.models import Quota
 from tests.console import ConsoleClient

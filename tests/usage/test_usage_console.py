@@ -4,10 +4,10 @@ the quotas binding a workspace with what the Redis limiter has counted against e
 import pytest
 import redis
 
-from apps.endpoints.models import ModelEndpoint
+from apps.model_endpoints.models import ModelEndpoint
 from apps.usage import quotas
 from apps.usage.models import Quota
-from tests.agents.conftest import chat, make_app, play  # noqa: F401  (chat: a fixture)
+from tests.applications.conftest import chat, make_app, play  # noqa: F401  (chat: a fixture)
 from tests.console import ConsoleClient
 from tests.knowledge.conftest import models  # noqa: F401  (a fixture, used by `chat`)
 from tests.upstream import text

@@ -51,10 +51,10 @@ export interface paths {
             cookie?: never;
         };
         /** List Apps */
-        get: operations["apps_agents_api_list_apps"];
+        get: operations["apps_applications_api_list_apps"];
         put?: never;
         /** Create App */
-        post: operations["apps_agents_api_create_app"];
+        post: operations["apps_applications_api_create_app"];
         delete?: never;
         options?: never;
         head?: never;
@@ -69,15 +69,15 @@ export interface paths {
             cookie?: never;
         };
         /** Get App */
-        get: operations["apps_agents_api_get_app"];
+        get: operations["apps_applications_api_get_app"];
         put?: never;
         post?: never;
         /** Delete App */
-        delete: operations["apps_agents_api_delete_app"];
+        delete: operations["apps_applications_api_delete_app"];
         options?: never;
         head?: never;
         /** Update App */
-        patch: operations["apps_agents_api_update_app"];
+        patch: operations["apps_applications_api_update_app"];
         trace?: never;
     };
     "/console/api/apps/{app_id}/draft": {
@@ -92,7 +92,7 @@ export interface paths {
          * Update Draft
          * @description Replace the draft configuration (checked, not yet live: publish makes it live).
          */
-        put: operations["apps_agents_api_update_draft"];
+        put: operations["apps_applications_api_update_draft"];
         post?: never;
         delete?: never;
         options?: never;
@@ -114,7 +114,7 @@ export interface paths {
          * @description Run the draft, as the app API would run it once published. Streams server-sent
          *     events (``thought``, ``text``, ``done`` or ``error``) unless ``stream`` is false.
          */
-        post: operations["apps_agents_api_playground"];
+        post: operations["apps_applications_api_playground"];
         delete?: never;
         options?: never;
         head?: never;
@@ -134,7 +134,7 @@ export interface paths {
          * Publish
          * @description Publish the draft as the next version, with release notes; the API runs it now.
          */
-        post: operations["apps_agents_api_publish"];
+        post: operations["apps_applications_api_publish"];
         delete?: never;
         options?: never;
         head?: never;
@@ -149,7 +149,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Runs */
-        get: operations["apps_agents_api_list_runs"];
+        get: operations["apps_applications_api_list_runs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -169,7 +169,7 @@ export interface paths {
          * Get Run
          * @description A run with its steps: each retrieval, model call and tool call, in order.
          */
-        get: operations["apps_agents_api_get_run"];
+        get: operations["apps_applications_api_get_run"];
         put?: never;
         post?: never;
         delete?: never;
@@ -186,7 +186,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Sessions */
-        get: operations["apps_agents_api_list_sessions"];
+        get: operations["apps_applications_api_list_sessions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -203,11 +203,11 @@ export interface paths {
             cookie?: never;
         };
         /** Get Session */
-        get: operations["apps_agents_api_get_session"];
+        get: operations["apps_applications_api_get_session"];
         put?: never;
         post?: never;
         /** Delete Session */
-        delete: operations["apps_agents_api_delete_session"];
+        delete: operations["apps_applications_api_delete_session"];
         options?: never;
         head?: never;
         patch?: never;
@@ -221,7 +221,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Versions */
-        get: operations["apps_agents_api_list_versions"];
+        get: operations["apps_applications_api_list_versions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -238,7 +238,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Version */
-        get: operations["apps_agents_api_get_version"];
+        get: operations["apps_applications_api_get_version"];
         put?: never;
         post?: never;
         delete?: never;
@@ -258,7 +258,7 @@ export interface paths {
          * Diff Version
          * @description What changed from version ``number`` to ``against``: the draft, or another version.
          */
-        get: operations["apps_agents_api_diff_version"];
+        get: operations["apps_applications_api_diff_version"];
         put?: never;
         post?: never;
         delete?: never;
@@ -280,7 +280,7 @@ export interface paths {
          * Roll Back
          * @description Copy version ``number`` into the draft; publish to make it live again.
          */
-        post: operations["apps_agents_api_roll_back"];
+        post: operations["apps_applications_api_roll_back"];
         delete?: never;
         options?: never;
         head?: never;
@@ -853,13 +853,13 @@ export interface paths {
             cookie?: never;
         };
         /** List Endpoints */
-        get: operations["apps_endpoints_api_list_endpoints"];
+        get: operations["apps_model_endpoints_api_list_endpoints"];
         put?: never;
         /**
          * Create Endpoint
          * @description Register an upstream model behind a model-provider plugin.
          */
-        post: operations["apps_endpoints_api_create_endpoint"];
+        post: operations["apps_model_endpoints_api_create_endpoint"];
         delete?: never;
         options?: never;
         head?: never;
@@ -874,15 +874,15 @@ export interface paths {
             cookie?: never;
         };
         /** Get Endpoint */
-        get: operations["apps_endpoints_api_get_endpoint"];
+        get: operations["apps_model_endpoints_api_get_endpoint"];
         put?: never;
         post?: never;
         /** Delete Endpoint */
-        delete: operations["apps_endpoints_api_delete_endpoint"];
+        delete: operations["apps_model_endpoints_api_delete_endpoint"];
         options?: never;
         head?: never;
         /** Update Endpoint */
-        patch: operations["apps_endpoints_api_update_endpoint"];
+        patch: operations["apps_model_endpoints_api_update_endpoint"];
         trace?: never;
     };
     "/console/api/model-endpoints/{endpoint_id}/grants": {
@@ -895,7 +895,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Grant */
-        post: operations["apps_endpoints_api_grant"];
+        post: operations["apps_model_endpoints_api_grant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -913,7 +913,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Revoke Grant */
-        delete: operations["apps_endpoints_api_revoke_grant"];
+        delete: operations["apps_model_endpoints_api_revoke_grant"];
         options?: never;
         head?: never;
         patch?: never;
@@ -932,7 +932,7 @@ export interface paths {
          * Test Endpoint
          * @description One tiny real call to the upstream: latency, or the upstream's error.
          */
-        post: operations["apps_endpoints_api_test_endpoint"];
+        post: operations["apps_model_endpoints_api_test_endpoint"];
         delete?: never;
         options?: never;
         head?: never;
@@ -950,7 +950,7 @@ export interface paths {
          * List Models
          * @description The models this workspace may call: granted to it and enabled.
          */
-        get: operations["apps_endpoints_api_list_models"];
+        get: operations["apps_model_endpoints_api_list_models"];
         put?: never;
         post?: never;
         delete?: never;
@@ -992,7 +992,7 @@ export interface paths {
          * List Plugins
          * @description Every installed plugin, with its status and this workspace's choice about it.
          */
-        get: operations["apps_registry_api_list_plugins"];
+        get: operations["apps_plugins_api_list_plugins"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1009,7 +1009,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Plugin */
-        get: operations["apps_registry_api_get_plugin"];
+        get: operations["apps_plugins_api_get_plugin"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1020,7 +1020,7 @@ export interface paths {
          * @description Enable, disable or configure a plugin for this workspace (workspace admins; a plugin
          *     with ``requires_platform_admin`` is switched on by platform admins only).
          */
-        patch: operations["apps_registry_api_update_plugin"];
+        patch: operations["apps_plugins_api_update_plugin"];
         trace?: never;
     };
     "/console/api/quotas": {
@@ -1076,7 +1076,7 @@ export interface paths {
          * List Tools
          * @description The tools this workspace's apps may use: enabled here and installed.
          */
-        get: operations["apps_registry_api_list_tools"];
+        get: operations["apps_plugins_api_list_tools"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1098,7 +1098,7 @@ export interface paths {
          * Invoke
          * @description Test-run a tool. A failure or time-out of the tool is a result with ``is_error``.
          */
-        post: operations["apps_registry_api_invoke"];
+        post: operations["apps_plugins_api_invoke"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1262,8 +1262,8 @@ export interface components {
             /** Status */
             status: string;
         };
-        /** AppConfig */
-        AppConfig: {
+        /** AppConfigSchema */
+        AppConfigSchema: {
             knowledge?: components["schemas"]["KnowledgeSettings"];
             /**
              * Max Iterations
@@ -1310,7 +1310,7 @@ export interface components {
             description: string;
             /**
              * Draft
-             * @description The configuration (AppConfig); defaults, with the default chat model.
+             * @description The configuration (AppConfigSchema); defaults, with the default chat model.
              */
             draft?: {
                 [key: string]: unknown;
@@ -3227,7 +3227,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_list_apps: {
+    apps_applications_api_list_apps: {
         parameters: {
             query?: never;
             header?: never;
@@ -3252,7 +3252,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_create_app: {
+    apps_applications_api_create_app: {
         parameters: {
             query?: never;
             header?: never;
@@ -3283,7 +3283,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_get_app: {
+    apps_applications_api_get_app: {
         parameters: {
             query?: never;
             header?: never;
@@ -3310,7 +3310,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_delete_app: {
+    apps_applications_api_delete_app: {
         parameters: {
             query?: never;
             header?: never;
@@ -3336,7 +3336,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_update_app: {
+    apps_applications_api_update_app: {
         parameters: {
             query?: never;
             header?: never;
@@ -3369,7 +3369,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_update_draft: {
+    apps_applications_api_update_draft: {
         parameters: {
             query?: never;
             header?: never;
@@ -3380,7 +3380,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["AppConfig"];
+                "application/json": components["schemas"]["AppConfigSchema"];
             };
         };
         responses: {
@@ -3402,7 +3402,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_playground: {
+    apps_applications_api_playground: {
         parameters: {
             query?: never;
             header?: never;
@@ -3443,7 +3443,7 @@ export interface operations {
             504: components["responses"]["Error504"];
         };
     };
-    apps_agents_api_publish: {
+    apps_applications_api_publish: {
         parameters: {
             query?: never;
             header?: never;
@@ -3476,7 +3476,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_list_runs: {
+    apps_applications_api_list_runs: {
         parameters: {
             query?: {
                 /** @description Items per page, 1 to 1000. */
@@ -3509,7 +3509,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_get_run: {
+    apps_applications_api_get_run: {
         parameters: {
             query?: never;
             header?: never;
@@ -3537,7 +3537,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_list_sessions: {
+    apps_applications_api_list_sessions: {
         parameters: {
             query?: {
                 /** @description Items per page, 1 to 1000. */
@@ -3569,7 +3569,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_get_session: {
+    apps_applications_api_get_session: {
         parameters: {
             query?: never;
             header?: never;
@@ -3597,7 +3597,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_delete_session: {
+    apps_applications_api_delete_session: {
         parameters: {
             query?: never;
             header?: never;
@@ -3624,7 +3624,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_list_versions: {
+    apps_applications_api_list_versions: {
         parameters: {
             query?: never;
             header?: never;
@@ -3651,7 +3651,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_get_version: {
+    apps_applications_api_get_version: {
         parameters: {
             query?: never;
             header?: never;
@@ -3679,7 +3679,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_diff_version: {
+    apps_applications_api_diff_version: {
         parameters: {
             query?: {
                 against?: string;
@@ -3709,7 +3709,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_agents_api_roll_back: {
+    apps_applications_api_roll_back: {
         parameters: {
             query?: never;
             header?: never;
@@ -5010,7 +5010,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_endpoints_api_list_endpoints: {
+    apps_model_endpoints_api_list_endpoints: {
         parameters: {
             query?: never;
             header?: never;
@@ -5035,7 +5035,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_endpoints_api_create_endpoint: {
+    apps_model_endpoints_api_create_endpoint: {
         parameters: {
             query?: never;
             header?: never;
@@ -5066,7 +5066,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_endpoints_api_get_endpoint: {
+    apps_model_endpoints_api_get_endpoint: {
         parameters: {
             query?: never;
             header?: never;
@@ -5093,7 +5093,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_endpoints_api_delete_endpoint: {
+    apps_model_endpoints_api_delete_endpoint: {
         parameters: {
             query?: never;
             header?: never;
@@ -5119,7 +5119,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_endpoints_api_update_endpoint: {
+    apps_model_endpoints_api_update_endpoint: {
         parameters: {
             query?: never;
             header?: never;
@@ -5152,7 +5152,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_endpoints_api_grant: {
+    apps_model_endpoints_api_grant: {
         parameters: {
             query?: never;
             header?: never;
@@ -5185,7 +5185,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_endpoints_api_revoke_grant: {
+    apps_model_endpoints_api_revoke_grant: {
         parameters: {
             query?: never;
             header?: never;
@@ -5212,7 +5212,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_endpoints_api_test_endpoint: {
+    apps_model_endpoints_api_test_endpoint: {
         parameters: {
             query?: never;
             header?: never;
@@ -5240,7 +5240,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_endpoints_api_list_models: {
+    apps_model_endpoints_api_list_models: {
         parameters: {
             query?: never;
             header?: never;
@@ -5304,7 +5304,7 @@ export interface operations {
             504: components["responses"]["Error504"];
         };
     };
-    apps_registry_api_list_plugins: {
+    apps_plugins_api_list_plugins: {
         parameters: {
             query?: {
                 kind?: components["schemas"]["Kind"] | null;
@@ -5331,7 +5331,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_registry_api_get_plugin: {
+    apps_plugins_api_get_plugin: {
         parameters: {
             query?: never;
             header?: never;
@@ -5359,7 +5359,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_registry_api_update_plugin: {
+    apps_plugins_api_update_plugin: {
         parameters: {
             query?: never;
             header?: never;
@@ -5510,7 +5510,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_registry_api_list_tools: {
+    apps_plugins_api_list_tools: {
         parameters: {
             query?: never;
             header?: never;
@@ -5535,7 +5535,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_registry_api_invoke: {
+    apps_plugins_api_invoke: {
         parameters: {
             query?: never;
             header?: never;

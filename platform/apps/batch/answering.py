@@ -16,7 +16,6 @@ from django.db import connections
 
 from apps.accounts.models import ApiKey, Workspace
 from apps.batch.lines import BatchLine, LineOutcome, failed_line
-from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
 from apps.gateway.openai_compat import (
     ChatCompletionIn,
@@ -25,6 +24,7 @@ from apps.gateway.openai_compat import (
     embeddings_body,
     to_chat_request,
 )
+from apps.model_endpoints.models import EndpointCapability
 from apps.usage.quotas import QuotaExceeded
 from kernel.errors import OPENAI_CODES, ApiError, upstream_failure
 from plugins.base import UpstreamError

@@ -16,8 +16,8 @@ from apps.batch.execution import Checkpoint, kept_alive
 from apps.batch.lines import BatchLine, LineOutcome, failed_line
 from apps.batch.models import Batch, BatchStatus
 from apps.batch.vllm_engine import EngineConfig, VllmEngine
-from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
+from apps.model_endpoints.models import EndpointCapability
 from apps.usage.models import CallStatus
 from apps.usage.quotas import QuotaExceeded
 from kernel.errors import OPENAI_CODES

@@ -14,7 +14,7 @@ from django.db import models
 
 from apps.accounts.models import ApiKey
 from apps.accounts.tenancy import WorkspaceOwned
-from apps.endpoints.models import ModelEndpoint
+from apps.model_endpoints.models import ModelEndpoint
 
 
 def new_file_id() -> str:

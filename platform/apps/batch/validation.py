@@ -14,8 +14,8 @@ from typing import Any
 
 from apps.accounts.models import Workspace
 from apps.batch.inputs import LineTooLong
-from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
+from apps.model_endpoints.models import EndpointCapability
 from kernel.errors import ApiError
 
 MAX_ERRORS = 100

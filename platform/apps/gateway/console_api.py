@@ -9,9 +9,9 @@ from ninja import Field, Router, Schema
 
 from apps.accounts.context import workspace_context
 from apps.accounts.permissions import Permission
-from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
 from apps.gateway.streaming import error_event, event_stream_response, named_event, started
+from apps.model_endpoints.models import EndpointCapability
 from kernel.errors import ApiError
 from kernel.openapi import GATEWAY_ERRORS, also_answers
 from kernel.request_id import request_id_of

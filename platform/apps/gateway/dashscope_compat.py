@@ -20,7 +20,6 @@ from ninja import Field, NinjaAPI, Schema
 
 from apps.accounts.auth import ApiKeyBearer
 from apps.accounts.models import ApiKey
-from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
 from apps.gateway.function_calling import (
     ToolCallIn,
@@ -31,6 +30,7 @@ from apps.gateway.function_calling import (
     tool_specs,
 )
 from apps.gateway.streaming import event_stream_response, started
+from apps.model_endpoints.models import EndpointCapability
 from kernel.edge import EdgeParser
 from kernel.errors import (
     ApiError,

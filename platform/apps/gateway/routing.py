@@ -10,16 +10,16 @@ from typing import TypeVar
 from django.conf import settings
 
 from apps.accounts.models import ApiKey, Workspace
-from apps.endpoints.models import EndpointCapability, ModelEndpoint
-from apps.endpoints.selectors import endpoints_for_workspace
-from apps.endpoints.services import provider_class, provider_settings
 from apps.gateway.input_limits import (
     check_chat_messages,
     check_embedding_inputs,
     check_embedding_tokens,
     check_prompt_tokens,
 )
-from apps.registry import discovery
+from apps.model_endpoints.models import EndpointCapability, ModelEndpoint
+from apps.model_endpoints.selectors import endpoints_for_workspace
+from apps.model_endpoints.services import provider_class, provider_settings
+from apps.plugins import discovery
 from apps.usage.models import CallStatus
 from apps.usage.recorder import Meter
 from kernel import config_cache

@@ -2,7 +2,7 @@
 
 Every way a tool is saved goes through the same checks (``_checked``), so an imported tool
 is held to the rules of a hand-made one. A call validates the arguments, builds the request
-and sends it through ``plugins.tools.safe_http``, which refuses private and metadata
+and sends it through ``plugins.safe_http``, which refuses private and metadata
 addresses; whatever goes wrong upstream comes back as an error result, never an exception,
 and never with the credential in it.
 """
@@ -30,11 +30,11 @@ from apps.http_tools.models import (
     ParameterLocation,
     ToolSource,
 )
-from apps.registry.invocation import Invocation
+from apps.plugins.invocation import Invocation
 from kernel.encryption import DecryptionFailed, decrypt_json, encrypt_json
 from kernel.errors import Conflict, InvalidParameter
+from plugins import safe_http
 from plugins.base import ToolResult, ToolSpec
-from plugins.tools import safe_http
 
 logger = logging.getLogger(__name__)
 

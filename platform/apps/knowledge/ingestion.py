@@ -27,16 +27,16 @@ from django.utils import timezone
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
 from apps.knowledge import search_text, term_statistics
 from apps.knowledge.chunking import ChunkDraft, ChunkingSettings, chunk_elements
 from apps.knowledge.models import IN_PROGRESS, Chunk, Document, DocumentStatus
 from apps.knowledge.storage import document_storage
-from apps.registry import discovery
-from apps.registry.models import Kind
-from apps.registry.selectors import plugin_in_workspace
-from apps.registry.services import loaded_class, settings_for
+from apps.model_endpoints.models import EndpointCapability
+from apps.plugins import discovery
+from apps.plugins.models import Kind
+from apps.plugins.selectors import plugin_in_workspace
+from apps.plugins.services import loaded_class, settings_for
 from apps.usage.quotas import QuotaExceeded, QuotaUnavailable
 from kernel.errors import ApiError
 from plugins.base import Element, LoaderInput, UpstreamError

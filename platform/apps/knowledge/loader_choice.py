@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from apps.accounts.models import Workspace
-from apps.registry.selectors import usable_loaders
+from apps.plugins.selectors import usable_loaders
 from kernel.errors import ApiError
 
 # Content signatures, for files whose name says nothing useful.

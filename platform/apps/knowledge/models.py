@@ -17,7 +17,7 @@ from pgvector.django import VectorField
 
 from apps.accounts.models import Workspace
 from apps.accounts.tenancy import WorkspaceOwned
-from apps.endpoints.models import ModelEndpoint
+from apps.model_endpoints.models import ModelEndpoint
 
 
 class KnowledgeBase(WorkspaceOwned):

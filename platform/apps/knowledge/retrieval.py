@@ -28,11 +28,11 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from apps.accounts.models import Workspace
-from apps.endpoints.models import EndpointCapability
 from apps.gateway import routing
 from apps.knowledge import search_text, vector_index
 from apps.knowledge.models import Chunk, Document, KnowledgeBase, TermStatistic
 from apps.knowledge.retrieval_settings import RetrievalSettings
+from apps.model_endpoints.models import EndpointCapability
 from kernel.errors import InvalidParameter
 
 

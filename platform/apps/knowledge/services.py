@@ -16,8 +16,6 @@ from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
 from apps.accounts.models import User, Workspace
-from apps.endpoints.models import EndpointCapability, ModelEndpoint
-from apps.endpoints.selectors import endpoints_for_workspace
 from apps.knowledge import term_statistics, vector_index
 from apps.knowledge.chunking import ChunkingSettings
 from apps.knowledge.ingestion import dispatch
@@ -25,7 +23,9 @@ from apps.knowledge.loader_choice import choose_loader, supported_extensions
 from apps.knowledge.models import Document, DocumentStatus, KnowledgeBase
 from apps.knowledge.retrieval_settings import RetrievalSettings
 from apps.knowledge.storage import document_storage
-from apps.registry.plugin_settings import field_errors
+from apps.model_endpoints.models import EndpointCapability, ModelEndpoint
+from apps.model_endpoints.selectors import endpoints_for_workspace
+from apps.plugins.plugin_settings import field_errors
 from kernel.errors import ApiError, Conflict, InvalidParameter
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from ninja import Field, Router, Schema, Status
 from apps.accounts.context import require_platform_admin, workspace_context
 from apps.accounts.models import Workspace
 from apps.accounts.permissions import Permission
-from apps.endpoints.models import ModelEndpoint
+from apps.model_endpoints.models import ModelEndpoint
 from apps.usage.models import Quota
 from apps.usage.selectors import quota_consumption, usage_summary
 from apps.usage.services import flush_usage

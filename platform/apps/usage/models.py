@@ -2,7 +2,7 @@ from django.db import models
 
 from apps.accounts.models import ApiKey, Workspace
 from apps.accounts.tenancy import WorkspaceOwned
-from apps.endpoints.models import ModelEndpoint
+from apps.model_endpoints.models import ModelEndpoint
 
 
 class CallStatus(models.TextChoices):

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from apps.accounts.models import Workspace
-from apps.endpoints.models import ModelEndpoint
+from apps.model_endpoints.models import ModelEndpoint
 from apps.usage.limiter import (
     LEASE_MS,
     MINUTE_MS,

@@ -18,7 +18,7 @@ import redis
 from django.utils import timezone
 
 from apps.accounts.models import ApiKey, Workspace
-from apps.endpoints.models import ModelEndpoint
+from apps.model_endpoints.models import ModelEndpoint
 from apps.usage.limiter import Ticket
 from apps.usage.models import CallStatus
 from apps.usage.quotas import admit_call, settle_call
@@ -70,7 +70,7 @@ class Meter:
     ticket: Ticket | None = None
     #: The configuration version routing read (kernel.config_cache), reused for quotas.
     config_version: bytes | None = None
-    #: The agent app whose run makes the call (apps.agents), for usage by app.
+    #: The agent app whose run makes the call (apps.applications), for usage by app.
     app_id: str | None = None
     #: The batch whose line makes the call (apps.batch), for usage by batch.
     batch_id: str | None = None

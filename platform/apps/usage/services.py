@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 
 from apps.accounts.models import ApiKey, Workspace
-from apps.endpoints.models import ModelEndpoint
+from apps.model_endpoints.models import ModelEndpoint
 from apps.usage.models import CallStatus, DailyUsage, UsageRecord
 from kernel.redis_connection import redis_client
 

@@ -11,7 +11,7 @@ def list_plugins(*, as_json: bool) -> int:
     Needs no database: an operator can check a `pip install` before anything runs. Exits 1
     when a plugin failed to load, so scripts notice.
     """
-    from apps.registry.discovery import discover, failures
+    from apps.plugins.discovery import discover, failures
 
     found = sorted(discover().values(), key=lambda d: d.key)
     rows = [
@@ -47,7 +47,7 @@ def sync() -> int:
     django.setup()
     from django.conf import settings
 
-    from apps.registry.services import PluginsFailed, sync_plugins
+    from apps.plugins.services import PluginsFailed, sync_plugins
 
     try:
         result = sync_plugins(strict=settings.PLUGINS_STRICT)
@@ -71,6 +71,6 @@ def sync_at_start() -> None:
     django.setup()
     from django.conf import settings
 
-    from apps.registry.services import sync_plugins
+    from apps.plugins.services import sync_plugins
 
     sync_plugins(strict=settings.PLUGINS_STRICT)

@@ -4,7 +4,7 @@ import { api, call, type Schemas } from "../../api/client";
 import { useWsKey } from "../../session/workspace";
 
 export type App = Schemas["AppOut"];
-export type AppConfig = Schemas["AppConfig"];
+export type AppConfig = Schemas["AppConfigSchema"];
 export type Knowledge = Schemas["KnowledgeSettings"];
 export type Variable = Schemas["Variable"];
 

@@ -12,10 +12,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from apps.accounts.services import bootstrap
-from apps.endpoints.guidance import HOW_TO_ADD_A_CHAT_MODEL, NO_CHAT_MODEL
-from apps.endpoints.selectors import chat_model_registered
-from apps.endpoints.services import seed_endpoints
-from apps.registry.services import sync_plugins
+from apps.model_endpoints.guidance import HOW_TO_ADD_A_CHAT_MODEL, NO_CHAT_MODEL
+from apps.model_endpoints.selectors import chat_model_registered
+from apps.model_endpoints.services import seed_endpoints
+from apps.plugins.services import sync_plugins
 from studio.config import env_str
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"

@@ -1,0 +1,250 @@
+"""Console API: agent apps, their draft, the playground, versions, sessions and runs."""
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Status
+from ninja.pagination import paginate
+
+from apps.accounts.context import caller_user, workspace_context
+from apps.accounts.permissions import Permission
+from apps.applications import selectors, services
+from apps.applications.config import AppConfigSchema, changes
+from apps.applications.models import AgentApp, AppVersion, RunStatus, RunSurface
+from apps.applications.planning import Call, plan_run
+from apps.applications.runtime import Event, Finished, TextDelta, Thought, run_app, run_to_end
+from apps.applications.schemas import (
+    AppCreateIn,
+    AppOut,
+    AppUpdateIn,
+    DiffOut,
+    PlaygroundIn,
+    PublishIn,
+    RunDetailOut,
+    RunOut,
+    SessionOut,
+    VersionOut,
+)
+from apps.gateway.streaming import error_event, event_stream_response, named_event, started
+from kernel.errors import ApiError, InvalidParameter
+from kernel.openapi import GATEWAY_ERRORS, also_answers
+from kernel.paging import Paging
+from kernel.request_id import request_id_of
+from plugins.base import ChatMessage, UpstreamError
+
+router = Router(tags=["apps"])
+
+
+def _app(request: HttpRequest, app_id: uuid.UUID, permission: Permission) -> AgentApp:
+    ctx = workspace_context(request)
+    ctx.require(permission)
+    return selectors.app(ctx.workspace, app_id)
+
+
+def _app_out(app: AgentApp) -> AgentApp:
+    # Re-read with the version annotations the list has.
+    return selectors.app(app.workspace, app.pk)
+
+
+def _version_out(version: AppVersion) -> dict[str, Any]:
+    return {
+        "number": version.number,
+        "notes": version.notes,
+        "config": version.config,
+        "published_by": version.published_by.email if version.published_by else None,
+        "published_at": version.published_at,
+    }
+
+
+# --- apps and their draft -----------------------------------------------------------------------
+
+
+@router.get("/apps", response=list[AppOut])
+def list_apps(request: HttpRequest):
+    ctx = workspace_context(request)
+    ctx.require(Permission.VIEW_WORKSPACE)
+    return list(selectors.apps(ctx.workspace))
+
+
+@router.post("/apps", response={201: AppOut})
+def create_app(request: HttpRequest, payload: AppCreateIn):
+    ctx = workspace_context(request)
+    ctx.require(Permission.EDIT_APPS)
+    app = services.create_app(ctx.workspace, **payload.model_dump(), by=caller_user(request))
+    return Status(201, _app_out(app))
+
+
+@router.get("/apps/{app_id}", response=AppOut)
+def get_app(request: HttpRequest, app_id: uuid.UUID):
+    return _app(request, app_id, Permission.VIEW_WORKSPACE)
+
+
+@router.patch("/apps/{app_id}", response=AppOut)
+def update_app(request: HttpRequest, app_id: uuid.UUID, payload: AppUpdateIn):
+    app = _app(request, app_id, Permission.EDIT_APPS)
+    services.update_app(app, **payload.model_dump(exclude_unset=True))
+    return _app_out(app)
+
+
+@router.put("/apps/{app_id}/draft", response=AppOut)
+def update_draft(request: HttpRequest, app_id: uuid.UUID, payload: AppConfigSchema):
+    """Replace the draft configuration (checked, not yet live: publish makes it live)."""
+    app = _app(request, app_id, Permission.EDIT_APPS)
+    services.update_draft(app, payload.model_dump(mode="json"))
+    return _app_out(app)
+
+
+@router.delete("/apps/{app_id}", response={204: None})
+def delete_app(request: HttpRequest, app_id: uuid.UUID):
+    services.delete_app(_app(request, app_id, Permission.EDIT_APPS))
+    return Status(204, None)
+
+
+# --- playground ---------------------------------------------------------------------------------
+
+
+def playground_events(events: Iterator[Event], request_id: str) -> Iterator[str]:
+    """The playground's stream: ``thought``, ``text`` and one ``done`` (or ``error``)."""
+    try:
+        for event in events:
+            if isinstance(event, TextDelta):
+                yield named_event("text", {"text": event.text})
+            elif isinstance(event, Thought):
+                yield named_event("thought", event.data)
+            elif isinstance(event, Finished):
+                yield named_event("done", _finished_out(event))
+    except (ApiError, UpstreamError) as exc:
+        yield error_event(exc, request_id)
+
+
+def _finished_out(finished: Finished) -> dict[str, Any]:
+    return {
+        "text": finished.text,
+        "session_id": finished.session_id,
+        "thoughts": finished.thoughts,
+        "doc_references": finished.doc_references,
+        "usage": {"models": finished.usage},
+    }
+
+
+@router.post(
+    "/apps/{app_id}/playground",
+    openapi_extra=also_answers(*GATEWAY_ERRORS, event_stream=True),
+)
+def playground(request: HttpRequest, app_id: uuid.UUID, payload: PlaygroundIn):
+    """Run the draft, as the app API would run it once published. Streams server-sent
+    events (``thought``, ``text``, ``done`` or ``error``) unless ``stream`` is false."""
+    ctx = workspace_context(request)
+    ctx.require(Permission.USE_MODELS)
+    app = selectors.app(ctx.workspace, app_id)
+    config = services.parse_config(app.draft)
+    if not config.model:
+        raise InvalidParameter("draft.model: choose a chat model first.")
+    messages = None
+    if payload.messages:
+        try:
+            messages = [ChatMessage.model_validate(m) for m in payload.messages]
+        except ValueError:
+            raise InvalidParameter("messages: each needs a role and a content.") from None
+    plan = plan_run(
+        app=app,
+        version=None,
+        config=config,
+        call=Call(
+            prompt=payload.prompt,
+            messages=messages,
+            session_id=payload.session_id,
+            variables=payload.variables,
+        ),
+        surface=RunSurface.PLAYGROUND,
+        api_key=ctx.api_key,
+        user=ctx.user,
+        request_id=request_id_of(request),
+    )
+    events = run_app(plan)
+    if not payload.stream:
+        return _finished_out(run_to_end(events))
+    return event_stream_response(playground_events(started(events), request_id_of(request)))
+
+
+# --- versions -----------------------------------------------------------------------------------
+
+
+@router.post("/apps/{app_id}/publish", response={201: VersionOut})
+def publish(request: HttpRequest, app_id: uuid.UUID, payload: PublishIn):
+    """Publish the draft as the next version, with release notes; the API runs it now."""
+    app = _app(request, app_id, Permission.EDIT_APPS)
+    version = services.publish(app, notes=payload.notes, by=caller_user(request))
+    return Status(201, _version_out(version))
+
+
+@router.get("/apps/{app_id}/versions", response=list[VersionOut])
+def list_versions(request: HttpRequest, app_id: uuid.UUID):
+    app = _app(request, app_id, Permission.VIEW_WORKSPACE)
+    return [_version_out(v) for v in selectors.versions(app)]
+
+
+@router.get("/apps/{app_id}/versions/{number}", response=VersionOut)
+def get_version(request: HttpRequest, app_id: uuid.UUID, number: int):
+    app = _app(request, app_id, Permission.VIEW_WORKSPACE)
+    return _version_out(selectors.version(app, number))
+
+
+@router.get("/apps/{app_id}/versions/{number}/diff", response=DiffOut)
+def diff_version(request: HttpRequest, app_id: uuid.UUID, number: int, against: str = "draft"):
+    """What changed from version ``number`` to ``against``: the draft, or another version."""
+    app = _app(request, app_id, Permission.VIEW_WORKSPACE)
+    base = selectors.version(app, number)
+    if against == "draft":
+        target = app.draft
+    elif against.isdigit():
+        target = selectors.version(app, int(against)).config
+    else:
+        raise InvalidParameter("against: 'draft' or a version number.")
+    return {"base": str(number), "target": against, "changes": changes(base.config, target)}
+
+
+@router.post("/apps/{app_id}/versions/{number}/rollback", response=AppOut)
+def roll_back(request: HttpRequest, app_id: uuid.UUID, number: int):
+    """Copy version ``number`` into the draft; publish to make it live again."""
+    app = _app(request, app_id, Permission.EDIT_APPS)
+    services.roll_back(app, selectors.version(app, number))
+    return _app_out(app)
+
+
+# --- sessions and runs --------------------------------------------------------------------------
+
+
+@router.get("/apps/{app_id}/sessions", response=list[SessionOut])
+@paginate(Paging)
+def list_sessions(request: HttpRequest, app_id: uuid.UUID):
+    return selectors.sessions(_app(request, app_id, Permission.VIEW_WORKSPACE))
+
+
+@router.get("/apps/{app_id}/sessions/{session_id}", response=SessionOut)
+def get_session(request: HttpRequest, app_id: uuid.UUID, session_id: str):
+    app = _app(request, app_id, Permission.VIEW_WORKSPACE)
+    return selectors.session(app, session_id)
+
+
+@router.delete("/apps/{app_id}/sessions/{session_id}", response={204: None})
+def delete_session(request: HttpRequest, app_id: uuid.UUID, session_id: str):
+    app = _app(request, app_id, Permission.EDIT_APPS)
+    services.delete_session(selectors.session(app, session_id))
+    return Status(204, None)
+
+
+@router.get("/apps/{app_id}/runs", response=list[RunOut])
+@paginate(Paging)
+def list_runs(request: HttpRequest, app_id: uuid.UUID, status: RunStatus | None = None):
+    app = _app(request, app_id, Permission.VIEW_WORKSPACE)
+    return selectors.runs(app, status)
+
+
+@router.get("/apps/{app_id}/runs/{run_id}", response=RunDetailOut)
+def get_run(request: HttpRequest, app_id: uuid.UUID, run_id: uuid.UUID):
+    """A run with its steps: each retrieval, model call and tool call, in order."""
+    app = _app(request, app_id, Permission.VIEW_WORKSPACE)
+    return selectors.run(app, run_id)

@@ -1,0 +1,71 @@
+"""Published apps on the OpenAI-compatible surface: ``model="app:<app_id>"``.
+
+``POST /compatible-mode/v1/chat/completions`` with that model runs the app (its latest
+published version) on the messages, so any OpenAI client can call an app. The app's own
+tools and knowledge apply; the caller may not send tools. Sessions are the client's
+business here, as in OpenAI: the messages are the conversation.
+"""
+
+from collections.abc import Iterator
+
+from django.http import HttpRequest
+
+from apps.applications.app_api import published_app
+from apps.applications.config import AppConfigSchema
+from apps.applications.models import RunSurface
+from apps.applications.planning import Call, plan_run
+from apps.applications.runtime import Event, Finished, TextDelta, run_app, run_to_end
+from apps.gateway.function_calling import text_of
+from apps.gateway.openai_compat import ChatCompletionIn, completion_body, completion_frames
+from apps.gateway.streaming import event_stream_response, started
+from kernel.errors import InvalidParameter
+from kernel.request_id import request_id_of
+from plugins.base import ChatChunk, ChatMessage, Usage
+
+APP_MODEL_PREFIX = "app:"
+
+
+def _chunks(events: Iterator[Event]) -> Iterator[ChatChunk]:
+    for event in events:
+        if isinstance(event, TextDelta):
+            yield ChatChunk(content=event.text)
+        elif isinstance(event, Finished):
+            usage = Usage(input_tokens=event.input_tokens, output_tokens=event.output_tokens)
+            yield ChatChunk(finish_reason=event.finish_reason, usage=usage)
+
+
+def chat_with_app(request: HttpRequest, payload: ChatCompletionIn):
+    if payload.tools:
+        raise InvalidParameter("tools: an app runs its own tools; configure them on the app.")
+    app, version = published_app(request.auth, payload.model[len(APP_MODEL_PREFIX) :], request)
+    messages = [
+        ChatMessage(role="system" if m.role == "developer" else m.role, content=text_of(m.content))
+        for m in payload.messages
+    ]
+    plan = plan_run(
+        app=app,
+        version=version,
+        config=AppConfigSchema.model_validate(version.config),
+        call=Call(
+            messages=messages,
+            temperature=payload.temperature,
+            top_p=payload.top_p,
+            max_tokens=payload.max_completion_tokens or payload.max_tokens,
+        ),
+        surface=RunSurface.OPENAI,
+        api_key=request.auth,
+        request_id=request_id_of(request),
+    )
+    events = run_app(plan)
+    if payload.stream:
+        include_usage = bool(payload.stream_options and payload.stream_options.include_usage)
+        frames = completion_frames(
+            _chunks(started(events)),
+            model=payload.model,
+            include_usage=include_usage,
+            request_id=request_id_of(request),
+        )
+        return event_stream_response(frames)
+    finished = run_to_end(events)
+    usage = Usage(input_tokens=finished.input_tokens, output_tokens=finished.output_tokens)
+    return completion_body(payload.model, finished.text, finished.finish_reason, usage)

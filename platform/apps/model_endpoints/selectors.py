@@ -1,0 +1,30 @@
+"""Reads of model endpoints: the platform's list, and what one workspace may call."""
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from apps.accounts.models import Workspace
+from apps.model_endpoints.models import EndpointGrant, ModelEndpoint
+
+
+def all_endpoints() -> QuerySet[ModelEndpoint]:
+    return ModelEndpoint.objects.all()
+
+
+def endpoints_for_workspace(workspace: Workspace) -> QuerySet[ModelEndpoint]:
+    """Enabled endpoints granted to ``workspace``: the models its programs may call, each
+    with ``is_default`` (the workspace's default for its capability)."""
+    grants = EndpointGrant.objects.filter(endpoint=OuterRef("pk"), workspace=workspace)
+    return (
+        ModelEndpoint.objects.filter(enabled=True)
+        .filter(Exists(grants))
+        .annotate(is_default=Exists(grants.filter(is_default=True)))
+    )
+
+
+def grants_of(endpoint: ModelEndpoint) -> QuerySet[EndpointGrant]:
+    return endpoint.grants.select_related("workspace").order_by("workspace__slug")
+
+
+def chat_model_registered() -> bool:
+    """Whether any enabled endpoint can chat (for the newcomer's guidance)."""
+    return ModelEndpoint.objects.filter(enabled=True, capabilities__contains=["chat"]).exists()
