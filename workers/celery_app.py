@@ -22,7 +22,7 @@ app = Celery(
         "workers.health",
         "workers.usage",
         "apps.knowledge.tasks",
-        "apps.agents.tasks",
+        "apps.applications.tasks",
         "apps.batch.tasks",
     ],
 )

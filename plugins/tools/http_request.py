@@ -1,6 +1,6 @@
 """Lets an agent call a web API: GET or POST a public URL, read the answer.
 
-Every request goes through ``plugins.tools.safe_http``, so internal addresses (the
+Every request goes through ``plugins.safe_http``, so internal addresses (the
 platform's own network, cloud metadata) are refused at connect time, redirects included.
 A workspace can narrow it further to a list of domains. Off by default: a workspace admin
 decides whether its agents may reach the internet.
@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from plugins import safe_http
 from plugins.base import PluginSettings, Tool, ToolContext, ToolResult
-from plugins.tools import safe_http
 
 MAX_CONTENT_CHARS = 8_000
 MAX_HEADERS = 10
