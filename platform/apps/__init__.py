@@ -1,1 +1,1 @@
-"""Django apps, one per bounded context (see DESIGN.md)."""
+"""Django apps, one per bounded context (see docs/architecture.md)."""

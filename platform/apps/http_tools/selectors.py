@@ -14,8 +14,3 @@ def http_tools(workspace: Workspace) -> QuerySet[HttpTool]:
 def http_tool(workspace: Workspace, tool_id: object) -> HttpTool:
     """The tool ``tool_id`` of ``workspace``; ``NotFound`` for another workspace's."""
     return get_in_workspace(http_tools(workspace), workspace, pk=tool_id)
-
-
-def http_tool_named(workspace: Workspace, name: str) -> HttpTool:
-    """The tool a model called by ``name`` in ``workspace`` (for the agent runtime)."""
-    return get_in_workspace(http_tools(workspace), workspace, name=name)

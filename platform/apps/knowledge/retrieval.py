@@ -1,6 +1,7 @@
 """Retrieval: the chunks of one or more knowledge bases that best answer a query.
 
-Used by the hit test (命中测试) now and by agent apps later. Stages:
+Used by the hit test (命中测试), an app's retrieval before its first model call and the
+``knowledge_search`` tool. Stages:
 
 - ``vector``: the query is embedded with each knowledge base's own model and searched in
   its HNSW index (``ef_search`` per query); score = cosine similarity.

@@ -98,11 +98,6 @@ class ChunkOut(Schema):
     metadata: dict[str, Any]
 
 
-class ChunkPageOut(Schema):
-    count: int
-    items: list[ChunkOut]
-
-
 class HitTestIn(Schema):
     query: str = Field(min_length=1, max_length=4000)
     knowledge_base_ids: list[uuid.UUID] = Field(
