@@ -1,5 +1,7 @@
 // Server-sent events from a POST (the model and app playgrounds): `event: name` and one
-// `data: {json}` line per frame. A refusal before the stream starts is an ApiError.
+// `data: {json}` line per frame, parsed by eventsource-parser. A refusal before the stream
+// starts is an ApiError.
+import { createParser } from "eventsource-parser";
 import { consoleHeaders, ensureCsrfCookie, reportUnauthenticated } from "./client";
 import { apiErrorFromResponse } from "./errors";
 
@@ -8,29 +10,21 @@ export interface SseEvent {
   data: unknown;
 }
 
-/** Split a buffer into complete frames and the unfinished rest. */
-export function parseFrames(buffer: string): { events: SseEvent[]; rest: string } {
-  const events: SseEvent[] = [];
-  const blocks = buffer.replace(/\r\n/g, "\n").split("\n\n");
-  const rest = blocks.pop() ?? "";
-  for (const block of blocks) {
-    let event = "message";
-    const data: string[] = [];
-    for (const line of block.split("\n")) {
-      if (line.startsWith("event:")) event = line.slice(6).trim();
-      else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-    }
-    if (!data.length) continue;
-    const text = data.join("\n");
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // plain text data (`[DONE]`)
-    }
-    events.push({ event, data: parsed });
-  }
-  return { events, rest };
+/** A parser fed text as it arrives: each complete frame goes to `onEvent` (unnamed frames
+ *  as "message", JSON data parsed, other data as text); `end` delivers an unfinished last one. */
+export function eventStreamParser(onEvent: (event: SseEvent) => void): { feed: (chunk: string) => void; end: () => void } {
+  const parser = createParser({
+    onEvent: ({ event, data }) => {
+      let parsed: unknown = data;
+      try {
+        parsed = JSON.parse(data);
+      } catch {
+        // plain text data (`[DONE]`)
+      }
+      onEvent({ event: event ?? "message", data: parsed });
+    },
+  });
+  return { feed: (chunk) => parser.feed(chunk), end: () => parser.feed("\n\n") };
 }
 
 export async function postEventStream(
@@ -54,14 +48,12 @@ export async function postEventStream(
   }
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
-  let buffer = "";
+  const parser = eventStreamParser(onEvent);
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    const { events, rest } = parseFrames(buffer);
-    buffer = rest;
-    events.forEach(onEvent);
+    parser.feed(decoder.decode(value, { stream: true }));
   }
-  parseFrames(buffer + "\n\n").events.forEach(onEvent);
+  parser.feed(decoder.decode());
+  parser.end();
 }
