@@ -45,7 +45,6 @@ from plugins.base import (
     RerankResponse,
     RerankResult,
     SecretStr,
-    ToolCall,
     UpstreamAuthenticationError,
     UpstreamBadRequestError,
     UpstreamConnectionError,
@@ -55,6 +54,8 @@ from plugins.base import (
     UpstreamTimeoutError,
     Usage,
 )
+from plugins.scrubbing import scrub
+from plugins.tool_calls import ToolCallAssembler
 
 DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com/api/v1"
 INTERNATIONAL_BASE_URL = "https://dashscope-intl.aliyuncs.com/api/v1"
@@ -242,9 +243,7 @@ _SERVER_CODES = ("InternalError", "SystemError", "ServiceUnavailable", "ModelSer
 
 
 def _scrub(text: str, secret: str | None) -> str:
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "***")
-    return text
+    return scrub(text, [secret], min_length=4)
 
 
 def _said(message: Any, secret: str) -> str:
@@ -477,32 +476,6 @@ def _choice(response: Any) -> tuple[str, list[Any], str | None] | None:
     return _text(message.get("content")), calls, _finish_reason(choice.get("finish_reason"))
 
 
-class _ToolCallAssembler:
-    """Joins tool calls from stream events (fragments keyed by ``index``) into whole calls."""
-
-    def __init__(self) -> None:
-        self._calls: dict[Any, dict[str, str]] = {}
-
-    def add(self, fragments: list[dict[str, Any]]) -> None:
-        for position, fragment in enumerate(fragments):
-            index = fragment.get("index")
-            key = index if index is not None else (fragment.get("id") or position)
-            call = self._calls.setdefault(key, {"id": "", "name": "", "arguments": ""})
-            if fragment.get("id"):
-                call["id"] = fragment["id"]
-            function = fragment.get("function") or {}
-            name = function.get("name") or ""
-            if name and name != call["name"]:
-                call["name"] += name
-            call["arguments"] += function.get("arguments") or ""
-
-    def calls(self) -> list[ToolCall]:
-        return [
-            ToolCall(id=call["id"] or f"call_{n}", name=call["name"], arguments=call["arguments"])
-            for n, call in enumerate(self._calls.values())
-        ]
-
-
 # --- the provider ------------------------------------------------------------------------------
 
 
@@ -546,7 +519,7 @@ class DashScopeProvider(ModelProvider):
             host = _host(settings)
             raise UpstreamServerError(f"Model server {host} returned no choices.", upstream=host)
         content, fragments, finish_reason = found
-        assembler = _ToolCallAssembler()
+        assembler = ToolCallAssembler()
         assembler.add(fragments)
         calls = assembler.calls()
         return ChatResponse(
@@ -569,7 +542,7 @@ class DashScopeProvider(ModelProvider):
         """
         arguments = _chat_arguments(request)
         call = _Call(settings)
-        assembler = _ToolCallAssembler()
+        assembler = ToolCallAssembler()
         finish_reason: str | None = None
         usage: Usage | None = None
         events: Any = None

@@ -42,6 +42,8 @@ from plugins.base import (
     UpstreamTimeoutError,
     Usage,
 )
+from plugins.scrubbing import scrub
+from plugins.tool_calls import ToolCallAssembler
 
 #: Sent when no key is configured: vLLM, Ollama and LM Studio accept any key.
 PLACEHOLDER_API_KEY = "EMPTY"
@@ -203,9 +205,7 @@ def _upstream_message(exc: openai.APIError) -> str:
 
 
 def _scrub(text: str, secret: str | None) -> str:
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "***")
-    return text
+    return scrub(text, [secret], min_length=4)
 
 
 def map_error(exc: openai.OpenAIError, settings: OpenAICompatibleSettings) -> UpstreamError:
@@ -321,31 +321,6 @@ def _usage(usage: Any) -> Usage | None:
     )
 
 
-class _ToolCallAssembler:
-    """Joins streamed tool-call fragments (keyed by their ``index``) into whole calls."""
-
-    def __init__(self) -> None:
-        self._calls: dict[Any, dict[str, Any]] = {}
-
-    def add(self, fragments: list[Any]) -> None:
-        for position, fragment in enumerate(fragments):
-            index = getattr(fragment, "index", None)
-            key = index if index is not None else (fragment.id or position)
-            call = self._calls.setdefault(key, {"id": None, "name": "", "arguments": ""})
-            if fragment.id:
-                call["id"] = fragment.id
-            function = fragment.function
-            if function is not None:
-                call["name"] += function.name or ""
-                call["arguments"] += function.arguments or ""
-
-    def calls(self) -> list[ToolCall]:
-        return [
-            ToolCall(id=call["id"] or f"call_{n}", name=call["name"], arguments=call["arguments"])
-            for n, call in enumerate(self._calls.values())
-        ]
-
-
 # --- the providers -----------------------------------------------------------------------------
 
 
@@ -402,7 +377,7 @@ class OpenAICompatibleProvider(ModelProvider):
         some chunks, when the server fails.
         """
         arguments = _chat_arguments(request)
-        assembler = _ToolCallAssembler()
+        assembler = ToolCallAssembler()
         finish_reason: str | None = None
         usage: Usage | None = None
         try:
