@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Collection
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from django.db import IntegrityError, transaction
 
@@ -35,6 +35,7 @@ from kernel.encryption import DecryptionFailed, decrypt_json, encrypt_json
 from kernel.errors import Conflict, InvalidParameter
 from plugins import safe_http
 from plugins.base import ToolResult, ToolSpec
+from plugins.scrubbing import scrub
 
 logger = logging.getLogger(__name__)
 
@@ -501,7 +502,8 @@ def _request_parts(tool: HttpTool, arguments: dict[str, Any]) -> dict[str, Any]:
 
 
 def _add_auth(tool: HttpTool, request: dict[str, Any]) -> list[str]:
-    """Put the credential on ``request``; returns every form of it to scrub from output."""
+    """Put the credential on ``request``; returns the secrets to scrub from output (their
+    encoded forms are scrubbed as well)."""
     if tool.auth_type == AuthType.NONE:
         return []
     secret = decrypt_json(tool.encrypted_secret)
@@ -509,7 +511,7 @@ def _add_auth(tool: HttpTool, request: dict[str, Any]) -> list[str]:
         pair = f"{secret['username']}:{secret['password']}"
         encoded = base64.b64encode(pair.encode()).decode()
         request["headers"]["Authorization"] = f"Basic {encoded}"
-        return [*_forms(secret["password"]), encoded]
+        return [secret["password"], encoded]
     token = secret["token"]
     if tool.auth_type == AuthType.BEARER:
         request["headers"]["Authorization"] = f"Bearer {token}"
@@ -517,24 +519,7 @@ def _add_auth(tool: HttpTool, request: dict[str, Any]) -> list[str]:
         request["query"].append((tool.auth_name, token))
     else:
         request["headers"][tool.auth_name] = token
-    return _forms(token)
-
-
-def _forms(secret: str) -> list[str]:
-    return [form for form in {secret, quote(secret, safe=""), quote_plus(secret)} if form]
-
-
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    if isinstance(value, str):
-        # Longest first, so a secret's encoded form is not half-replaced by a shorter one.
-        for secret in sorted(secrets, key=len, reverse=True):
-            value = value.replace(secret, "***")
-        return value
-    if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {_scrub(key, secrets): _scrub(item, secrets) for key, item in value.items()}
-    return value
+    return [token]
 
 
 def _truncated(text: str, limit: int) -> str:
@@ -610,8 +595,8 @@ def invoke_http_tool(tool: HttpTool, arguments: dict[str, Any]) -> Invocation:
     duration_ms = round((time.monotonic() - started) * 1000)
     if secrets:
         result = ToolResult(
-            content=_scrub(result.content, secrets),
-            data=_scrub(result.data, secrets),
+            content=scrub(result.content, secrets),
+            data=scrub(result.data, secrets),
             is_error=result.is_error,
         )
     return Invocation(tool=tool.name, result=result, duration_ms=duration_ms)

@@ -24,6 +24,7 @@ from apps.plugins.selectors import plugin_in_workspace
 from apps.plugins.services import PluginUnavailable, loaded_class, settings_for
 from kernel.errors import InvalidParameter, NotFound
 from plugins.base import Passage, Tool, ToolContext, ToolResult
+from plugins.scrubbing import scrub
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +34,6 @@ class Invocation:
     tool: str
     result: ToolResult
     duration_ms: int
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
 
 
 def invoke_tool(
@@ -88,12 +83,12 @@ def invoke_tool(
         error = outcome.get("error") or TypeError(
             f"invoke() returned {type(outcome.get('result')).__name__}, not ToolResult"
         )
-        message = _scrub(f"{type(error).__name__}: {error}", secrets)
+        message = scrub(f"{type(error).__name__}: {error}", secrets)
         logger.warning("Tool %s failed: %s", plugin_id, message)
         result = ToolResult(content=f"Tool '{plugin_id}' failed: {message}", is_error=True)
     else:
         result = outcome["result"]
     duration_ms = round((time.monotonic() - started) * 1000)
     if result.is_error:
-        result = result.model_copy(update={"content": _scrub(result.content, secrets)})
+        result = result.model_copy(update={"content": scrub(result.content, secrets)})
     return Invocation(tool=plugin_id, result=result, duration_ms=duration_ms)
