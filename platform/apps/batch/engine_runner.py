@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 from django.conf import settings
 
-from apps.batch.execution import Checkpoint, kept_alive
+from apps.batch.checkpoints import Checkpoint
+from apps.batch.leases import kept_alive
 from apps.batch.lines import BatchLine, LineOutcome, failed_line
 from apps.batch.models import Batch, BatchStatus
 from apps.batch.vllm_engine import EngineConfig, VllmEngine

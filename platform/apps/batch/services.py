@@ -21,6 +21,7 @@ from apps.batch.models import (
     BatchStatus,
     FilePurpose,
 )
+from kernel import queueing
 from kernel.errors import Conflict, InvalidParameter
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,12 @@ MIN_WINDOW_HOURS, MAX_WINDOW_HOURS = 24, 336
 _WINDOW = re.compile(r"^(\d+)([hd])$")
 #: A batch queued this long without a worker taking it is queued again (a lost message).
 REQUEUE_AFTER = timedelta(minutes=10)
+#: A batch that made its worker fail this often is failed rather than tried again.
+MAX_ATTEMPTS = 5
+#: The batch tasks (``apps.batch.tasks``), sent by name: validate and run over HTTP, and
+#: run on a GPU worker's vLLM engine.
+RUN_TASK = "batch.run"
+RUN_ON_ENGINE_TASK = "batch.run_on_engine"
 
 
 # --- files --------------------------------------------------------------------------------------
@@ -169,17 +176,38 @@ def cancel_batch(batch: Batch) -> Batch:
 
 def enqueue(batch: Batch) -> None:
     """Send the batch to the queue that can run it."""
-    from apps.batch import tasks
-
     Batch.objects.filter(pk=batch.pk).update(enqueued_at=timezone.now())
     if (
         batch.engine == BatchEngine.VLLM
         and batch.status == BatchStatus.IN_PROGRESS
         and batch.expires_at > timezone.now()
     ):
-        tasks.run_batch_on_engine.delay(batch.pk)
+        queueing.enqueue(RUN_ON_ENGINE_TASK, batch.pk, queue=queueing.BATCH_VLLM)
     else:
-        tasks.run_batch.delay(batch.pk)
+        queueing.enqueue(RUN_TASK, batch.pk, queue=queueing.BATCH)
+
+
+def fail_if_worn_out(batch_id: str, exc: Exception) -> bool:
+    """Fail the batch if it has made its worker fail ``MAX_ATTEMPTS`` times (``exc`` the
+    last time); whether it did. Otherwise the sweep queues it again."""
+    batch = Batch.objects.filter(pk=batch_id).first()
+    if batch is None or batch.attempts < MAX_ATTEMPTS:
+        return False
+    Batch.objects.filter(pk=batch_id, status__in=UNFINISHED).update(
+        status=BatchStatus.FAILED,
+        errors=[
+            {
+                "code": "internal_error",
+                "message": f"The batch failed {batch.attempts} times in its worker: "
+                f"{type(exc).__name__}: {exc}",
+                "param": None,
+                "line": None,
+            }
+        ],
+        lease_owner="",
+        lease_expires_at=None,
+    )
+    return True
 
 
 def stalled_batches(engine: str | None = None) -> list[Batch]:
