@@ -6,7 +6,7 @@ from django.utils import timezone
 from apps.applications import selectors, services
 
 
-@shared_task(name="workers.agents.forget_idle_sessions")
+@shared_task(name="applications.forget_idle_sessions")
 def forget_idle_sessions() -> int:
     """Delete the sessions idle longer than ``AGENT_SESSION_IDLE_SECONDS``."""
     return services.forget_idle_sessions(timezone.now() - selectors.session_idle_limit())

@@ -38,12 +38,14 @@ from apps.plugins.models import Kind
 from apps.plugins.selectors import plugin_in_workspace
 from apps.plugins.services import loaded_class, settings_for
 from apps.usage.quotas import QuotaExceeded, QuotaUnavailable
+from kernel import queueing
 from kernel.errors import ApiError
 from plugins.base import Element, LoaderInput, UpstreamError
 
 logger = logging.getLogger(__name__)
 
-TASK_NAME = "workers.ingest.ingest_next"
+#: The ``ingest`` queue's task (``apps.knowledge.tasks``), sent by name: one token.
+TASK_NAME = "knowledge.ingest_next"
 
 
 class TransientFailure(Exception):
@@ -66,11 +68,9 @@ def dispatch(count: int = 1) -> None:
     """Put ``count`` tokens on the ingest queue. A token that cannot be sent (the broker
     is down) is not an error for the caller: the documents stay queued, and the periodic
     sweep (``sweep``) sends tokens for them later."""
-    from apps.knowledge.tasks import ingest_next  # the task module imports this one
-
     for _ in range(count):
         try:
-            ingest_next.delay()
+            queueing.enqueue(TASK_NAME, queue=queueing.INGEST)
         except Exception as exc:
             logger.warning("Could not queue an ingestion token (%s); the sweep will", exc)
             return

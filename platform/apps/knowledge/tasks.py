@@ -1,7 +1,6 @@
-"""The ``ingest`` queue's task: one token, one document (see ``apps.knowledge.ingestion``).
-
-Named ``workers.ingest.*`` so that ``CELERY_TASK_ROUTES`` sends it to the ``ingest`` queue;
-the Celery app includes this module (``workers.celery_app``)."""
+"""The knowledge tasks: ``knowledge.ingest_next`` on the ``ingest`` queue (one token, one
+document: see ``apps.knowledge.ingestion``) and ``knowledge.sweep``, housekeeping on
+``default``. The Celery app includes this module (``workers.celery_app``)."""
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -41,7 +40,7 @@ def ingest_next(self) -> str | None:
         return None
 
 
-@shared_task(name="workers.knowledge.sweep")  # housekeeping: the default queue
+@shared_task(name="knowledge.sweep")
 def sweep() -> int:
     """Re-send tokens for documents left waiting (scheduled by beat every minute)."""
     return ingestion.sweep()
