@@ -1,15 +1,14 @@
 // API keys: create (the secret is shown once, with a copy button and a ready-to-run
 // snippet), list (masked), revoke.
-import { PlusOutlined } from "@ant-design/icons";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Alert, Button, Card, DatePicker, Form, Input, Modal, Popconfirm, Space, Table, Tabs, Tag, Typography } from "antd";
+import { Alert, Button, DatePicker, Form, Input, Modal, Popconfirm, Space, Tabs, Tag, Typography } from "antd";
 import type { Dayjs } from "dayjs";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, call, type Schemas } from "../api/client";
 import { CopyButton } from "../components/CopyButton";
-import { EmptyState, QueryState } from "../components/feedback";
-import { PageHeader } from "../components/PageHeader";
+import { EmptyState } from "../components/feedback";
+import { ListPage } from "../components/ListPage";
 import { useWorkspace, useWsKey } from "../session/workspace";
 import { useModels } from "./Models";
 
@@ -99,88 +98,86 @@ function CreatedKey({ created, onClose }: { created: Schemas["ApiKeyCreatedOut"]
   );
 }
 
+function CreateKeyModal({ open, onClose, onCreated }: { open: boolean; onClose: () => void; onCreated: (key: Schemas["ApiKeyCreatedOut"]) => void }) {
+  const { t } = useTranslation();
+  const [form] = Form.useForm<{ name: string; expires_at?: Dayjs }>();
+  const create = useMutation({
+    mutationFn: (v: { name: string; expires_at?: Dayjs }) =>
+      call(api.POST("/console/api/api-keys", { body: { name: v.name, expires_at: v.expires_at ? v.expires_at.toISOString() : null } })),
+    onSuccess: (key) => {
+      onClose();
+      form.resetFields();
+      onCreated(key);
+    },
+  });
+  return (
+    <Modal open={open} title={t("keys.create")} onCancel={onClose} onOk={() => form.submit()} okText={t("common.create")} confirmLoading={create.isPending} destroyOnHidden>
+      <Form form={form} layout="vertical" onFinish={(v) => create.mutate(v)}>
+        <Form.Item name="name" label={t("keys.name")} rules={[{ required: true, message: t("keys.nameRequired") }, { max: 100 }]}>
+          <Input autoFocus placeholder={t("keys.namePlaceholder")} />
+        </Form.Item>
+        <Form.Item name="expires_at" label={t("keys.expires")} extra={t("keys.expiresHint")}>
+          <DatePicker style={{ width: "100%" }} disabledDate={(d) => d.isBefore(new Date(), "day")} />
+        </Form.Item>
+      </Form>
+    </Modal>
+  );
+}
+
 export function ApiKeysPage() {
   const { t } = useTranslation();
   const wsKey = useWsKey();
   const client = useQueryClient();
   const { can, me } = useWorkspace();
-  const [form] = Form.useForm<{ name: string; expires_at?: Dayjs }>();
-  const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<Schemas["ApiKeyCreatedOut"] | null>(null);
   const keys = useQuery({ queryKey: wsKey("api-keys"), queryFn: () => call(api.GET("/console/api/api-keys")), enabled: can("viewApiKeys") });
   const refresh = () => client.invalidateQueries({ queryKey: wsKey("api-keys") });
-  const create = useMutation({
-    mutationFn: (v: { name: string; expires_at?: Dayjs }) =>
-      call(api.POST("/console/api/api-keys", { body: { name: v.name, expires_at: v.expires_at ? v.expires_at.toISOString() : null } })),
-    onSuccess: (key) => {
-      setCreating(false);
-      form.resetFields();
-      setCreated(key);
-      void refresh();
-    },
-  });
   const revoke = useMutation({
     mutationFn: (id: string) => call(api.POST("/console/api/api-keys/{api_key_id}/revoke", { params: { path: { api_key_id: id } } })),
     onSuccess: refresh,
   });
   if (!can("viewApiKeys")) return <EmptyState title={t("keys.notAllowed")} />;
-  const canCreate = can("createApiKeys");
   const mayRevoke = (key: ApiKey) => key.status === "active" && (can("revokeAnyApiKey") || key.created_by === me.user?.email);
-  const createButton = canCreate ? (
-    <Button type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)}>
-      {t("keys.create")}
-    </Button>
-  ) : null;
+  const onCreated = (key: Schemas["ApiKeyCreatedOut"]) => {
+    setCreated(key);
+    void refresh();
+  };
   return (
-    <>
-      <PageHeader title={t("nav.apiKeys")} subtitle={t("keys.subtitle")} extra={createButton} />
-      <Card size="small">
-        <QueryState query={keys}>
-          <Table<ApiKey>
-            rowKey="id"
-            dataSource={keys.data ?? []}
-            pagination={{ pageSize: 20, hideOnSinglePage: true }}
-            scroll={{ x: 900 }}
-            locale={{ emptyText: <EmptyState title={t("keys.empty.title")} hint={t("keys.empty.hint")} action={createButton} /> }}
-            columns={[
-              { title: t("keys.name"), dataIndex: "name" },
-              { title: t("keys.key"), dataIndex: "masked", render: (v: string) => <Typography.Text code>{v}</Typography.Text> },
-              {
-                title: t("keys.status"),
-                dataIndex: "status",
-                render: (s: string) => <Tag color={s === "active" ? "success" : s === "revoked" ? "error" : "default"}>{t(`keys.statuses.${s}` as "keys.statuses.active", { defaultValue: s })}</Tag>,
-              },
-              { title: t("keys.createdBy"), dataIndex: "created_by", render: (v: string | null) => v ?? "—" },
-              { title: t("keys.createdAt"), dataIndex: "created_at", render: (v: string) => new Date(v).toLocaleString() },
-              { title: t("keys.lastUsed"), dataIndex: "last_used_at", render: (v: string | null) => (v ? new Date(v).toLocaleString() : t("keys.never")) },
-              { title: t("keys.expires"), dataIndex: "expires_at", render: (v: string | null) => (v ? new Date(v).toLocaleDateString() : "—") },
-              {
-                title: "",
-                align: "right",
-                render: (_, key) =>
-                  mayRevoke(key) ? (
-                    <Popconfirm title={t("keys.revokeConfirm", { name: key.name })} okButtonProps={{ danger: true }} onConfirm={() => revoke.mutateAsync(key.id)}>
-                      <Button size="small" danger>
-                        {t("keys.revoke")}
-                      </Button>
-                    </Popconfirm>
-                  ) : null,
-              },
-            ]}
-          />
-        </QueryState>
-      </Card>
-      <Modal open={creating} title={t("keys.create")} onCancel={() => setCreating(false)} onOk={() => form.submit()} okText={t("common.create")} confirmLoading={create.isPending} destroyOnHidden>
-        <Form form={form} layout="vertical" onFinish={(v) => create.mutate(v)}>
-          <Form.Item name="name" label={t("keys.name")} rules={[{ required: true, message: t("keys.nameRequired") }, { max: 100 }]}>
-            <Input autoFocus placeholder={t("keys.namePlaceholder")} />
-          </Form.Item>
-          <Form.Item name="expires_at" label={t("keys.expires")} extra={t("keys.expiresHint")}>
-            <DatePicker style={{ width: "100%" }} disabledDate={(d) => d.isBefore(new Date(), "day")} />
-          </Form.Item>
-        </Form>
-      </Modal>
+    <ListPage<ApiKey>
+      title={t("nav.apiKeys")}
+      subtitle={t("keys.subtitle")}
+      query={keys}
+      create={can("createApiKeys") ? { label: t("keys.create"), dialog: (open, close) => <CreateKeyModal open={open} onClose={close} onCreated={onCreated} /> } : null}
+      empty={{ title: t("keys.empty.title"), hint: t("keys.empty.hint") }}
+      rowKey="id"
+      scrollX={900}
+      columns={[
+        { title: t("keys.name"), dataIndex: "name" },
+        { title: t("keys.key"), dataIndex: "masked", render: (v: string) => <Typography.Text code>{v}</Typography.Text> },
+        {
+          title: t("keys.status"),
+          dataIndex: "status",
+          render: (s: string) => <Tag color={s === "active" ? "success" : s === "revoked" ? "error" : "default"}>{t(`keys.statuses.${s}` as "keys.statuses.active", { defaultValue: s })}</Tag>,
+        },
+        { title: t("keys.createdBy"), dataIndex: "created_by", render: (v: string | null) => v ?? "—" },
+        { title: t("keys.createdAt"), dataIndex: "created_at", render: (v: string) => new Date(v).toLocaleString() },
+        { title: t("keys.lastUsed"), dataIndex: "last_used_at", render: (v: string | null) => (v ? new Date(v).toLocaleString() : t("keys.never")) },
+        { title: t("keys.expires"), dataIndex: "expires_at", render: (v: string | null) => (v ? new Date(v).toLocaleDateString() : "—") },
+        {
+          title: "",
+          align: "right",
+          render: (_, key) =>
+            mayRevoke(key) ? (
+              <Popconfirm title={t("keys.revokeConfirm", { name: key.name })} okButtonProps={{ danger: true }} onConfirm={() => revoke.mutateAsync(key.id)}>
+                <Button size="small" danger>
+                  {t("keys.revoke")}
+                </Button>
+              </Popconfirm>
+            ) : null,
+        },
+      ]}
+    >
       <CreatedKey created={created} onClose={() => setCreated(null)} />
-    </>
+    </ListPage>
   );
 }

@@ -1,13 +1,10 @@
 // Agent apps: the list, and creating one (it starts with a draft of the defaults).
-import { DeleteOutlined, PlusOutlined } from "@ant-design/icons";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Button, Card, Form, Input, Modal, Popconfirm, Space, Table, Tag, Typography } from "antd";
-import { useState } from "react";
+import { Form, Input, Modal, Tag } from "antd";
 import { useTranslation } from "react-i18next";
-import { Link, useNavigate } from "react-router";
+import { useNavigate } from "react-router";
 import { api, call } from "../api/client";
-import { EmptyState, QueryState } from "../components/feedback";
-import { PageHeader } from "../components/PageHeader";
+import { deleteColumn, ListPage, nameColumn, updatedColumn } from "../components/ListPage";
 import { useWorkspace, useWsKey } from "../session/workspace";
 import { useApps, type App } from "./apps/model";
 
@@ -45,7 +42,6 @@ export function AppsPage() {
   const { t } = useTranslation();
   const apps = useApps();
   const { can } = useWorkspace();
-  const [creating, setCreating] = useState(false);
   const client = useQueryClient();
   const wsKey = useWsKey();
   const remove = useMutation({
@@ -53,54 +49,25 @@ export function AppsPage() {
     onSuccess: () => client.invalidateQueries({ queryKey: wsKey("apps") }),
   });
   const editable = can("editApps");
-  const createButton = editable ? (
-    <Button type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)}>
-      {t("apps.create.button")}
-    </Button>
-  ) : null;
   return (
-    <>
-      <PageHeader title={t("nav.apps")} subtitle={t("apps.subtitle")} extra={createButton} />
-      <Card size="small">
-        <QueryState query={apps}>
-          <Table<App>
-            rowKey="id"
-            dataSource={apps.data ?? []}
-            pagination={{ pageSize: 20, hideOnSinglePage: true }}
-            scroll={{ x: 700 }}
-            locale={{ emptyText: <EmptyState title={t("apps.empty.title")} hint={editable ? t("apps.empty.hint") : t("apps.empty.viewerHint")} action={createButton} /> }}
-            columns={[
-              {
-                title: t("apps.name"),
-                dataIndex: "name",
-                render: (name: string, app) => (
-                  <Space direction="vertical" size={0}>
-                    <Link to={`/apps/${app.id}`}>{name}</Link>
-                    {app.description && <Typography.Text type="secondary" ellipsis style={{ maxWidth: 360 }}>{app.description}</Typography.Text>}
-                  </Space>
-                ),
-              },
-              {
-                title: t("apps.published"),
-                dataIndex: "published_version",
-                render: (v: number | null) => (v ? <Tag color="green">v{v}</Tag> : <Tag>{t("apps.draftOnly")}</Tag>),
-              },
-              { title: t("common.updated"), dataIndex: "updated_at", render: (v: string) => new Date(v).toLocaleString() },
-              {
-                title: "",
-                align: "right",
-                render: (_, app) =>
-                  editable ? (
-                    <Popconfirm title={t("apps.deleteConfirm", { name: app.name })} okButtonProps={{ danger: true }} onConfirm={() => remove.mutateAsync(app.id)}>
-                      <Button size="small" type="text" danger icon={<DeleteOutlined />} aria-label={t("common.delete")} />
-                    </Popconfirm>
-                  ) : null,
-              },
-            ]}
-          />
-        </QueryState>
-      </Card>
-      <CreateModal open={creating} onClose={() => setCreating(false)} />
-    </>
+    <ListPage<App>
+      title={t("nav.apps")}
+      subtitle={t("apps.subtitle")}
+      query={apps}
+      create={editable ? { label: t("apps.create.button"), dialog: (open, close) => <CreateModal open={open} onClose={close} /> } : null}
+      empty={{ title: t("apps.empty.title"), hint: editable ? t("apps.empty.hint") : t("apps.empty.viewerHint") }}
+      rowKey="id"
+      scrollX={700}
+      columns={[
+        nameColumn<App>(t("apps.name"), (app) => `/apps/${app.id}`),
+        {
+          title: t("apps.published"),
+          dataIndex: "published_version",
+          render: (v: number | null) => (v ? <Tag color="green">v{v}</Tag> : <Tag>{t("apps.draftOnly")}</Tag>),
+        },
+        updatedColumn<App>(t("common.updated")),
+        deleteColumn<App>({ allowed: editable, confirm: (app) => t("apps.deleteConfirm", { name: app.name }), label: t("common.delete"), onDelete: (app) => remove.mutateAsync(app.id) }),
+      ]}
+    />
   );
 }

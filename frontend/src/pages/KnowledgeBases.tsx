@@ -1,14 +1,11 @@
 // Knowledge bases: the list, and creating one with its embedding model, chunking and
 // retrieval settings.
-import { DeleteOutlined, PlusOutlined } from "@ant-design/icons";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Button, Card, Col, Collapse, Form, Input, InputNumber, Modal, Popconfirm, Row, Select, Space, Switch, Table, Typography } from "antd";
-import { useState } from "react";
+import { Col, Collapse, Form, Input, InputNumber, Modal, Row, Select, Switch } from "antd";
 import { useTranslation } from "react-i18next";
-import { Link, useNavigate } from "react-router";
+import { useNavigate } from "react-router";
 import { api, call, type Schemas } from "../api/client";
-import { EmptyState, QueryState } from "../components/feedback";
-import { PageHeader } from "../components/PageHeader";
+import { deleteColumn, ListPage, nameColumn, updatedColumn } from "../components/ListPage";
 import { useWorkspace, useWsKey } from "../session/workspace";
 import { useModels } from "./Models";
 
@@ -180,7 +177,6 @@ export function KnowledgeBasesPage() {
   const { t } = useTranslation();
   const kbs = useKnowledgeBases();
   const { can } = useWorkspace();
-  const [creating, setCreating] = useState(false);
   const client = useQueryClient();
   const wsKey = useWsKey();
   const remove = useMutation({
@@ -188,60 +184,23 @@ export function KnowledgeBasesPage() {
     onSuccess: () => client.invalidateQueries({ queryKey: wsKey("knowledge-bases") }),
   });
   const editable = can("editKnowledge");
-  const createButton = editable ? (
-    <Button type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)}>
-      {t("kb.create.button")}
-    </Button>
-  ) : null;
   return (
-    <>
-      <PageHeader title={t("nav.knowledgeBases")} subtitle={t("kb.subtitle")} extra={createButton} />
-      <Card size="small">
-        <QueryState query={kbs}>
-          <Table<KnowledgeBase>
-            rowKey="id"
-            dataSource={kbs.data ?? []}
-            pagination={{ pageSize: 20, hideOnSinglePage: true }}
-            scroll={{ x: 800 }}
-            locale={{
-              emptyText: (
-                <EmptyState
-                  title={t("kb.empty.title")}
-                  hint={editable ? t("kb.empty.hint") : t("kb.empty.viewerHint")}
-                  action={createButton}
-                />
-              ),
-            }}
-            columns={[
-              {
-                title: t("kb.name"),
-                dataIndex: "name",
-                render: (name: string, kb) => (
-                  <Space direction="vertical" size={0}>
-                    <Link to={`/knowledge-bases/${kb.id}`}>{name}</Link>
-                    {kb.description && <Typography.Text type="secondary" ellipsis style={{ maxWidth: 360 }}>{kb.description}</Typography.Text>}
-                  </Space>
-                ),
-              },
-              { title: t("kb.embeddingModel"), dataIndex: "embedding_model" },
-              { title: t("kb.documents"), dataIndex: "document_count", align: "right" },
-              { title: t("kb.chunks"), dataIndex: "chunk_count", align: "right" },
-              { title: t("common.updated"), dataIndex: "updated_at", render: (v: string) => new Date(v).toLocaleString() },
-              {
-                title: "",
-                align: "right",
-                render: (_, kb) =>
-                  editable ? (
-                    <Popconfirm title={t("kb.deleteConfirm", { name: kb.name })} okButtonProps={{ danger: true }} onConfirm={() => remove.mutateAsync(kb.id)}>
-                      <Button size="small" type="text" danger icon={<DeleteOutlined />} aria-label={t("common.delete")} />
-                    </Popconfirm>
-                  ) : null,
-              },
-            ]}
-          />
-        </QueryState>
-      </Card>
-      <CreateModal open={creating} onClose={() => setCreating(false)} />
-    </>
+    <ListPage<KnowledgeBase>
+      title={t("nav.knowledgeBases")}
+      subtitle={t("kb.subtitle")}
+      query={kbs}
+      create={editable ? { label: t("kb.create.button"), dialog: (open, close) => <CreateModal open={open} onClose={close} /> } : null}
+      empty={{ title: t("kb.empty.title"), hint: editable ? t("kb.empty.hint") : t("kb.empty.viewerHint") }}
+      rowKey="id"
+      scrollX={800}
+      columns={[
+        nameColumn<KnowledgeBase>(t("kb.name"), (kb) => `/knowledge-bases/${kb.id}`),
+        { title: t("kb.embeddingModel"), dataIndex: "embedding_model" },
+        { title: t("kb.documents"), dataIndex: "document_count", align: "right" },
+        { title: t("kb.chunks"), dataIndex: "chunk_count", align: "right" },
+        updatedColumn<KnowledgeBase>(t("common.updated")),
+        deleteColumn<KnowledgeBase>({ allowed: editable, confirm: (kb) => t("kb.deleteConfirm", { name: kb.name }), label: t("common.delete"), onDelete: (kb) => remove.mutateAsync(kb.id) }),
+      ]}
+    />
   );
 }
