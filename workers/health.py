@@ -1,4 +1,7 @@
-"""A task that proves a worker is alive and reaches the database."""
+"""The worker's own health: a task that proves a worker is alive and reaches the database.
+
+It belongs to no app (it touches only the connection), so it stays with the worker.
+``workers.health.ping`` is the name probes and tests send."""
 
 import os
 

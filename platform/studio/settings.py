@@ -212,16 +212,11 @@ BATCH_CONCURRENCY = env_int("MINISTUDIO_BATCH_CONCURRENCY", default=8)
 # BATCH_LEASE_SECONDS is a dead worker's, and the batch is resumed by another.
 BATCH_LEASE_SECONDS = env_int("MINISTUDIO_BATCH_LEASE_SECONDS", default=60)
 
-# --- Celery: one Redis for broker and results; three queues (see workers/celery_app.py).
+# --- Celery: one Redis for broker and results. The queues and the beat schedule are the
+# Celery app's (workers/queues.py, workers/schedule.py); every send names its queue.
 CELERY_BROKER_URL = celery_url(env_str("CELERY_BROKER_URL") or REDIS_URL)
 CELERY_RESULT_BACKEND = celery_url(env_str("CELERY_RESULT_BACKEND") or REDIS_URL)
 CELERY_RESULT_EXPIRES = 3600
-CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {
-    "workers.ingest.*": {"queue": "ingest"},
-    "workers.batch.*": {"queue": "batch"},
-    "workers.batch-vllm.*": {"queue": "batch-vllm"},
-}
 CELERY_TASK_ACKS_LATE = True
 # A task a dead worker took is handed to another worker after this long (Redis has no
 # delivery tracking of its own); it must exceed the longest task (ingestion: 30 minutes).
@@ -230,13 +225,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Periodic work, run by the one worker started with --beat (`ministudio up` does).
-CELERY_BEAT_SCHEDULE = {
-    "flush-usage": {"task": "workers.usage.flush", "schedule": 5.0},
-    "sweep-ingestion": {"task": "workers.knowledge.sweep", "schedule": 60.0},
-    "forget-idle-sessions": {"task": "workers.agents.forget_idle_sessions", "schedule": 300.0},
-    "sweep-batches": {"task": "workers.batches.sweep", "schedule": 30.0},
-}
 
 # --- Secrets at rest (plugin settings, endpoint credentials): see platform/kernel/encryption.py.
 ENCRYPTION_KEYS = env_list("MINISTUDIO_ENCRYPTION_KEYS", default=[])

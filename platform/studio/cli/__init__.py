@@ -11,6 +11,7 @@ import os
 import sys
 
 from studio.config import env_int, env_str
+from workers.queues import PLAIN_WORKER_QUEUES
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -43,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run a Celery worker")
     worker.add_argument(
         "--queues",
-        default="ingest,batch,default",
+        default=",".join(PLAIN_WORKER_QUEUES),
         help="comma-separated queues to consume (a GPU worker with the vllm extra: batch-vllm)",
     )
     worker.add_argument(
@@ -119,19 +120,15 @@ def _run(options: argparse.Namespace) -> int:
         )
         return 0
     if options.command == "beat":
-        from workers.celery_app import app
+        from workers.entry import run_beat
 
-        app.start(["beat", "--schedule", _beat_schedule(), "--loglevel", "INFO"])
+        run_beat(_beat_schedule())
         return 0
     if options.command == "worker":
-        from workers.celery_app import app
+        from workers.entry import run_worker
 
-        args = ["worker", "--queues", options.queues, "--loglevel", "INFO"]
-        if options.beat:
-            args += ["--beat", "--schedule", _beat_schedule()]
-        if options.concurrency:
-            args += ["--concurrency", str(options.concurrency)]
-        app.worker_main(args)
+        schedule = _beat_schedule() if options.beat else None
+        run_worker(options.queues, beat_schedule=schedule, concurrency=options.concurrency)
         return 0
     from django.core.management import execute_from_command_line
 
