@@ -11,9 +11,9 @@ import openai
 import pytest
 from dashscope import Generation
 
-from apps.gateway.dashscope_compat import GenerationParameters, generation_frames
-from apps.gateway.openai_compat import completion_frames
 from apps.gateway.streaming import error_event
+from apps.gateway.wire.dashscope import GenerationParameters, generation_frames
+from apps.gateway.wire.openai import completion_frames
 from plugins.base import (
     ChatChunk,
     UpstreamAuthenticationError,

@@ -20,9 +20,9 @@ from apps.applications.config import AppConfigSchema
 from apps.applications.models import AgentApp, AppVersion, RunSurface
 from apps.applications.planning import Call, RagOptions, plan_run
 from apps.applications.runtime import Event, Finished, TextDelta, Thought, run_app, run_to_end
-from apps.gateway.dashscope_compat import MessageIn, error_frame, sse_frame
-from apps.gateway.function_calling import text_of
 from apps.gateway.streaming import event_stream_response, started
+from apps.gateway.wire.chat import text_of
+from apps.gateway.wire.dashscope import MessageIn, error_frame, sse_frame
 from kernel.errors import AccessDenied, ApiError, NotFound, failure_of
 from kernel.openapi import GATEWAY_ERRORS, UUIDText, also_answers
 from kernel.request_id import request_id_of

@@ -4,6 +4,9 @@
 published version) on the messages, so any OpenAI client can call an app. The app's own
 tools and knowledge apply; the caller may not send tools. Sessions are the client's
 business here, as in OpenAI: the messages are the conversation.
+
+The assembly (``studio.urls``) gives ``APP_MODEL_PREFIX`` to ``chat_with_app`` on the
+gateway's OpenAI surface (``answer_model_prefix``); the gateway does not import apps.
 """
 
 from collections.abc import Iterator
@@ -15,9 +18,16 @@ from apps.applications.config import AppConfigSchema
 from apps.applications.models import RunSurface
 from apps.applications.planning import Call, plan_run
 from apps.applications.runtime import Event, Finished, TextDelta, run_app, run_to_end
-from apps.gateway.function_calling import text_of
-from apps.gateway.openai_compat import ChatCompletionIn, completion_body, completion_frames
 from apps.gateway.streaming import event_stream_response, started
+from apps.gateway.wire.chat import text_of
+from apps.gateway.wire.openai import (
+    ChatCompletionIn,
+    completion_body,
+    completion_frames,
+    include_usage,
+    max_tokens_of,
+    role_of,
+)
 from kernel.errors import InvalidParameter
 from kernel.request_id import request_id_of
 from plugins.base import ChatChunk, ChatMessage, Usage
@@ -38,10 +48,7 @@ def chat_with_app(request: HttpRequest, payload: ChatCompletionIn):
     if payload.tools:
         raise InvalidParameter("tools: an app runs its own tools; configure them on the app.")
     app, version = published_app(request.auth, payload.model[len(APP_MODEL_PREFIX) :], request)
-    messages = [
-        ChatMessage(role="system" if m.role == "developer" else m.role, content=text_of(m.content))
-        for m in payload.messages
-    ]
+    messages = [ChatMessage(role=role_of(m), content=text_of(m.content)) for m in payload.messages]
     plan = plan_run(
         app=app,
         version=version,
@@ -50,7 +57,7 @@ def chat_with_app(request: HttpRequest, payload: ChatCompletionIn):
             messages=messages,
             temperature=payload.temperature,
             top_p=payload.top_p,
-            max_tokens=payload.max_completion_tokens or payload.max_tokens,
+            max_tokens=max_tokens_of(payload),
         ),
         surface=RunSurface.OPENAI,
         api_key=request.auth,
@@ -58,11 +65,10 @@ def chat_with_app(request: HttpRequest, payload: ChatCompletionIn):
     )
     events = run_app(plan)
     if payload.stream:
-        include_usage = bool(payload.stream_options and payload.stream_options.include_usage)
         frames = completion_frames(
             _chunks(started(events)),
             model=payload.model,
-            include_usage=include_usage,
+            include_usage=include_usage(payload),
             request_id=request_id_of(request),
         )
         return event_stream_response(frames)

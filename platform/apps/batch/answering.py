@@ -1,10 +1,10 @@
 """Answering one batch line through the gateway, exactly as a real-time call is answered.
 
-The line's body is validated with the OpenAI surface's own schemas, routed, admitted
-against the workspace's quotas, sent upstream and metered (usage tagged ``surface="batch"``
-with the batch's id). A refusal by a per-minute quota, or an upstream's request to slow
-down, is waited out and the line tried again: that is what keeps a batch within its
-workspace's rate. Anything else that goes wrong becomes the line's error.
+The line's body is validated with the OpenAI format's own schemas (``apps.gateway.wire``),
+routed, admitted against the workspace's quotas, sent upstream and metered (usage tagged
+``surface="batch"`` with the batch's id). A refusal by a per-minute quota, or an
+upstream's request to slow down, is waited out and the line tried again: that is what
+keeps a batch within its workspace's rate. Anything else that goes wrong becomes the line's error.
 """
 
 import threading
@@ -17,10 +17,11 @@ from django.db import connections
 from apps.accounts.models import ApiKey, Workspace
 from apps.batch.lines import BatchLine, LineOutcome, failed_line
 from apps.gateway import routing
-from apps.gateway.openai_compat import (
+from apps.gateway.wire.openai import (
     ChatCompletionIn,
     EmbeddingsIn,
-    completion_body,
+    answer_body,
+    embedding_inputs,
     embeddings_body,
     to_chat_request,
 )
@@ -100,16 +101,10 @@ def _call(context: LineContext, line: BatchLine, request_id: str) -> LineOutcome
         request_id=request_id,
     )
     if capability == EndpointCapability.CHAT:
-        answer_ = routing.chat(target, to_chat_request(payload))
-        body = completion_body(
-            payload.model,
-            answer_.message.content,
-            answer_.finish_reason,
-            answer_.usage,
-            answer_.message.tool_calls,
-        )
+        body = answer_body(payload.model, routing.chat(target, to_chat_request(payload)))
     else:
-        body = embeddings_body(target, payload)
+        inputs = embedding_inputs(payload, target.endpoint.embedding_dimension)
+        body = embeddings_body(payload, routing.embed(target, inputs))
     usage = body.get("usage") or {}
     return LineOutcome(
         line=line.line,

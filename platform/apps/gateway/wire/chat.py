@@ -1,6 +1,7 @@
-"""What both wire formats share: function tools, the calls a model makes, message text.
+"""What both wire formats share for chat: function tools, the calls a model makes, message
+text, and the plugin contract's ``ChatRequest`` built from them.
 
-OpenAI and DashScope describe tools and tool calls with the same JSON, so both surfaces
+OpenAI and DashScope describe tools and tool calls with the same JSON, so both formats
 read and write them here.
 """
 
@@ -8,7 +9,7 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from plugins.base import ToolCall, ToolSpec
+from plugins.base import ChatMessage, ChatRequest, ToolCall, ToolSpec
 
 
 class FunctionIn(Schema):
@@ -70,3 +71,45 @@ def tool_calls_out(calls: list[ToolCall], *, with_index: bool = False) -> list[d
         }
         for index, call in enumerate(calls)
     ]
+
+
+def chat_message(
+    role: str,
+    content: str | list[dict[str, Any]] | None,
+    tool_calls: list[ToolCallIn] | None,
+    tool_call_id: str | None,
+) -> ChatMessage:
+    """One message of either format, in the plugin contract's terms."""
+    return ChatMessage(
+        role=role,
+        content=text_of(content),
+        tool_calls=tool_calls_in(tool_calls),
+        tool_call_id=tool_call_id,
+    )
+
+
+def chat_request(
+    model: str,
+    messages: list[ChatMessage],
+    *,
+    tools: list[ToolIn] | None,
+    tool_choice: str | dict[str, Any] | None,
+    stop: str | list[str] | None,
+    temperature: float | None,
+    top_p: float | None,
+    max_tokens: int | None,
+    **extra: Any,
+) -> ChatRequest:
+    """The provider request both formats make: ``stop`` as a list, and what the contract has
+    no field for (``tool_choice``, given ``extra``) passed on only when the caller sent it."""
+    passed = {"tool_choice": tool_choice, **extra}
+    return ChatRequest(
+        model=model,
+        messages=messages,
+        tools=tool_specs(tools),
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        stop=[stop] if isinstance(stop, str) else (stop or []),
+        extra={name: value for name, value in passed.items() if value is not None},
+    )
