@@ -1,12 +1,12 @@
 """Console API: model endpoints (platform admins) and the models a workspace may call."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest
 from ninja import Router, Status
 
 from apps.accounts.context import require_platform_admin, workspace_context
-from apps.accounts.models import Workspace
+from apps.accounts.models import User, Workspace
 from apps.accounts.permissions import Permission
+from apps.accounts.selectors import workspace_for_user
 from apps.model_endpoints import selectors, services
 from apps.model_endpoints.models import ModelEndpoint
 from apps.model_endpoints.schemas import (
@@ -26,10 +26,17 @@ router = Router(tags=["model endpoints"])
 
 
 def _get(endpoint_id: str) -> ModelEndpoint:
-    try:
-        return selectors.all_endpoints().get(pk=endpoint_id)
-    except (ModelEndpoint.DoesNotExist, DjangoValidationError, ValueError):
-        raise NotFound("Model endpoint not found.") from None
+    endpoint = selectors.endpoint_with_id(endpoint_id)
+    if endpoint is None:
+        raise NotFound("Model endpoint not found.")
+    return endpoint
+
+
+def _workspace(admin: User, slug: str) -> Workspace:
+    workspace = workspace_for_user(admin, slug)  # a platform admin's: any workspace
+    if workspace is None:
+        raise NotFound(f"Workspace '{slug}' not found.")
+    return workspace
 
 
 def _out(endpoint: ModelEndpoint) -> ModelEndpoint:
@@ -87,21 +94,15 @@ def test_endpoint(request: HttpRequest, endpoint_id: UUIDText):
 def grant(request: HttpRequest, endpoint_id: UUIDText, payload: GrantIn):
     user = require_platform_admin(request)
     endpoint = _get(endpoint_id)
-    workspace = Workspace.objects.filter(slug=payload.workspace).first()
-    if workspace is None:
-        raise NotFound(f"Workspace '{payload.workspace}' not found.")
-    services.grant(endpoint, workspace, by=user)
+    services.grant(endpoint, _workspace(user, payload.workspace), by=user)
     return Status(201, _out(endpoint))
 
 
 @router.delete("/model-endpoints/{endpoint_id}/grants/{slug}", response={204: None})
 def revoke_grant(request: HttpRequest, endpoint_id: UUIDText, slug: str):
-    require_platform_admin(request)
+    admin = require_platform_admin(request)
     endpoint = _get(endpoint_id)
-    workspace = Workspace.objects.filter(slug=slug).first()
-    if workspace is None:
-        raise NotFound(f"Workspace '{slug}' not found.")
-    services.revoke_grant(endpoint, workspace)
+    services.revoke_grant(endpoint, _workspace(admin, slug))
     return Status(204, None)
 
 

@@ -1,5 +1,6 @@
 """Reads of model endpoints: the platform's list, and what one workspace may call."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Exists, OuterRef, QuerySet
 
 from apps.accounts.models import Workspace
@@ -8,6 +9,18 @@ from apps.model_endpoints.models import EndpointGrant, ModelEndpoint
 
 def all_endpoints() -> QuerySet[ModelEndpoint]:
     return ModelEndpoint.objects.all()
+
+
+def endpoint_with_id(endpoint_id: str) -> ModelEndpoint | None:
+    """The endpoint ``endpoint_id``; None when absent or malformed."""
+    try:
+        return ModelEndpoint.objects.get(pk=endpoint_id)
+    except (ModelEndpoint.DoesNotExist, DjangoValidationError, ValueError):
+        return None
+
+
+def endpoint_named(name: str) -> ModelEndpoint | None:
+    return ModelEndpoint.objects.filter(name=name).first()
 
 
 def endpoints_for_workspace(workspace: Workspace) -> QuerySet[ModelEndpoint]:

@@ -1,23 +1,24 @@
-"""Console API: a workspace's usage by day, model or API key, with totals."""
+"""Console API: a workspace's usage by day, model or API key, with totals; its quotas'
+standing; and the quotas platform admins set (``/quotas``)."""
 
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
 from apps.accounts.context import require_platform_admin, workspace_context
-from apps.accounts.models import Workspace
+from apps.accounts.models import User, Workspace
 from apps.accounts.permissions import Permission
-from apps.model_endpoints.models import ModelEndpoint
+from apps.accounts.selectors import workspace_for_user
+from apps.model_endpoints.selectors import endpoint_named
+from apps.usage import quota_services
 from apps.usage.models import Quota
-from apps.usage.selectors import quota_consumption, usage_summary
+from apps.usage.selectors import all_quotas, quota_consumption, quota_with_id, usage_summary
 from apps.usage.services import flush_usage
-from kernel.errors import Conflict, InvalidParameter, NotFound
+from kernel.errors import InvalidParameter, NotFound
 
 router = Router(tags=["usage"])
 MAX_DAYS = 366
@@ -86,23 +87,22 @@ class QuotaUsageOut(Schema):
         return row.quota.endpoint.name if row.quota.endpoint_id else None
 
 
-@router.get("/usage/quotas", response=list[QuotaUsageOut])
-def usage_quotas(request: HttpRequest):
-    """The quotas that bind this workspace, each limit with its current consumption."""
+@router.get("/quotas/usage", response=list[QuotaUsageOut], tags=["quotas"])
+def quota_usage(request: HttpRequest):
+    """The quotas that bind this workspace, each limit with its current consumption (any
+    member)."""
     ctx = workspace_context(request)
     ctx.require(Permission.USE_MODELS)
     return quota_consumption(ctx.workspace)
 
 
-# --- quotas (platform admins) ---------------------------------------------------------------------
+@router.get("/usage/quotas", response=list[QuotaUsageOut], deprecated=True)
+def usage_quotas(request: HttpRequest):
+    """Deprecated: the former name of ``GET /quotas/usage``, answered the same."""
+    return quota_usage(request)
 
-LIMITS = (
-    "requests_per_minute",
-    "tokens_per_minute",
-    "tokens_per_day",
-    "tokens_per_month",
-    "concurrent_requests",
-)
+
+# --- quotas (platform admins) ---------------------------------------------------------------------
 
 
 class QuotaOut(Schema):
@@ -144,40 +144,37 @@ class QuotaIn(QuotaLimitsIn):
 
 
 def _quota(quota_id: str) -> Quota:
-    try:
-        return Quota.objects.select_related("workspace", "endpoint").get(pk=quota_id)
-    except (Quota.DoesNotExist, ValueError, DjangoValidationError):
-        raise NotFound("Quota not found.") from None
+    quota = quota_with_id(quota_id)
+    if quota is None:
+        raise NotFound("Quota not found.")
+    return quota
+
+
+def _workspace(admin: User, slug: str) -> Workspace:
+    workspace = workspace_for_user(admin, slug)  # a platform admin's: any workspace
+    if workspace is None:
+        raise NotFound(f"Workspace '{slug}' not found.")
+    return workspace
 
 
 @router.get("/quotas", response=list[QuotaOut], tags=["quotas"])
 def list_quotas(request: HttpRequest, workspace: str | None = None):
     require_platform_admin(request)
-    quotas = Quota.objects.select_related("workspace", "endpoint").order_by("workspace__slug", "id")
-    if workspace:
-        quotas = quotas.filter(workspace__slug=workspace)
-    return quotas
+    return all_quotas(workspace)
 
 
 @router.post("/quotas", response={201: QuotaOut}, tags=["quotas"])
 def create_quota(request: HttpRequest, payload: QuotaIn):
     """Limit a workspace's calls, for all its models or one (platform admins)."""
-    require_platform_admin(request)
-    workspace = Workspace.objects.filter(slug=payload.workspace).first()
-    if workspace is None:
-        raise NotFound(f"Workspace '{payload.workspace}' not found.")
+    admin = require_platform_admin(request)
+    workspace = _workspace(admin, payload.workspace)
     endpoint = None
     if payload.model is not None:
-        endpoint = ModelEndpoint.objects.filter(name=payload.model).first()
+        endpoint = endpoint_named(payload.model)
         if endpoint is None:
             raise InvalidParameter(f"model: no model endpoint is named '{payload.model}'.")
-    limits = payload.model_dump(include=set(LIMITS))
-    if all(value is None for value in limits.values()):
-        raise InvalidParameter("Give at least one limit.")
-    try:
-        quota = Quota.objects.create(workspace=workspace, endpoint=endpoint, **limits)
-    except IntegrityError:
-        raise Conflict("That workspace already has a quota for this scope; edit it.") from None
+    limits = payload.model_dump(include=set(quota_services.LIMITS))
+    quota = quota_services.create_quota(workspace=workspace, endpoint=endpoint, limits=limits)
     return Status(201, quota)
 
 
@@ -185,15 +182,11 @@ def create_quota(request: HttpRequest, payload: QuotaIn):
 def update_quota(request: HttpRequest, quota_id: str, payload: QuotaLimitsIn):
     """Change limits; send a limit as null to lift it. Effective on the next call."""
     require_platform_admin(request)
-    quota = _quota(quota_id)
-    for name, value in payload.model_dump(exclude_unset=True).items():
-        setattr(quota, name, value)
-    quota.save()
-    return quota
+    return quota_services.update_quota(_quota(quota_id), payload.model_dump(exclude_unset=True))
 
 
 @router.delete("/quotas/{quota_id}", response={204: None}, tags=["quotas"])
 def delete_quota(request: HttpRequest, quota_id: str):
     require_platform_admin(request)
-    _quota(quota_id).delete()
+    quota_services.delete_quota(_quota(quota_id))
     return Status(204, None)

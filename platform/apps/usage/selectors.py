@@ -1,5 +1,5 @@
 """Reads of usage: totals by day, model, key, app or batch, and quota consumption, for one
-workspace."""
+workspace; and the quotas platform admins manage."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,7 +9,8 @@ from typing import Any
 
 import redis
 from django.apps import apps as installed_apps
-from django.db.models import Count, F, Q, Sum
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from apps.accounts.models import Workspace
 from apps.usage.models import CallStatus, DailyUsage, Quota, UsageRecord
@@ -168,3 +169,22 @@ def quota_consumption(workspace: Workspace) -> list[QuotaUsage]:
         ]
         result.append(QuotaUsage(quota=quota, limits=limits))
     return result
+
+
+# --- quotas as platform admins manage them ------------------------------------------------------
+
+
+def all_quotas(workspace_slug: str | None = None) -> QuerySet[Quota]:
+    """Every workspace's quotas by workspace, or only those of ``workspace_slug``."""
+    quotas = Quota.objects.select_related("workspace", "endpoint").order_by("workspace__slug", "id")
+    if workspace_slug:
+        quotas = quotas.filter(workspace__slug=workspace_slug)
+    return quotas
+
+
+def quota_with_id(quota_id: str) -> Quota | None:
+    """The quota ``quota_id``, of any workspace; None when absent or malformed."""
+    try:
+        return Quota.objects.select_related("workspace", "endpoint").get(pk=quota_id)
+    except (Quota.DoesNotExist, ValueError, DjangoValidationError):
+        return None
