@@ -2,9 +2,22 @@
 
 The line's body is validated with the OpenAI format's own schemas (``apps.gateway.wire``),
 routed, admitted against the workspace's quotas, sent upstream and metered (usage tagged
-``surface="batch"`` with the batch's id). A refusal by a per-minute quota, or an
-upstream's request to slow down, is waited out and the line tried again: that is what
-keeps a batch within its workspace's rate. Anything else that goes wrong becomes the line's error.
+``surface="batch"`` with the batch's id).
+
+One retry policy, by who refused the call:
+
+- The platform's per-minute quota (``Throttling.RateQuota``) refused it before it left:
+  the line waits out the quota's ``Retry-After`` (at most ``MAX_WAIT_SECONDS`` a time, at
+  most ``MAX_TRIES`` tries in all) and is tried again. That is what keeps a batch within
+  its workspace's rate; nothing was sent upstream, so nothing is sent twice.
+- The upstream failed (timeout, connection, 5xx, its own 429): retrying that is the
+  provider's, exactly as for a real-time call (the OpenAI-compatible provider's SDK retries
+  ``max_retries`` times, as the endpoint is configured, honouring the upstream's
+  ``Retry-After``; the DashScope SDK only re-sends over a dropped pooled connection). The
+  batch does not retry on top of it, which would multiply the tries: the failure is the
+  line's error, and the line can be sent again in a new batch.
+
+Anything else that goes wrong becomes the line's error.
 """
 
 import threading
@@ -30,10 +43,9 @@ from apps.usage.quotas import QuotaExceeded
 from kernel.errors import OPENAI_CODES, ApiError, upstream_failure
 from plugins.base import UpstreamError
 
-#: Tries of a line whose upstream failed in a way that may pass (timeouts, 5xx, 429).
+#: Tries of a line that the workspace's per-minute quota keeps refusing.
 MAX_TRIES = 4
-BACKOFF_SECONDS = (1.0, 4.0, 15.0)
-#: Longest single wait for a per-minute quota or an upstream's Retry-After.
+#: Longest single wait for a per-minute quota.
 MAX_WAIT_SECONDS = 60.0
 
 
@@ -53,7 +65,7 @@ def answer(context: LineContext, line: BatchLine) -> LineOutcome | None:
     """The line's outcome, or None when the batch stopped before it could be answered
     (the line is then left undone, for a resumed batch or the expiry report)."""
     try:
-        for attempt in range(MAX_TRIES):
+        for _ in range(MAX_TRIES):
             request_id = f"batch_req_{uuid.uuid4().hex}"
             try:
                 return _call(context, line, request_id)
@@ -61,10 +73,8 @@ def answer(context: LineContext, line: BatchLine) -> LineOutcome | None:
                 if exc.code != "Throttling.RateQuota":
                     return _api_failure(line, exc)
                 wait = float(exc.retry_after or 1)
-            except UpstreamError as exc:
-                if not exc.retryable or attempt == MAX_TRIES - 1:
-                    return _api_failure(line, upstream_failure(exc, request_id))
-                wait = exc.retry_after or BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+            except UpstreamError as exc:  # already retried by the provider's client
+                return _api_failure(line, upstream_failure(exc, request_id))
             if context.stopping.wait(min(wait, MAX_WAIT_SECONDS)):
                 return None
         return failed_line(line, 429, "Gave up waiting for the quota.", code="rate_limit_exceeded")
