@@ -37,7 +37,7 @@ from apps.knowledge.retrieval import Filters, Hit, retrieve
 from apps.knowledge.retrieval_settings import RetrievalSettings
 from apps.model_endpoints.models import EndpointCapability
 from kernel.errors import ApiError, InvalidParameter
-from kernel.tokens import count_tokens
+from kernel.tokens import estimated_usage, messages_text
 from plugins.base import (
     Capability,
     ChatChunk,
@@ -482,9 +482,7 @@ def _model_stream(route: routing.Route, request: ChatRequest) -> Iterator[ChatCh
 
 def _counted(request: ChatRequest, reply: str, route: routing.Route) -> Usage:
     """Usage counted locally, for upstreams that report none."""
-    model = route.endpoint.upstream_model
-    prompt = "\n".join(message.content or "" for message in request.messages)
-    return Usage(input_tokens=count_tokens(prompt, model), output_tokens=count_tokens(reply, model))
+    return estimated_usage(messages_text(request.messages), reply, route.endpoint.upstream_model)
 
 
 def _first(*values: Any) -> Any:

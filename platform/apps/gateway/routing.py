@@ -24,7 +24,7 @@ from apps.usage.models import CallStatus
 from apps.usage.recorder import Meter
 from kernel import config_cache
 from kernel.errors import ApiError, InvalidParameter
-from kernel.tokens import count_tokens
+from kernel.tokens import count_tokens, messages_text
 from plugins.base import (
     ChatChunk,
     ChatRequest,
@@ -122,15 +122,11 @@ def _upstream_request(route: Route, request: ChatRequest) -> ChatRequest:
     return request.model_copy(update=updates)
 
 
-def _prompt_text(request: ChatRequest) -> str:
-    return "\n".join(message.content or "" for message in request.messages)
-
-
 def _admit(route: Route, request: ChatRequest) -> None:
     """Reserve the prompt's tokens and the most the answer may take against the quotas,
     once the request is within the input limits."""
     check_chat_messages(len(request.messages))
-    route.meter.prompt_text = _prompt_text(request)
+    route.meter.prompt_text = messages_text(request.messages)
     prompt = count_tokens(route.meter.prompt_text, route.endpoint.upstream_model)
     check_prompt_tokens(prompt)
     answer = request.max_tokens or settings.QUOTA_DEFAULT_OUTPUT_RESERVATION

@@ -25,7 +25,7 @@ from apps.usage.quotas import admit_call, settle_call
 from apps.usage.services import PENDING_KEY, write_events
 from kernel.redis_connection import redis_client
 from kernel.request_id import current_request_id
-from kernel.tokens import count_tokens
+from kernel.tokens import estimated_usage
 from plugins.base import ChatChunk, Usage
 
 logger = logging.getLogger(__name__)
@@ -99,11 +99,7 @@ class Meter:
         self.finished = True
         counted_locally = usage is None
         if usage is None:
-            model = self.endpoint.upstream_model
-            usage = Usage(
-                input_tokens=count_tokens(self.prompt_text, model),
-                output_tokens=count_tokens(completion_text, model),
-            )
+            usage = estimated_usage(self.prompt_text, completion_text, self.endpoint.upstream_model)
         now = time.monotonic()
         endpoint = self.endpoint
         cost = (
