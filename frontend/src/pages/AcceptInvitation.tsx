@@ -5,12 +5,12 @@
 // (the invited address) or create the account, and join in the same step. The page offers
 // both to everyone: it does not tell whether the address has an account.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Alert, Button, Card, Descriptions, Form, Input, Result, Spin, Tabs, Typography } from "antd";
+import { Alert, Button, Descriptions, Form, Input, Result, Spin, Tabs, Typography } from "antd";
 import { useTranslation } from "react-i18next";
 import { useLocation, useNavigate } from "react-router";
 import { api, call, ensureCsrfCookie, type Schemas } from "../api/client";
 import { ErrorAlert } from "../components/feedback";
-import { LanguageSwitcher } from "../layout/AppLayout";
+import { SignedOutFrame } from "../components/SignedOutFrame";
 import { HOME } from "../routes";
 import { meKey, rememberWorkspace, useMe, type Me } from "../session/workspace";
 
@@ -24,19 +24,6 @@ export function tokenFromHash(hash: string): string {
   } catch {
     return raw.trim();
   }
-}
-
-function Frame({ children }: { children: React.ReactNode }) {
-  return (
-    <div style={{ minHeight: "100vh", display: "flex", flexDirection: "column", background: "linear-gradient(160deg,#eef0ff 0%,#f7f8fa 60%)" }}>
-      <div style={{ display: "flex", justifyContent: "flex-end", padding: 16 }}>
-        <LanguageSwitcher />
-      </div>
-      <div style={{ flex: 1, display: "flex", alignItems: "center", justifyContent: "center", padding: 16 }}>
-        <Card style={{ width: 440 }}>{children}</Card>
-      </div>
-    </div>
-  );
 }
 
 function Summary({ invitation }: { invitation: Invitation }) {
@@ -117,32 +104,32 @@ export function AcceptInvitationPage() {
 
   if (!token) {
     return (
-      <Frame>
+      <SignedOutFrame width={440}>
         <Result status="warning" title={t("invitation.noToken")} subTitle={t("invitation.noTokenHint")} />
-      </Frame>
+      </SignedOutFrame>
     );
   }
   if (invitation.isPending || me.isPending) {
     return (
-      <Frame>
+      <SignedOutFrame width={440}>
         <Spin style={{ display: "block", margin: "48px auto" }} />
-      </Frame>
+      </SignedOutFrame>
     );
   }
   if (invitation.error || !invitation.data) {
     return (
-      <Frame>
+      <SignedOutFrame width={440}>
         <Typography.Title level={4} style={{ marginTop: 0 }}>
           {t("invitation.unusable")}
         </Typography.Title>
         <ErrorAlert error={invitation.error} />
-      </Frame>
+      </SignedOutFrame>
     );
   }
   const data = invitation.data;
   const user = me.data?.user ?? null;
   return (
-    <Frame>
+    <SignedOutFrame width={440}>
       <Summary invitation={data} />
       {user && user.email.toLowerCase() === data.email ? (
         <>
@@ -208,6 +195,6 @@ export function AcceptInvitationPage() {
           ]}
         />
       )}
-    </Frame>
+    </SignedOutFrame>
   );
 }

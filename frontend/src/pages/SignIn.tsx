@@ -1,10 +1,10 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Button, Card, Form, Input, Typography } from "antd";
+import { Button, Form, Input, Typography } from "antd";
 import { useTranslation } from "react-i18next";
 import { Navigate, useNavigate, useSearchParams } from "react-router";
 import { api, call, ensureCsrfCookie } from "../api/client";
 import { ErrorAlert } from "../components/feedback";
-import { LanguageSwitcher } from "../layout/AppLayout";
+import { SignedOutFrame } from "../components/SignedOutFrame";
 import { HOME } from "../routes";
 import { meKey, useMe } from "../session/workspace";
 
@@ -36,37 +36,30 @@ export function SignInPage() {
   });
   if (me.data?.user) return <Navigate to={target} replace />;
   return (
-    <div style={{ minHeight: "100vh", display: "flex", flexDirection: "column", background: "linear-gradient(160deg,#eef0ff 0%,#f7f8fa 60%)" }}>
-      <div style={{ display: "flex", justifyContent: "flex-end", padding: 16 }}>
-        <LanguageSwitcher />
+    <SignedOutFrame width={380}>
+      <div style={{ textAlign: "center", marginBottom: 24 }}>
+        <img src="/favicon.svg" width={40} height={40} alt="" />
+        <Typography.Title level={3} style={{ margin: "8px 0 4px" }}>
+          ministudio
+        </Typography.Title>
+        <Typography.Text type="secondary">{t("signIn.subtitle")}</Typography.Text>
       </div>
-      <div style={{ flex: 1, display: "flex", alignItems: "center", justifyContent: "center", padding: 16 }}>
-        <Card style={{ width: 380 }}>
-          <div style={{ textAlign: "center", marginBottom: 24 }}>
-            <img src="/favicon.svg" width={40} height={40} alt="" />
-            <Typography.Title level={3} style={{ margin: "8px 0 4px" }}>
-              ministudio
-            </Typography.Title>
-            <Typography.Text type="secondary">{t("signIn.subtitle")}</Typography.Text>
-          </div>
-          {signIn.error && (
-            <div style={{ marginBottom: 16 }}>
-              <ErrorAlert error={signIn.error} />
-            </div>
-          )}
-          <Form<Credentials> layout="vertical" onFinish={(values) => signIn.mutate(values)} requiredMark={false}>
-            <Form.Item name="email" label={t("signIn.email")} rules={[{ required: true, type: "email", message: t("signIn.emailRequired") }]}>
-              <Input autoComplete="username" autoFocus />
-            </Form.Item>
-            <Form.Item name="password" label={t("signIn.password")} rules={[{ required: true, message: t("signIn.passwordRequired") }]}>
-              <Input.Password autoComplete="current-password" />
-            </Form.Item>
-            <Button type="primary" htmlType="submit" block loading={signIn.isPending}>
-              {t("signIn.submit")}
-            </Button>
-          </Form>
-        </Card>
-      </div>
-    </div>
+      {signIn.error && (
+        <div style={{ marginBottom: 16 }}>
+          <ErrorAlert error={signIn.error} />
+        </div>
+      )}
+      <Form<Credentials> layout="vertical" onFinish={(values) => signIn.mutate(values)} requiredMark={false}>
+        <Form.Item name="email" label={t("signIn.email")} rules={[{ required: true, type: "email", message: t("signIn.emailRequired") }]}>
+          <Input autoComplete="username" autoFocus />
+        </Form.Item>
+        <Form.Item name="password" label={t("signIn.password")} rules={[{ required: true, message: t("signIn.passwordRequired") }]}>
+          <Input.Password autoComplete="current-password" />
+        </Form.Item>
+        <Button type="primary" htmlType="submit" block loading={signIn.isPending}>
+          {t("signIn.submit")}
+        </Button>
+      </Form>
+    </SignedOutFrame>
   );
 }
