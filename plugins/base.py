@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-CONTRACT_VERSION = "1.1"
+CONTRACT_VERSION = "1.2"
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -47,6 +47,7 @@ __all__ = [
     "Passage",
     "Plugin",
     "PluginSettings",
+    "ReadyModel",
     "RerankRequest",
     "RerankResponse",
     "RerankResult",
@@ -517,6 +518,24 @@ class RerankResponse(BaseModel):
     usage: Usage | None = None
 
 
+class ReadyModel(BaseModel):
+    """A model a provider serves with no settings at all (a local model), registered as an
+    endpoint of that name when the platform first starts."""
+
+    #: The endpoint's name, also the model the provider is asked for.
+    name: str = Field(min_length=1, max_length=100)
+    #: What the endpoint offers: ``chat`` (with ``tool_calls`` if it calls tools),
+    #: ``embeddings`` or ``rerank``, each among the provider's ``capabilities``
+    #: (``chat_stream`` is the provider's, not the model's: it is ignored here).
+    capabilities: frozenset[Capability]
+    display_name: str = ""
+    context_window: int | None = Field(default=None, gt=0)
+    embedding_dimension: int | None = Field(default=None, gt=0)
+    #: Whether it becomes the workspace's default model for its first capability (a model
+    #: a provider key brings later may take over).
+    default: bool = False
+
+
 _CAPABILITY_METHODS = {
     Capability.CHAT: "chat",
     Capability.CHAT_STREAM: "chat_stream",
@@ -561,6 +580,17 @@ class ModelProvider(Plugin):
     def rerank(self, request: RerankRequest, settings: PluginSettings) -> RerankResponse:
         """Relevance of each document to the query, best first."""
         raise UnsupportedCapability(type(self).__name__, Capability.RERANK)
+
+    def ready_models(self) -> list[ReadyModel]:
+        """The models this provider can serve with its default settings and nothing else
+        (local models: no URL, no key), which the demo workspace is given at first start.
+
+        The platform asks at each start (``ministudio bootstrap``) and registers the ones it
+        does not have yet; an endpoint already there is left as a platform admin made it.
+        Name only what is installed now, cheaply: do not load a model to find out. The
+        default returns none. Since contract 1.2.
+        """
+        return []
 
 
 BASE_CLASSES: dict[str, type[Plugin]] = {"loader": Loader, "tool": Tool, "model": ModelProvider}

@@ -4,6 +4,7 @@ Only platform admins reach these (the API checks). Provider settings go through 
 store as every plugin's settings: validated by the provider's model, secrets encrypted.
 """
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from django.db import IntegrityError, transaction
 from pydantic import ValidationError as PydanticValidationError
 
 from apps.accounts.models import User, Workspace
+from apps.model_endpoints import selectors
 from apps.model_endpoints.models import EndpointCapability, EndpointGrant, ModelEndpoint
 from apps.plugins import discovery
 from apps.plugins.models import Kind, Plugin
@@ -23,7 +25,7 @@ from apps.plugins.plugin_settings import (
     store_settings,
 )
 from apps.plugins.services import PluginUnavailable, loaded_class
-from kernel.errors import Conflict, InvalidParameter, NotFound
+from kernel.errors import ApiError, Conflict, InvalidParameter, NotFound
 from plugins.base import (
     Capability,
     ChatMessage,
@@ -31,9 +33,11 @@ from plugins.base import (
     EmbeddingRequest,
     ModelProvider,
     PluginSettings,
+    ReadyModel,
     RerankRequest,
 )
-from plugins.models import local_chat
+
+logger = logging.getLogger(__name__)
 
 # What an endpoint capability needs its provider to declare.
 NEEDS = {
@@ -230,14 +234,9 @@ def _probe(provider: ModelProvider, endpoint: ModelEndpoint, capability: str, se
 
 # --- first-run endpoints -------------------------------------------------------------------------
 
-LOCAL_EMBEDDINGS = {"use-m3": 512, "multilingual-e5-small": 384}
-# Picked by bench/retrieval_quality.py: multilingual-e5-small retrieves far better (vector
-# nDCG@10 0.955 against 0.877 on XQuAD-zh, 0.970 against 0.897 on XQuAD-en, 0.655 against
-# 0.39 on SciFact) at a price in ingestion speed (a few chunks/s against ~50 on two cores);
-# use-m3 stays registered for when speed matters more.
-DEFAULT_LOCAL_EMBEDDING = "multilingual-e5-small"
-# Seeded when the local-llm extra is installed.
-LOCAL_CHAT = "smollm2-135m-instruct"
+# A ready model's capabilities (the contract's words) as the endpoint's; chat_stream is the
+# provider's, not the model's.
+ENDPOINT_CAPABILITIES = {needed: offered for offered, needed in NEEDS.items()}
 
 
 @dataclass(frozen=True)
@@ -246,8 +245,30 @@ class SeededEndpoint:
     created: bool
 
 
+def seed_endpoints(workspace: Workspace, environ: dict[str, str]) -> list[SeededEndpoint]:
+    """The models a newcomer can use at once, granted to ``workspace`` (the demo):
+
+    - what each loaded model provider serves with no settings (``ready_models``: the local
+      embedding models, the local demo chat model with the ``local-llm`` extra...);
+    - DashScope's chat and embedding models when ``DASHSCOPE_API_KEY`` is set;
+    - an OpenAI-compatible server's models when ``OPENAI_API_KEY`` is set (``OPENAI_BASE_URL``
+      for vLLM, Ollama...; ``OPENAI_CHAT_MODEL`` / ``OPENAI_EMBEDDING_MODEL`` name them).
+
+    A model a key brings is the default chat model over a ready one (it is seeded after).
+    Idempotent: existing endpoints are granted again, never overwritten.
+    """
+    seeded = []
+    for plugin in Plugin.objects.filter(kind=Kind.MODEL).order_by("plugin_id"):
+        seeded += _seed_ready_models(workspace, plugin)
+    if (key := environ.get("DASHSCOPE_API_KEY")) and _provider_loaded("dashscope"):
+        seeded += _seed_dashscope(workspace, key)
+    if (key := environ.get("OPENAI_API_KEY")) and _provider_loaded("openai"):
+        seeded += _seed_openai(workspace, key, environ)
+    return seeded
+
+
 def _ensure(workspace: Workspace, *, default: bool = False, **fields: Any) -> SeededEndpoint:
-    endpoint = ModelEndpoint.objects.filter(name=fields["name"]).first()
+    endpoint = selectors.endpoint_named(fields["name"])
     created = endpoint is None
     if created:
         endpoint = create_endpoint(**fields)
@@ -260,101 +281,96 @@ def _provider_loaded(provider: str) -> bool:
     return bool(plugin and plugin.available)
 
 
-def seed_endpoints(workspace: Workspace, environ: dict[str, str]) -> list[SeededEndpoint]:
-    """The models a newcomer can use at once, granted to ``workspace`` (the demo):
-
-    - the local embedding models (no network, no key), the better one as default;
-    - the local demo chat model when the ``local-llm`` extra is installed (the default
-      chat model unless a key below brings a real one);
-    - DashScope's chat and embedding models when ``DASHSCOPE_API_KEY`` is set;
-    - an OpenAI-compatible server's models when ``OPENAI_API_KEY`` is set (``OPENAI_BASE_URL``
-      for vLLM, Ollama...; ``OPENAI_CHAT_MODEL`` / ``OPENAI_EMBEDDING_MODEL`` name them).
-
-    Idempotent: existing endpoints are granted again, never overwritten.
-    """
+def _seed_ready_models(workspace: Workspace, plugin: Plugin) -> list[SeededEndpoint]:
+    """Register what ``plugin`` serves with no settings. A provider that fails to say, or
+    names a model it cannot serve, is logged and skipped: it must not stop the start."""
+    plugin_class = loaded_class(plugin) if plugin.available else None
+    if plugin_class is None:
+        return []
+    try:
+        ready = discovery.instance_of(plugin_class).ready_models()
+    except Exception:
+        logger.exception("Model provider '%s' failed to name its ready models", plugin.plugin_id)
+        return []
     seeded = []
-    if _provider_loaded("local"):
-        for name, dimension in LOCAL_EMBEDDINGS.items():
-            seeded.append(
-                _ensure(
-                    workspace,
-                    name=name,
-                    provider="local",
-                    upstream_model=name,
-                    capabilities=["embedding"],
-                    settings={},
-                    embedding_dimension=dimension,
-                    display_name=f"{name} (local, CPU)",
-                    default=name == DEFAULT_LOCAL_EMBEDDING,
-                )
+    for model in ready:
+        try:
+            seeded.append(_ensure_ready(workspace, plugin.plugin_id, model))
+        except ApiError as exc:
+            logger.warning(
+                "Ready model '%s' of '%s' skipped: %s", model.name, plugin.plugin_id, exc.message
             )
-    if _provider_loaded("local") and local_chat.chat_model_available(LOCAL_CHAT):
-        # A demo model: the default only until a real chat model is seeded below.
-        seeded.append(
-            _ensure(
-                workspace,
-                name=LOCAL_CHAT,
-                provider="local",
-                upstream_model=LOCAL_CHAT,
-                capabilities=["chat"],
-                settings={},
-                context_window=local_chat.CONTEXT_WINDOW,
-                display_name=f"{LOCAL_CHAT} (local demo model, CPU)",
-                default=True,
-            )
+    return seeded
+
+
+def _ensure_ready(workspace: Workspace, provider: str, model: ReadyModel) -> SeededEndpoint:
+    return _ensure(
+        workspace,
+        name=model.name,
+        provider=provider,
+        upstream_model=model.name,
+        capabilities=[
+            ENDPOINT_CAPABILITIES[c] for c in model.capabilities if c in ENDPOINT_CAPABILITIES
+        ],
+        settings={},
+        display_name=model.display_name,
+        context_window=model.context_window,
+        embedding_dimension=model.embedding_dimension,
+        default=model.default,
+    )
+
+
+def _seed_dashscope(workspace: Workspace, key: str) -> list[SeededEndpoint]:
+    settings = {"api_key": key}
+    chat = _ensure(
+        workspace,
+        name="qwen-plus",
+        provider="dashscope",
+        upstream_model="qwen-plus",
+        capabilities=["chat", "tool_calls"],
+        settings=settings,
+        context_window=131072,
+        default=True,
+    )
+    embedding = _ensure(
+        workspace,
+        name="text-embedding-v3",
+        provider="dashscope",
+        upstream_model="text-embedding-v3",
+        capabilities=["embedding"],
+        settings=settings,
+        embedding_dimension=1024,
+    )
+    return [chat, embedding]
+
+
+def _seed_openai(workspace: Workspace, key: str, environ: dict[str, str]) -> list[SeededEndpoint]:
+    settings = {"api_key": key}
+    if base_url := environ.get("OPENAI_BASE_URL"):
+        settings["base_url"] = base_url
+    chat_model = environ.get("OPENAI_CHAT_MODEL") or "gpt-4o-mini"
+    seeded = [
+        _ensure(
+            workspace,
+            name=chat_model,
+            provider="openai",
+            upstream_model=chat_model,
+            # A server of one's own (vLLM, Ollama) calls tools only when started to:
+            # agent apps use ReAct on it until an admin adds tool_calls.
+            capabilities=["chat"] if base_url else ["chat", "tool_calls"],
+            settings=settings,
+            default=True,
         )
-    if (key := environ.get("DASHSCOPE_API_KEY")) and _provider_loaded("dashscope"):
-        settings = {"api_key": key}
+    ]
+    if embedding_model := environ.get("OPENAI_EMBEDDING_MODEL"):
         seeded.append(
             _ensure(
                 workspace,
-                name="qwen-plus",
-                provider="dashscope",
-                upstream_model="qwen-plus",
-                capabilities=["chat", "tool_calls"],
-                settings=settings,
-                context_window=131072,
-                default=True,
-            )
-        )
-        seeded.append(
-            _ensure(
-                workspace,
-                name="text-embedding-v3",
-                provider="dashscope",
-                upstream_model="text-embedding-v3",
+                name=embedding_model,
+                provider="openai",
+                upstream_model=embedding_model,
                 capabilities=["embedding"],
                 settings=settings,
-                embedding_dimension=1024,
             )
         )
-    if (key := environ.get("OPENAI_API_KEY")) and _provider_loaded("openai"):
-        settings = {"api_key": key}
-        if base_url := environ.get("OPENAI_BASE_URL"):
-            settings["base_url"] = base_url
-        chat_model = environ.get("OPENAI_CHAT_MODEL") or "gpt-4o-mini"
-        seeded.append(
-            _ensure(
-                workspace,
-                name=chat_model,
-                provider="openai",
-                upstream_model=chat_model,
-                # A server of one's own (vLLM, Ollama) calls tools only when started to:
-                # agent apps use ReAct on it until an admin adds tool_calls.
-                capabilities=["chat"] if base_url else ["chat", "tool_calls"],
-                settings=settings,
-                default=True,
-            )
-        )
-        if embedding_model := environ.get("OPENAI_EMBEDDING_MODEL"):
-            seeded.append(
-                _ensure(
-                    workspace,
-                    name=embedding_model,
-                    provider="openai",
-                    upstream_model=embedding_model,
-                    capabilities=["embedding"],
-                    settings=settings,
-                )
-            )
     return seeded
