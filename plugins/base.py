@@ -522,13 +522,14 @@ class ReadyModel(BaseModel):
     """A model a provider serves with no settings at all (a local model), registered as an
     endpoint of that name when the platform first starts."""
 
-    #: The endpoint's name, also the model the provider is asked for.
-    name: str = Field(min_length=1, max_length=100)
+    #: The endpoint's name (what callers send as ``model``), also the model the provider is
+    #: asked for.
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
     #: What the endpoint offers: ``chat`` (with ``tool_calls`` if it calls tools),
     #: ``embeddings`` or ``rerank``, each among the provider's ``capabilities``
     #: (``chat_stream`` is the provider's, not the model's: it is ignored here).
     capabilities: frozenset[Capability]
-    display_name: str = ""
+    display_name: str = Field(default="", max_length=200)
     context_window: int | None = Field(default=None, gt=0)
     embedding_dimension: int | None = Field(default=None, gt=0)
     #: Whether it becomes the workspace's default model for its first capability (a model
