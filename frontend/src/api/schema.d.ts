@@ -1065,6 +1065,27 @@ export interface paths {
         patch: operations["apps_usage_api_update_quota"];
         trace?: never;
     };
+    "/console/api/quotas/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Quota Usage
+         * @description The quotas that bind this workspace, each limit with its current consumption (any
+         *     member).
+         */
+        get: operations["apps_usage_api_quota_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/console/api/tools": {
         parameters: {
             query?: never;
@@ -1136,7 +1157,8 @@ export interface paths {
         };
         /**
          * Usage Quotas
-         * @description The quotas that bind this workspace, each limit with its current consumption.
+         * @deprecated
+         * @description Deprecated: the former name of ``GET /quotas/usage``, answered the same.
          */
         get: operations["apps_usage_api_usage_quotas"];
         put?: never;
@@ -5507,6 +5529,31 @@ export interface operations {
             404: components["responses"]["Error404"];
             409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_usage_api_quota_usage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotaUsageOut"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
             429: components["responses"]["Error429"];
         };
     };

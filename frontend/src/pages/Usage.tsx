@@ -19,7 +19,7 @@ const ISO = "YYYY-MM-DD";
 function Quotas() {
   const { t } = useTranslation();
   const wsKey = useWsKey();
-  const quotas = useQuery({ queryKey: wsKey("usage", "quotas"), queryFn: () => call(api.GET("/console/api/usage/quotas")), refetchInterval: 15_000 });
+  const quotas = useQuery({ queryKey: wsKey("usage", "quotas"), queryFn: () => call(api.GET("/console/api/quotas/usage")), refetchInterval: 15_000 });
   return (
     <Card size="small" title={t("usage.quotas.title")}>
       <QueryState query={quotas}>
