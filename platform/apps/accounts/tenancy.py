@@ -7,6 +7,7 @@ answers 404, never 403 and never data, because the row is simply not in the quer
 
 from typing import TypeVar
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 
@@ -28,6 +29,31 @@ class WorkspaceOwned(models.Model):
     )
 
     objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class Created(models.Model):
+    """Abstract: who created a row (kept when that user is deleted, as nobody) and when."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class Audited(Created):
+    """Abstract: ``Created``, and when the row last changed."""
+
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         abstract = True

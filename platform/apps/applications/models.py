@@ -12,24 +12,15 @@ from django.conf import settings as django_settings
 from django.db import models
 
 from apps.accounts.models import ApiKey, Workspace
-from apps.accounts.tenancy import WorkspaceOwned
+from apps.accounts.tenancy import Audited, WorkspaceOwned
 
 
-class AgentApp(WorkspaceOwned):
+class AgentApp(WorkspaceOwned, Audited):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="agent_apps")
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
     draft = models.JSONField(default=dict, help_text="apps.applications.config.AppConfigSchema")
-    created_by = models.ForeignKey(
-        django_settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-updated_at"]

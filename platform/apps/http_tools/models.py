@@ -8,11 +8,10 @@ where each argument goes in the request. The credential is stored encrypted
 
 import uuid
 
-from django.conf import settings as django_settings
 from django.db import models
 
 from apps.accounts.models import Workspace
-from apps.accounts.tenancy import WorkspaceOwned
+from apps.accounts.tenancy import Audited, WorkspaceOwned
 
 MAX_TIMEOUT_SECONDS = 30
 
@@ -49,7 +48,7 @@ class ToolSource(models.TextChoices):
     OPENAPI = "openapi"
 
 
-class HttpTool(WorkspaceOwned):
+class HttpTool(WorkspaceOwned, Audited):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="http_tools")
     name = models.CharField(max_length=64, help_text="The function name a model sees.")
@@ -73,15 +72,6 @@ class HttpTool(WorkspaceOwned):
     timeout_seconds = models.PositiveSmallIntegerField(default=10)
     source = models.CharField(max_length=8, choices=ToolSource.choices, default=ToolSource.MANUAL)
     openapi_operation_id = models.CharField(max_length=255, blank=True)
-    created_by = models.ForeignKey(
-        django_settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]

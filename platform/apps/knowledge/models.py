@@ -8,7 +8,6 @@ it; retrieval repeats the index's cast and predicate so that Postgres uses it.
 
 import uuid
 
-from django.conf import settings as django_settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
@@ -16,11 +15,11 @@ from django.db import models
 from pgvector.django import VectorField
 
 from apps.accounts.models import Workspace
-from apps.accounts.tenancy import WorkspaceOwned
+from apps.accounts.tenancy import Audited, Created, WorkspaceOwned
 from apps.model_endpoints.models import ModelEndpoint
 
 
-class KnowledgeBase(WorkspaceOwned):
+class KnowledgeBase(WorkspaceOwned, Audited):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="knowledge_bases"
@@ -45,15 +44,6 @@ class KnowledgeBase(WorkspaceOwned):
     retrieval = models.JSONField(
         default=dict, help_text="Default retrieval settings (apps.knowledge.retrieval)."
     )
-    created_by = models.ForeignKey(
-        django_settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -77,7 +67,7 @@ class DocumentStatus(models.TextChoices):
 IN_PROGRESS = (DocumentStatus.PARSING, DocumentStatus.CHUNKING, DocumentStatus.EMBEDDING)
 
 
-class Document(WorkspaceOwned):
+class Document(WorkspaceOwned, Created):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     knowledge_base = models.ForeignKey(
@@ -107,14 +97,6 @@ class Document(WorkspaceOwned):
     queued_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(
-        django_settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
