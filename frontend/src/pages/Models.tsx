@@ -10,6 +10,7 @@ import { ApiError, errorMessage } from "../api/errors";
 import { postEventStream } from "../api/sse";
 import { ErrorAlert, QueryState } from "../components/feedback";
 import { ChatComposer } from "../components/ChatComposer";
+import { ChatTranscript } from "../components/ChatTranscript";
 import { PageHeader } from "../components/PageHeader";
 import { useWsKey } from "../session/workspace";
 
@@ -73,14 +74,8 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
   const [input, setInput] = useState("");
   const [busy, setBusy] = useState(false);
   const abort = useRef<AbortController | null>(null);
-  const bottom = useRef<HTMLDivElement>(null);
 
   useEffect(() => setModel((current) => current ?? initial), [initial]);
-  // A block, not an arrow expression: Chromium's scrollIntoView returns a promise, which
-  // React would take for the effect's cleanup and call ("destroy is not a function").
-  useEffect(() => {
-    bottom.current?.scrollIntoView?.({ block: "end" });
-  }, [turns]);
 
   const send = async () => {
     const text = input.trim();
@@ -147,8 +142,7 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
           </Form>
         </Col>
         <Col xs={24} lg={17}>
-          <div style={{ height: 380, overflowY: "auto", border: "1px solid #f0f0f0", borderRadius: 8, padding: 12, display: "flex", flexDirection: "column", gap: 8 }}>
-            {turns.length === 0 && <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t("models.playground.empty")} />}
+          <ChatTranscript height={380} follow={turns} empty={turns.length === 0 ? t("models.playground.empty") : null}>
             {turns.map((turn, index) => (
               <div key={index} style={{ display: "flex", flexDirection: "column" }}>
                 <div className={`chat-bubble ${turn.role}`} data-testid={`turn-${turn.role}`}>
@@ -162,8 +156,7 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
                 )}
               </div>
             ))}
-            <div ref={bottom} />
-          </div>
+          </ChatTranscript>
           <ChatComposer
             value={input}
             onChange={setInput}

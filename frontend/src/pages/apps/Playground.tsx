@@ -3,11 +3,12 @@
 // Answers show their thoughts (retrieval passages, tool calls) and render `<ref>[n]</ref>`
 // as badges that open doc_references[n-1].
 import { ClearOutlined } from "@ant-design/icons";
-import { Alert, Button, Card, Col, Collapse, Empty, Form, Input, Row, Space, Tag, Typography } from "antd";
-import { Fragment, useEffect, useRef, useState } from "react";
+import { Alert, Button, Card, Col, Collapse, Form, Input, Row, Space, Tag, Typography } from "antd";
+import { Fragment, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { errorMessage } from "../../api/errors";
 import { ChatComposer } from "../../components/ChatComposer";
+import { ChatTranscript } from "../../components/ChatTranscript";
 import { postEventStream } from "../../api/sse";
 import { citedNumbers, promptVariables, splitCitations, withoutPartialMarker } from "./citations";
 import { normalizeConfig, type App } from "./model";
@@ -183,10 +184,6 @@ export function PlaygroundTab({ app, dirty }: { app: App; dirty: boolean }) {
   const [openRefs, setOpenRefs] = useState<Record<number, boolean>>({});
   const [highlight, setHighlight] = useState<{ turn: number; n: number } | null>(null);
   const abort = useRef<AbortController | null>(null);
-  const bottom = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    bottom.current?.scrollIntoView?.({ block: "end" });
-  }, [turns.length]);
 
   const cite = (turn: number, n: number) => {
     setOpenRefs((all) => ({ ...all, [turn]: true }));
@@ -255,8 +252,7 @@ export function PlaygroundTab({ app, dirty }: { app: App; dirty: boolean }) {
         )}
         <Col xs={24} lg={variableNames.length > 0 ? 18 : 24}>
           {dirty && <Alert type="warning" showIcon style={{ marginBottom: 8 }} message={t("apps.playground.unsaved")} />}
-          <div style={{ height: 460, overflowY: "auto", border: "1px solid #f0f0f0", borderRadius: 8, padding: 12, display: "flex", flexDirection: "column", gap: 8 }}>
-            {turns.length === 0 && <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t("apps.playground.empty")} />}
+          <ChatTranscript height={460} follow={turns.length} empty={turns.length === 0 ? t("apps.playground.empty") : null}>
             {turns.map((turn, index) => (
               <div key={index} style={{ display: "flex", flexDirection: "column" }}>
                 {turn.role === "assistant" && <ThoughtList thoughts={turn.thoughts} />}
@@ -287,8 +283,7 @@ export function PlaygroundTab({ app, dirty }: { app: App; dirty: boolean }) {
                 ) : null}
               </div>
             ))}
-            <div ref={bottom} />
-          </div>
+          </ChatTranscript>
           <ChatComposer
             value={input}
             onChange={setInput}
