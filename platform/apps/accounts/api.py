@@ -158,9 +158,7 @@ def list_members(request: HttpRequest):
 def change_member_role(request: HttpRequest, member_id: UUIDText, payload: MemberRoleIn):
     ctx = workspace_context(request)
     ctx.require(Permission.MANAGE_MEMBERS)
-    membership = get_in_workspace(
-        Membership.objects.select_related("user"), ctx.workspace, pk=member_id
-    )
+    membership = get_in_workspace(selectors.members_of(ctx.workspace), ctx.workspace, pk=member_id)
     return services.change_member_role(membership, role=payload.role)
 
 
@@ -294,9 +292,7 @@ def revoke_api_key(request: HttpRequest, api_key_id: UUIDText):
     """Revoke a key at once. Developers may revoke the keys they created; admins any key."""
     ctx = workspace_context(request)
     ctx.require(Permission.VIEW_API_KEYS)
-    api_key = get_in_workspace(
-        ApiKey.objects.select_related("created_by"), ctx.workspace, pk=api_key_id
-    )
+    api_key = get_in_workspace(selectors.api_keys_of(ctx.workspace), ctx.workspace, pk=api_key_id)
     own = ctx.user is not None and api_key.created_by_id == ctx.user.pk
     if not own:
         ctx.require(Permission.REVOKE_ANY_API_KEY)
