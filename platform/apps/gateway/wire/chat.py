@@ -34,6 +34,15 @@ class ToolCallIn(Schema):
     function: ToolCallFunctionIn
 
 
+class ChatMessageIn(Schema):
+    """A chat message as both formats write it; each narrows ``role`` to its own roles."""
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[ToolCallIn] | None = None
+    tool_call_id: str | None = None
+
+
 def text_of(content: str | list[dict[str, Any]] | None) -> str | None:
     """A message's text: plain, or the text parts of a multi-part content."""
     if content is None or isinstance(content, str):
@@ -73,18 +82,14 @@ def tool_calls_out(calls: list[ToolCall], *, with_index: bool = False) -> list[d
     ]
 
 
-def chat_message(
-    role: str,
-    content: str | list[dict[str, Any]] | None,
-    tool_calls: list[ToolCallIn] | None,
-    tool_call_id: str | None,
-) -> ChatMessage:
-    """One message of either format, in the plugin contract's terms."""
+def chat_message(message: ChatMessageIn, role: str | None = None) -> ChatMessage:
+    """One message of either format in the plugin contract's terms, as ``role`` when the
+    format's role has another name there."""
     return ChatMessage(
-        role=role,
-        content=text_of(content),
-        tool_calls=tool_calls_in(tool_calls),
-        tool_call_id=tool_call_id,
+        role=role or message.role,
+        content=text_of(message.content),
+        tool_calls=tool_calls_in(message.tool_calls),
+        tool_call_id=message.tool_call_id,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 
 from apps.gateway.wire.chat import (
-    ToolCallIn,
+    ChatMessageIn,
     ToolIn,
     chat_message,
     chat_request,
@@ -32,11 +32,8 @@ from plugins.base import (
 # --- requests -----------------------------------------------------------------------------------
 
 
-class MessageIn(Schema):
+class MessageIn(ChatMessageIn):
     role: Literal["system", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
-    tool_calls: list[ToolCallIn] | None = None
-    tool_call_id: str | None = None
     name: str | None = None
 
 
@@ -82,9 +79,7 @@ class EmbeddingIn(Schema):
 def _messages(given: GenerationInput) -> list[ChatMessage]:
     """``input.messages``; else the older ``history`` turns and ``prompt``."""
     if given.messages:
-        return [
-            chat_message(m.role, m.content, m.tool_calls, m.tool_call_id) for m in given.messages
-        ]
+        return [chat_message(m) for m in given.messages]
     messages: list[ChatMessage] = []
     for turn in given.history or []:
         messages.append(ChatMessage(role="user", content=turn.get("user", "")))

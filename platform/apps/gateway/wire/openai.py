@@ -13,7 +13,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 
 from apps.gateway.wire.chat import (
-    ToolCallIn,
+    ChatMessageIn,
     ToolIn,
     chat_message,
     chat_request,
@@ -33,11 +33,8 @@ from plugins.base import (
 # --- requests -----------------------------------------------------------------------------------
 
 
-class MessageIn(Schema):
+class MessageIn(ChatMessageIn):
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
-    tool_calls: list[ToolCallIn] | None = None
-    tool_call_id: str | None = None
 
 
 class StreamOptionsIn(Schema):
@@ -86,12 +83,9 @@ def include_usage(payload: ChatCompletionIn) -> bool:
 
 
 def to_chat_request(payload: ChatCompletionIn) -> ChatRequest:
-    messages = [
-        chat_message(role_of(m), m.content, m.tool_calls, m.tool_call_id) for m in payload.messages
-    ]
     return chat_request(
         payload.model,
-        messages,
+        [chat_message(m, role_of(m)) for m in payload.messages],
         tools=payload.tools,
         tool_choice=payload.tool_choice,
         stop=payload.stop,
