@@ -1,9 +1,8 @@
 """The OpenAI-compatible and vLLM providers, against the upstream stub (no mocks)."""
 
+import functools
 import inspect
 import json
-import socket
-import time
 import traceback
 
 import pytest
@@ -15,7 +14,6 @@ from plugins.base import (
     ChatRequest,
     EmbeddingRequest,
     ToolCall,
-    ToolSpec,
     UpstreamAuthenticationError,
     UpstreamBadRequestError,
     UpstreamConnectionError,
@@ -32,32 +30,13 @@ from plugins.models.openai_compatible import (
     VLLMProvider,
     VLLMSettings,
 )
-from tests.upstream import (
-    UpstreamServer,
-    error,
-    hang_up,
-    raw,
-    slow,
-    stream,
-    text,
-    tool_call,
-    tool_calls,
-    vector_for,
-)
+from tests import upstream as stub
+from tests.plugins import provider_cases as cases
+from tests.plugins.provider_cases import KEY
 
-KEY = "sk-live-5f1d2c3b4a5e6f708192a3b4c5d6e7f8"
 provider = OpenAICompatibleProvider()
-
-
-def settings_for(server: UpstreamServer, **overrides) -> OpenAICompatibleSettings:
-    values = {"base_url": server.openai_base_url, "max_retries": 0, "timeout_seconds": 5}
-    return OpenAICompatibleSettings(**(values | overrides))
-
-
-def ask(content: str = "Hello there", **fields) -> ChatRequest:
-    return ChatRequest(
-        model="stub-chat", messages=[ChatMessage(role="user", content=content)], **fields
-    )
+settings_for = cases.openai_settings
+ask = functools.partial(cases.chat_request, "stub-chat")
 
 
 # --- the contract -------------------------------------------------------------------------------
@@ -99,7 +78,7 @@ def test_settings_defaults_and_bounds():
 
 
 def test_chat_text_and_usage(upstream):
-    upstream.script("chat", text("Paris.", prompt_tokens=12, completion_tokens=3))
+    upstream.script("chat", stub.text("Paris.", prompt_tokens=12, completion_tokens=3))
     response = provider.chat(ask("Capital of France?"), settings_for(upstream))
     assert response.message == ChatMessage(role="assistant", content="Paris.")
     assert response.finish_reason == "stop"
@@ -107,13 +86,7 @@ def test_chat_text_and_usage(upstream):
 
 
 def test_chat_sends_parameters_and_extra(upstream):
-    request = ask(
-        temperature=0.2,
-        top_p=0.9,
-        max_tokens=64,
-        stop=["\n\n"],
-        extra={"seed": 7, "repetition_penalty": 1.05},
-    )
+    request = ask(**cases.PARAMETERS, extra={"seed": 7, "repetition_penalty": 1.05})
     provider.chat(request, settings_for(upstream))
     body = upstream.requests[-1].body
     assert body == {
@@ -135,47 +108,20 @@ def test_extra_cannot_override_what_the_provider_sends(upstream):
 
 
 def test_chat_with_tools_maps_tool_calls(upstream):
-    upstream.script("chat", tool_call("calculator", {"expression": "6*7"}, call_id="call_9"))
-    tools = [
-        ToolSpec(
-            name="calculator",
-            description="Arithmetic.",
-            parameters={"type": "object", "properties": {"expression": {"type": "string"}}},
-        ),
-        ToolSpec(name="now"),
-    ]
-    response = provider.chat(ask("6 times 7?", tools=tools), settings_for(upstream))
+    upstream.script("chat", stub.tool_call("calculator", {"expression": "6*7"}, call_id="call_9"))
+    response = provider.chat(ask("6 times 7?", tools=cases.TOOLS), settings_for(upstream))
     assert response.finish_reason == "tool_calls"
     assert response.message.tool_calls == [
         ToolCall(id="call_9", name="calculator", arguments='{"expression": "6*7"}')
     ]
-    assert upstream.requests[-1].body["tools"] == [
-        {
-            "type": "function",
-            "function": {
-                "name": "calculator",
-                "description": "Arithmetic.",
-                "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}},
-            },
-        },
-        {"type": "function", "function": {"name": "now", "parameters": {"type": "object"}}},
-    ]
+    assert upstream.requests[-1].body["tools"] == cases.TOOLS_SENT
 
 
 def test_a_conversation_with_tool_calls_and_results_is_sent_as_openai_messages(upstream):
-    calls = [
-        ToolCall(id="call_a", name="calculator", arguments='{"expression": "6*7"}'),
-        ToolCall(id="call_b", name="now", arguments="{}"),
-    ]
-    messages = [
-        ChatMessage(role="system", content="Use tools."),
-        ChatMessage(role="user", content="6*7, and the time?"),
-        ChatMessage(role="assistant", tool_calls=calls),
-        ChatMessage(role="tool", tool_call_id="call_a", content="42"),
-        ChatMessage(role="tool", tool_call_id="call_b", content="12:00"),
-    ]
-    upstream.script("chat", text("42, at noon."))
-    response = provider.chat(ChatRequest(model="m", messages=messages), settings_for(upstream))
+    upstream.script("chat", stub.text("42, at noon."))
+    response = provider.chat(
+        ChatRequest(model="m", messages=cases.TOOL_CONVERSATION), settings_for(upstream)
+    )
     assert response.message.content == "42, at noon."
     assert upstream.requests[-1].body["messages"] == [
         {"role": "system", "content": "Use tools."},
@@ -183,18 +129,7 @@ def test_a_conversation_with_tool_calls_and_results_is_sent_as_openai_messages(u
         {
             "role": "assistant",
             "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_a",
-                    "type": "function",
-                    "function": {"name": "calculator", "arguments": '{"expression": "6*7"}'},
-                },
-                {
-                    "id": "call_b",
-                    "type": "function",
-                    "function": {"name": "now", "arguments": "{}"},
-                },
-            ],
+            "tool_calls": cases.TOOL_CALLS_SENT,
         },
         {"role": "tool", "tool_call_id": "call_a", "content": "42"},
         {"role": "tool", "tool_call_id": "call_b", "content": "12:00"},
@@ -237,63 +172,17 @@ def test_one_client_per_configuration(upstream):
 
 
 def test_stream_yields_the_first_chunk_before_the_upstream_finishes(upstream):
-    upstream.script("chat", stream(["The ", "answer ", "is ", "42."], delay=0.15))
-    arrivals = []
-    for chunk in provider.chat_stream(ask(), settings_for(upstream)):
-        arrivals.append((time.monotonic(), chunk))
+    upstream.script("chat", stub.stream(["The ", "answer ", "is ", "42."], delay=0.15))
+    arrivals = cases.timed(provider.chat_stream(ask(), settings_for(upstream)))
     first_at = arrivals[0][0]
     assert [c.content for _, c in arrivals] == ["The ", "answer ", "is ", "42.", ""]
     # 3 gaps + 1 before the end, 0.15 s each: 0.6 s, less some scheduling slack
     assert arrivals[-1][0] - first_at >= 0.4
     request = upstream.requests[-1]
-    while request.finished_at is None:  # the stub notes the end just after writing it
-        time.sleep(0.005)
+    cases.wait_finished(request)
     assert first_at < request.finished_at - 0.4
     assert request.body["stream"] is True
     assert request.body["stream_options"] == {"include_usage": True}
-
-
-def test_stream_ends_with_finish_reason_and_usage(upstream):
-    upstream.script("chat", stream(["a ", "b"]), stream(["c"], usage=False))
-    chunks = list(provider.chat_stream(ask(), settings_for(upstream)))
-    last = chunks[-1]
-    assert (last.finish_reason, last.content, last.tool_calls) == ("stop", "", [])
-    assert (last.usage.input_tokens, last.usage.output_tokens) == (2, 2)
-    assert all(c.finish_reason is None and c.usage is None for c in chunks[:-1])
-    without_usage = list(provider.chat_stream(ask(), settings_for(upstream)))
-    assert without_usage[-1].finish_reason == "stop"
-    assert without_usage[-1].usage is None
-
-
-def test_stream_tool_calls_arrive_whole_on_the_last_chunk(upstream):
-    upstream.script(
-        "chat",
-        tool_calls(
-            ("calculator", {"expression": "6*7"}, "call_1"),
-            ("now", "{}", "call_2"),
-            content="Let me check.",
-        ),
-    )
-    chunks = list(
-        provider.chat_stream(ask(tools=[ToolSpec(name="calculator")]), settings_for(upstream))
-    )
-    assert "".join(c.content for c in chunks) == "Let me check."
-    assert all(not c.tool_calls for c in chunks[:-1])
-    assert chunks[-1].finish_reason == "tool_calls"
-    assert chunks[-1].tool_calls == [
-        ToolCall(id="call_1", name="calculator", arguments='{"expression": "6*7"}'),
-        ToolCall(id="call_2", name="now", arguments="{}"),
-    ]
-    assert json.loads(chunks[-1].tool_calls[0].arguments) == {"expression": "6*7"}
-
-
-def test_stream_that_breaks_raises_after_the_chunks_it_got(upstream):
-    upstream.script("chat", stream(["partial "], hang_up=True))
-    received = []
-    with pytest.raises(UpstreamConnectionError, match=r"127\.0\.0\.1"):
-        for chunk in provider.chat_stream(ask(), settings_for(upstream)):
-            received.append(chunk.content)
-    assert received == ["partial "]
 
 
 def test_an_error_event_mid_stream_is_a_server_error(upstream):
@@ -301,16 +190,15 @@ def test_an_error_event_mid_stream_is_a_server_error(upstream):
     first = frame | {"choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}]}
     failure = {"error": {"message": "engine overloaded", "type": "server_error", "code": None}}
     body = f"data: {json.dumps(first)}\n\ndata: {json.dumps(failure)}\n\n"
-    upstream.script("chat", raw(200, body, headers={"Content-Type": "text/event-stream"}))
+    upstream.script("chat", stub.raw(200, body, headers={"Content-Type": "text/event-stream"}))
     received = []
     with pytest.raises(UpstreamServerError, match="reported an error: engine overloaded"):
-        for chunk in provider.chat_stream(ask(), settings_for(upstream)):
-            received.append(chunk.content)
+        cases.contents_until_error(provider.chat_stream(ask(), settings_for(upstream)), received)
     assert received == ["Hi"]
 
 
 def test_stream_errors_before_the_first_chunk_are_mapped(upstream):
-    upstream.script("chat", error(429, "Too many", retry_after=3))
+    upstream.script("chat", stub.error(429, "Too many", retry_after=3))
     with pytest.raises(UpstreamRateLimitError) as caught:
         next(provider.chat_stream(ask(), settings_for(upstream)))
     assert caught.value.retry_after == 3
@@ -326,7 +214,7 @@ def test_embeddings_in_input_order_with_usage(upstream):
     )
     assert len(response.vectors) == 4
     for vector, value in zip(response.vectors, inputs, strict=True):
-        assert vector == pytest.approx(vector_for(value, 64), abs=1e-6)
+        assert vector == pytest.approx(stub.vector_for(value, 64), abs=1e-6)
     assert response.vectors[0] == response.vectors[2]
     assert response.usage.input_tokens == 8
     assert upstream.requests[-1].body["input"] == inputs
@@ -341,7 +229,7 @@ def test_embeddings_of_nothing_do_not_call_upstream(upstream):
 def test_embeddings_count_mismatch_is_a_server_error(upstream):
     upstream.script(
         "embeddings",
-        raw(
+        stub.raw(
             200,
             {
                 "object": "list",
@@ -355,12 +243,6 @@ def test_embeddings_count_mismatch_is_a_server_error(upstream):
 
 
 # --- errors -------------------------------------------------------------------------------------
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize("upstream", [{"api_key": "sk-the-right-one"}], indirect=True)
@@ -377,13 +259,13 @@ def test_401_is_an_authentication_error_without_the_key(upstream):
 
 
 def test_403_is_an_authentication_error(upstream):
-    upstream.script("chat", error(403, "Project has no access to model"))
+    upstream.script("chat", stub.error(403, "Project has no access to model"))
     with pytest.raises(UpstreamAuthenticationError, match="denied access"):
         provider.chat(ask(), settings_for(upstream))
 
 
 def test_429_is_a_rate_limit_with_retry_after(upstream):
-    upstream.script("chat", error(429, "Rate limit reached for requests", retry_after=7))
+    upstream.script("chat", stub.error(429, "Rate limit reached for requests", retry_after=7))
     with pytest.raises(UpstreamRateLimitError) as caught:
         provider.chat(ask(), settings_for(upstream))
     exc = caught.value
@@ -393,31 +275,21 @@ def test_429_is_a_rate_limit_with_retry_after(upstream):
 
 
 def test_429_without_retry_after(upstream):
-    upstream.script("embeddings", error(429, "slow down"))
+    upstream.script("embeddings", stub.error(429, "slow down"))
     with pytest.raises(UpstreamRateLimitError) as caught:
         provider.embed(EmbeddingRequest(model="e", inputs=["a"]), settings_for(upstream))
     assert caught.value.retry_after is None
 
 
-def test_slow_reply_beyond_the_timeout_is_a_timeout(upstream):
-    upstream.script("chat", slow(3))
-    started = time.monotonic()
-    with pytest.raises(UpstreamTimeoutError, match="did not answer within 1 s") as caught:
-        provider.chat(ask(), settings_for(upstream, timeout_seconds=1))
-    assert time.monotonic() - started < 2
-    assert isinstance(caught.value, UpstreamConnectionError)
-    assert caught.value.retryable
-
-
 @pytest.mark.parametrize(
     ("reply", "kind", "status"),
     [
-        (error(500, "The server had an error"), UpstreamServerError, 500),
-        (error(503, "Overloaded"), UpstreamServerError, 503),
-        (raw(502, "<html>Bad Gateway</html>"), UpstreamServerError, 502),
-        (error(400, "max_tokens is too large"), UpstreamBadRequestError, 400),
-        (error(404, "The model `nope` does not exist"), UpstreamBadRequestError, 404),
-        (error(422, "Unprocessable"), UpstreamBadRequestError, 422),
+        (stub.error(500, "The server had an error"), UpstreamServerError, 500),
+        (stub.error(503, "Overloaded"), UpstreamServerError, 503),
+        (stub.raw(502, "<html>Bad Gateway</html>"), UpstreamServerError, 502),
+        (stub.error(400, "max_tokens is too large"), UpstreamBadRequestError, 400),
+        (stub.error(404, "The model `nope` does not exist"), UpstreamBadRequestError, 404),
+        (stub.error(422, "Unprocessable"), UpstreamBadRequestError, 422),
     ],
 )
 def test_status_errors_are_mapped(upstream, reply, kind, status):
@@ -429,14 +301,14 @@ def test_status_errors_are_mapped(upstream, reply, kind, status):
 
 
 def test_html_error_bodies_are_quoted_briefly(upstream):
-    upstream.script("chat", raw(502, "<html>Bad Gateway</html>"))
+    upstream.script("chat", stub.raw(502, "<html>Bad Gateway</html>"))
     with pytest.raises(UpstreamServerError, match=r"failed \(HTTP 502\): <html>Bad Gateway"):
         provider.chat(ask(), settings_for(upstream))
 
 
 def test_connection_refused_is_a_connection_error():
     settings = OpenAICompatibleSettings(
-        base_url=f"http://127.0.0.1:{_closed_port()}/v1", max_retries=0, timeout_seconds=2
+        base_url=f"http://127.0.0.1:{cases.closed_port()}/v1", max_retries=0, timeout_seconds=2
     )
     with pytest.raises(
         UpstreamConnectionError, match=r"Cannot reach model server 127\.0\.0\.1"
@@ -446,27 +318,19 @@ def test_connection_refused_is_a_connection_error():
 
 
 def test_hang_up_is_a_connection_error(upstream):
-    upstream.script("chat", hang_up())
+    upstream.script("chat", stub.hang_up())
     with pytest.raises(UpstreamConnectionError):
         provider.chat(ask(), settings_for(upstream))
 
 
 def test_retries_follow_the_settings(upstream):
-    upstream.script("chat", error(429, "wait", retry_after=0.01), text("after a retry"))
+    upstream.script("chat", stub.error(429, "wait", retry_after=0.01), stub.text("after a retry"))
     response = provider.chat(ask(), settings_for(upstream, max_retries=1))
     assert response.message.content == "after a retry"
     assert len(upstream.requests_for("chat")) == 2
 
 
-@pytest.mark.parametrize(
-    "reply",
-    [
-        error(400, f"Invalid key format: {KEY}"),
-        error(429, f"Key {KEY} is over quota", retry_after=1),
-        error(500, f"crash while handling {KEY}"),
-        raw(502, f"proxy error for Authorization: Bearer {KEY}"),
-    ],
-)
+@pytest.mark.parametrize("reply", cases.KEY_ECHOING_ERRORS)
 def test_the_key_never_appears_in_errors(upstream, reply):
     upstream.script("chat", reply)
     with pytest.raises(UpstreamError) as caught:
@@ -477,7 +341,7 @@ def test_the_key_never_appears_in_errors(upstream, reply):
 
 def test_credentials_in_the_base_url_are_not_reported():
     settings = OpenAICompatibleSettings(
-        base_url=f"http://user:hunter2@127.0.0.1:{_closed_port()}/v1", max_retries=0
+        base_url=f"http://user:hunter2@127.0.0.1:{cases.closed_port()}/v1", max_retries=0
     )
     with pytest.raises(UpstreamConnectionError) as caught:
         provider.chat(ask(), settings)
