@@ -28,13 +28,13 @@ export function ChatComposer(props: {
             onSend();
           }
         }}
-        placeholder={t("models.playground.placeholder")}
+        placeholder={t("modelEndpoints.playground.placeholder")}
         disabled={disabled}
         data-testid={props.inputTestId}
       />
       {busy ? (
         <Button icon={<StopOutlined />} onClick={onStop}>
-          {t("models.playground.stop")}
+          {t("modelEndpoints.playground.stop")}
         </Button>
       ) : (
         <Button
@@ -44,7 +44,7 @@ export function ChatComposer(props: {
           disabled={disabled || !value.trim()}
           data-testid={props.sendTestId}
         >
-          {t("models.playground.send")}
+          {t("modelEndpoints.playground.send")}
         </Button>
       )}
     </Space.Compact>

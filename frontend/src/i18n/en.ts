@@ -11,7 +11,7 @@ const en = {
     back: "Back",
   },
   nav: {
-    models: "Models",
+    modelEndpoints: "Model endpoints",
     knowledgeBases: "Knowledge bases",
     apiKeys: "API keys",
     members: "Members",
@@ -28,7 +28,7 @@ const en = {
   },
   roles: { admin: "Admin", developer: "Developer", viewer: "Viewer" },
   user: { platformAdmin: "Platform admin", signOut: "Sign out" },
-  notFound: { title: "There is no page here.", back: "Go to Models" },
+  notFound: { title: "There is no page here.", back: "Go to model endpoints" },
   signIn: {
     subtitle: "Sign in to your Model Studio",
     email: "E-mail",
@@ -37,8 +37,8 @@ const en = {
     passwordRequired: "Enter your password.",
     submit: "Sign in",
   },
-  models: {
-    subtitle: "The models this workspace may call, by name, from the console, apps and the API.",
+  modelEndpoints: {
+    subtitle: "The model endpoints granted to this workspace: call them by name from the console, apps and the API.",
     name: "Model",
     capabilities: "Capabilities",
     capability: { chat: "Chat", embedding: "Embedding", rerank: "Rerank", tool_calls: "Tool calls" },
@@ -76,7 +76,7 @@ const en = {
     },
   },
   kb: {
-    subtitle: "Documents turned into searchable chunks, for hit tests and agent apps.",
+    subtitle: "Documents turned into searchable chunks, for hit tests and apps.",
     name: "Name",
     description: "Description",
     embeddingModel: "Embedding model",
@@ -197,7 +197,7 @@ const en = {
     snippet: { openai: "Python · OpenAI SDK", dashscope: "Python · DashScope SDK", curl: "curl" },
   },
   apps: {
-    subtitle: "Agent apps: a model with a prompt, knowledge and tools, published under an id your programs call.",
+    subtitle: "Apps: a model with a prompt, knowledge and tools, published under an id your programs call.",
     name: "Name",
     description: "Description",
     published: "Published",

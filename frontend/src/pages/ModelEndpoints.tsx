@@ -1,5 +1,6 @@
-// Models granted to the workspace, and a playground that chats with one of them (streamed
-// through POST /console/api/models/chat, metered like any call).
+// Model endpoints granted to the workspace (GET /console/api/models: the models it may call,
+// by name), and a playground that chats with one of them (streamed through
+// POST /console/api/models/chat, metered like any call).
 import { ClearOutlined } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
 import { Alert, Button, Card, Col, Empty, Form, Input, InputNumber, Row, Select, Slider, Space, Table, Tag, Typography } from "antd";
@@ -18,7 +19,7 @@ export type WorkspaceModel = Schemas["WorkspaceModelOut"];
 
 const CAPABILITY_COLORS: Record<string, string> = { chat: "blue", embedding: "green", rerank: "orange", tool_calls: "purple" };
 
-/** The workspace's models (GET /models), shared by every page that picks one. */
+/** The model endpoints granted to the workspace (GET /models), shared by every page that picks one. */
 export function useModels() {
   const wsKey = useWsKey();
   return useQuery({ queryKey: wsKey("models"), queryFn: () => call(api.GET("/console/api/models")) });
@@ -30,7 +31,7 @@ export function CapabilityTags({ capabilities }: { capabilities: string[] }) {
     <Space size={4} wrap>
       {capabilities.map((c) => (
         <Tag key={c} color={CAPABILITY_COLORS[c]}>
-          {t(`models.capability.${c}` as "models.capability.chat", { defaultValue: c })}
+          {t(`modelEndpoints.capability.${c}` as "modelEndpoints.capability.chat", { defaultValue: c })}
         </Tag>
       ))}
     </Space>
@@ -45,11 +46,11 @@ export function NoChatModelGuidance() {
       type="info"
       showIcon
       data-testid="no-chat-model"
-      message={t("models.noChat.title")}
+      message={t("modelEndpoints.noChat.title")}
       description={
         <ol style={{ margin: "4px 0 0", paddingLeft: 20 }}>
           {(["dashscope", "openai", "local", "admin"] as const).map((way) => (
-            <li key={way}>{t(`models.noChat.${way}`)}</li>
+            <li key={way}>{t(`modelEndpoints.noChat.${way}`)}</li>
           ))}
         </ol>
       }
@@ -118,11 +119,11 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
 
   const chatModels = models.filter((m) => m.capabilities.includes("chat"));
   return (
-    <Card title={t("models.playground.title")} size="small">
+    <Card title={t("modelEndpoints.playground.title")} size="small">
       <Row gutter={16}>
         <Col xs={24} lg={7}>
           <Form layout="vertical" size="small">
-            <Form.Item label={t("models.playground.model")}>
+            <Form.Item label={t("modelEndpoints.playground.model")}>
               <Select
                 value={model}
                 onChange={setModel}
@@ -130,19 +131,19 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
                 data-testid="playground-model"
               />
             </Form.Item>
-            <Form.Item label={t("models.playground.system")}>
-              <Input.TextArea rows={4} value={system} onChange={(e) => setSystem(e.target.value)} placeholder={t("models.playground.systemPlaceholder")} />
+            <Form.Item label={t("modelEndpoints.playground.system")}>
+              <Input.TextArea rows={4} value={system} onChange={(e) => setSystem(e.target.value)} placeholder={t("modelEndpoints.playground.systemPlaceholder")} />
             </Form.Item>
-            <Form.Item label={`${t("models.playground.temperature")}${temperature === null ? ` (${t("models.playground.default")})` : `: ${temperature}`}`}>
+            <Form.Item label={`${t("modelEndpoints.playground.temperature")}${temperature === null ? ` (${t("modelEndpoints.playground.default")})` : `: ${temperature}`}`}>
               <Slider min={0} max={2} step={0.1} value={temperature ?? 0.7} onChange={(v) => setTemperature(v)} />
             </Form.Item>
-            <Form.Item label={t("models.playground.maxTokens")}>
-              <InputNumber min={1} max={32768} value={maxTokens} onChange={(v) => setMaxTokens(v)} style={{ width: "100%" }} placeholder={t("models.playground.default")} />
+            <Form.Item label={t("modelEndpoints.playground.maxTokens")}>
+              <InputNumber min={1} max={32768} value={maxTokens} onChange={(v) => setMaxTokens(v)} style={{ width: "100%" }} placeholder={t("modelEndpoints.playground.default")} />
             </Form.Item>
           </Form>
         </Col>
         <Col xs={24} lg={17}>
-          <ChatTranscript height={380} follow={turns} empty={turns.length === 0 ? t("models.playground.empty") : null}>
+          <ChatTranscript height={380} follow={turns} empty={turns.length === 0 ? t("modelEndpoints.playground.empty") : null}>
             {turns.map((turn, index) => (
               <div key={index} style={{ display: "flex", flexDirection: "column" }}>
                 <div className={`chat-bubble ${turn.role}`} data-testid={`turn-${turn.role}`}>
@@ -151,7 +152,7 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
                 {turn.error && <Alert style={{ marginTop: 4, maxWidth: "80%" }} type="error" showIcon message={turn.error} />}
                 {turn.usage && (
                   <Typography.Text type="secondary" style={{ fontSize: 12, marginTop: 2 }}>
-                    {t("models.playground.usage", { input: turn.usage.input_tokens, output: turn.usage.output_tokens })}
+                    {t("modelEndpoints.playground.usage", { input: turn.usage.input_tokens, output: turn.usage.output_tokens })}
                   </Typography.Text>
                 )}
               </div>
@@ -166,7 +167,7 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
             disabled={!model}
           />
           <Button type="link" size="small" icon={<ClearOutlined />} onClick={() => setTurns([])} disabled={busy || !turns.length}>
-            {t("models.playground.clear")}
+            {t("modelEndpoints.playground.clear")}
           </Button>
         </Col>
       </Row>
@@ -174,7 +175,7 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
   );
 }
 
-export function ModelsPage() {
+export function ModelEndpointsPage() {
   const { t } = useTranslation();
   const models = useModels();
   const [selected, setSelected] = useState<string | undefined>();
@@ -183,7 +184,7 @@ export function ModelsPage() {
   const defaultChat = selected ?? (chat.find((m) => m.is_default) ?? chat[0])?.name;
   return (
     <>
-      <PageHeader title={t("nav.models")} subtitle={t("models.subtitle")} />
+      <PageHeader title={t("nav.modelEndpoints")} subtitle={t("modelEndpoints.subtitle")} />
       <QueryState query={models}>
         <Space direction="vertical" size={16} style={{ width: "100%" }}>
           {!chat.length && <NoChatModelGuidance />}
@@ -194,10 +195,10 @@ export function ModelsPage() {
               pagination={false}
               size="middle"
               scroll={{ x: 800 }}
-              locale={{ emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t("models.empty")} /> }}
+              locale={{ emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t("modelEndpoints.empty")} /> }}
               columns={[
                 {
-                  title: t("models.name"),
+                  title: t("modelEndpoints.name"),
                   dataIndex: "name",
                   render: (name: string, m) => (
                     <Space direction="vertical" size={0}>
@@ -207,21 +208,21 @@ export function ModelsPage() {
                   ),
                 },
                 {
-                  title: t("models.capabilities"),
+                  title: t("modelEndpoints.capabilities"),
                   dataIndex: "capabilities",
                   render: (caps: string[], m) => (
                     <Space size={4} wrap>
                       <CapabilityTags capabilities={caps} />
-                      {m.is_default && <Tag color="gold">{t("models.default")}</Tag>}
+                      {m.is_default && <Tag color="gold">{t("modelEndpoints.default")}</Tag>}
                     </Space>
                   ),
                 },
                 {
-                  title: t("models.context"),
-                  render: (_, m) => (m.context_window ? m.context_window.toLocaleString() : m.embedding_dimension ? t("models.dimensions", { n: m.embedding_dimension }) : "—"),
+                  title: t("modelEndpoints.context"),
+                  render: (_, m) => (m.context_window ? m.context_window.toLocaleString() : m.embedding_dimension ? t("modelEndpoints.dimensions", { n: m.embedding_dimension }) : "—"),
                 },
                 {
-                  title: t("models.price"),
+                  title: t("modelEndpoints.price"),
                   render: (_, m) => `${m.price_input_per_1k} / ${m.price_output_per_1k}`,
                 },
                 {
@@ -230,7 +231,7 @@ export function ModelsPage() {
                   render: (_, m) =>
                     m.capabilities.includes("chat") ? (
                       <Button size="small" onClick={() => setSelected(m.name)}>
-                        {t("models.try")}
+                        {t("modelEndpoints.try")}
                       </Button>
                     ) : null,
                 },
