@@ -1,6 +1,7 @@
-"""Writes of model endpoints, and the connection test.
+"""Writes of model endpoints, the connection test, and the endpoints seeded at first start
+(``seed_endpoints``: what providers serve with no settings, and what provider keys bring).
 
-Only platform admins reach these (the API checks). Provider settings go through the same
+Only platform admins reach these through the API (it checks). Provider settings go through the same
 store as every plugin's settings: validated by the provider's model, secrets encrypted.
 """
 
