@@ -10,7 +10,7 @@ name's prefix.
 from importlib import import_module
 from typing import Any
 
-from celery import current_app
+from celery import Task, current_app
 from celery.result import AsyncResult
 
 #: Parse, chunk, embed and index documents.
@@ -35,7 +35,7 @@ def enqueue(
     A task this process knows (or can import from the app's ``include`` list) is sent with
     its own ``apply_async``, so the app's eager mode (the unit tests) runs it here and now;
     ``send_task`` alone would always go through the broker."""
-    declared = {declared.name for declared in current_app.conf.task_queues or ()}
+    declared = {known.name for known in current_app.conf.task_queues or ()}
     if declared and queue not in declared:
         raise ValueError(f"Queue {queue!r} is not one of the app's: {', '.join(sorted(declared))}.")
     options: dict[str, Any] = {"queue": queue, "countdown": countdown, "task_id": task_id}
@@ -45,7 +45,7 @@ def enqueue(
     return current_app.send_task(task_name, args, **options)
 
 
-def _registered(task_name: str):
+def _registered(task_name: str) -> Task | None:
     """The app's task of that name, importing the app's task modules the first time (by
     their dotted names, which are configuration, not imports of this module)."""
     app = current_app

@@ -12,7 +12,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connections
@@ -31,7 +31,7 @@ def owner_name(task_id: str | None) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{task_id or uuid.uuid4().hex[:8]}"
 
 
-def _expiry():
+def _expiry() -> datetime:
     return timezone.now() + timedelta(seconds=settings.BATCH_LEASE_SECONDS)
 
 
