@@ -17,7 +17,7 @@ from apps.accounts.context import (
     require_user,
     workspace_context,
 )
-from apps.accounts.models import ApiKey, Invitation, Membership, Role, User, Workspace
+from apps.accounts.models import ApiKey, Membership, Role, User, Workspace
 from apps.accounts.permissions import API_KEY, Permission
 from apps.accounts.schemas import (
     ApiKeyCreatedOut,
@@ -208,7 +208,7 @@ def revoke_invitation(request: HttpRequest, invitation_id: UUIDText):
     ctx = workspace_context(request)
     ctx.require(Permission.MANAGE_MEMBERS)
     invitation = get_in_workspace(
-        Invitation.objects.select_related("invited_by"), ctx.workspace, pk=invitation_id
+        selectors.invitations_of(ctx.workspace), ctx.workspace, pk=invitation_id
     )
     return services.revoke_invitation(invitation)
 

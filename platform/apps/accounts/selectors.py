@@ -24,13 +24,14 @@ def members_of(workspace: Workspace) -> QuerySet[Membership]:
     return Membership.objects.in_workspace(workspace).select_related("user")
 
 
+def invitations_of(workspace: Workspace) -> QuerySet[Invitation]:
+    """Every invitation of ``workspace``, accepted and revoked ones included."""
+    return Invitation.objects.in_workspace(workspace).select_related("invited_by")
+
+
 def open_invitations_of(workspace: Workspace) -> QuerySet[Invitation]:
     """Invitations not yet accepted or revoked (expired ones included: they can be renewed)."""
-    return (
-        Invitation.objects.in_workspace(workspace)
-        .filter(accepted_at__isnull=True, revoked_at__isnull=True)
-        .select_related("invited_by")
-    )
+    return invitations_of(workspace).filter(accepted_at__isnull=True, revoked_at__isnull=True)
 
 
 def invitation_by_token_hash(token_hash: str, *, lock: bool = False) -> Invitation | None:
