@@ -5,7 +5,7 @@ Every model that belongs to a workspace inherits ``WorkspaceOwned`` and is read 
 answers 404, never 403 and never data, because the row is simply not in the queryset.
 """
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -34,16 +34,23 @@ class WorkspaceOwned(models.Model):
         abstract = True
 
 
-class Created(models.Model):
-    """Abstract: who created a row (kept when that user is deleted, as nobody) and when."""
-
-    created_by = models.ForeignKey(
+def user_reference(**options: Any) -> models.ForeignKey:
+    """A field naming the user who did something; the row stays (naming nobody) when that
+    user is deleted."""
+    return models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
+        **options,
     )
+
+
+class Created(models.Model):
+    """Abstract: who created a row and when."""
+
+    created_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

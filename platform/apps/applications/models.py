@@ -8,11 +8,10 @@ so the history of versions only ever grows.
 
 import uuid
 
-from django.conf import settings as django_settings
 from django.db import models
 
 from apps.accounts.models import ApiKey, Workspace
-from apps.accounts.tenancy import Audited, WorkspaceOwned
+from apps.accounts.tenancy import Audited, WorkspaceOwned, user_reference
 
 
 class AgentApp(WorkspaceOwned, Audited):
@@ -38,13 +37,7 @@ class AppVersion(WorkspaceOwned):
     number = models.PositiveIntegerField()
     config = models.JSONField()
     notes = models.TextField(blank=True)
-    published_by = models.ForeignKey(
-        django_settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    published_by = user_reference()
     published_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -113,13 +106,7 @@ class Run(WorkspaceOwned):
     api_key = models.ForeignKey(
         ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    user = models.ForeignKey(
-        django_settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    user = user_reference()
     status = models.CharField(max_length=16, choices=RunStatus.choices)
     prompt = models.TextField(blank=True)
     answer = models.TextField(blank=True)
