@@ -4,14 +4,13 @@
 import { ClearOutlined } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
 import { Alert, Button, Card, Col, Empty, Form, Input, InputNumber, Row, Select, Slider, Space, Table, Tag, Typography } from "antd";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, call, type Schemas } from "../api/client";
-import { ApiError, errorMessage } from "../api/errors";
-import { postEventStream } from "../api/sse";
 import { ErrorAlert, QueryState } from "../components/feedback";
 import { ChatComposer } from "../components/ChatComposer";
 import { ChatTranscript } from "../components/ChatTranscript";
+import { useStreamedTurns } from "../components/useStreamedTurns";
 import { PageHeader } from "../components/PageHeader";
 import { useWsKey } from "../session/workspace";
 
@@ -71,10 +70,8 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
   const [system, setSystem] = useState("");
   const [temperature, setTemperature] = useState<number | null>(null);
   const [maxTokens, setMaxTokens] = useState<number | null>(null);
-  const [turns, setTurns] = useState<Turn[]>([]);
+  const { turns, setTurns, busy, updateLast, stream, stop } = useStreamedTurns<Turn>();
   const [input, setInput] = useState("");
-  const [busy, setBusy] = useState(false);
-  const abort = useRef<AbortController | null>(null);
 
   useEffect(() => setModel((current) => current ?? initial), [initial]);
 
@@ -84,37 +81,22 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
     const history = [...turns.filter((turn) => !turn.error), { role: "user" as const, content: text }];
     setTurns([...history, { role: "assistant", content: "" }]);
     setInput("");
-    setBusy(true);
-    const controller = new AbortController();
-    abort.current = controller;
-    const update = (change: (turn: Turn) => Turn) =>
-      setTurns((all) => [...all.slice(0, -1), change(all[all.length - 1] as Turn)]);
-    try {
-      await postEventStream(
-        "/console/api/models/chat",
-        {
-          model,
-          messages: [...(system.trim() ? [{ role: "system", content: system.trim() }] : []), ...history],
-          ...(temperature !== null ? { temperature } : {}),
-          ...(maxTokens ? { max_tokens: maxTokens } : {}),
-          stream: true,
-        },
-        ({ event, data }) => {
-          const payload = data as { text?: string; message?: string; usage?: Turn["usage"] };
-          if (event === "text") update((turn) => ({ ...turn, content: turn.content + (payload.text ?? "") }));
-          else if (event === "done") update((turn) => ({ ...turn, usage: payload.usage ?? null }));
-          else if (event === "error") update((turn) => ({ ...turn, error: payload.message ?? "error" }));
-        },
-        controller.signal,
-      );
-    } catch (error) {
-      if (!(error instanceof DOMException && error.name === "AbortError")) {
-        update((turn) => ({ ...turn, error: errorMessage(error instanceof ApiError ? error : error) }));
-      }
-    } finally {
-      setBusy(false);
-      abort.current = null;
-    }
+    await stream(
+      "/console/api/models/chat",
+      {
+        model,
+        messages: [...(system.trim() ? [{ role: "system", content: system.trim() }] : []), ...history],
+        ...(temperature !== null ? { temperature } : {}),
+        ...(maxTokens ? { max_tokens: maxTokens } : {}),
+        stream: true,
+      },
+      ({ event, data }) => {
+        const payload = data as { text?: string; message?: string; usage?: Turn["usage"] };
+        if (event === "text") updateLast((turn) => ({ ...turn, content: turn.content + (payload.text ?? "") }));
+        else if (event === "done") updateLast((turn) => ({ ...turn, usage: payload.usage ?? null }));
+        else if (event === "error") updateLast((turn) => ({ ...turn, error: payload.message ?? "error" }));
+      },
+    );
   };
 
   const chatModels = models.filter((m) => m.capabilities.includes("chat"));
@@ -162,7 +144,7 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
             value={input}
             onChange={setInput}
             onSend={() => void send()}
-            onStop={() => abort.current?.abort()}
+            onStop={stop}
             busy={busy}
             disabled={!model}
           />

@@ -4,12 +4,11 @@
 // as badges that open doc_references[n-1].
 import { ClearOutlined } from "@ant-design/icons";
 import { Alert, Button, Card, Col, Collapse, Form, Input, Row, Space, Tag, Typography } from "antd";
-import { Fragment, useRef, useState } from "react";
+import { Fragment, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { errorMessage } from "../../api/errors";
 import { ChatComposer } from "../../components/ChatComposer";
 import { ChatTranscript } from "../../components/ChatTranscript";
-import { postEventStream } from "../../api/sse";
+import { useStreamedTurns } from "../../components/useStreamedTurns";
 import { citedNumbers, promptVariables, splitCitations, withoutPartialMarker } from "./citations";
 import { normalizeConfig, type App } from "./model";
 
@@ -177,13 +176,11 @@ export function PlaygroundTab({ app, dirty }: { app: App; dirty: boolean }) {
   const config = normalizeConfig(app.draft);
   const variableNames = Array.from(new Set([...promptVariables(config.system_prompt), ...(config.variables ?? []).map((v) => v.name)]));
   const [variables, setVariables] = useState<Record<string, string>>({});
-  const [turns, setTurns] = useState<Turn[]>([]);
+  const { turns, setTurns, busy, updateLast, stream, stop } = useStreamedTurns<Turn>();
   const [sessionId, setSessionId] = useState<string | null>(null);
   const [input, setInput] = useState("");
-  const [busy, setBusy] = useState(false);
   const [openRefs, setOpenRefs] = useState<Record<number, boolean>>({});
   const [highlight, setHighlight] = useState<{ turn: number; n: number } | null>(null);
-  const abort = useRef<AbortController | null>(null);
 
   const cite = (turn: number, n: number) => {
     setOpenRefs((all) => ({ ...all, [turn]: true }));
@@ -196,36 +193,20 @@ export function PlaygroundTab({ app, dirty }: { app: App; dirty: boolean }) {
     if (!text || busy) return;
     setTurns((all) => [...all, { role: "user", content: text, thoughts: [], references: [] }, { role: "assistant", content: "", thoughts: [], references: [] }]);
     setInput("");
-    setBusy(true);
-    const controller = new AbortController();
-    abort.current = controller;
-    const update = (change: (turn: Turn) => Turn) => setTurns((all) => [...all.slice(0, -1), change(all[all.length - 1] as Turn)]);
     const filled = Object.fromEntries(Object.entries(variables).filter(([, v]) => v !== ""));
-    try {
-      await postEventStream(
-        `/console/api/apps/${app.id}/playground`,
-        { prompt: text, session_id: sessionId, variables: filled, stream: true },
-        ({ event, data }) => {
-          const payload = data as { text?: string; message?: string; session_id?: string; doc_references?: DocReference[]; usage?: { models?: Turn["usage"] } };
-          if (event === "text") update((turn) => ({ ...turn, content: turn.content + (payload.text ?? "") }));
-          else if (event === "thought") update((turn) => ({ ...turn, thoughts: [...turn.thoughts, data as ThoughtData] }));
-          else if (event === "done") {
-            if (payload.session_id) setSessionId(payload.session_id);
-            update((turn) => ({ ...turn, content: payload.text ?? turn.content, references: payload.doc_references ?? [], usage: payload.usage?.models }));
-          } else if (event === "error") update((turn) => ({ ...turn, error: payload.message ?? "error" }));
-        },
-        controller.signal,
-      );
-    } catch (error) {
-      if (!(error instanceof DOMException && error.name === "AbortError")) update((turn) => ({ ...turn, error: errorMessage(error) }));
-    } finally {
-      setBusy(false);
-      abort.current = null;
-    }
+    await stream(`/console/api/apps/${app.id}/playground`, { prompt: text, session_id: sessionId, variables: filled, stream: true }, ({ event, data }) => {
+      const payload = data as { text?: string; message?: string; session_id?: string; doc_references?: DocReference[]; usage?: { models?: Turn["usage"] } };
+      if (event === "text") updateLast((turn) => ({ ...turn, content: turn.content + (payload.text ?? "") }));
+      else if (event === "thought") updateLast((turn) => ({ ...turn, thoughts: [...turn.thoughts, data as ThoughtData] }));
+      else if (event === "done") {
+        if (payload.session_id) setSessionId(payload.session_id);
+        updateLast((turn) => ({ ...turn, content: payload.text ?? turn.content, references: payload.doc_references ?? [], usage: payload.usage?.models }));
+      } else if (event === "error") updateLast((turn) => ({ ...turn, error: payload.message ?? "error" }));
+    });
   };
 
   const reset = () => {
-    abort.current?.abort();
+    stop();
     setTurns([]);
     setSessionId(null);
     setOpenRefs({});
@@ -288,7 +269,7 @@ export function PlaygroundTab({ app, dirty }: { app: App; dirty: boolean }) {
             value={input}
             onChange={setInput}
             onSend={() => void send()}
-            onStop={() => abort.current?.abort()}
+            onStop={stop}
             busy={busy}
             inputTestId="app-input"
             sendTestId="app-send"
