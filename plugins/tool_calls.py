@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from plugins.base import ToolCall
+from plugins.base import ChatChunk, ToolCall, Usage
 
 
 def _field(item: Any, name: str) -> Any:
@@ -20,6 +20,12 @@ def _field(item: Any, name: str) -> Any:
     if isinstance(item, Mapping):
         return item.get(name)
     return getattr(item, name, None)
+
+
+def finish_reason_for(reported: str | None, calls: list[ToolCall]) -> str:
+    """Why the answer ended: as the server said, else ``tool_calls`` when the model called
+    tools and ``stop`` when it did not."""
+    return reported or ("tool_calls" if calls else "stop")
 
 
 class ToolCallAssembler:
@@ -54,3 +60,10 @@ class ToolCallAssembler:
             ToolCall(id=call["id"] or f"call_{n}", name=call["name"], arguments=call["arguments"])
             for n, call in enumerate(self._calls.values())
         ]
+
+    def last_chunk(self, reported_finish: str | None, usage: Usage | None) -> ChatChunk:
+        """A stream's last chunk: the whole calls, why the answer ended and the usage."""
+        calls = self.calls()
+        return ChatChunk(
+            tool_calls=calls, finish_reason=finish_reason_for(reported_finish, calls), usage=usage
+        )

@@ -17,9 +17,7 @@ that failed, keep DashScope's error ``code``, and never carry the API key.
 
 from __future__ import annotations
 
-import email.utils
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,8 +52,10 @@ from plugins.base import (
     UpstreamTimeoutError,
     Usage,
 )
+from plugins.chat_wire import chat_options, refuse_reserved, tool_calls_param
 from plugins.scrubbing import scrub
-from plugins.tool_calls import ToolCallAssembler
+from plugins.tool_calls import ToolCallAssembler, finish_reason_for
+from plugins.upstream_errors import host_label, retry_after_seconds
 
 DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com/api/v1"
 INTERNATIONAL_BASE_URL = "https://dashscope-intl.aliyuncs.com/api/v1"
@@ -197,13 +197,7 @@ def _base_address(settings: DashScopeSettings) -> str:
 
 def _host(settings: DashScopeSettings) -> str:
     """``host[:port]`` of the base URL, for messages."""
-    parts = urlsplit(_base_address(settings))
-    host = parts.hostname or "the configured base URL"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return f"{host}:{port}" if port else host
+    return host_label(_base_address(settings))
 
 
 class _Call:
@@ -266,17 +260,7 @@ def _header(headers: Any, name: str) -> str | None:
 
 def _retry_after(headers: Any) -> float | None:
     """Seconds from ``Retry-After`` (seconds or an HTTP date), if the server sent one."""
-    value = _header(headers, "retry-after")
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    parsed = email.utils.parsedate_tz(value)
-    if parsed is None:
-        return None
-    return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
+    return retry_after_seconds(_header(headers, "retry-after"))
 
 
 def _code_is(code: str | None, families: tuple[str, ...]) -> bool:
@@ -404,23 +388,14 @@ def _messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
         else:
             param = {"role": message.role, "content": message.content or ""}
             if message.role == "assistant" and message.tool_calls:
-                param["tool_calls"] = [
-                    {
-                        "id": call.id,
-                        "type": "function",
-                        "function": {"name": call.name, "arguments": call.arguments},
-                    }
-                    for call in message.tool_calls
-                ]
+                param["tool_calls"] = tool_calls_param(message.tool_calls)
                 names.update({call.id: call.name for call in message.tool_calls})
         result.append(param)
     return result
 
 
 def _chat_arguments(request: ChatRequest) -> dict[str, Any]:
-    reserved = RESERVED_EXTRA_KEYS & request.extra.keys()
-    if reserved:
-        raise ValueError(f"extra may not set {', '.join(sorted(reserved))}")
+    refuse_reserved(request.extra, RESERVED_EXTRA_KEYS)
     if not request.messages:
         raise ValueError("a chat request needs at least one message")
     arguments: dict[str, Any] = {
@@ -428,17 +403,8 @@ def _chat_arguments(request: ChatRequest) -> dict[str, Any]:
         "model": request.model,
         "messages": _messages(request.messages),
         "result_format": "message",
+        **chat_options(request),
     }
-    if request.tools:
-        arguments["tools"] = [tool.as_function_tool() for tool in request.tools]
-    if request.temperature is not None:
-        arguments["temperature"] = request.temperature
-    if request.top_p is not None:
-        arguments["top_p"] = request.top_p
-    if request.max_tokens is not None:
-        arguments["max_tokens"] = request.max_tokens
-    if request.stop:
-        arguments["stop"] = list(request.stop)
     return arguments
 
 
@@ -527,7 +493,7 @@ class DashScopeProvider(ModelProvider):
             message=ChatMessage(
                 role="assistant", content=(content or None) if calls else content, tool_calls=calls
             ),
-            finish_reason=finish_reason or ("tool_calls" if calls else "stop"),
+            finish_reason=finish_reason_for(finish_reason, calls),
             usage=_generation_usage(getattr(response, "usage", None)),
         )
 
@@ -568,12 +534,7 @@ class DashScopeProvider(ModelProvider):
             if events is not None:
                 events.close()
             call.close()
-        calls = assembler.calls()
-        yield ChatChunk(
-            tool_calls=calls,
-            finish_reason=finish_reason or ("tool_calls" if calls else "stop"),
-            usage=usage,
-        )
+        yield assembler.last_chunk(finish_reason, usage)
 
     def embed(self, request: EmbeddingRequest, settings: DashScopeSettings) -> EmbeddingResponse:
         """One vector per input, in input order; ``input_type`` is sent as ``text_type``.

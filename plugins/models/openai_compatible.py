@@ -10,10 +10,8 @@ each kind to its own answer.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -42,8 +40,10 @@ from plugins.base import (
     UpstreamTimeoutError,
     Usage,
 )
+from plugins.chat_wire import chat_options, refuse_reserved, tool_calls_param
 from plugins.scrubbing import scrub
-from plugins.tool_calls import ToolCallAssembler
+from plugins.tool_calls import ToolCallAssembler, finish_reason_for
+from plugins.upstream_errors import host_label, retry_after_seconds
 
 #: Sent when no key is configured: vLLM, Ollama and LM Studio accept any key.
 PLACEHOLDER_API_KEY = "EMPTY"
@@ -155,17 +155,6 @@ def _client(settings: OpenAICompatibleSettings) -> openai.OpenAI:
         return client
 
 
-def _host(base_url: str) -> str:
-    """``host[:port]`` of the base URL: never the scheme's user or password."""
-    parts = urlsplit(base_url)
-    host = parts.hostname or "the configured base URL"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return f"{host}:{port}" if port else host
-
-
 # --- error mapping ------------------------------------------------------------------------------
 
 
@@ -179,17 +168,7 @@ def _retry_after(headers: Any) -> float | None:
             return max(float(milliseconds) / 1000, 0.0)
         except ValueError:
             pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    parsed = email.utils.parsedate_tz(value)
-    if parsed is None:
-        return None
-    return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
+    return retry_after_seconds(headers.get("retry-after"))
 
 
 def _upstream_message(exc: openai.APIError) -> str:
@@ -211,7 +190,7 @@ def _scrub(text: str, secret: str | None) -> str:
 def map_error(exc: openai.OpenAIError, settings: OpenAICompatibleSettings) -> UpstreamError:
     """The ``UpstreamError`` for an ``openai`` SDK exception, naming the upstream host and
     with the configured key removed from anything the server echoed."""
-    host = _host(settings.base_url)
+    host = host_label(settings.base_url)
     secret = _secret(settings)
     if isinstance(exc, openai.APITimeoutError):
         return UpstreamTimeoutError(
@@ -276,37 +255,19 @@ def _message_param(message: ChatMessage) -> dict[str, Any]:
         }
     param: dict[str, Any] = {"role": message.role, "content": message.content}
     if message.role == "assistant" and message.tool_calls:
-        param["tool_calls"] = [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-            }
-            for call in message.tool_calls
-        ]
+        param["tool_calls"] = tool_calls_param(message.tool_calls)
     elif param["content"] is None:
         param["content"] = ""
     return param
 
 
 def _chat_arguments(request: ChatRequest) -> dict[str, Any]:
-    reserved = RESERVED_EXTRA_KEYS & request.extra.keys()
-    if reserved:
-        raise ValueError(f"extra may not set {', '.join(sorted(reserved))}")
+    refuse_reserved(request.extra, RESERVED_EXTRA_KEYS)
     arguments: dict[str, Any] = {
         "model": request.model,
         "messages": [_message_param(m) for m in request.messages],
+        **chat_options(request),
     }
-    if request.tools:
-        arguments["tools"] = [tool.as_function_tool() for tool in request.tools]
-    if request.temperature is not None:
-        arguments["temperature"] = request.temperature
-    if request.top_p is not None:
-        arguments["top_p"] = request.top_p
-    if request.max_tokens is not None:
-        arguments["max_tokens"] = request.max_tokens
-    if request.stop:
-        arguments["stop"] = request.stop
     if request.extra:
         arguments["extra_body"] = dict(request.extra)
     return arguments
@@ -347,7 +308,7 @@ class OpenAICompatibleProvider(ModelProvider):
         except openai.OpenAIError as exc:
             raise map_error(exc, settings) from None
         if not completion.choices:
-            host = _host(settings.base_url)
+            host = host_label(settings.base_url)
             raise UpstreamServerError(f"Model server {host} returned no choices.", upstream=host)
         choice = completion.choices[0]
         message = choice.message
@@ -362,7 +323,7 @@ class OpenAICompatibleProvider(ModelProvider):
         ]
         return ChatResponse(
             message=ChatMessage(role="assistant", content=message.content, tool_calls=calls),
-            finish_reason=choice.finish_reason or ("tool_calls" if calls else "stop"),
+            finish_reason=finish_reason_for(choice.finish_reason, calls),
             usage=_usage(completion.usage),
         )
 
@@ -400,12 +361,7 @@ class OpenAICompatibleProvider(ModelProvider):
                         yield ChatChunk(content=delta.content)
         except openai.OpenAIError as exc:
             raise map_error(exc, settings) from None
-        calls = assembler.calls()
-        yield ChatChunk(
-            tool_calls=calls,
-            finish_reason=finish_reason or ("tool_calls" if calls else "stop"),
-            usage=usage,
-        )
+        yield assembler.last_chunk(finish_reason, usage)
 
     def embed(
         self, request: EmbeddingRequest, settings: OpenAICompatibleSettings
@@ -420,11 +376,11 @@ class OpenAICompatibleProvider(ModelProvider):
         except openai.OpenAIError as exc:
             raise map_error(exc, settings) from None
         except ValueError as exc:  # the SDK's "No embedding data received"
-            host = _host(settings.base_url)
+            host = host_label(settings.base_url)
             raise UpstreamServerError(f"Model server {host}: {exc}.", upstream=host) from None
         data = sorted(response.data, key=lambda item: item.index)
         if len(data) != len(request.inputs):
-            host = _host(settings.base_url)
+            host = host_label(settings.base_url)
             raise UpstreamServerError(
                 f"Model server {host} returned {len(data)} vectors "
                 f"for {len(request.inputs)} inputs.",

@@ -1,0 +1,34 @@
+"""What a model provider needs to report an upstream's failure: the host to name (never
+the URL's credentials or path) and how long a rate-limited client should wait."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from urllib.parse import urlsplit
+
+
+def host_label(url: str) -> str:
+    """``host[:port]`` of ``url``, for messages: never the scheme's user or password."""
+    parts = urlsplit(url)
+    host = parts.hostname or "the configured base URL"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port else host
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (seconds or an HTTP date), or None
+    when there is none or it cannot be read; never negative."""
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
+        return None
+    return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
