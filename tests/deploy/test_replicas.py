@@ -30,9 +30,7 @@ from tests.worker_process import free_port, start_web, start_worker, stop, wait_
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 # A worker's log line for an ingestion run: the task returns the document it ingested.
-INGESTED = re.compile(
-    r"Task workers\.ingest\.ingest_next\[[^\]]+\] succeeded in [\d.]+s: '([^']+)'"
-)
+INGESTED = re.compile(r"Task knowledge\.ingest_next\[[^\]]+\] succeeded in [\d.]+s: '([^']+)'")
 
 
 @dataclass

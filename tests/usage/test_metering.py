@@ -13,10 +13,10 @@ from django.utils import timezone
 from apps.usage import recorder
 from apps.usage.models import DailyUsage, UsageRecord
 from apps.usage.services import PENDING_KEY, flush_usage
+from apps.usage.tasks import flush
 from kernel.redis_connection import redis_client
 from tests.console import ConsoleClient
 from tests.upstream import error, raw, stream, text
-from workers.usage import flush
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
