@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "ninja",
+    # The project itself, for its management commands (bootstrap, export_openapi).
+    "studio",
     "apps.accounts",
     "apps.plugins",
     "apps.model_endpoints",
@@ -83,7 +85,7 @@ WSGI_APPLICATION = "studio.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [Path(__file__).resolve().parent / "templates"],
+        "DIRS": [],  # studio/templates is found as the studio app's
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

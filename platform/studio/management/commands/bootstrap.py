@@ -2,8 +2,8 @@
 
 Migrations (with ``--migrate``), the installed plugins, the platform admin, the demo
 workspace and the models a newcomer can use at once. Idempotent: `ministudio up` (and a
-production release step) runs it on every start. It lives in the gateway app because it
-touches every layer below.
+production release step) runs it on every start. It lives in ``studio``, the assembly,
+because it touches every app.
 """
 
 import os
