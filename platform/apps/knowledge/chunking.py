@@ -20,7 +20,10 @@ Consecutive chunks cut from one text share about ``chunk_overlap`` tokens: the n
 starts with the previous one's tail, cut at the strongest boundary that gives at least half
 the overlap. The splitter works on offsets into one string and counts tokens per piece
 (summing them), so it never re-counts a growing candidate; each chunk is then counted once
-exactly, and ``ChunkDraft.token_count`` is that exact count.
+exactly, and ``ChunkDraft.token_count`` is that exact count. The cutting at separators is
+langchain-text-splitters' (``splitting``); packing, overlap and the character cut are ours
+(``splitting`` says why). On bench/chunking.py (20 MB) it gives the same chunks as our
+own recursion did, for 5% to 13% more CPU a mode (medians of 5 to 11 fresh runs).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from apps.knowledge.splitting import split_at_separators
 from kernel.tokens import count_tokens
 from plugins.base import Element
 
@@ -149,28 +153,25 @@ class _Splitter:
 
     # --- splitting ------------------------------------------------------------------------
 
-    def pieces(self, start: int, end: int, out: list[_Piece], level: int = 0) -> None:
+    def pieces(self, start: int, end: int, out: list[_Piece]) -> None:
         """Append to ``out`` pieces covering text[start:end], each at most chunk_size
-        tokens, cut at the strongest separator (from ``level`` on) that makes them fit."""
+        tokens, cut at the strongest separators that make them fit (``splitting``), or at
+        characters where none does."""
         text = self.text
         if end - start <= self.size * _MAX_CHARS_PER_TOKEN:
             n = _count(text[start:end])
             if n <= self.size:
                 out.append((start, end, n))
                 return
-        for index in range(level, len(_GROUP_PATTERNS)):
-            pattern = _GROUP_PATTERNS[index]
-            if pattern.search(text, start, end):
-                break
-        else:
-            self._cut_characters(start, end, out)
-            return
         position = start
-        for match in pattern.finditer(text, start, end):
-            self.pieces(position, match.end(), out, index + 1)
-            position = match.end()
-        if position < end:
-            self.pieces(position, end, out, index + 1)
+        for piece in split_at_separators(text[start:end], SEPARATOR_GROUPS, self.size, _count):
+            piece_end = position + len(piece)
+            n = _count(piece)
+            if n <= self.size:
+                out.append((position, piece_end, n))
+            else:
+                self._cut_characters(position, piece_end, out)
+            position = piece_end
 
     def _cut_characters(
         self, start: int, end: int, out: list[_Piece], limit: int | None = None
