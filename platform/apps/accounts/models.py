@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.accounts.tenancy import WorkspaceOwned
+from apps.accounts.tenancy import WorkspaceOwned, user_reference
 
 
 class UserManager(BaseUserManager):
@@ -161,13 +161,7 @@ class Invitation(WorkspaceOwned):
     sent_at = models.DateTimeField(default=timezone.now, help_text="Last (re)invited.")
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
-    accepted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    accepted_by = user_reference()
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

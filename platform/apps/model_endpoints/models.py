@@ -1,11 +1,10 @@
 import uuid
 
-from django.conf import settings as django_settings
 from django.core.validators import RegexValidator
 from django.db import models
 
 from apps.accounts.models import Workspace
-from apps.accounts.tenancy import WorkspaceOwned
+from apps.accounts.tenancy import WorkspaceOwned, user_reference
 
 MODEL_NAME = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$",
@@ -70,13 +69,7 @@ class EndpointGrant(WorkspaceOwned):
         "(e.g. the embedding model new knowledge bases use).",
     )
     granted_at = models.DateTimeField(auto_now_add=True)
-    granted_by = models.ForeignKey(
-        django_settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    granted_by = user_reference()
 
     class Meta:
         constraints = [

@@ -1,8 +1,7 @@
-from django.conf import settings as django_settings
 from django.db import models
 
 from apps.accounts.models import Workspace
-from apps.accounts.tenancy import WorkspaceOwned
+from apps.accounts.tenancy import WorkspaceOwned, user_reference
 
 
 class Kind(models.TextChoices):
@@ -67,13 +66,7 @@ class WorkspacePlugin(WorkspaceOwned):
     settings = models.JSONField(default=dict, blank=True)
     encrypted_secrets = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.ForeignKey(
-        django_settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    updated_by = user_reference()
 
     class Meta:
         verbose_name = "workspace plugin setting"
