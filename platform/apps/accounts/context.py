@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from apps.accounts.models import ApiKey, Role, User, Workspace
 from apps.accounts.permissions import API_KEY, Permission, permissions_of
-from apps.accounts.selectors import membership_of, workspace_for_user
+from apps.accounts.selectors import get_workspace_for_user, membership_of
 from kernel.errors import AccessDenied, InvalidParameter, NotFound
 
 WORKSPACE_HEADER = "X-Workspace"
@@ -66,9 +66,7 @@ def workspace_context(request: HttpRequest) -> WorkspaceContext:
     user: User = request.auth
     if not slug:
         raise InvalidParameter(f"The {WORKSPACE_HEADER} header (a workspace slug) is required.")
-    workspace = workspace_for_user(user, slug)
-    if workspace is None:
-        raise NotFound(f"Workspace '{slug}' not found.")
+    workspace = get_workspace_for_user(user, slug)
     if user.is_staff:
         return WorkspaceContext(workspace=workspace, role=Role.ADMIN, user=user)
     membership = membership_of(user, workspace)

@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 
 from apps.accounts.models import ApiKey, Invitation, Membership, User, Workspace
+from kernel.errors import NotFound
 
 
 def workspaces_for_user(user: User) -> QuerySet[Workspace]:
@@ -14,6 +15,14 @@ def workspaces_for_user(user: User) -> QuerySet[Workspace]:
 
 def workspace_for_user(user: User, slug: str) -> Workspace | None:
     return workspaces_for_user(user).filter(slug=slug).first()
+
+
+def get_workspace_for_user(user: User, slug: str) -> Workspace:
+    """The workspace ``slug`` that ``user`` can open, or ``NotFound``."""
+    workspace = workspace_for_user(user, slug)
+    if workspace is None:
+        raise NotFound(f"Workspace '{slug}' not found.")
+    return workspace
 
 
 def membership_of(user: User, workspace: Workspace) -> Membership | None:

@@ -4,9 +4,8 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from apps.accounts.context import require_platform_admin, workspace_context
-from apps.accounts.models import User, Workspace
 from apps.accounts.permissions import Permission
-from apps.accounts.selectors import workspace_for_user
+from apps.accounts.selectors import get_workspace_for_user
 from apps.model_endpoints import selectors, services
 from apps.model_endpoints.models import ModelEndpoint
 from apps.model_endpoints.schemas import (
@@ -30,13 +29,6 @@ def _get(endpoint_id: str) -> ModelEndpoint:
     if endpoint is None:
         raise NotFound("Model endpoint not found.")
     return endpoint
-
-
-def _workspace(admin: User, slug: str) -> Workspace:
-    workspace = workspace_for_user(admin, slug)  # a platform admin's: any workspace
-    if workspace is None:
-        raise NotFound(f"Workspace '{slug}' not found.")
-    return workspace
 
 
 def _out(endpoint: ModelEndpoint) -> ModelEndpoint:
@@ -94,7 +86,7 @@ def test_endpoint(request: HttpRequest, endpoint_id: UUIDText):
 def grant(request: HttpRequest, endpoint_id: UUIDText, payload: GrantIn):
     user = require_platform_admin(request)
     endpoint = _get(endpoint_id)
-    services.grant(endpoint, _workspace(user, payload.workspace), by=user)
+    services.grant(endpoint, get_workspace_for_user(user, payload.workspace), by=user)
     return Status(201, _out(endpoint))
 
 
@@ -102,7 +94,7 @@ def grant(request: HttpRequest, endpoint_id: UUIDText, payload: GrantIn):
 def revoke_grant(request: HttpRequest, endpoint_id: UUIDText, slug: str):
     admin = require_platform_admin(request)
     endpoint = _get(endpoint_id)
-    services.revoke_grant(endpoint, _workspace(admin, slug))
+    services.revoke_grant(endpoint, get_workspace_for_user(admin, slug))
     return Status(204, None)
 
 

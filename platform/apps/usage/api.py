@@ -10,9 +10,8 @@ from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
 from apps.accounts.context import require_platform_admin, workspace_context
-from apps.accounts.models import User, Workspace
 from apps.accounts.permissions import Permission
-from apps.accounts.selectors import workspace_for_user
+from apps.accounts.selectors import get_workspace_for_user
 from apps.model_endpoints.selectors import endpoint_named
 from apps.usage import quota_services
 from apps.usage.models import Quota
@@ -150,13 +149,6 @@ def _quota(quota_id: str) -> Quota:
     return quota
 
 
-def _workspace(admin: User, slug: str) -> Workspace:
-    workspace = workspace_for_user(admin, slug)  # a platform admin's: any workspace
-    if workspace is None:
-        raise NotFound(f"Workspace '{slug}' not found.")
-    return workspace
-
-
 @router.get("/quotas", response=list[QuotaOut], tags=["quotas"])
 def list_quotas(request: HttpRequest, workspace: str | None = None):
     require_platform_admin(request)
@@ -167,7 +159,7 @@ def list_quotas(request: HttpRequest, workspace: str | None = None):
 def create_quota(request: HttpRequest, payload: QuotaIn):
     """Limit a workspace's calls, for all its models or one (platform admins)."""
     admin = require_platform_admin(request)
-    workspace = _workspace(admin, payload.workspace)
+    workspace = get_workspace_for_user(admin, payload.workspace)  # an admin's: any workspace
     endpoint = None
     if payload.model is not None:
         endpoint = endpoint_named(payload.model)
