@@ -2,122 +2,62 @@
 
 ``run_app`` is a generator. It yields ``Thought``s (a retrieval or a tool call, in
 DashScope's thought shape), ``TextDelta``s of the answer as the model writes it, and one
-``Finished`` with the whole result; the HTTP surfaces turn these into their wire formats.
+``Finished`` with the whole result (``events``); the HTTP surfaces turn these into their
+wire formats.
 
 The loop: search the app's knowledge bases with the user's prompt (when auto-retrieval
 is on), then call the model with the tools; each tool call's result goes back to the
 model as an observation, until it answers or ``max_iterations`` model calls are spent
 (the last one is offered no tools, so it must answer). Models that declare native tool
-calling get OpenAI-style function tools; others get a ReAct prompt.
+calling get OpenAI-style function tools; others get a ReAct prompt (``tool_loop``, one
+strategy each).
 
 Every model call goes through the gateway, so quotas and metering (tagged with the app)
 apply to each. Closing the generator (the client went away) closes the model stream in
-flight and records the run as cancelled.
+flight and records the run as cancelled (``recording``).
 """
 
 import contextlib
 import json
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterator
+from functools import partial
 from typing import Any
 
-from django.utils import timezone
-
-from apps.accounts.models import ApiKey, User, Workspace
-from apps.applications import prompts, react, services
+from apps.applications import prompts, services
 from apps.applications.config import AppConfigSchema
-from apps.applications.models import AgentApp, AppVersion, RunStatus, StepKind
-from apps.applications.toolbox import Toolbox, observation
+from apps.applications.events import Event, Finished, TextDelta, Thought
+from apps.applications.models import StepKind
+from apps.applications.recording import RunRecorder, Trace, ms_since
+from apps.applications.run_plan import Knowledge, RunPlan
+from apps.applications.tool_loop import Reply, ToolLoop, for_model, use_tool
+from apps.applications.toolbox import Toolbox
 from apps.gateway import routing
 from apps.knowledge.models import KnowledgeBase
-from apps.knowledge.retrieval import Filters, Hit, retrieve
+from apps.knowledge.retrieval import Hit, retrieve
 from apps.knowledge.retrieval_settings import RetrievalSettings
 from apps.model_endpoints.models import EndpointCapability
-from kernel.errors import ApiError, InvalidParameter
 from kernel.tokens import estimated_usage, messages_text
-from plugins.base import (
-    Capability,
-    ChatChunk,
-    ChatMessage,
-    ChatRequest,
-    Passage,
-    ToolCall,
-    UpstreamError,
-    Usage,
-)
+from plugins.base import Capability, ChatChunk, ChatMessage, ChatRequest, Passage, ToolCall, Usage
 
-# --- what a run is given ------------------------------------------------------------------------
+# What a run is given and what it yields live in ``run_plan`` and ``events``; they are
+# importable from here too, as the surfaces and the planning have always imported them.
+__all__ = [
+    "Event",
+    "Finished",
+    "Knowledge",
+    "RunPlan",
+    "Sources",
+    "TextDelta",
+    "Thought",
+    "new_session_id",
+    "retrieval_settings",
+    "run_app",
+    "run_to_end",
+]
 
-
-@dataclass(frozen=True)
-class Knowledge:
-    """Where a run may search: the knowledge bases and the filters the caller set."""
-
-    knowledge_bases: list[KnowledgeBase]
-    filters: Filters = field(default_factory=Filters)
-
-
-@dataclass
-class RunPlan:
-    """Everything a run needs, checked before it starts (bad input fails the request with
-    a 4xx before any event is sent)."""
-
-    workspace: Workspace
-    app: AgentApp
-    version: AppVersion | None
-    config: AppConfigSchema
-    surface: str
-    prompt: str
-    history: list[ChatMessage]
-    system_prompt: str
-    knowledge: Knowledge
-    session_id: str
-    api_key: ApiKey | None = None
-    user: User | None = None
-    request_id: str = ""
-    #: Caller's sampling overrides (the app's own parameters otherwise).
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-
-
-# --- what a run yields ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TextDelta:
-    text: str
-
-
-@dataclass(frozen=True)
-class Thought:
-    """A step the app took, in DashScope's ``output.thoughts`` item shape."""
-
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Finished:
-    text: str
-    finish_reason: str
-    session_id: str
-    thoughts: list[dict[str, Any]]
-    doc_references: list[dict[str, Any]] | None
-    usage: list[dict[str, Any]]
-
-    @property
-    def input_tokens(self) -> int:
-        return sum(model["input_tokens"] for model in self.usage)
-
-    @property
-    def output_tokens(self) -> int:
-        return sum(model["output_tokens"] for model in self.usage)
-
-
-Event = TextDelta | Thought | Finished
+Search = Callable[[str, int], list[Passage]]
 
 
 # --- sources ------------------------------------------------------------------------------------
@@ -169,31 +109,6 @@ class Sources:
         ]
 
 
-# --- the run ------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Trace:
-    """The steps of a run, kept in memory and written with the run when it ends."""
-
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    usage: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
-    thoughts: list[dict[str, Any]] = field(default_factory=list)
-
-    def step(self, kind: StepKind, name: str, **fields: Any) -> None:
-        self.steps.append({"kind": kind, "name": name, **fields})
-
-    def count(self, model: str, usage: Usage) -> None:
-        self.usage[model][0] += usage.input_tokens
-        self.usage[model][1] += usage.output_tokens
-
-    def usage_out(self) -> list[dict[str, Any]]:
-        return [
-            {"model_id": model, "input_tokens": tokens[0], "output_tokens": tokens[1]}
-            for model, tokens in self.usage.items()
-        ]
-
-
 def retrieval_settings(
     config: AppConfigSchema, knowledge_bases: list[KnowledgeBase]
 ) -> RetrievalSettings:
@@ -210,230 +125,220 @@ def retrieval_settings(
     return RetrievalSettings.model_validate({**base, **overrides})
 
 
+# --- the run ------------------------------------------------------------------------------------
+
+
 def run_app(plan: RunPlan) -> Iterator[Event]:
     """Run the app once; see the module's docstring. Records the run when it ends."""
-    started = time.monotonic()
-    started_at = timezone.now()
-    trace = _Trace()
-    sources = Sources()
-    config = plan.config
-    app_id = str(plan.app.pk)
-    answer: list[str] = []
-    first_token_ms: int | None = None
-    outcome = {"status": RunStatus.FAILED, "code": "", "message": ""}
-    # Events held back until the model has begun to answer: whatever refuses the call
-    # (the model's route, a quota, the upstream) then fails it before the response starts.
-    held: list[Event] = []
-
-    def search(query: str, top_k: int) -> list[Passage]:
-        options = retrieval_settings(config, plan.knowledge.knowledge_bases)
-        options = options.model_copy(update={"top_k": top_k})
-        began = time.monotonic()
-        hits = retrieve(
-            plan.workspace,
-            plan.knowledge.knowledge_bases,
-            query,
-            options,
-            plan.knowledge.filters,
-            app_id=app_id,
-        )
-        passages = sources.add(hits)
-        trace.step(
-            StepKind.RETRIEVAL,
-            "knowledge_retrieval",
-            input={"query": query, "top_k": top_k, "mode": options.mode},
-            output={"passages": [p.model_dump() for p in passages]},
-            latency_ms=_ms(began),
-        )
-        return passages
-
-    try:
+    with RunRecorder(plan) as recorder:
+        sources = Sources()
+        search: Search = partial(_search, plan, sources, recorder.trace)
+        # Events held back until the model has begun to answer: whatever refuses the call
+        # (the model's route, a quota, the upstream) then fails it before the response starts.
+        held: list[Event] = []
         system = plan.system_prompt
-        knowledge_bases = plan.knowledge.knowledge_bases
-        if knowledge_bases and config.knowledge.auto_retrieve:
-            passages = search(plan.prompt, config.knowledge.top_k)
-            thought = _retrieval_thought(plan.prompt, passages)
-            trace.thoughts.append(thought)
-            held.append(Thought(thought))
-            if passages:
-                cite = config.knowledge.show_sources
-                system = f"{system}\n\n{prompts.sources_block(passages, cite=cite)}"
-
-        toolbox = Toolbox(
-            plan.workspace,
-            config.tools,
-            search_knowledge=search if knowledge_bases else None,
-            offer_knowledge_search=config.knowledge.as_tool,
-        )
-
-        def route() -> routing.Route:
-            # One route per model call: each carries the meter that records that call.
-            return routing.route(
-                plan.workspace,
-                config.model,
-                EndpointCapability.CHAT,
-                surface=plan.surface,
-                api_key=plan.api_key,
-                app_id=app_id,
-            )
-
-        native = _native_tool_calling(config, route())
-        if toolbox and not native:
-            system = f"{system}\n\n{prompts.react_instructions(toolbox.specs)}"
-        messages = [ChatMessage(role="system", content=system), *plan.history]
-        messages.append(ChatMessage(role="user", content=plan.prompt))
-
-        for iteration in range(1, config.max_iterations + 1):
-            last = iteration == config.max_iterations
-            offer_tools = bool(toolbox) and not last
-            if toolbox and not native and last:
-                messages.append(ChatMessage(role="user", content=prompts.REACT_ANSWER_NOW))
-            request = ChatRequest(
-                model=config.model,
-                messages=messages,
-                tools=toolbox.specs if native and offer_tools else [],
-                temperature=_first(plan.temperature, config.parameters.temperature),
-                top_p=_first(plan.top_p, config.parameters.top_p),
-                max_tokens=_first(plan.max_tokens, config.parameters.max_tokens),
-                stop=["Observation:"] if toolbox and not native else [],
-            )
-            target = route()
-            began = time.monotonic()
-            content: list[str] = []
-            calls: list[ToolCall] = []
-            usage: Usage | None = None
-            finish_reason = "stop"
-            final_answer = react.FinalAnswerStream() if toolbox and not native else None
-            with contextlib.closing(_model_stream(target, request)) as chunks:
-                for chunk in chunks:
-                    yield from held
-                    held.clear()
-                    content.append(chunk.content)
-                    calls.extend(chunk.tool_calls)
-                    usage = chunk.usage or usage
-                    finish_reason = chunk.finish_reason or finish_reason
-                    shown = final_answer.feed(chunk.content) if final_answer else chunk.content
-                    if shown:
-                        if first_token_ms is None:
-                            first_token_ms = _ms(started)
-                        answer.append(shown)
-                        yield TextDelta(shown)
-            yield from held
-            held.clear()
-            reply = "".join(content)
-            usage = usage or _counted(request, reply, target)
-            trace.count(target.endpoint.name, usage)
-            trace.step(
-                StepKind.MODEL,
-                target.endpoint.name,
-                input={
-                    "messages": len(request.messages),
-                    "tools": [t.name for t in request.tools],
-                    "mode": "native" if native else "react",
-                },
-                output={
-                    "content": reply,
-                    "tool_calls": [c.model_dump() for c in calls],
-                    "finish_reason": finish_reason,
-                },
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                latency_ms=_ms(began),
-            )
-
-            if native:
-                if not calls:
-                    break
-                messages.append(
-                    ChatMessage(role="assistant", content=reply or None, tool_calls=calls)
-                )
-                for call in calls:
-                    result_text, thought = yield from _use_tool(
-                        toolbox, trace, call.name, call.arguments, thought=reply
-                    )
-                    messages.append(
-                        ChatMessage(role="tool", content=result_text, tool_call_id=call.id)
-                    )
-                continue
-
-            parsed = react.parse(reply) if toolbox else react.Answer("", reply)
-            if isinstance(parsed, react.Answer) or last:
-                text = parsed.text if isinstance(parsed, react.Answer) else reply
-                if final_answer is not None and not final_answer.streamed_any and text:
-                    # No "Final Answer:" marker came: the whole reply is the answer.
-                    if first_token_ms is None:
-                        first_token_ms = _ms(started)
-                    answer.append(text)
-                    yield TextDelta(text)
-                break
-            messages.append(ChatMessage(role="assistant", content=reply))
-            result_text, _ = yield from _use_tool(
-                toolbox, trace, parsed.tool, parsed.arguments, thought=parsed.thought
-            )
-            messages.append(ChatMessage(role="user", content=f"Observation: {result_text}"))
-
-        text = "".join(answer)
-        doc_references = sources.doc_references() if config.knowledge.show_sources else None
-        finished = Finished(
-            text=text,
-            finish_reason="stop",
-            session_id=plan.session_id,
-            thoughts=trace.thoughts,
-            doc_references=doc_references,
-            usage=trace.usage_out(),
-        )
-        # Saved before the last event, so a client that asks again at once sees it.
-        services.remember_exchange(plan.app, plan.session_id, plan.prompt, text, config)
-        outcome["status"] = RunStatus.SUCCEEDED
-        _record(plan, trace, outcome, text, started, started_at, first_token_ms)
-        yield finished
-    except GeneratorExit:
-        outcome["status"] = RunStatus.CANCELLED
-        raise
-    except ApiError as exc:
-        outcome["code"], outcome["message"] = exc.code, exc.message
-        raise
-    except UpstreamError as exc:
-        # The run's trace is the tenant's to read: the caller's message, never the host.
-        outcome["code"] = type(exc).__name__
-        outcome["message"] = exc.caller_message(plan.request_id)
-        raise
-    except Exception as exc:
-        outcome["code"], outcome["message"] = "InternalError", f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        if outcome["status"] != RunStatus.SUCCEEDED:
-            _record(plan, trace, outcome, "".join(answer), started, started_at, first_token_ms)
+        if plan.knowledge.knowledge_bases and plan.config.knowledge.auto_retrieve:
+            thought, sources_block = _retrieve_first(plan, search, recorder.trace)
+            held.append(thought)
+            system = _joined(system, sources_block)
+        loop = _tool_loop(plan, search)
+        messages = [
+            ChatMessage(role="system", content=_joined(system, loop.system_suffix())),
+            *plan.history,
+            ChatMessage(role="user", content=plan.prompt),
+        ]
+        yield from _converse(plan, loop, messages, held, recorder)
+        yield _finish(plan, sources, recorder)
 
 
-def _use_tool(
-    toolbox: Toolbox, trace: _Trace, name: str, arguments_text: str, *, thought: str
-) -> Iterator[Event]:
-    """Call one tool, trace it, yield its thought; returns the observation text."""
-    arguments, invocation = toolbox.call(name, arguments_text)
-    result = invocation.result
-    seen = observation(result)
-    trace.step(
-        StepKind.TOOL,
-        name,
-        input={"arguments": arguments or arguments_text},
-        output={"content": result.content, "is_error": result.is_error},
-        latency_ms=invocation.duration_ms,
-        error=result.content if result.is_error else "",
+def _search(plan: RunPlan, sources: Sources, trace: Trace, query: str, top_k: int) -> list[Passage]:
+    """Search the app's knowledge bases (automatically, or as the model's tool); traced."""
+    options = retrieval_settings(plan.config, plan.knowledge.knowledge_bases)
+    options = options.model_copy(update={"top_k": top_k})
+    began = time.monotonic()
+    hits = retrieve(
+        plan.workspace,
+        plan.knowledge.knowledge_bases,
+        query,
+        options,
+        plan.knowledge.filters,
+        app_id=str(plan.app.pk),
     )
-    data = {
-        "thought": thought,
-        "action_type": "api",
-        "action_name": name,
-        "action": name,
-        "action_input_stream": arguments_text,
-        "action_input": arguments,
-        "observation": seen,
-        "response": "",
+    passages = sources.add(hits)
+    trace.step(
+        StepKind.RETRIEVAL,
+        "knowledge_retrieval",
+        input={"query": query, "top_k": top_k, "mode": options.mode},
+        output={"passages": [p.model_dump() for p in passages]},
+        latency_ms=ms_since(began),
+    )
+    return passages
+
+
+def _retrieve_first(plan: RunPlan, search: Search, trace: Trace) -> tuple[Thought, str]:
+    """Search with the user's prompt before the model is called: the retrieval's thought,
+    and the sources block for the system prompt ("" when nothing was found)."""
+    passages = search(plan.prompt, plan.config.knowledge.top_k)
+    thought = _retrieval_thought(plan.prompt, passages)
+    trace.thoughts.append(thought)
+    if not passages:
+        return Thought(thought), ""
+    cite = plan.config.knowledge.show_sources
+    return Thought(thought), prompts.sources_block(passages, cite=cite)
+
+
+def _joined(system: str, addition: str) -> str:
+    return f"{system}\n\n{addition}" if addition else system
+
+
+def _tool_loop(plan: RunPlan, search: Search) -> ToolLoop:
+    toolbox = Toolbox(
+        plan.workspace,
+        plan.config.tools,
+        search_knowledge=search if plan.knowledge.knowledge_bases else None,
+        offer_knowledge_search=plan.config.knowledge.as_tool,
+    )
+    return for_model(plan.config, _route(plan), toolbox)
+
+
+def _route(plan: RunPlan) -> routing.Route:
+    # One route per model call: each carries the meter that records that call.
+    return routing.route(
+        plan.workspace,
+        plan.config.model,
+        EndpointCapability.CHAT,
+        surface=plan.surface,
+        api_key=plan.api_key,
+        app_id=str(plan.app.pk),
+    )
+
+
+def _converse(
+    plan: RunPlan,
+    loop: ToolLoop,
+    messages: list[ChatMessage],
+    held: list[Event],
+    recorder: RunRecorder,
+) -> Iterator[Event]:
+    """Model turns and the tools they ask for, until the model answers or the turns run out."""
+    sampling = _sampling(plan)
+    for iteration in range(1, plan.config.max_iterations + 1):
+        last = iteration == plan.config.max_iterations
+        request = loop.request_for(messages, last, sampling)
+        reply = yield from _model_turn(plan, loop, request, held, recorder)
+        decision = loop.after_reply(messages, reply, last)
+        if decision.unshown_answer:
+            yield recorder.answered(decision.unshown_answer)
+        if not decision.uses:
+            return
+        for use in decision.uses:
+            seen = yield from use_tool(loop.toolbox, recorder.trace, use)
+            loop.observe(messages, use, seen)
+
+
+def _sampling(plan: RunPlan) -> dict[str, Any]:
+    """The model and the sampling parameters of each call: the caller's, else the app's."""
+    parameters = plan.config.parameters
+    return {
+        "model": plan.config.model,
+        "temperature": _first(plan.temperature, parameters.temperature),
+        "top_p": _first(plan.top_p, parameters.top_p),
+        "max_tokens": _first(plan.max_tokens, parameters.max_tokens),
     }
-    trace.thoughts.append(data)
-    yield Thought(data)
-    return seen, data
+
+
+def _model_turn(
+    plan: RunPlan,
+    loop: ToolLoop,
+    request: ChatRequest,
+    held: list[Event],
+    recorder: RunRecorder,
+) -> Generator[Event, None, Reply]:
+    """One model call, its answer streamed as it comes (held events go out first); traced."""
+    target = _route(plan)
+    began = time.monotonic()
+    parts = _ReplyParts()
+    with contextlib.closing(_model_stream(target, request)) as chunks:
+        for chunk in chunks:
+            yield from _release(held)
+            parts.add(chunk)
+            shown = loop.shown(chunk.content)
+            if shown:
+                yield recorder.answered(shown)
+    yield from _release(held)
+    reply = Reply("".join(parts.content), parts.calls)
+    usage = parts.usage or _counted(request, reply.content, target)
+    recorder.trace.count(target.endpoint.name, usage)
+    _trace_model_call(recorder.trace, target, request, reply, parts, usage, loop.mode, began)
+    return reply
+
+
+class _ReplyParts:
+    """A streamed reply, gathered chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.content: list[str] = []
+        self.calls: list[ToolCall] = []
+        self.usage: Usage | None = None
+        self.finish_reason = "stop"
+
+    def add(self, chunk: ChatChunk) -> None:
+        self.content.append(chunk.content)
+        self.calls.extend(chunk.tool_calls)
+        self.usage = chunk.usage or self.usage
+        self.finish_reason = chunk.finish_reason or self.finish_reason
+
+
+def _release(held: list[Event]) -> Iterator[Event]:
+    yield from held
+    held.clear()
+
+
+def _trace_model_call(
+    trace: Trace,
+    target: routing.Route,
+    request: ChatRequest,
+    reply: Reply,
+    parts: _ReplyParts,
+    usage: Usage,
+    mode: str,
+    began: float,
+) -> None:
+    trace.step(
+        StepKind.MODEL,
+        target.endpoint.name,
+        input={
+            "messages": len(request.messages),
+            "tools": [t.name for t in request.tools],
+            "mode": mode,
+        },
+        output={
+            "content": reply.content,
+            "tool_calls": [c.model_dump() for c in reply.calls],
+            "finish_reason": parts.finish_reason,
+        },
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        latency_ms=ms_since(began),
+    )
+
+
+def _finish(plan: RunPlan, sources: Sources, recorder: RunRecorder) -> Finished:
+    """The run's result; the session remembers the exchange and the run is recorded."""
+    text = recorder.answer
+    show_sources = plan.config.knowledge.show_sources
+    finished = Finished(
+        text=text,
+        finish_reason="stop",
+        session_id=plan.session_id,
+        thoughts=recorder.trace.thoughts,
+        doc_references=sources.doc_references() if show_sources else None,
+        usage=recorder.trace.usage_out(),
+    )
+    # Saved before the last event, so a client that asks again at once sees it.
+    services.remember_exchange(plan.app, plan.session_id, plan.prompt, text, plan.config)
+    recorder.succeeded()
+    return finished
 
 
 def _retrieval_thought(query: str, passages: list[Passage]) -> dict[str, Any]:
@@ -451,16 +356,6 @@ def _retrieval_thought(query: str, passages: list[Passage]) -> dict[str, Any]:
         "observation": json.dumps(found, ensure_ascii=False),
         "response": "",
     }
-
-
-def _native_tool_calling(config: AppConfigSchema, route: routing.Route) -> bool:
-    declared = EndpointCapability.TOOL_CALLS in route.endpoint.capabilities
-    if config.tool_calling == "native" and not declared:
-        raise InvalidParameter(
-            f"The app asks for native tool calling, but model '{config.model}' does not "
-            "declare tool_calls; set tool_calling to auto or react."
-        )
-    return config.tool_calling == "native" or (config.tool_calling == "auto" and declared)
 
 
 def _model_stream(route: routing.Route, request: ChatRequest) -> Iterator[ChatChunk]:
@@ -487,41 +382,6 @@ def _counted(request: ChatRequest, reply: str, route: routing.Route) -> Usage:
 
 def _first(*values: Any) -> Any:
     return next((value for value in values if value is not None), None)
-
-
-def _ms(since: float) -> int:
-    return round((time.monotonic() - since) * 1000)
-
-
-def _record(
-    plan: RunPlan,
-    trace: _Trace,
-    outcome: dict[str, str],
-    answer: str,
-    started: float,
-    started_at: Any,
-    first_token_ms: int | None,
-) -> None:
-    services.record_run(
-        workspace=plan.workspace,
-        app=plan.app,
-        version=plan.version,
-        session_id=plan.session_id,
-        surface=plan.surface,
-        api_key=plan.api_key,
-        user=plan.user,
-        status=outcome["status"],
-        prompt=plan.prompt,
-        answer=answer,
-        error_code=outcome["code"],
-        error_message=outcome["message"],
-        usage=trace.usage,
-        latency_ms=_ms(started),
-        first_token_ms=first_token_ms,
-        request_id=plan.request_id,
-        started_at=started_at,
-        steps=trace.steps,
-    )
 
 
 def run_to_end(events: Iterator[Event]) -> Finished:
