@@ -10,15 +10,27 @@ and endpoints, so this module never reads or sets them. Every call passes its ow
 between workspaces) mounted on one shared connection pool, with a response hook so that a
 stream closed early closes its connection.
 
+Transient failures are tried again by the plugin kit's one retry policy
+(``plugins.retrying``), the one the OpenAI-compatible provider's SDK follows: at most
+``max_retries`` times (default 2) a request, after no answer (connection failed or dropped,
+timeout) or an answer with status 408, 409, 429 or 5xx, waiting what the server's
+``Retry-After`` says (up to 120 s; longer is not retried) or else 0.5 s, 1 s, 2 s... (at
+most 8 s, less a random 0-25 %); a server's ``x-should-retry`` header overrules the status.
+Any other answer (400, 401, 403, 404...) is not retried. Chat, each embedding batch and
+rerank are retried whole; a stream only until its first event arrives, so nothing is sent
+twice once an answer began. (The SDK itself only re-sends once over a pooled connection
+that turns out dropped.)
+
 Upstream failures are raised as ``UpstreamError`` subclasses (authentication, rate limit
 with ``retry_after``, timeout, connection, bad request, server error) that name the host
-that failed, keep DashScope's error ``code``, and never carry the API key.
+that failed, keep DashScope's error ``code``, and never carry the API key. The last try's
+failure is the one raised.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +41,7 @@ from dashscope.common.error import DashScopeException
 from pydantic import Field, field_validator, model_validator
 from requests.adapters import HTTPAdapter
 
+from plugins import retrying
 from plugins.base import (
     Capability,
     ChatChunk,
@@ -55,7 +68,7 @@ from plugins.base import (
 from plugins.chat_wire import chat_options, refuse_reserved, tool_calls_param
 from plugins.scrubbing import scrub
 from plugins.tool_calls import ToolCallAssembler, finish_reason_for
-from plugins.upstream_errors import host_label, retry_after_seconds
+from plugins.upstream_errors import host_label
 
 DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com/api/v1"
 INTERNATIONAL_BASE_URL = "https://dashscope-intl.aliyuncs.com/api/v1"
@@ -132,6 +145,9 @@ class DashScopeSettings(PluginSettings):
     workspace: str | None = Field(
         default=None,
         description="A DashScope sub-workspace id, sent as X-DashScope-WorkSpace.",
+    )
+    max_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries on connection errors, 408, 409, 429, 5xx."
     )
 
     @field_validator("api_key")
@@ -249,20 +265,6 @@ def _said(message: Any, secret: str) -> str:
     return _scrub(" ".join(message.split())[:300], secret)
 
 
-def _header(headers: Any, name: str) -> str | None:
-    if not isinstance(headers, dict):
-        return None
-    for key, value in headers.items():
-        if isinstance(key, str) and key.lower() == name:
-            return value
-    return None
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds from ``Retry-After`` (seconds or an HTTP date), if the server sent one."""
-    return retry_after_seconds(_header(headers, "retry-after"))
-
-
 def _code_is(code: str | None, families: tuple[str, ...]) -> bool:
     return bool(code) and any(code == f or code.startswith(f + ".") for f in families)
 
@@ -291,7 +293,7 @@ def map_response_error(response: Any, settings: DashScopeSettings) -> UpstreamEr
     if _code_is(code, ("Throttling",)) or status == 429:
         return UpstreamRateLimitError(
             f"Model server {host} is rate limiting requests ({what}){suffix}",
-            retry_after=_retry_after(getattr(response, "headers", None)),
+            retry_after=retrying.retry_after_from_headers(getattr(response, "headers", None)),
             **fields,
         )
     if _code_is(code, _TIMEOUT_CODES) or status in (408, 504):
@@ -353,9 +355,44 @@ def map_error(exc: Exception, settings: DashScopeSettings) -> UpstreamError:
     )
 
 
-def _check(response: Any, settings: DashScopeSettings) -> None:
-    if int(getattr(response, "status_code", 0) or 0) != 200:
-        raise map_response_error(response, settings)
+def _status(response: Any) -> int:
+    return int(getattr(response, "status_code", 0) or 0)
+
+
+def _no_answer_delay(error: UpstreamError, retries: retrying.Retries) -> float | None:
+    """The wait before another try after an exception, or None to raise it: only a try
+    that got no answer (connection, timeout) is retried, not one whose answer was unusable
+    (not JSON) or that the SDK refused before sending."""
+    if isinstance(error, UpstreamConnectionError):
+        return retries.delay_after(None)
+    return None
+
+
+def _send(settings: DashScopeSettings, send: Callable[[dict[str, Any]], Any]) -> Any:
+    """The answer of ``send(transport kwargs)``, one SDK call answered whole, tried again
+    as ``plugins.retrying`` says; the ``UpstreamError`` of the last try when none succeeds.
+    Each try has its own ``_Call``, closed before waiting for the next."""
+    retries = retrying.Retries(settings.max_retries, upstream=_host(settings))
+    while True:
+        call = _Call(settings)
+        try:
+            response = send(call.kwargs)
+        except (requests.RequestException, DashScopeException) as exc:
+            error = map_error(exc, settings)
+            delay = _no_answer_delay(error, retries)
+            if delay is None:
+                raise error from None
+        else:
+            status = _status(response)
+            if status == 200:
+                return response
+            error = map_response_error(response, settings)
+            delay = retries.delay_after(status, getattr(response, "headers", None))
+            if delay is None:
+                raise error
+        finally:
+            call.close()
+        retrying.wait(delay)
 
 
 # --- request and response mapping -------------------------------------------------------------
@@ -442,6 +479,56 @@ def _choice(response: Any) -> tuple[str, list[Any], str | None] | None:
     return _text(message.get("content")), calls, _finish_reason(choice.get("finish_reason"))
 
 
+def _stream_try(
+    arguments: dict[str, Any], settings: DashScopeSettings, retries: retrying.Retries
+) -> Generator[ChatChunk, None, float | None]:
+    """One try of ``chat_stream``: yields its chunks and returns None when it answered,
+    or the seconds to wait before the next try when it failed before its first event
+    and may be tried again; raises the failure otherwise."""
+    call = _Call(settings)
+    assembler = ToolCallAssembler()
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    events: Any = None
+    answered = False  # an event arrived: from here on, never sent again
+    try:
+        try:
+            events = dashscope.Generation.call(
+                **arguments, **call.kwargs, stream=True, incremental_output=True
+            )
+            for event in events:
+                status = _status(event)
+                if status != 200:
+                    error = map_response_error(event, settings)
+                    headers = getattr(event, "headers", None)
+                    delay = None if answered else retries.delay_after(status, headers)
+                    if delay is None:
+                        raise error
+                    return delay
+                answered = True
+                usage = _generation_usage(getattr(event, "usage", None)) or usage
+                found = _choice(event)
+                if found is None:
+                    continue
+                content, fragments, reason = found
+                assembler.add(fragments)
+                finish_reason = reason or finish_reason
+                if content:
+                    yield ChatChunk(content=content)
+        except (requests.RequestException, DashScopeException) as exc:
+            error = map_error(exc, settings)
+            delay = None if answered else _no_answer_delay(error, retries)
+            if delay is None:
+                raise error from None
+            return delay
+    finally:
+        if events is not None:
+            events.close()
+        call.close()
+    yield assembler.last_chunk(finish_reason, usage)
+    return None
+
+
 # --- the provider ------------------------------------------------------------------------------
 
 
@@ -472,14 +559,9 @@ class DashScopeProvider(ModelProvider):
         or refuses.
         """
         arguments = _chat_arguments(request)
-        call = _Call(settings)
-        try:
-            response = dashscope.Generation.call(**arguments, **call.kwargs)
-        except (requests.RequestException, DashScopeException) as exc:
-            raise map_error(exc, settings) from None
-        finally:
-            call.close()
-        _check(response, settings)
+        response = _send(
+            settings, lambda transport: dashscope.Generation.call(**arguments, **transport)
+        )
         found = _choice(response)
         if found is None:
             host = _host(settings)
@@ -502,39 +584,18 @@ class DashScopeProvider(ModelProvider):
         (``incremental_output``), then one last chunk with ``finish_reason``, the usage, and
         the tool calls, each whole.
 
-        Nothing is sent before the first ``next()``. Closing the generator early stops
-        reading and closes the connection. Raises an ``UpstreamError`` subclass, possibly
-        after some chunks, when the server fails.
+        Nothing is sent before the first ``next()``. A failure before the stream's first
+        event is tried again as ``plugins.retrying`` says; once an event arrived, never.
+        Closing the generator early stops reading and closes the connection. Raises an
+        ``UpstreamError`` subclass, possibly after some chunks, when the server fails.
         """
         arguments = _chat_arguments(request)
-        call = _Call(settings)
-        assembler = ToolCallAssembler()
-        finish_reason: str | None = None
-        usage: Usage | None = None
-        events: Any = None
-        try:
-            try:
-                events = dashscope.Generation.call(
-                    **arguments, **call.kwargs, stream=True, incremental_output=True
-                )
-                for event in events:
-                    _check(event, settings)
-                    usage = _generation_usage(getattr(event, "usage", None)) or usage
-                    found = _choice(event)
-                    if found is None:
-                        continue
-                    content, fragments, reason = found
-                    assembler.add(fragments)
-                    finish_reason = reason or finish_reason
-                    if content:
-                        yield ChatChunk(content=content)
-            except (requests.RequestException, DashScopeException) as exc:
-                raise map_error(exc, settings) from None
-        finally:
-            if events is not None:
-                events.close()
-            call.close()
-        yield assembler.last_chunk(finish_reason, usage)
+        retries = retrying.Retries(settings.max_retries, upstream=_host(settings))
+        while True:
+            delay = yield from _stream_try(arguments, settings, retries)
+            if delay is None:
+                return
+            retrying.wait(delay)
 
     def embed(self, request: EmbeddingRequest, settings: DashScopeSettings) -> EmbeddingResponse:
         """One vector per input, in input order; ``input_type`` is sent as ``text_type``.
@@ -550,16 +611,12 @@ class DashScopeProvider(ModelProvider):
         tokens: int | None = None
         for start in range(0, len(request.inputs), size):
             batch = request.inputs[start : start + size]
-            call = _Call(settings)
-            try:
-                response = dashscope.TextEmbedding.call(
-                    model=request.model, input=batch, text_type=request.input_type, **call.kwargs
-                )
-            except (requests.RequestException, DashScopeException) as exc:
-                raise map_error(exc, settings) from None
-            finally:
-                call.close()
-            _check(response, settings)
+            response = _send(
+                settings,
+                lambda transport, batch=batch: dashscope.TextEmbedding.call(
+                    model=request.model, input=batch, text_type=request.input_type, **transport
+                ),
+            )
             items = (getattr(response, "output", None) or {}).get("embeddings") or []
             items = sorted(items, key=lambda item: item.get("text_index", 0))
             if len(items) != len(batch):
@@ -580,20 +637,16 @@ class DashScopeProvider(ModelProvider):
         given); ``index`` is the document's position in the request."""
         if not request.documents:
             return RerankResponse(results=[], usage=Usage())
-        call = _Call(settings)
-        try:
-            response = dashscope.TextReRank.call(
+        response = _send(
+            settings,
+            lambda transport: dashscope.TextReRank.call(
                 model=request.model,
                 query=request.query,
                 documents=list(request.documents),
                 top_n=request.top_n,
-                **call.kwargs,
-            )
-        except (requests.RequestException, DashScopeException) as exc:
-            raise map_error(exc, settings) from None
-        finally:
-            call.close()
-        _check(response, settings)
+                **transport,
+            ),
+        )
         found = (getattr(response, "output", None) or {}).get("results") or []
         results = []
         for item in found:

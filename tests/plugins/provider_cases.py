@@ -83,8 +83,13 @@ KEY_ECHOING_ERRORS = [
 
 
 def dashscope_settings(server: UpstreamServer, **overrides: Any) -> DashScopeSettings:
-    """The DashScope provider's settings for the stub ``server``."""
-    values = {"api_key": KEY, "base_url": server.dashscope_base_url, "timeout_seconds": 5}
+    """The DashScope provider's settings for the stub ``server`` (no retries)."""
+    values = {
+        "api_key": KEY,
+        "base_url": server.dashscope_base_url,
+        "max_retries": 0,
+        "timeout_seconds": 5,
+    }
     return DashScopeSettings(**(values | overrides))
 
 

@@ -14,6 +14,7 @@ from dashscope.api_entities.api_request_factory import _build_api_request
 from dashscope.client.base_api import BaseApi
 from pydantic import ValidationError
 
+from plugins import retrying
 from plugins.base import (
     Capability,
     ChatMessage,
@@ -76,6 +77,7 @@ def test_settings_defaults_and_bounds():
     settings = DashScopeSettings(api_key=KEY)
     assert settings.base_url == DEFAULT_BASE_URL == "https://dashscope.aliyuncs.com/api/v1"
     assert (settings.timeout_seconds, settings.embedding_batch_size) == (60, 10)
+    assert settings.max_retries == 2
     assert settings.workspace is None
     assert KEY not in repr(settings)
     intl = DashScopeSettings(api_key=KEY, base_url="https://dashscope-intl.aliyuncs.com/api/v1/")
@@ -87,6 +89,8 @@ def test_settings_defaults_and_bounds():
         {"timeout_seconds": 601},
         {"embedding_batch_size": 0},
         {"embedding_batch_size": 26},
+        {"max_retries": -1},
+        {"max_retries": 11},
         {"base_uri": "typo"},
     ):
         with pytest.raises(ValidationError):
@@ -542,7 +546,10 @@ def test_an_answer_that_is_not_json_is_a_server_error(upstream):
 
 def test_connection_refused_is_a_connection_error():
     settings = DashScopeSettings(
-        api_key=KEY, base_url=f"http://127.0.0.1:{cases.closed_port()}/api/v1", timeout_seconds=2
+        api_key=KEY,
+        base_url=f"http://127.0.0.1:{cases.closed_port()}/api/v1",
+        max_retries=0,
+        timeout_seconds=2,
     )
     for operation in OPERATIONS.values():
         with pytest.raises(UpstreamConnectionError, match="Connection refused") as caught:
@@ -568,6 +575,209 @@ def test_the_key_never_appears_in_errors(upstream, reply, operation):
     assert KEY not in "".join(traceback.format_exception(caught.value))
     assert KEY not in repr(caught.value.args)
     assert "***" in str(caught.value)
+
+
+# --- retries: the kit's one policy, as the OpenAI-compatible provider's SDK retries -----------
+
+
+@pytest.fixture
+def waits(monkeypatch) -> list[float]:
+    """The waits before retries, recorded instead of slept."""
+    recorded: list[float] = []
+    monkeypatch.setattr(retrying, "wait", recorded.append)
+    return recorded
+
+
+def test_a_429_with_retry_after_is_waited_out_and_retried(upstream):
+    upstream.script(GENERATION, stub.error(429, "slow down", retry_after=0.05), stub.text("Hi."))
+    started = time.monotonic()
+    response = provider.chat(ask(), settings_for(upstream, max_retries=2))
+    assert response.message.content == "Hi."
+    sent = upstream.requests_for(GENERATION)
+    assert len(sent) == 2
+    assert sent[1].received_at - started >= 0.05
+    assert sent[1].body == sent[0].body
+
+
+def test_a_503_twice_then_success_backs_off_and_succeeds(upstream, waits):
+    upstream.script(GENERATION, *[stub.error(503, "Overloaded")] * 2, stub.text("Hi."))
+    response = provider.chat(ask(), settings_for(upstream, max_retries=2))
+    assert response.message.content == "Hi."
+    assert len(upstream.requests_for(GENERATION)) == 3
+    # no Retry-After: 0.5 s, then 1 s, each less up to 25 %
+    assert len(waits) == 2
+    assert 0.375 <= waits[0] <= 0.5 and 0.75 <= waits[1] <= 1.0
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
+def test_transient_statuses_are_retried(upstream, waits, status):
+    upstream.script(GENERATION, stub.error(status, "try later"), stub.text("Hi."))
+    response = provider.chat(ask(), settings_for(upstream, max_retries=1))
+    assert response.message.content == "Hi."
+    assert len(upstream.requests_for(GENERATION)) == 2
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        stub.error(400, "top_p out of range"),
+        stub.error(400, "Allocated quota exceeded", code="Throttling.AllocationQuota"),
+        stub.error(401, "Invalid API-key provided."),
+        stub.error(403, "Access denied."),
+        stub.error(404, "Model not exist."),
+    ],
+)
+def test_a_refused_request_is_not_retried(upstream, waits, reply):
+    upstream.script(GENERATION, reply, stub.text("never sent"))
+    with pytest.raises(UpstreamError) as caught:
+        provider.chat(ask(), settings_for(upstream, max_retries=2))
+    assert caught.value.status == reply.status
+    assert len(upstream.requests_for(GENERATION)) == 1
+    assert waits == []
+
+
+def test_max_retries_0_does_not_retry(upstream):
+    upstream.script(GENERATION, stub.error(429, "slow down", retry_after=0.05), stub.text("Hi."))
+    with pytest.raises(UpstreamRateLimitError) as caught:
+        provider.chat(ask(), settings_for(upstream, max_retries=0))
+    assert caught.value.retry_after == 0.05
+    assert len(upstream.requests_for(GENERATION)) == 1
+
+
+def test_when_the_retries_run_out_the_last_failure_is_raised(upstream, waits):
+    upstream.script(
+        GENERATION,
+        stub.error(503, "Overloaded"),
+        stub.error(500, "still broken"),
+        stub.error(429, "and now slow down", retry_after=2),
+        stub.text("never sent"),
+    )
+    with pytest.raises(UpstreamRateLimitError, match="and now slow down") as caught:
+        provider.chat(ask(), settings_for(upstream, max_retries=2))
+    assert caught.value.retry_after == 2
+    assert len(upstream.requests_for(GENERATION)) == 3
+    assert len(waits) == 2
+
+
+def test_a_retry_after_beyond_two_minutes_is_not_waited_for(upstream, waits):
+    upstream.script(GENERATION, stub.error(429, "come back tomorrow", retry_after=121))
+    with pytest.raises(UpstreamRateLimitError) as caught:
+        provider.chat(ask(), settings_for(upstream, max_retries=2))
+    assert caught.value.retry_after == 121
+    assert len(upstream.requests_for(GENERATION)) == 1
+    assert waits == []
+
+
+def test_a_server_that_does_not_answer_is_tried_again(waits):
+    settings = DashScopeSettings(
+        api_key=KEY,
+        base_url=f"http://127.0.0.1:{cases.closed_port()}/api/v1",
+        max_retries=2,
+        timeout_seconds=2,
+    )
+    for operation in OPERATIONS.values():
+        waits.clear()
+        with pytest.raises(UpstreamConnectionError, match="Connection refused"):
+            operation(settings)
+        assert len(waits) == 2
+
+
+def test_a_timeout_is_tried_again(upstream):
+    upstream.script(GENERATION, stub.slow(3), stub.text("Hi."))
+    started = time.monotonic()
+    response = provider.chat(ask(), settings_for(upstream, max_retries=1, timeout_seconds=1))
+    assert response.message.content == "Hi."
+    assert len(upstream.requests_for(GENERATION)) == 2
+    assert time.monotonic() - started < 2.5
+
+
+def test_a_stream_that_fails_before_its_first_chunk_is_retried(upstream):
+    upstream.script(
+        GENERATION,
+        stub.error(429, "slow down", retry_after=0.05),
+        stub.error(503, "Overloaded", retry_after=0.05),
+        stub.stream(["Hello ", "there."]),
+    )
+    chunks = list(provider.chat_stream(ask(), settings_for(upstream, max_retries=2)))
+    assert [c.content for c in chunks] == ["Hello ", "there.", ""]
+    assert chunks[-1].finish_reason == "stop"
+    sent = upstream.requests_for(GENERATION)
+    assert len(sent) == 3 and all(r.streaming for r in sent)
+
+
+def test_a_stream_that_hangs_up_before_its_first_chunk_is_retried(upstream, waits):
+    # The SDK itself resends once over a dropped connection; the provider's retry follows.
+    upstream.script(GENERATION, stub.hang_up(), stub.hang_up(), stub.stream(["Hi."]))
+    chunks = list(provider.chat_stream(ask(), settings_for(upstream, max_retries=1)))
+    assert "".join(c.content for c in chunks) == "Hi."
+    assert len(upstream.requests_for(GENERATION)) == 3
+    assert len(waits) == 1
+
+
+def test_a_stream_is_never_sent_again_once_it_began(upstream, waits):
+    upstream.script(GENERATION, stub.stream(["partial "], hang_up=True), stub.text("again"))
+    received = []
+    with pytest.raises(UpstreamConnectionError):
+        cases.contents_until_error(
+            provider.chat_stream(ask(), settings_for(upstream, max_retries=2)), received
+        )
+    assert received == ["partial "]
+    assert upstream.pending(GENERATION) == 1  # "again" was never asked for
+    upstream.reset()
+    failure = {"code": "InternalError.Algo", "message": "engine overloaded", "request_id": "r"}
+    body = _sse(("result", _delta("Hi")), ("error", failure))
+    event_stream = {"Content-Type": "text/event-stream"}
+    upstream.script(GENERATION, stub.raw(200, body, headers=event_stream), stub.text("again"))
+    received = []
+    with pytest.raises(UpstreamServerError, match="engine overloaded"):
+        cases.contents_until_error(
+            provider.chat_stream(ask(), settings_for(upstream, max_retries=2)), received
+        )
+    assert received == ["Hi"]
+    assert len(upstream.requests_for(GENERATION)) == 1
+    assert waits == []
+
+
+def test_a_stream_refused_before_its_first_chunk_is_not_retried(upstream, waits):
+    upstream.script(GENERATION, stub.error(400, "top_p out of range"), stub.stream(["no"]))
+    with pytest.raises(UpstreamBadRequestError):
+        next(provider.chat_stream(ask(), settings_for(upstream, max_retries=2)))
+    assert len(upstream.requests_for(GENERATION)) == 1
+
+
+def test_an_embedding_batch_is_retried_alone(upstream):
+    upstream.script(EMBEDDING, None, stub.error(503, "Overloaded", retry_after=0.05), None)
+    inputs = [f"t{i}" for i in range(15)]
+    response = provider.embed(embed_request(inputs), settings_for(upstream, max_retries=2))
+    assert len(response.vectors) == 15
+    sent = [r.body["input"]["texts"] for r in upstream.requests_for(EMBEDDING)]
+    assert sent == [inputs[:10], inputs[10:], inputs[10:]]
+
+
+def test_an_embedding_batch_that_keeps_failing_fails_the_call(upstream, waits):
+    upstream.script(EMBEDDING, *[stub.error(500, "broken")] * 3)
+    with pytest.raises(UpstreamServerError):
+        provider.embed(embed_request(["a"]), settings_for(upstream, max_retries=2))
+    assert len(upstream.requests_for(EMBEDDING)) == 3
+
+
+def test_rerank_is_retried(upstream):
+    upstream.script(RERANK, stub.error(429, "slow down", retry_after=0.05))
+    response = provider.rerank(
+        RerankRequest(model="gte-rerank", query="a", documents=["a", "b"]),
+        settings_for(upstream, max_retries=1),
+    )
+    assert [r.index for r in response.results] == [0, 1]
+    assert len(upstream.requests_for(RERANK)) == 2
+
+
+def test_a_retry_is_logged_without_the_key(upstream, caplog):
+    upstream.script(GENERATION, stub.error(429, f"slow down {KEY}", retry_after=0.01))
+    with caplog.at_level("INFO", logger="plugins.retrying"):
+        provider.chat(ask(), settings_for(upstream, max_retries=1))
+    [line] = [r.getMessage() for r in caplog.records if r.name == "plugins.retrying"]
+    assert line == f"Model server 127.0.0.1:{upstream.port}: HTTP 429; retry 1 of 1 in 0.01 s"
+    assert KEY not in caplog.text
 
 
 # --- many workspaces, one process ---------------------------------------------------------------

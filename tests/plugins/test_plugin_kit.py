@@ -1,5 +1,6 @@
 """The plugin kit's small pieces that providers and the platform share: the tool-call
-assembler, the secret scrubber, the chat wire's common parts and upstream error helpers."""
+assembler, the secret scrubber, the chat wire's common parts, upstream error helpers and the
+one retry policy."""
 
 import email.utils
 import time
@@ -7,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from plugins import retrying
 from plugins.base import ChatMessage, ChatRequest, ToolCall, ToolSpec, Usage
 from plugins.chat_wire import chat_options, tool_calls_param
 from plugins.scrubbing import scrub
@@ -111,3 +113,80 @@ def test_upstream_error_helpers():
     later = email.utils.formatdate(time.time() + 30, usegmt=True)
     assert 25 < retry_after_seconds(later) <= 30
     assert pytest.approx(retry_after_seconds("1.5")) == 1.5
+
+
+# --- the one retry policy ------------------------------------------------------------------------
+
+#: (status, headers) of failed answers, and whether each is worth another try.
+RETRY_CASES = [
+    (408, {}, True),
+    (409, {}, True),
+    (429, {}, True),
+    (500, {}, True),
+    (502, {}, True),
+    (503, {"Retry-After": "3"}, True),
+    (504, {}, True),
+    (400, {}, False),
+    (401, {}, False),
+    (403, {}, False),
+    (404, {}, False),
+    (422, {}, False),
+    (429, {"Retry-After": "120"}, True),
+    (429, {"Retry-After": "121"}, False),
+    (503, {"retry-after-ms": "121000"}, False),
+    (429, {"retry-after-ms": "500", "Retry-After": "999"}, True),
+    (429, {"Retry-After": "soon"}, True),
+    (429, {"Retry-After": "inf"}, True),
+    (400, {"x-should-retry": "true"}, True),
+    (500, {"X-Should-Retry": "false"}, False),
+]
+
+
+@pytest.mark.parametrize(("status", "headers", "expected"), RETRY_CASES)
+def test_which_failures_are_retried(status, headers, expected):
+    assert retrying.should_retry(status, headers) is expected
+
+
+def test_no_answer_is_always_worth_another_try():
+    assert retrying.should_retry(None) is True
+
+
+@pytest.mark.parametrize(("status", "headers", "expected"), RETRY_CASES)
+def test_the_policy_is_the_openai_sdks(status, headers, expected):
+    """The OpenAI-compatible provider's retries are the ``openai`` SDK's; the kit's must be
+    the same, so both providers follow one policy (this fails if the SDK changes its own)."""
+    import httpx2
+    import openai
+    from openai import _constants
+
+    client = openai.OpenAI(api_key="k", base_url="http://127.0.0.1:9/v1")
+    assert client._should_retry(httpx2.Response(status, headers=headers)) is expected
+    assert (retrying.INITIAL_DELAY, retrying.MAX_DELAY, retrying.MAX_RETRY_AFTER) == (
+        _constants.INITIAL_RETRY_DELAY,
+        _constants.MAX_RETRY_DELAY,
+        _constants.MAX_RETRY_AFTER_DELAY,
+    )
+
+
+def test_retry_delays_follow_the_server_else_back_off():
+    assert retrying.retry_delay(0, {"Retry-After": "3"}) == 3.0
+    assert retrying.retry_delay(5, {"retry-after": "0.05"}) == 0.05
+    assert retrying.retry_delay(0, {"retry-after-ms": "250", "Retry-After": "9"}) == 0.25
+    later = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 < retrying.retry_delay(0, {"Retry-After": later}) <= 30
+    for headers in (None, {}, {"Retry-After": "0"}, {"Retry-After": "-1"}, {"Retry-After": "x"}):
+        assert 0.375 <= retrying.retry_delay(0, headers) <= 0.5
+    for taken, longest in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (9, 8.0)]:
+        delays = [retrying.backoff(taken) for _ in range(50)]
+        assert all(0.75 * longest <= delay <= longest for delay in delays)
+    assert retrying.backoff(10_000) <= 8.0
+
+
+def test_retries_are_counted_per_request():
+    retries = retrying.Retries(2, upstream="h")
+    assert retries.delay_after(400) is None  # not retried, and not counted
+    assert retries.delay_after(429, {"Retry-After": "1"}) == 1.0
+    assert retries.delay_after(None) is not None
+    assert retries.delay_after(503) is None  # none left
+    assert retries.taken == 2
+    assert retrying.Retries(0).delay_after(503) is None
