@@ -17,8 +17,8 @@ from apps.accounts.services import create_api_key
 from apps.batch import services
 from apps.batch.engine_runner import engine_config
 from apps.batch.execution import run_batch
-from apps.batch.leases import claim, kept_alive
 from apps.batch.inputs import batch_storage
+from apps.batch.leases import claim, kept_alive
 from apps.batch.models import Batch
 from apps.batch.vllm_engine import VllmEngine
 from apps.model_endpoints import services as endpoints

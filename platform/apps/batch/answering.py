@@ -11,11 +11,12 @@ One retry policy, by who refused the call:
   most ``MAX_TRIES`` tries in all) and is tried again. That is what keeps a batch within
   its workspace's rate; nothing was sent upstream, so nothing is sent twice.
 - The upstream failed (timeout, connection, 5xx, its own 429): retrying that is the
-  provider's, exactly as for a real-time call (the OpenAI-compatible provider's SDK retries
-  ``max_retries`` times, as the endpoint is configured, honouring the upstream's
-  ``Retry-After``; the DashScope SDK only re-sends over a dropped pooled connection). The
-  batch does not retry on top of it, which would multiply the tries: the failure is the
-  line's error, and the line can be sent again in a new batch.
+  provider's, exactly as for a real-time call: each provider retries ``max_retries`` times,
+  as the endpoint is configured, by one policy (the openai SDK's for the OpenAI-compatible
+  provider, the plugin kit's ``plugins.retrying``, which copies it, for DashScope), honouring
+  the upstream's ``Retry-After``. The batch does not retry on top of it, which would
+  multiply the tries: the failure is the line's error, and the line can be sent again in a
+  new batch.
 
 Anything else that goes wrong becomes the line's error.
 """
