@@ -309,69 +309,89 @@ def install_error_handlers(api: NinjaAPI, *, not_authenticated: ApiError | None 
     surface words it its own way. The API's OpenAPI schema documents these errors too
     (``kernel.openapi.document_errors``)."""
     document_errors(api)
+    for exc_class, told_as in _TOLD_AS_API_ERROR.items():
+        api.add_exception_handler(exc_class, _answering(told_as))
 
-    @api.exception_handler(ApiError)
-    def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        return api_error_response(request, exc)
+    def not_authenticated_error(request: HttpRequest, exc: AuthenticationError) -> ApiError:
+        return not_authenticated or NotAuthenticated(NOT_AUTHENTICATED_MESSAGE)
 
-    @api.exception_handler(UpstreamError)
-    def on_upstream_error(request: HttpRequest, exc: UpstreamError) -> HttpResponse:
-        return api_error_response(request, upstream_failure(exc, request_id_of(request)))
+    api.add_exception_handler(AuthenticationError, _answering(not_authenticated_error))
+    api.add_exception_handler(HttpError, _on_http_error)
+    api.add_exception_handler(Http404, _on_not_found)
+    api.add_exception_handler(Exception, _on_unexpected)
 
-    @api.exception_handler(ValidationError)
-    def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-        first = exc.errors[0].get("loc", []) if exc.errors else []
-        error = InvalidParameter(validation_message(exc.errors), param=_field_path(first))
-        return api_error_response(request, error)
 
-    @api.exception_handler(AuthenticationError)
-    def on_not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-        error = not_authenticated or NotAuthenticated(NOT_AUTHENTICATED_MESSAGE)
-        return api_error_response(request, error)
+def _answering(told_as: Callable[[HttpRequest, Any], ApiError]) -> Callable:
+    """An exception handler answering with the ``ApiError`` that ``told_as`` makes."""
 
-    @api.exception_handler(RequestDataTooBig)
-    def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-        limit = _megabytes(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
-        message = (
-            f"The request body is larger than the limit of {limit} "
-            "(MINISTUDIO_REQUEST_MAX_MB; files in an upload count apart)."
-        )
-        return api_error_response(request, RequestTooLarge(message))
+    def handler(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return api_error_response(request, told_as(request, exc))
 
-    @api.exception_handler(TooManyFilesSent)
-    def on_too_many_files(request: HttpRequest, exc: TooManyFilesSent) -> HttpResponse:
-        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
-        message = f"One upload may carry at most {limit} files (MINISTUDIO_UPLOAD_MAX_FILES)."
-        return api_error_response(request, TooManyFiles(message, param="files"))
+    return handler
 
-    @api.exception_handler(TooManyFieldsSent)
-    def on_too_many_fields(request: HttpRequest, exc: TooManyFieldsSent) -> HttpResponse:
-        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
-        message = f"The request carries more than {limit} form fields or query parameters."
-        return api_error_response(request, InvalidParameter(message))
 
-    @api.exception_handler(MultiPartParserError)
-    def on_bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
-        # A multipart/form-data body Django cannot read (no boundary, cut short...).
-        message = f"The multipart/form-data body cannot be read: {exc}"
-        return api_error_response(request, InvalidParameter(message))
+def _upstream_error(request: HttpRequest, exc: UpstreamError) -> ApiError:
+    return upstream_failure(exc, request_id_of(request))
 
-    @api.exception_handler(HttpError)
-    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        if isinstance(exc.__cause__, ApiError):  # refused by the parser (kernel.edge)
-            return api_error_response(request, exc.__cause__)
-        message = str(exc)
-        if exc.status_code == 400 and message.startswith("Cannot parse request body"):
-            message = "The request body is not valid JSON."
-        code = CODES_BY_STATUS.get(exc.status_code, "InvalidParameter")
-        return error_response(request, exc.status_code, code, message)
 
-    @api.exception_handler(Http404)
-    def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-        return error_response(request, 404, "NotFound", "Not found.")
+def _invalid_body(request: HttpRequest, exc: ValidationError) -> ApiError:
+    first = exc.errors[0].get("loc", []) if exc.errors else []
+    return InvalidParameter(validation_message(exc.errors), param=_field_path(first))
 
-    @api.exception_handler(Exception)
-    def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
-        logger.exception("Unhandled error in %s %s", request.method, request.path)
-        message = f"Internal server error. Request id: {request_id_of(request)}."
-        return error_response(request, 500, "InternalError", message)
+
+def _body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> ApiError:
+    limit = _megabytes(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    return RequestTooLarge(
+        f"The request body is larger than the limit of {limit} "
+        "(MINISTUDIO_REQUEST_MAX_MB; files in an upload count apart)."
+    )
+
+
+def _too_many_files(request: HttpRequest, exc: TooManyFilesSent) -> ApiError:
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    message = f"One upload may carry at most {limit} files (MINISTUDIO_UPLOAD_MAX_FILES)."
+    return TooManyFiles(message, param="files")
+
+
+def _too_many_fields(request: HttpRequest, exc: TooManyFieldsSent) -> ApiError:
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    return InvalidParameter(
+        f"The request carries more than {limit} form fields or query parameters."
+    )
+
+
+def _unreadable_multipart(request: HttpRequest, exc: MultiPartParserError) -> ApiError:
+    # A multipart/form-data body Django cannot read (no boundary, cut short...).
+    return InvalidParameter(f"The multipart/form-data body cannot be read: {exc}")
+
+
+#: The failures that are told as an ``ApiError``, and how.
+_TOLD_AS_API_ERROR: dict[type[Exception], Callable[[HttpRequest, Any], ApiError]] = {
+    ApiError: lambda request, exc: exc,
+    UpstreamError: _upstream_error,
+    ValidationError: _invalid_body,
+    RequestDataTooBig: _body_too_big,
+    TooManyFilesSent: _too_many_files,
+    TooManyFieldsSent: _too_many_fields,
+    MultiPartParserError: _unreadable_multipart,
+}
+
+
+def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, ApiError):  # refused by the parser (kernel.edge)
+        return api_error_response(request, exc.__cause__)
+    message = str(exc)
+    if exc.status_code == 400 and message.startswith("Cannot parse request body"):
+        message = "The request body is not valid JSON."
+    code = CODES_BY_STATUS.get(exc.status_code, "InvalidParameter")
+    return error_response(request, exc.status_code, code, message)
+
+
+def _on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(request, 404, "NotFound", "Not found.")
+
+
+def _on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("Unhandled error in %s %s", request.method, request.path)
+    message = f"Internal server error. Request id: {request_id_of(request)}."
+    return error_response(request, 500, "InternalError", message)
