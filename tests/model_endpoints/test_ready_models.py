@@ -14,7 +14,7 @@ from tests.plugins_app.conftest import distribution  # noqa: F401  (a fixture)
 pytestmark = pytest.mark.django_db
 
 PROVIDERS = """
-    from plugins.base import Capability, ModelProvider, ReadyModel
+    from plugins.base import Capability, EmbeddingResponse, ModelProvider, ReadyModel
 
 
     class Ready(ModelProvider):
@@ -24,7 +24,7 @@ PROVIDERS = """
         supported_contract = ">=1.2,<2"
 
         def embed(self, request, settings):
-            raise NotImplementedError
+            return EmbeddingResponse(vectors=[[0.0] * 8 for _ in request.inputs])
 
         def ready_models(self):
             embeddings = frozenset({Capability.EMBEDDINGS})

@@ -8,6 +8,7 @@ call, ``shown`` for each streamed piece of its reply, ``after_reply`` to decide 
 run is answered or which tools to use, and ``observe`` for each tool's result.
 """
 
+from abc import ABC, abstractmethod
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +52,7 @@ class Decision:
     unshown_answer: str = ""
 
 
-class ToolLoop:
+class ToolLoop(ABC):
     """The part of the loop both strategies share; see the module's docstring."""
 
     mode = ""
@@ -75,12 +76,14 @@ class ToolLoop:
         """The part of a streamed piece of the reply that is the answer."""
         return piece
 
+    @abstractmethod
     def after_reply(self, messages: list[ChatMessage], reply: Reply, last: bool) -> Decision:
-        raise NotImplementedError
+        """Read the turn's reply: add it to ``messages`` when the run goes on, and say which
+        tools to use next (none: the run is answered)."""
 
+    @abstractmethod
     def observe(self, messages: list[ChatMessage], use: ToolUse, seen: str) -> None:
         """Give a tool's result back to the model."""
-        raise NotImplementedError
 
     def _tools(self, last: bool) -> list[ToolSpec]:
         return []
