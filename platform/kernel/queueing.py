@@ -7,10 +7,9 @@ does not declare is refused. Every send names its queue: nothing is routed by a 
 name's prefix.
 """
 
-from importlib import import_module
 from typing import Any
 
-from celery import Task, current_app
+from celery import current_app
 from celery.result import AsyncResult
 
 #: Parse, chunk, embed and index documents.
@@ -23,35 +22,18 @@ BATCH_VLLM = "batch-vllm"
 DEFAULT = "default"
 
 
-def enqueue(
-    task_name: str,
-    *args: Any,
-    queue: str,
-    countdown: float | None = None,
-    task_id: str | None = None,
-) -> AsyncResult:
+def enqueue(task_name: str, *args: Any, queue: str) -> AsyncResult:
     """Send ``task_name(*args)`` to ``queue`` on the project's Celery app.
 
-    A task this process knows (or can import from the app's ``include`` list) is sent with
-    its own ``apply_async``, so the app's eager mode (the unit tests) runs it here and now;
-    ``send_task`` alone would always go through the broker."""
-    declared = {known.name for known in current_app.conf.task_queues or ()}
-    if declared and queue not in declared:
-        raise ValueError(f"Queue {queue!r} is not one of the app's: {', '.join(sorted(declared))}.")
-    options: dict[str, Any] = {"queue": queue, "countdown": countdown, "task_id": task_id}
-    task = _registered(task_name)
-    if task is not None:
-        return task.apply_async(args, **options)
-    return current_app.send_task(task_name, args, **options)
-
-
-def _registered(task_name: str) -> Task | None:
-    """The app's task of that name, importing the app's task modules the first time (by
-    their dotted names, which are configuration, not imports of this module)."""
+    The task is looked up in the app (its task modules, named in the app's ``include``, are
+    imported the first time) and sent with its own ``apply_async``, so the app's eager mode
+    (the unit tests) runs it here and now; an unknown name is a ``KeyError``, not a message
+    no worker can take."""
     app = current_app
-    task = app.tasks.get(task_name)
-    if task is None:
-        for module in app.conf.include or ():
-            import_module(module)
-        task = app.tasks.get(task_name)
-    return task
+    if queue not in app.amqp.queues:
+        raise ValueError(
+            f"Queue {queue!r} is not one of the app's: {', '.join(sorted(app.amqp.queues))}."
+        )
+    if task_name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.tasks[task_name].apply_async(args, queue=queue)

@@ -45,7 +45,7 @@ def claim(batch_id: str, owner: str) -> bool:
         )
         .update(
             lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=settings.BATCH_LEASE_SECONDS),
+            lease_expires_at=_expiry(),
             attempts=F("attempts") + 1,
         )
     )

@@ -187,12 +187,12 @@ def enqueue(batch: Batch) -> None:
         queueing.enqueue(RUN_TASK, batch.pk, queue=queueing.BATCH)
 
 
-def fail_if_worn_out(batch_id: str, exc: Exception) -> bool:
+def fail_if_worn_out(batch_id: str, exc: Exception) -> None:
     """Fail the batch if it has made its worker fail ``MAX_ATTEMPTS`` times (``exc`` the
-    last time); whether it did. Otherwise the sweep queues it again."""
+    last time). Otherwise the sweep queues it again."""
     batch = Batch.objects.filter(pk=batch_id).first()
     if batch is None or batch.attempts < MAX_ATTEMPTS:
-        return False
+        return
     Batch.objects.filter(pk=batch_id, status__in=UNFINISHED).update(
         status=BatchStatus.FAILED,
         errors=[

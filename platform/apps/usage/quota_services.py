@@ -26,7 +26,6 @@ def create_quota(
 ) -> Quota:
     """Limit ``workspace``'s calls to ``endpoint`` (None: to all its models); at least one
     limit is required, and one quota per workspace and scope (``Conflict`` otherwise)."""
-    limits = {name: limits.get(name) for name in LIMITS}
     if all(value is None for value in limits.values()):
         raise InvalidParameter("Give at least one limit.")
     try:

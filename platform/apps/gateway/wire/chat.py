@@ -10,6 +10,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 
 from plugins.base import ChatMessage, ChatRequest, ToolCall, ToolSpec
+from plugins.chat_wire import tool_calls_param
 
 
 class FunctionIn(Schema):
@@ -71,15 +72,8 @@ def tool_calls_in(calls: list[ToolCallIn] | None) -> list[ToolCall]:
 
 def tool_calls_out(calls: list[ToolCall], *, with_index: bool = False) -> list[dict[str, Any]]:
     """Calls as both wires write them (``index`` in stream deltas and in DashScope)."""
-    return [
-        {
-            **({"index": index} if with_index else {}),
-            "id": call.id,
-            "type": "function",
-            "function": {"name": call.name, "arguments": call.arguments},
-        }
-        for index, call in enumerate(calls)
-    ]
+    out = tool_calls_param(calls)
+    return [{"index": index, **call} for index, call in enumerate(out)] if with_index else out
 
 
 def chat_message(message: ChatMessageIn, role: str | None = None) -> ChatMessage:
