@@ -56,9 +56,8 @@ SEPARATOR_GROUPS: tuple[tuple[str, ...], ...] = (
     (" ",),
 )
 SEPARATORS: tuple[str, ...] = tuple(sep for group in SEPARATOR_GROUPS for sep in group)
-_GROUP_PATTERNS = tuple(
-    re.compile("|".join(re.escape(sep) for sep in group)) for group in SEPARATOR_GROUPS
-)
+_SEPARATOR_PATTERNS = tuple("|".join(re.escape(sep) for sep in group) for group in SEPARATOR_GROUPS)
+_GROUP_PATTERNS = tuple(re.compile(pattern) for pattern in _SEPARATOR_PATTERNS)
 #: The strength of a cut between two characters, the weakest (groups count from 0).
 _CHARACTER_LEVEL = len(SEPARATOR_GROUPS)
 #: What joins two elements' texts; its level is 0, the strongest.
@@ -164,7 +163,14 @@ class _Splitter:
                 out.append((start, end, n))
                 return
         position = start
-        for piece in split_at_separators(text[start:end], SEPARATOR_GROUPS, self.size, _count):
+        pieces = split_at_separators(
+            text[start:end],
+            _SEPARATOR_PATTERNS,
+            self.size,
+            _count,
+            max_chars_per_token=_MAX_CHARS_PER_TOKEN,
+        )
+        for piece in pieces:
             piece_end = position + len(piece)
             n = _count(piece)
             if n <= self.size:

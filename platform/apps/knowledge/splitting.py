@@ -15,7 +15,6 @@ counts (a base64 text came out in 40% more chunks, three times slower).
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -27,7 +26,7 @@ __all__ = ["split_at_separators"]
 
 @functools.cache
 def _splitter(
-    groups: tuple[tuple[str, ...], ...], size: int, count: Callable[[str], int]
+    patterns: tuple[str, ...], size: int, count: Callable[[str], int], max_chars: int
 ) -> RecursiveCharacterTextSplitter:
     # Imported here: the web process imports the chunker's settings, not the splitter, and
     # langchain-core takes about half a second to import.
@@ -39,21 +38,34 @@ def _splitter(
         def _merge_splits(self, splits: Iterable[str], separator: str) -> list[str]:
             return list(splits)
 
+    def length(piece: str) -> int:
+        # A piece longer than ``max_chars`` a token cannot fit: not counted (LangChain
+        # measures every piece at every level, and long ones are the costly ones).
+        return count(piece) if len(piece) <= size * max_chars else size + 1
+
     return SplitOnly(
-        separators=["|".join(re.escape(sep) for sep in group) for group in groups],
+        separators=list(patterns),
         is_separator_regex=True,
         keep_separator="end",
         strip_whitespace=False,  # pieces tile the text: the chunker works on offsets
         chunk_size=size + 1,  # LangChain keeps a piece shorter than chunk_size
         chunk_overlap=0,
-        length_function=count,
+        length_function=length,
     )
 
 
 def split_at_separators(
-    text: str, groups: Sequence[tuple[str, ...]], size: int, count: Callable[[str], int]
+    text: str,
+    patterns: Sequence[str],
+    size: int,
+    count: Callable[[str], int],
+    *,
+    max_chars_per_token: int,
 ) -> list[str]:
     """Consecutive pieces of ``text`` (together, exactly ``text``) of at most ``size`` by
-    ``count``, cut at the strongest of ``groups`` (strongest first) that makes them fit; a
-    piece no group splits small enough is returned whole, however long."""
-    return _splitter(tuple(groups), size, count).split_text(text)
+    ``count``, cut at the strongest of the separator ``patterns`` (regular expressions,
+    strongest first) that makes them fit; a piece no pattern splits small enough is
+    returned whole, however long. A piece longer than ``size * max_chars_per_token``
+    characters is taken as too long without counting it."""
+    splitter = _splitter(tuple(patterns), size, count, max_chars_per_token)
+    return splitter.split_text(text)
