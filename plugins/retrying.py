@@ -40,7 +40,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from plugins.upstream_errors import retry_after_seconds
+from plugins.upstream_errors import header, retry_after_from_headers
 
 #: The first backoff, in seconds; it doubles with each retry.
 INITIAL_DELAY = 0.5
@@ -54,34 +54,6 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 log = logging.getLogger(__name__)
 
 
-def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
-    """The value of header ``name`` in any letter case, or None."""
-    if not headers:
-        return None
-    try:
-        found = headers.get(name)
-    except AttributeError:
-        return None
-    if found is not None:
-        return str(found)
-    for key, value in headers.items():
-        if isinstance(key, str) and key.lower() == name:
-            return None if value is None else str(value)
-    return None
-
-
-def retry_after_from_headers(headers: Mapping[str, Any] | None) -> float | None:
-    """Seconds the server asked to wait: ``retry-after-ms`` (milliseconds), else
-    ``Retry-After`` (seconds or an HTTP date); None when it said nothing readable."""
-    milliseconds = _header(headers, "retry-after-ms")
-    if milliseconds is not None:
-        try:
-            return max(float(milliseconds) / 1000, 0.0)
-        except ValueError:
-            pass
-    return retry_after_seconds(_header(headers, "retry-after"))
-
-
 def should_retry(status: int | None, headers: Mapping[str, Any] | None = None) -> bool:
     """Whether a failed try is worth another: ``status`` None means there was no answer
     (connection failed or timed out); otherwise the answer's HTTP status and headers."""
@@ -90,7 +62,7 @@ def should_retry(status: int | None, headers: Mapping[str, Any] | None = None) -
     retry_after = retry_after_from_headers(headers)
     if retry_after is not None and math.isfinite(retry_after) and retry_after > MAX_RETRY_AFTER:
         return False
-    said = (_header(headers, "x-should-retry") or "").strip().lower()
+    said = (header(headers, "x-should-retry") or "").strip().lower()
     if said in ("true", "false"):
         return said == "true"
     return status in RETRYABLE_STATUSES or status >= 500

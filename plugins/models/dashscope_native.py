@@ -68,7 +68,7 @@ from plugins.base import (
 from plugins.chat_wire import chat_options, refuse_reserved, tool_calls_param
 from plugins.scrubbing import scrub
 from plugins.tool_calls import ToolCallAssembler, finish_reason_for
-from plugins.upstream_errors import host_label
+from plugins.upstream_errors import host_label, retry_after_from_headers
 
 DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com/api/v1"
 INTERNATIONAL_BASE_URL = "https://dashscope-intl.aliyuncs.com/api/v1"
@@ -293,7 +293,7 @@ def map_response_error(response: Any, settings: DashScopeSettings) -> UpstreamEr
     if _code_is(code, ("Throttling",)) or status == 429:
         return UpstreamRateLimitError(
             f"Model server {host} is rate limiting requests ({what}){suffix}",
-            retry_after=retrying.retry_after_from_headers(getattr(response, "headers", None)),
+            retry_after=retry_after_from_headers(getattr(response, "headers", None)),
             **fields,
         )
     if _code_is(code, _TIMEOUT_CODES) or status in (408, 504):

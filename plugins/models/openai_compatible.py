@@ -43,7 +43,7 @@ from plugins.base import (
 from plugins.chat_wire import chat_options, refuse_reserved, tool_calls_param
 from plugins.scrubbing import scrub
 from plugins.tool_calls import ToolCallAssembler, finish_reason_for
-from plugins.upstream_errors import host_label, retry_after_seconds
+from plugins.upstream_errors import host_label, retry_after_from_headers
 
 #: Sent when no key is configured: vLLM, Ollama and LM Studio accept any key.
 PLACEHOLDER_API_KEY = "EMPTY"
@@ -158,19 +158,6 @@ def _client(settings: OpenAICompatibleSettings) -> openai.OpenAI:
 # --- error mapping ------------------------------------------------------------------------------
 
 
-def _retry_after(headers: Any) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    if headers is None:
-        return None
-    milliseconds = headers.get("retry-after-ms")
-    if milliseconds is not None:
-        try:
-            return max(float(milliseconds) / 1000, 0.0)
-        except ValueError:
-            pass
-    return retry_after_seconds(headers.get("retry-after"))
-
-
 def _upstream_message(exc: openai.APIError) -> str:
     """What the server said, without the SDK's "Error code: 429 - {...}" wrapping."""
     body = exc.body
@@ -212,7 +199,7 @@ def map_error(exc: openai.OpenAIError, settings: OpenAICompatibleSettings) -> Up
                 f"Model server {host} {what} (HTTP {status}){suffix}", **fields
             )
         if status == 429:
-            retry_after = _retry_after(exc.response.headers)
+            retry_after = retry_after_from_headers(exc.response.headers)
             return UpstreamRateLimitError(
                 f"Model server {host} is rate limiting requests (HTTP 429){suffix}",
                 retry_after=retry_after,
