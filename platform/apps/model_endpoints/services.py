@@ -37,6 +37,7 @@ from plugins.base import (
     ReadyModel,
     RerankRequest,
 )
+from plugins.scrubbing import scrub
 
 logger = logging.getLogger(__name__)
 
@@ -204,9 +205,7 @@ def test_connection(endpoint: ModelEndpoint) -> ConnectionTest:
         detail = _probe(provider, endpoint, capability, settings)
         ok = True
     except Exception as exc:  # any upstream failure is the answer, not a crash
-        detail = f"{type(exc).__name__}: {exc}"
-        for secret in secret_values(settings):
-            detail = detail.replace(secret, "***")
+        detail = scrub(f"{type(exc).__name__}: {exc}", secret_values(settings))
         ok = False
     latency_ms = round((time.monotonic() - started) * 1000)
     return ConnectionTest(ok=ok, latency_ms=latency_ms, capability=capability, detail=detail)
