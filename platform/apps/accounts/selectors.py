@@ -13,13 +13,9 @@ def workspaces_for_user(user: User) -> QuerySet[Workspace]:
     return Workspace.objects.filter(memberships__user=user)
 
 
-def workspace_for_user(user: User, slug: str) -> Workspace | None:
-    return workspaces_for_user(user).filter(slug=slug).first()
-
-
 def get_workspace_for_user(user: User, slug: str) -> Workspace:
     """The workspace ``slug`` that ``user`` can open, or ``NotFound``."""
-    workspace = workspace_for_user(user, slug)
+    workspace = workspaces_for_user(user).filter(slug=slug).first()
     if workspace is None:
         raise NotFound(f"Workspace '{slug}' not found.")
     return workspace

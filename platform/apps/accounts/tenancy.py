@@ -5,7 +5,7 @@ Every model that belongs to a workspace inherits ``WorkspaceOwned`` and is read 
 answers 404, never 403 and never data, because the row is simply not in the queryset.
 """
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -34,7 +34,7 @@ class WorkspaceOwned(models.Model):
         abstract = True
 
 
-def user_reference(**options: Any) -> models.ForeignKey:
+def user_reference() -> models.ForeignKey:
     """A field naming the user who did something; the row stays (naming nobody) when that
     user is deleted."""
     return models.ForeignKey(
@@ -43,7 +43,6 @@ def user_reference(**options: Any) -> models.ForeignKey:
         null=True,
         blank=True,
         related_name="+",
-        **options,
     )
 
 

@@ -35,7 +35,10 @@ class SchemaError(ValueError):
 
 
 def _required_are_properties(validator, _enabled, schema, _meta) -> Iterator[ValidationError]:
-    """The subset's own keyword: ``required`` names only declared properties."""
+    """The subset's own keyword: ``required`` names only declared properties. ``schema``
+    is the instance checked (a tool's schema, or a part of it: not always an object)."""
+    if not isinstance(schema, dict):
+        return  # not a schema object: the subset's ``type`` says so
     required = schema.get("required")
     properties = schema.get("properties", {})
     if not isinstance(required, list) or not isinstance(properties, dict):
