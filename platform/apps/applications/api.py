@@ -12,9 +12,10 @@ from apps.accounts.context import caller_user, workspace_context
 from apps.accounts.permissions import Permission
 from apps.applications import selectors, services
 from apps.applications.config import AppConfigSchema, changes
+from apps.applications.events import Event, Finished, TextDelta, Thought
 from apps.applications.models import AgentApp, AppVersion, RunStatus, RunSurface
 from apps.applications.planning import Call, plan_run
-from apps.applications.runtime import Event, Finished, TextDelta, Thought, run_app, run_to_end
+from apps.applications.runtime import run_app, run_to_end
 from apps.applications.schemas import (
     AppCreateIn,
     AppOut,

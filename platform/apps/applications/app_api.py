@@ -17,9 +17,10 @@ from ninja import Field, Router, Schema
 from apps.accounts.models import ApiKey
 from apps.applications import selectors
 from apps.applications.config import AppConfigSchema
+from apps.applications.events import Event, Finished, TextDelta, Thought
 from apps.applications.models import AgentApp, AppVersion, RunSurface
 from apps.applications.planning import Call, RagOptions, plan_run
-from apps.applications.runtime import Event, Finished, TextDelta, Thought, run_app, run_to_end
+from apps.applications.runtime import run_app, run_to_end
 from apps.gateway.streaming import event_stream_response, started
 from apps.gateway.wire.chat import text_of
 from apps.gateway.wire.dashscope import MessageIn, error_frame, sse_frame

@@ -15,9 +15,10 @@ from django.http import HttpRequest
 
 from apps.applications.app_api import published_app
 from apps.applications.config import AppConfigSchema
+from apps.applications.events import Event, Finished, TextDelta
 from apps.applications.models import RunSurface
 from apps.applications.planning import Call, plan_run
-from apps.applications.runtime import Event, Finished, TextDelta, run_app, run_to_end
+from apps.applications.runtime import run_app, run_to_end
 from apps.gateway.streaming import event_stream_response, started
 from apps.gateway.wire.chat import text_of
 from apps.gateway.wire.openai import (

@@ -9,7 +9,8 @@ from apps.accounts.models import ApiKey, User, Workspace
 from apps.applications import prompts, selectors
 from apps.applications.config import AppConfigSchema
 from apps.applications.models import AgentApp, AppVersion
-from apps.applications.runtime import Knowledge, RunPlan, new_session_id
+from apps.applications.run_plan import Knowledge, RunPlan
+from apps.applications.runtime import new_session_id
 from apps.applications.services import valid_uuids
 from apps.knowledge.models import KnowledgeBase
 from apps.knowledge.retrieval import Filters

@@ -83,10 +83,11 @@ class RunRecorder:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if self.status == RunStatus.SUCCEEDED:
+            return  # recorded; a caller that leaves before the last event does not undo it
         if exc is not None:
             self._ended_by(exc)
-        if self.status != RunStatus.SUCCEEDED:
-            self._write()
+        self._write()
 
     def _ended_by(self, exc: BaseException) -> None:
         if isinstance(exc, GeneratorExit):

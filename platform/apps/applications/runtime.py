@@ -27,10 +27,10 @@ from typing import Any
 
 from apps.applications import prompts, services
 from apps.applications.config import AppConfigSchema
-from apps.applications.events import Event, Finished, TextDelta, Thought
+from apps.applications.events import Event, Finished, Thought
 from apps.applications.models import StepKind
 from apps.applications.recording import RunRecorder, Trace, ms_since
-from apps.applications.run_plan import Knowledge, RunPlan
+from apps.applications.run_plan import RunPlan
 from apps.applications.tool_loop import Reply, ToolLoop, for_model, use_tool
 from apps.applications.toolbox import Toolbox
 from apps.gateway import routing
@@ -40,22 +40,6 @@ from apps.knowledge.retrieval_settings import RetrievalSettings
 from apps.model_endpoints.models import EndpointCapability
 from kernel.tokens import estimated_usage, messages_text
 from plugins.base import Capability, ChatChunk, ChatMessage, ChatRequest, Passage, ToolCall, Usage
-
-# What a run is given and what it yields live in ``run_plan`` and ``events``; they are
-# importable from here too, as the surfaces and the planning have always imported them.
-__all__ = [
-    "Event",
-    "Finished",
-    "Knowledge",
-    "RunPlan",
-    "Sources",
-    "TextDelta",
-    "Thought",
-    "new_session_id",
-    "retrieval_settings",
-    "run_app",
-    "run_to_end",
-]
 
 Search = Callable[[str, int], list[Passage]]
 
@@ -266,10 +250,10 @@ def _model_turn(
             if shown:
                 yield recorder.answered(shown)
     yield from _release(held)
-    reply = Reply("".join(parts.content), parts.calls)
+    reply = Reply("".join(parts.content), parts.calls, parts.finish_reason)
     usage = parts.usage or _counted(request, reply.content, target)
     recorder.trace.count(target.endpoint.name, usage)
-    _trace_model_call(recorder.trace, target, request, reply, parts, usage, loop.mode, began)
+    _trace_model_call(recorder.trace, target, request, reply, usage, loop.mode, began)
     return reply
 
 
@@ -299,7 +283,6 @@ def _trace_model_call(
     target: routing.Route,
     request: ChatRequest,
     reply: Reply,
-    parts: _ReplyParts,
     usage: Usage,
     mode: str,
     began: float,
@@ -315,7 +298,7 @@ def _trace_model_call(
         output={
             "content": reply.content,
             "tool_calls": [c.model_dump() for c in reply.calls],
-            "finish_reason": parts.finish_reason,
+            "finish_reason": reply.finish_reason,
         },
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,

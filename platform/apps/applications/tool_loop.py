@@ -31,6 +31,7 @@ class Reply:
 
     content: str
     calls: list[ToolCall]
+    finish_reason: str = "stop"
 
 
 @dataclass(frozen=True)
