@@ -170,7 +170,7 @@ async function signIn() {
   await page.getByLabel("Password").fill(PASSWORD);
   await shot("sign-in");
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(/\/model-endpoints$/);
+  await page.waitForURL(/\/models$/);
   // The demo workspace is the current one: the switcher shows it.
   const switcher = page.getByRole("combobox", { name: "Switch workspace" });
   await switcher.waitFor();
@@ -178,15 +178,15 @@ async function signIn() {
   await select.getByText(/demo/i).filter({ visible: true }).first().waitFor();
 }
 
-async function modelEndpoints() {
-  await page.getByRole("heading", { name: "Model endpoints", level: 4 }).waitFor();
+async function models() {
+  await page.getByRole("heading", { name: "Models", level: 4 }).waitFor();
   await page.getByRole("cell", { name: CHAT_MODEL }).first().waitFor();
   await page.getByRole("cell", { name: "use-m3" }).first().waitFor();
   // The model playground: a plain chat with the scripted model, streamed.
   await page.getByPlaceholder("Type a message; Enter sends, Shift+Enter adds a line").fill("Hello?");
   await page.getByRole("button", { name: "Send" }).click();
   await page.getByTestId("turn-assistant").filter({ hasText: env.E2E_PLAIN_ANSWER ?? "Hello from the e2e model." }).waitFor();
-  await shot("model-endpoints");
+  await shot("models");
 }
 
 async function createKnowledgeBase() {
@@ -461,7 +461,7 @@ async function main() {
     page.on("console", (message) => message.type() === "error" && consoleErrors.push(message.text()));
     try {
       await step("sign in", signIn);
-      await step("model endpoints page lists the chat model; its playground answers", modelEndpoints);
+      await step("models page lists the chat model; its playground answers", models);
       await step("create a knowledge base (use-m3)", createKnowledgeBase);
       await step("upload a document and wait until it is ready", uploadDocument);
       await step("hit test finds the document", hitTest);

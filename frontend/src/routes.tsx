@@ -14,7 +14,6 @@ import {
 } from "@ant-design/icons";
 import { Skeleton } from "antd";
 import { lazy, Suspense, type ComponentType, type ReactNode } from "react";
-import { Navigate } from "react-router";
 import type en from "./i18n/en";
 import { ApiKeysPage } from "./pages/ApiKeys";
 import { AppsPage } from "./pages/Apps";
@@ -22,7 +21,7 @@ import { BatchesPage } from "./pages/Batches";
 import { KnowledgeBaseDetailPage } from "./pages/KnowledgeBaseDetail";
 import { KnowledgeBasesPage } from "./pages/KnowledgeBases";
 import { MembersPage } from "./pages/Members";
-import { ModelEndpointsPage } from "./pages/ModelEndpoints";
+import { ModelsPage } from "./pages/Models";
 import type { Permission } from "./session/workspace";
 
 /** A page loaded on first visit (its own chunk: charts, editors), with a skeleton meanwhile. */
@@ -50,9 +49,7 @@ export interface ConsoleRoute {
 }
 
 export const routes: ConsoleRoute[] = [
-  { path: "model-endpoints", element: <ModelEndpointsPage />, menu: { label: "modelEndpoints", icon: <AppstoreOutlined /> } },
-  // The page's old address, for bookmarks.
-  { path: "models", element: <Navigate to="/model-endpoints" replace /> },
+  { path: "models", element: <ModelsPage />, menu: { label: "models", icon: <AppstoreOutlined /> } },
   {
     path: "knowledge-bases",
     element: <KnowledgeBasesPage />,
@@ -82,4 +79,4 @@ export const routes: ConsoleRoute[] = [
 ];
 
 /** Where / goes after signing in. */
-export const HOME = "/model-endpoints";
+export const HOME = "/models";

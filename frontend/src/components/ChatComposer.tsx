@@ -28,13 +28,13 @@ export function ChatComposer(props: {
             onSend();
           }
         }}
-        placeholder={t("modelEndpoints.playground.placeholder")}
+        placeholder={t("models.playground.placeholder")}
         disabled={disabled}
         data-testid={props.inputTestId}
       />
       {busy ? (
         <Button icon={<StopOutlined />} onClick={onStop}>
-          {t("modelEndpoints.playground.stop")}
+          {t("models.playground.stop")}
         </Button>
       ) : (
         <Button
@@ -44,7 +44,7 @@ export function ChatComposer(props: {
           disabled={disabled || !value.trim()}
           data-testid={props.sendTestId}
         >
-          {t("modelEndpoints.playground.send")}
+          {t("models.playground.send")}
         </Button>
       )}
     </Space.Compact>

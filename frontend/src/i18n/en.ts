@@ -11,7 +11,7 @@ const en = {
     back: "Back",
   },
   nav: {
-    modelEndpoints: "Model endpoints",
+    models: "Models",
     knowledgeBases: "Knowledge bases",
     apiKeys: "API keys",
     members: "Members",
@@ -28,7 +28,7 @@ const en = {
   },
   roles: { admin: "Admin", developer: "Developer", viewer: "Viewer" },
   user: { platformAdmin: "Platform admin", signOut: "Sign out" },
-  notFound: { title: "There is no page here.", back: "Go to model endpoints" },
+  notFound: { title: "There is no page here.", back: "Go to Models" },
   signIn: {
     subtitle: "Sign in to your Model Studio",
     email: "E-mail",
@@ -37,8 +37,8 @@ const en = {
     passwordRequired: "Enter your password.",
     submit: "Sign in",
   },
-  modelEndpoints: {
-    subtitle: "The model endpoints granted to this workspace: call them by name from the console, apps and the API.",
+  models: {
+    subtitle: "The models this workspace may call, by name, from the console, apps and the API.",
     name: "Model",
     capabilities: "Capabilities",
     capability: { chat: "Chat", embedding: "Embedding", rerank: "Rerank", tool_calls: "Tool calls" },

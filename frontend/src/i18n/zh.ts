@@ -15,7 +15,7 @@ const zh: Shape<Messages> = {
     back: "返回",
   },
   nav: {
-    modelEndpoints: "模型服务",
+    models: "模型",
     knowledgeBases: "知识库",
     apiKeys: "API Key",
     members: "成员",
@@ -32,7 +32,7 @@ const zh: Shape<Messages> = {
   },
   roles: { admin: "管理员", developer: "开发者", viewer: "访客" },
   user: { platformAdmin: "平台管理员", signOut: "退出登录" },
-  notFound: { title: "这里没有页面。", back: "前往模型服务" },
+  notFound: { title: "这里没有页面。", back: "前往模型" },
   signIn: {
     subtitle: "登录你的模型工作室",
     email: "邮箱",
@@ -41,8 +41,8 @@ const zh: Shape<Messages> = {
     passwordRequired: "请输入密码。",
     submit: "登录",
   },
-  modelEndpoints: {
-    subtitle: "授权给本业务空间的模型服务:在控制台、应用和 API 中按名称调用。",
+  models: {
+    subtitle: "本业务空间可调用的模型:在控制台、应用和 API 中按名称使用。",
     name: "模型",
     capabilities: "能力",
     capability: { chat: "对话", embedding: "向量", rerank: "排序", tool_calls: "工具调用" },

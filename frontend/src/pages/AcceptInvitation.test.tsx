@@ -43,7 +43,7 @@ function renderPage(entry = `/invitations/accept#${TOKEN}`) {
       <MemoryRouter initialEntries={[entry]}>
         <Routes>
           <Route path="/invitations/accept" element={<AcceptInvitationPage />} />
-          <Route path="/model-endpoints" element={<div>model endpoints page</div>} />
+          <Route path="/models" element={<div>models page</div>} />
         </Routes>
       </MemoryRouter>
     </QueryClientProvider>,
@@ -82,7 +82,7 @@ describe("AcceptInvitationPage", () => {
     fireEvent.change(within(panel).getByLabelText("Your name"), { target: { value: "Dora" } });
     fireEvent.change(within(panel).getByLabelText("Choose a password"), { target: { value: "correct horse battery" } });
     fireEvent.click(within(panel).getByRole("button", { name: "Create account and join" }));
-    await screen.findByText("model endpoints page");
+    await screen.findByText("models page");
     expect(posted(post)).toContainEqual(["/console/api/invitations/sign-up", { token: TOKEN, name: "Dora", password: "correct horse battery" }]);
     expect(posted(post)[0]).toEqual(["/console/api/invitations/lookup", { token: TOKEN }]);
     expect(localStorage.getItem("ministudio.workspace")).toBe("acme");
@@ -94,7 +94,7 @@ describe("AcceptInvitationPage", () => {
     const panel = await screen.findByRole("tabpanel", { name: "I have an account" });
     fireEvent.change(within(panel).getByLabelText("Password"), { target: { value: "pw-of-dora" } });
     fireEvent.click(within(panel).getByRole("button", { name: "Sign in and join" }));
-    await screen.findByText("model endpoints page");
+    await screen.findByText("models page");
     expect(posted(post).slice(1)).toEqual([
       ["/console/api/auth/login", { email: "dora@example.com", password: "pw-of-dora" }],
       ["/console/api/invitations/accept", { token: TOKEN }],
@@ -105,7 +105,7 @@ describe("AcceptInvitationPage", () => {
     const post = mockApi({ me: signedIn("dora@example.com") });
     renderPage();
     fireEvent.click(await screen.findByRole("button", { name: "Join Acme" }));
-    await screen.findByText("model endpoints page");
+    await screen.findByText("models page");
     expect(posted(post)).toContainEqual(["/console/api/invitations/accept", { token: TOKEN }]);
     expect(localStorage.getItem("ministudio.workspace")).toBe("acme");
   }, 15_000);

@@ -12,7 +12,7 @@ import { PageHeader } from "../components/PageHeader";
 import { SchemaFields } from "../components/SchemaForm";
 import { fromFormValues, isJson, schemaFields, storedSecrets, toFormValues } from "../components/schemaFields";
 import { useWsKey } from "../session/workspace";
-import { CapabilityTags } from "./ModelEndpoints";
+import { CapabilityTags } from "./Models";
 
 type Endpoint = Schemas["EndpointOut"];
 type Quota = Schemas["QuotaOut"];
@@ -134,8 +134,8 @@ function EndpointDrawer({ open, editing, onClose }: { open: boolean; editing: En
             </Form.Item>
           </Col>
         </Row>
-        <Form.Item name="capabilities" label={t("modelEndpoints.capabilities")} rules={[{ required: true }]}>
-          <Checkbox.Group options={CAPABILITIES.map((c) => ({ value: c, label: t(`modelEndpoints.capability.${c}`) }))} />
+        <Form.Item name="capabilities" label={t("models.capabilities")} rules={[{ required: true }]}>
+          <Checkbox.Group options={CAPABILITIES.map((c) => ({ value: c, label: t(`models.capability.${c}`) }))} />
         </Form.Item>
         <Row gutter={12}>
           {capabilities.includes("chat") && (
@@ -284,7 +284,7 @@ function EndpointsTab() {
                 </Space>
               ),
             },
-            { title: t("modelEndpoints.capabilities"), dataIndex: "capabilities", render: (c: string[]) => <CapabilityTags capabilities={c} /> },
+            { title: t("models.capabilities"), dataIndex: "capabilities", render: (c: string[]) => <CapabilityTags capabilities={c} /> },
             { title: t("admin.endpoints.grants"), render: (_, e) => <GrantsCell endpoint={e} /> },
             {
               title: "",

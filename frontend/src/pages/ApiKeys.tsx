@@ -10,7 +10,7 @@ import { CopyButton } from "../components/CopyButton";
 import { EmptyState } from "../components/feedback";
 import { ListPage } from "../components/ListPage";
 import { useWorkspace, useWsKey } from "../session/workspace";
-import { useModels } from "./ModelEndpoints";
+import { useModels } from "./Models";
 
 type ApiKey = Schemas["ApiKeyOut"];
 

@@ -7,7 +7,7 @@ import { useNavigate } from "react-router";
 import { api, call, type Schemas } from "../api/client";
 import { deleteColumn, ListPage, nameColumn, updatedColumn } from "../components/ListPage";
 import { useWorkspace, useWsKey } from "../session/workspace";
-import { useModels } from "./ModelEndpoints";
+import { useModels } from "./Models";
 
 export type KnowledgeBase = Schemas["KnowledgeBaseOut"];
 
@@ -94,7 +94,7 @@ function CreateModal({ open, onClose }: { open: boolean; onClose: () => void }) 
             placeholder={defaultEmbedding ? t("kb.create.defaultModel", { name: defaultEmbedding }) : t("kb.create.pickModel")}
             options={embedding.map((m) => ({
               value: m.name,
-              label: `${m.display_name || m.name}${m.embedding_dimension ? ` · ${m.embedding_dimension}d` : ""}${m.is_default ? ` (${t("modelEndpoints.default")})` : ""}`,
+              label: `${m.display_name || m.name}${m.embedding_dimension ? ` · ${m.embedding_dimension}d` : ""}${m.is_default ? ` (${t("models.default")})` : ""}`,
             }))}
             notFoundContent={t("kb.create.noEmbedding")}
           />

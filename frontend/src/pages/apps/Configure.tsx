@@ -10,7 +10,7 @@ import { api, call } from "../../api/client";
 import { ErrorAlert, notifySuccess } from "../../components/feedback";
 import { useWorkspace, useWsKey } from "../../session/workspace";
 import { useKnowledgeBases } from "../KnowledgeBases";
-import { useModels } from "../ModelEndpoints";
+import { useModels } from "../Models";
 import { promptVariables } from "./citations";
 import { normalizeConfig, useHttpTools, useTools, type App, type AppConfig, type Variable } from "./model";
 
@@ -108,7 +108,7 @@ export function ConfigureTab({ app, onDirtyChange }: { app: App; onDirtyChange: 
               placeholder={t("apps.configure.modelPlaceholder")}
               options={chatModels.map((m) => ({
                 value: m.name,
-                label: `${m.display_name || m.name}${m.capabilities.includes("tool_calls") ? ` · ${t("modelEndpoints.capability.tool_calls")}` : ""}${m.is_default ? ` (${t("modelEndpoints.default")})` : ""}`,
+                label: `${m.display_name || m.name}${m.capabilities.includes("tool_calls") ? ` · ${t("models.capability.tool_calls")}` : ""}${m.is_default ? ` (${t("models.default")})` : ""}`,
               }))}
               data-testid="app-model"
             />
@@ -248,18 +248,18 @@ export function ConfigureTab({ app, onDirtyChange }: { app: App; onDirtyChange: 
         <Card size="small" title={t("apps.configure.parameters")}>
           <Row gutter={12}>
             <Col xs={12} md={4}>
-              <Form.Item name={["parameters", "temperature"]} label={t("modelEndpoints.playground.temperature")}>
-                <InputNumber min={0} max={2} step={0.1} style={{ width: "100%" }} placeholder={t("modelEndpoints.playground.default")} />
+              <Form.Item name={["parameters", "temperature"]} label={t("models.playground.temperature")}>
+                <InputNumber min={0} max={2} step={0.1} style={{ width: "100%" }} placeholder={t("models.playground.default")} />
               </Form.Item>
             </Col>
             <Col xs={12} md={4}>
               <Form.Item name={["parameters", "top_p"]} label="top_p">
-                <InputNumber min={0} max={1} step={0.05} style={{ width: "100%" }} placeholder={t("modelEndpoints.playground.default")} />
+                <InputNumber min={0} max={1} step={0.05} style={{ width: "100%" }} placeholder={t("models.playground.default")} />
               </Form.Item>
             </Col>
             <Col xs={12} md={4}>
-              <Form.Item name={["parameters", "max_tokens"]} label={t("modelEndpoints.playground.maxTokens")}>
-                <InputNumber min={1} max={131072} style={{ width: "100%" }} placeholder={t("modelEndpoints.playground.default")} />
+              <Form.Item name={["parameters", "max_tokens"]} label={t("models.playground.maxTokens")}>
+                <InputNumber min={1} max={131072} style={{ width: "100%" }} placeholder={t("models.playground.default")} />
               </Form.Item>
             </Col>
             <Col xs={12} md={4}>

@@ -11,7 +11,7 @@ import { uploadFiles } from "../../api/upload";
 import { CopyButton } from "../../components/CopyButton";
 import { ErrorAlert } from "../../components/feedback";
 import { formatBytes } from "../../components/UploadProgressList";
-import { useModels } from "../ModelEndpoints";
+import { useModels } from "../Models";
 import { COMPLETION_WINDOWS, ENDPOINTS, exampleLine, exampleModel, metadataOf, type Batch, type BatchFile, type MetadataPair } from "./model";
 
 interface Values {

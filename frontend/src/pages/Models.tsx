@@ -30,7 +30,7 @@ export function CapabilityTags({ capabilities }: { capabilities: string[] }) {
     <Space size={4} wrap>
       {capabilities.map((c) => (
         <Tag key={c} color={CAPABILITY_COLORS[c]}>
-          {t(`modelEndpoints.capability.${c}` as "modelEndpoints.capability.chat", { defaultValue: c })}
+          {t(`models.capability.${c}` as "models.capability.chat", { defaultValue: c })}
         </Tag>
       ))}
     </Space>
@@ -45,11 +45,11 @@ export function NoChatModelGuidance() {
       type="info"
       showIcon
       data-testid="no-chat-model"
-      message={t("modelEndpoints.noChat.title")}
+      message={t("models.noChat.title")}
       description={
         <ol style={{ margin: "4px 0 0", paddingLeft: 20 }}>
           {(["dashscope", "openai", "local", "admin"] as const).map((way) => (
-            <li key={way}>{t(`modelEndpoints.noChat.${way}`)}</li>
+            <li key={way}>{t(`models.noChat.${way}`)}</li>
           ))}
         </ol>
       }
@@ -101,11 +101,11 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
 
   const chatModels = models.filter((m) => m.capabilities.includes("chat"));
   return (
-    <Card title={t("modelEndpoints.playground.title")} size="small">
+    <Card title={t("models.playground.title")} size="small">
       <Row gutter={16}>
         <Col xs={24} lg={7}>
           <Form layout="vertical" size="small">
-            <Form.Item label={t("modelEndpoints.playground.model")}>
+            <Form.Item label={t("models.playground.model")}>
               <Select
                 value={model}
                 onChange={setModel}
@@ -113,19 +113,19 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
                 data-testid="playground-model"
               />
             </Form.Item>
-            <Form.Item label={t("modelEndpoints.playground.system")}>
-              <Input.TextArea rows={4} value={system} onChange={(e) => setSystem(e.target.value)} placeholder={t("modelEndpoints.playground.systemPlaceholder")} />
+            <Form.Item label={t("models.playground.system")}>
+              <Input.TextArea rows={4} value={system} onChange={(e) => setSystem(e.target.value)} placeholder={t("models.playground.systemPlaceholder")} />
             </Form.Item>
-            <Form.Item label={`${t("modelEndpoints.playground.temperature")}${temperature === null ? ` (${t("modelEndpoints.playground.default")})` : `: ${temperature}`}`}>
+            <Form.Item label={`${t("models.playground.temperature")}${temperature === null ? ` (${t("models.playground.default")})` : `: ${temperature}`}`}>
               <Slider min={0} max={2} step={0.1} value={temperature ?? 0.7} onChange={(v) => setTemperature(v)} />
             </Form.Item>
-            <Form.Item label={t("modelEndpoints.playground.maxTokens")}>
-              <InputNumber min={1} max={32768} value={maxTokens} onChange={(v) => setMaxTokens(v)} style={{ width: "100%" }} placeholder={t("modelEndpoints.playground.default")} />
+            <Form.Item label={t("models.playground.maxTokens")}>
+              <InputNumber min={1} max={32768} value={maxTokens} onChange={(v) => setMaxTokens(v)} style={{ width: "100%" }} placeholder={t("models.playground.default")} />
             </Form.Item>
           </Form>
         </Col>
         <Col xs={24} lg={17}>
-          <ChatTranscript height={380} follow={turns} empty={turns.length === 0 ? t("modelEndpoints.playground.empty") : null}>
+          <ChatTranscript height={380} follow={turns} empty={turns.length === 0 ? t("models.playground.empty") : null}>
             {turns.map((turn, index) => (
               <div key={index} style={{ display: "flex", flexDirection: "column" }}>
                 <div className={`chat-bubble ${turn.role}`} data-testid={`turn-${turn.role}`}>
@@ -134,7 +134,7 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
                 {turn.error && <Alert style={{ marginTop: 4, maxWidth: "80%" }} type="error" showIcon message={turn.error} />}
                 {turn.usage && (
                   <Typography.Text type="secondary" style={{ fontSize: 12, marginTop: 2 }}>
-                    {t("modelEndpoints.playground.usage", { input: turn.usage.input_tokens, output: turn.usage.output_tokens })}
+                    {t("models.playground.usage", { input: turn.usage.input_tokens, output: turn.usage.output_tokens })}
                   </Typography.Text>
                 )}
               </div>
@@ -149,7 +149,7 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
             disabled={!model}
           />
           <Button type="link" size="small" icon={<ClearOutlined />} onClick={() => setTurns([])} disabled={busy || !turns.length}>
-            {t("modelEndpoints.playground.clear")}
+            {t("models.playground.clear")}
           </Button>
         </Col>
       </Row>
@@ -157,7 +157,7 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
   );
 }
 
-export function ModelEndpointsPage() {
+export function ModelsPage() {
   const { t } = useTranslation();
   const models = useModels();
   const [selected, setSelected] = useState<string | undefined>();
@@ -166,7 +166,7 @@ export function ModelEndpointsPage() {
   const defaultChat = selected ?? (chat.find((m) => m.is_default) ?? chat[0])?.name;
   return (
     <>
-      <PageHeader title={t("nav.modelEndpoints")} subtitle={t("modelEndpoints.subtitle")} />
+      <PageHeader title={t("nav.models")} subtitle={t("models.subtitle")} />
       <QueryState query={models}>
         <Space direction="vertical" size={16} style={{ width: "100%" }}>
           {!chat.length && <NoChatModelGuidance />}
@@ -177,10 +177,10 @@ export function ModelEndpointsPage() {
               pagination={false}
               size="middle"
               scroll={{ x: 800 }}
-              locale={{ emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t("modelEndpoints.empty")} /> }}
+              locale={{ emptyText: <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t("models.empty")} /> }}
               columns={[
                 {
-                  title: t("modelEndpoints.name"),
+                  title: t("models.name"),
                   dataIndex: "name",
                   render: (name: string, m) => (
                     <Space direction="vertical" size={0}>
@@ -190,21 +190,21 @@ export function ModelEndpointsPage() {
                   ),
                 },
                 {
-                  title: t("modelEndpoints.capabilities"),
+                  title: t("models.capabilities"),
                   dataIndex: "capabilities",
                   render: (caps: string[], m) => (
                     <Space size={4} wrap>
                       <CapabilityTags capabilities={caps} />
-                      {m.is_default && <Tag color="gold">{t("modelEndpoints.default")}</Tag>}
+                      {m.is_default && <Tag color="gold">{t("models.default")}</Tag>}
                     </Space>
                   ),
                 },
                 {
-                  title: t("modelEndpoints.context"),
-                  render: (_, m) => (m.context_window ? m.context_window.toLocaleString() : m.embedding_dimension ? t("modelEndpoints.dimensions", { n: m.embedding_dimension }) : "—"),
+                  title: t("models.context"),
+                  render: (_, m) => (m.context_window ? m.context_window.toLocaleString() : m.embedding_dimension ? t("models.dimensions", { n: m.embedding_dimension }) : "—"),
                 },
                 {
-                  title: t("modelEndpoints.price"),
+                  title: t("models.price"),
                   render: (_, m) => `${m.price_input_per_1k} / ${m.price_output_per_1k}`,
                 },
                 {
@@ -213,7 +213,7 @@ export function ModelEndpointsPage() {
                   render: (_, m) =>
                     m.capabilities.includes("chat") ? (
                       <Button size="small" onClick={() => setSelected(m.name)}>
-                        {t("modelEndpoints.try")}
+                        {t("models.try")}
                       </Button>
                     ) : null,
                 },
