@@ -1,5 +1,8 @@
-"""Agent apps (应用): a draft configuration, the versions published from it, and what
-running them leaves behind: conversation sessions, runs and their steps.
+"""Apps (应用): a draft configuration, the versions published from it, and what running
+them leaves behind: conversation sessions, runs and their steps.
+
+An app is an agent (``AppConfigSchema``: a model with tools and knowledge) or a workflow
+(``workflow.definition.WorkflowDefinition``: nodes and edges); both run on one engine.
 
 The app API always runs the latest published version; the playground runs the draft.
 Rolling back copies an old version's configuration into the draft, to be published again,
@@ -14,12 +17,21 @@ from apps.accounts.models import ApiKey, Workspace
 from apps.accounts.tenancy import Audited, WorkspaceOwned, user_reference
 
 
+class AppKind(models.TextChoices):
+    AGENT = "agent", "Agent"
+    WORKFLOW = "workflow", "Workflow"
+
+
 class AgentApp(WorkspaceOwned, Audited):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="agent_apps")
+    kind = models.CharField(max_length=16, choices=AppKind.choices, default=AppKind.AGENT)
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
-    draft = models.JSONField(default=dict, help_text="apps.applications.config.AppConfigSchema")
+    draft = models.JSONField(
+        default=dict,
+        help_text="An agent's AppConfigSchema, or a workflow's WorkflowDefinition.",
+    )
 
     class Meta:
         ordering = ["-updated_at"]
@@ -76,6 +88,7 @@ class RunStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled by the client"
+    WAITING = "waiting", "Paused at a human-input node"
 
 
 class RunSurface(models.TextChoices):
@@ -93,6 +106,10 @@ class Run(WorkspaceOwned):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     app = models.ForeignKey(AgentApp, on_delete=models.CASCADE, related_name="runs")
+    # Not a foreign key: a sub-run ends, and is written, before the run that called it.
+    parent_run_id = models.UUIDField(
+        null=True, blank=True, db_index=True, help_text="The run that called this app as a tool."
+    )
     version = models.ForeignKey(
         AppVersion,
         on_delete=models.SET_NULL,
@@ -132,14 +149,17 @@ class StepKind(models.TextChoices):
     RETRIEVAL = "retrieval", "Knowledge retrieval"
     MODEL = "model", "Model call"
     TOOL = "tool", "Tool call"
+    NODE = "node", "Workflow node"
 
 
 class Step(models.Model):
-    """One thing a run did, in order: a retrieval, a model call or a tool call."""
+    """One thing a run did, in order: a retrieval, a model call, a tool call, or a workflow
+    node (whose own model calls and retrievals follow it, with its ``node_id``)."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
     index = models.PositiveIntegerField()
     kind = models.CharField(max_length=16, choices=StepKind.choices)
+    node_id = models.CharField(max_length=64, blank=True, help_text="The workflow node.")
     name = models.CharField(max_length=200, help_text="The model, tool or knowledge search.")
     input = models.JSONField(default=dict)
     output = models.JSONField(default=dict)

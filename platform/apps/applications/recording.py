@@ -1,8 +1,11 @@
 """A run's record: its trace (steps, usage, thoughts) and its outcome, written once when
 the run ends, whatever ends it: the answer, an error, or the client going away."""
 
+import threading
 import time
+import uuid
 from collections import defaultdict
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -16,6 +19,9 @@ from apps.applications.run_plan import RunPlan
 from kernel.errors import ApiError
 from plugins.base import UpstreamError, Usage
 
+#: The workflow node whose work is being traced ("" outside workflows); a step records it.
+current_node: ContextVar[str] = ContextVar("current_node", default="")
+
 
 def ms_since(since: float) -> int:
     """Milliseconds from a ``time.monotonic()`` reading to now."""
@@ -24,18 +30,25 @@ def ms_since(since: float) -> int:
 
 @dataclass
 class Trace:
-    """The steps of a run, kept in memory and written with the run when it ends."""
+    """The steps of a run, kept in memory and written with the run when it ends. Nodes of
+    a workflow that run side by side write to it from their threads."""
 
     steps: list[dict[str, Any]] = field(default_factory=list)
     usage: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     thoughts: list[dict[str, Any]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def step(self, kind: StepKind, name: str, **fields: Any) -> None:
-        self.steps.append({"kind": kind, "name": name, **fields})
+    def step(self, kind: StepKind, name: str, **fields: Any) -> dict[str, Any]:
+        """Add a step; the step itself, for a caller that fills it in when it ends."""
+        step = {"kind": kind, "name": name, "node_id": current_node.get(), **fields}
+        with self._lock:
+            self.steps.append(step)
+        return step
 
     def count(self, model: str, usage: Usage) -> None:
-        self.usage[model][0] += usage.input_tokens
-        self.usage[model][1] += usage.output_tokens
+        with self._lock:
+            self.usage[model][0] += usage.input_tokens
+            self.usage[model][1] += usage.output_tokens
 
     def usage_out(self) -> list[dict[str, Any]]:
         return [
@@ -50,6 +63,8 @@ class RunRecorder:
 
     def __init__(self, plan: RunPlan) -> None:
         self.plan = plan
+        #: Known before the run is written, so sub-runs can name it as their parent.
+        self.run_id = uuid.uuid4()
         self.trace = Trace()
         self.started = time.monotonic()
         self.started_at = timezone.now()
@@ -74,6 +89,11 @@ class RunRecorder:
         self.status = RunStatus.SUCCEEDED
         self._write()
 
+    def waiting(self) -> None:
+        """The run paused at a human-input node; the next call resumes it."""
+        self.status = RunStatus.WAITING
+        self._write()
+
     def __enter__(self) -> "RunRecorder":
         return self
 
@@ -83,7 +103,7 @@ class RunRecorder:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self.status == RunStatus.SUCCEEDED:
+        if self.status in (RunStatus.SUCCEEDED, RunStatus.WAITING):
             return  # recorded; a caller that leaves before the last event does not undo it
         if exc is not None:
             self._ended_by(exc)
@@ -104,6 +124,8 @@ class RunRecorder:
     def _write(self) -> None:
         plan = self.plan
         services.record_run(
+            run_id=self.run_id,
+            parent_run_id=plan.parent_run_id,
             workspace=plan.workspace,
             app=plan.app,
             version=plan.version,

@@ -1,5 +1,6 @@
 """What a run is given: the ``RunPlan``, checked before the run starts (see ``planning``)."""
 
+import uuid
 from dataclasses import dataclass, field
 
 from apps.accounts.models import ApiKey, User, Workspace
@@ -36,6 +37,10 @@ class RunPlan:
     api_key: ApiKey | None = None
     user: User | None = None
     request_id: str = ""
+    #: Set when another app's run called this app as a tool: that run, and the apps up the
+    #: chain of delegation (for the depth limit and loop detection).
+    parent_run_id: uuid.UUID | None = None
+    callers: tuple[str, ...] = ()
     #: Caller's sampling overrides (the app's own parameters otherwise).
     temperature: float | None = None
     top_p: float | None = None

@@ -18,6 +18,7 @@ flight and records the run as cancelled (``recording``).
 """
 
 import contextlib
+import functools
 import json
 import time
 import uuid
@@ -25,23 +26,34 @@ from collections.abc import Callable, Generator, Iterator
 from functools import partial
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+
 from apps.applications import prompts, services
 from apps.applications.config import AppConfigSchema
 from apps.applications.events import Event, Finished, Thought
+from apps.applications.model_calls import ReplyParts, counted, model_stream
 from apps.applications.models import StepKind
 from apps.applications.recording import RunRecorder, Trace, ms_since
 from apps.applications.run_plan import RunPlan
 from apps.applications.tool_loop import Reply, ToolLoop, for_model, use_tool
 from apps.applications.toolbox import Toolbox
+from apps.applications.workflow.engine import (
+    FlowState,
+    RunContext,
+    borrowed_connection,
+    stream_graph,
+)
 from apps.gateway import routing
 from apps.knowledge.models import KnowledgeBase
 from apps.knowledge.retrieval import Hit, retrieve
 from apps.knowledge.retrieval_settings import RetrievalSettings
 from apps.model_endpoints.models import EndpointCapability
-from kernel.tokens import estimated_usage, messages_text
-from plugins.base import Capability, ChatChunk, ChatMessage, ChatRequest, Passage, ToolCall, Usage
+from plugins.base import ChatMessage, ChatRequest, Passage, Usage
 
 Search = Callable[[str, int], list[Passage]]
+AGENT_NODE = "agent"
 
 
 # --- sources ------------------------------------------------------------------------------------
@@ -113,26 +125,66 @@ def retrieval_settings(
 
 
 def run_app(plan: RunPlan) -> Iterator[Event]:
-    """Run the app once; see the module's docstring. Records the run when it ends."""
+    """Run the app once, as a graph of one agent node on the app engine; see the module's
+    docstring. Records the run when it ends."""
     with RunRecorder(plan) as recorder:
         sources = Sources()
-        search: Search = partial(_search, plan, sources, recorder.trace)
-        # Events held back until the model has begun to answer: whatever refuses the call
-        # (the model's route, a quota, the upstream) then fails it before the response starts.
-        held: list[Event] = []
-        system = plan.system_prompt
-        if plan.knowledge.knowledge_bases and plan.config.knowledge.auto_retrieve:
-            thought, sources_block = _retrieve_first(plan, search, recorder.trace)
-            held.append(thought)
-            system = _joined(system, sources_block)
-        loop = _tool_loop(plan, search)
-        messages = [
-            ChatMessage(role="system", content=_joined(system, loop.system_suffix())),
-            *plan.history,
-            ChatMessage(role="user", content=plan.prompt),
-        ]
-        yield from _converse(plan, loop, messages, held, recorder)
+        run = RunContext(
+            workspace=plan.workspace,
+            app=plan.app,
+            version=plan.version,
+            surface=plan.surface,
+            session_id=plan.session_id,
+            recorder=recorder,
+            api_key=plan.api_key,
+            user=plan.user,
+            request_id=plan.request_id,
+            callers=(*plan.callers, str(plan.app.pk)),
+        )
+        agent = partial(agent_events, plan, sources, recorder)
+        yield from stream_graph(_agent_graph(), {}, run, configurable={"agent": agent})
         yield _finish(plan, sources, recorder)
+
+
+def agent_events(plan: RunPlan, sources: "Sources", recorder: RunRecorder) -> Iterator[Event]:
+    """The agent's work: retrieval, then model turns and the tools they ask for. Text goes
+    through ``recorder.answered``; steps to its trace."""
+    search: Search = partial(_search, plan, sources, recorder.trace)
+    # Events held back until the model has begun to answer: whatever refuses the call
+    # (the model's route, a quota, the upstream) then fails it before the response starts.
+    held: list[Event] = []
+    system = plan.system_prompt
+    if plan.knowledge.knowledge_bases and plan.config.knowledge.auto_retrieve:
+        thought, sources_block = _retrieve_first(plan, search, recorder.trace)
+        held.append(thought)
+        system = _joined(system, sources_block)
+    loop = _tool_loop(plan, search)
+    messages = [
+        ChatMessage(role="system", content=_joined(system, loop.system_suffix())),
+        *plan.history,
+        ChatMessage(role="user", content=plan.prompt),
+    ]
+    yield from _converse(plan, loop, messages, held, recorder)
+
+
+@functools.cache
+def _agent_graph() -> Any:
+    """The graph every agent app runs: one agent node."""
+    builder = StateGraph(FlowState)
+    builder.add_node(AGENT_NODE, _agent_node)
+    builder.add_edge(START, AGENT_NODE)
+    builder.add_edge(AGENT_NODE, END)
+    return builder.compile()
+
+
+def _agent_node(state: FlowState, config: RunnableConfig) -> dict[str, Any]:
+    run: RunContext = config["configurable"]["run"]
+    with borrowed_connection(run.connection):
+        if run.emit_to is None:
+            run.emit_to = get_stream_writer()
+        for event in config["configurable"]["agent"]():
+            run.emit(event)
+    return {}
 
 
 def _search(plan: RunPlan, sources: Sources, trace: Trace, query: str, top_k: int) -> list[Passage]:
@@ -241,8 +293,8 @@ def _model_turn(
     """One model call, its answer streamed as it comes (held events go out first); traced."""
     target = _route(plan)
     began = time.monotonic()
-    parts = _ReplyParts()
-    with contextlib.closing(_model_stream(target, request)) as chunks:
+    parts = ReplyParts()
+    with contextlib.closing(model_stream(target, request)) as chunks:
         for chunk in chunks:
             yield from _release(held)
             parts.add(chunk)
@@ -251,26 +303,10 @@ def _model_turn(
                 yield recorder.answered(shown)
     yield from _release(held)
     reply = Reply("".join(parts.content), parts.calls, parts.finish_reason)
-    usage = parts.usage or _counted(request, reply.content, target)
+    usage = parts.usage or counted(request, reply.content, target)
     recorder.trace.count(target.endpoint.name, usage)
     _trace_model_call(recorder.trace, target, request, reply, usage, loop.mode, began)
     return reply
-
-
-class _ReplyParts:
-    """A streamed reply, gathered chunk by chunk."""
-
-    def __init__(self) -> None:
-        self.content: list[str] = []
-        self.calls: list[ToolCall] = []
-        self.usage: Usage | None = None
-        self.finish_reason = "stop"
-
-    def add(self, chunk: ChatChunk) -> None:
-        self.content.append(chunk.content)
-        self.calls.extend(chunk.tool_calls)
-        self.usage = chunk.usage or self.usage
-        self.finish_reason = chunk.finish_reason or self.finish_reason
 
 
 def _release(held: list[Event]) -> Iterator[Event]:
@@ -339,28 +375,6 @@ def _retrieval_thought(query: str, passages: list[Passage]) -> dict[str, Any]:
         "observation": json.dumps(found, ensure_ascii=False),
         "response": "",
     }
-
-
-def _model_stream(route: routing.Route, request: ChatRequest) -> Iterator[ChatChunk]:
-    """The model's answer as a stream (one chunk for providers that cannot stream)."""
-    if Capability.CHAT_STREAM in type(route.provider).capabilities:
-        return routing.chat_stream(route, request)
-    answer = routing.chat(route, request)
-    return iter(
-        [
-            ChatChunk(
-                content=answer.message.content or "",
-                tool_calls=answer.message.tool_calls,
-                finish_reason=answer.finish_reason,
-                usage=answer.usage,
-            )
-        ]
-    )
-
-
-def _counted(request: ChatRequest, reply: str, route: routing.Route) -> Usage:
-    """Usage counted locally, for upstreams that report none."""
-    return estimated_usage(messages_text(request.messages), reply, route.endpoint.upstream_model)
 
 
 def _first(*values: Any) -> Any:

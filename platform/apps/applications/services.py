@@ -229,6 +229,8 @@ def forget_idle_sessions(idle_since: datetime) -> int:
 
 def record_run(
     *,
+    run_id: uuid.UUID | None = None,
+    parent_run_id: uuid.UUID | None = None,
     workspace: Workspace,
     app: AgentApp,
     version: AppVersion | None,
@@ -250,6 +252,8 @@ def record_run(
 ) -> Run:
     with transaction.atomic():
         run = Run.objects.create(
+            id=run_id or uuid.uuid4(),
+            parent_run_id=parent_run_id,
             workspace=workspace,
             app=app,
             version=version,

@@ -1,0 +1,51 @@
+"""One model call of a run, through the gateway: the reply streamed as it comes (one chunk
+for providers that cannot stream), gathered, and its usage (counted locally when the
+upstream reports none). Used by the agent loop and by workflow nodes alike."""
+
+from collections.abc import Iterator
+
+from apps.gateway import routing
+from kernel.tokens import estimated_usage, messages_text
+from plugins.base import Capability, ChatChunk, ChatRequest, ToolCall, Usage
+
+
+def model_stream(route: routing.Route, request: ChatRequest) -> Iterator[ChatChunk]:
+    """The model's answer as a stream (one chunk for providers that cannot stream)."""
+    if Capability.CHAT_STREAM in type(route.provider).capabilities:
+        return routing.chat_stream(route, request)
+    answer = routing.chat(route, request)
+    return iter(
+        [
+            ChatChunk(
+                content=answer.message.content or "",
+                tool_calls=answer.message.tool_calls,
+                finish_reason=answer.finish_reason,
+                usage=answer.usage,
+            )
+        ]
+    )
+
+
+class ReplyParts:
+    """A streamed reply, gathered chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.content: list[str] = []
+        self.calls: list[ToolCall] = []
+        self.usage: Usage | None = None
+        self.finish_reason = "stop"
+
+    def add(self, chunk: ChatChunk) -> None:
+        self.content.append(chunk.content)
+        self.calls.extend(chunk.tool_calls)
+        self.usage = chunk.usage or self.usage
+        self.finish_reason = chunk.finish_reason or self.finish_reason
+
+    @property
+    def text(self) -> str:
+        return "".join(self.content)
+
+
+def counted(request: ChatRequest, reply: str, route: routing.Route) -> Usage:
+    """Usage counted locally, for upstreams that report none."""
+    return estimated_usage(messages_text(request.messages), reply, route.endpoint.upstream_model)

@@ -1,0 +1,1 @@
+"""Workflow node types: one module each, on the contract of ``base``."""
