@@ -81,7 +81,9 @@ def _compile(definition: WorkflowDefinition, parent: str | None) -> Any:
             _router(node.id, targets),
             [*{edge.target for edge in leaving}, END],
         )
-    return builder.compile()
+    # An iteration's inside never checkpoints: a paused run resumes at the node that paused
+    # (human-input nodes are not allowed inside iterations), and each item starts afresh.
+    return builder.compile(checkpointer=None if parent is None else False)
 
 
 def entry_of(definition: WorkflowDefinition, parent: str | None) -> str:
