@@ -23,9 +23,11 @@ export interface ListPageProps<T> {
   scrollX: number;
   /** Rendered after the card (other dialogs). */
   children?: ReactNode;
+  /** More buttons in the title bar, before the create button. */
+  actions?: ReactNode;
 }
 
-export function ListPage<T extends object>({ title, subtitle, query, create, empty, rowKey, columns, scrollX, children }: ListPageProps<T>) {
+export function ListPage<T extends object>({ title, subtitle, query, create, empty, rowKey, columns, scrollX, children, actions }: ListPageProps<T>) {
   const [creating, setCreating] = useState(false);
   const createButton = create ? (
     <Button type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)}>
@@ -34,7 +36,20 @@ export function ListPage<T extends object>({ title, subtitle, query, create, emp
   ) : null;
   return (
     <>
-      <PageHeader title={title} subtitle={subtitle} extra={createButton} />
+      <PageHeader
+        title={title}
+        subtitle={subtitle}
+        extra={
+          actions ? (
+            <Space>
+              {actions}
+              {createButton}
+            </Space>
+          ) : (
+            createButton
+          )
+        }
+      />
       <Card size="small">
         <QueryState query={query}>
           <Table<T>

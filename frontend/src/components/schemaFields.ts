@@ -6,8 +6,15 @@
 // `$ref` to `$defs`), arrays of strings, `anyOf [X, null]` (optional), required, titles,
 // descriptions, defaults, minimum/maximum; a secret (`format: password` / `writeOnly`, as
 // pydantic marks SecretStr) is a password input. Anything else is edited as JSON text.
+// With `objectArrays` (the workflow canvas's node settings), an array of objects is a list
+// of sub-forms (`itemFields`, recursively) and a union of scalars that takes a string is a
+// string field.
 
-export type FieldKind = "string" | "number" | "integer" | "boolean" | "enum" | "stringArray" | "json";
+export type FieldKind = "string" | "number" | "integer" | "boolean" | "enum" | "stringArray" | "objectArray" | "json";
+
+export interface SchemaFieldsOptions {
+  objectArrays?: boolean;
+}
 
 export interface FieldSpec {
   name: string;
@@ -22,6 +29,10 @@ export interface FieldSpec {
   default?: unknown;
   minimum?: number;
   maximum?: number;
+  /** The fields of each item of an objectArray. */
+  itemFields?: FieldSpec[];
+  /** Whether the JSON Schema's `format` or description marks the string a template. */
+  format?: string;
 }
 
 /** What the API answers for a stored secret, and takes back to keep it. */
@@ -49,21 +60,29 @@ function humanize(name: string): string {
 }
 
 /** One field per top-level property of an object schema, in the schema's order. */
-export function schemaFields(schema: unknown): FieldSpec[] {
-  if (!isObject(schema) || !isObject(schema.properties)) return [];
-  const root = schema;
+export function schemaFields(schema: unknown, options: SchemaFieldsOptions = {}): FieldSpec[] {
+  if (!isObject(schema)) return [];
+  return fieldsOf(schema, schema, options);
+}
+
+const SCALARS = new Set(["string", "number", "integer", "boolean"]);
+
+function fieldsOf(schema: Json, root: Json, options: SchemaFieldsOptions): FieldSpec[] {
+  if (!isObject(schema.properties)) return [];
   const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
   return Object.entries(schema.properties).map(([name, raw]) => {
     let node = resolve(isObject(raw) ? raw : {}, root);
     let nullable = false;
     const alternatives = (node.anyOf ?? node.oneOf) as unknown;
     if (Array.isArray(alternatives)) {
-      const options = alternatives.filter(isObject).map((option) => resolve(option, root));
-      const nonNull = options.filter((option) => option.type !== "null");
-      nullable = nonNull.length < options.length;
+      const choices = alternatives.filter(isObject).map((option) => resolve(option, root));
+      const nonNull = choices.filter((option) => option.type !== "null");
+      nullable = nonNull.length < choices.length;
       if (nonNull.length === 1) node = { ...nonNull[0], ...withoutKeys(node, ["anyOf", "oneOf"]) };
       else if (nonNull.length > 1 && nonNull.every((option) => "const" in option)) {
         node = { ...withoutKeys(node, ["anyOf", "oneOf"]), enum: nonNull.map((option) => option.const) };
+      } else if (options.objectArrays && nonNull.length > 1 && nonNull.every((o) => SCALARS.has(String(o.type))) && nonNull.some((o) => o.type === "string")) {
+        node = { ...withoutKeys(node, ["anyOf", "oneOf"]), type: "string" };
       }
     }
     if (Array.isArray(node.type)) {
@@ -80,6 +99,7 @@ export function schemaFields(schema: unknown): FieldSpec[] {
     else if (node.type === "number") kind = "number";
     else if (node.type === "boolean") kind = "boolean";
     else if (node.type === "array" && items.type === "string" && !Array.isArray(items.enum)) kind = "stringArray";
+    else if (options.objectArrays && node.type === "array" && isObject(items.properties)) kind = "objectArray";
     const description = typeof node.description === "string" ? node.description : undefined;
     return {
       name,
@@ -94,6 +114,8 @@ export function schemaFields(schema: unknown): FieldSpec[] {
       default: node.default,
       minimum: typeof node.minimum === "number" ? node.minimum : typeof node.exclusiveMinimum === "number" ? node.exclusiveMinimum : undefined,
       maximum: typeof node.maximum === "number" ? node.maximum : typeof node.exclusiveMaximum === "number" ? node.exclusiveMaximum : undefined,
+      ...(kind === "objectArray" ? { itemFields: fieldsOf(items, root, options) } : {}),
+      ...(typeof node.format === "string" ? { format: node.format } : {}),
     };
   });
 }

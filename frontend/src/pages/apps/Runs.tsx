@@ -1,9 +1,11 @@
 // Runs of the app (playground and API), newest first, and one run's steps in a drawer.
 import { useQuery } from "@tanstack/react-query";
-import { Card, Descriptions, Drawer, Select, Space, Table, Tag, Timeline, Typography } from "antd";
+import { Card, Descriptions, Drawer, List, Select, Space, Table, Tag, Timeline, Typography } from "antd";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
+import { Link, useSearchParams } from "react-router";
 import { api, call, type Schemas } from "../../api/client";
+import { groupStepsByNode, isWorkflowRun } from "../workflows/steps";
 import { EmptyState, QueryState } from "../../components/feedback";
 import { useWsKey } from "../../session/workspace";
 import type { App } from "./model";
@@ -11,8 +13,92 @@ import type { App } from "./model";
 type Run = Schemas["RunOut"];
 type RunStatus = Schemas["RunStatus"];
 const STATUS_COLORS: Record<string, string> = { succeeded: "green", failed: "red", cancelled: "default" };
-const KIND_COLORS: Record<string, string> = { retrieval: "green", model: "blue", tool: "purple" };
+const KIND_COLORS: Record<string, string> = { retrieval: "green", model: "blue", tool: "purple", node: "geekblue" };
 const PAGE = 20;
+
+/** A step as the API gives it, with the workflow node that took it (workflow runs). */
+type Step = Schemas["StepOut"] & { node_id?: string | null };
+/** A sub-run: another app this run's agent delegated to. */
+type ChildRun = Run & { app_id?: string; app_name?: string };
+
+function StepBody({ step }: { step: Step }) {
+  const { t } = useTranslation();
+  return (
+    <div data-testid="run-step">
+      <Space wrap>
+        <Tag color={KIND_COLORS[step.kind]}>{t(`apps.runs.kinds.${step.kind}`, { defaultValue: step.kind })}</Tag>
+        <Typography.Text strong>{step.name}</Typography.Text>
+        <Typography.Text type="secondary">{step.latency_ms} ms</Typography.Text>
+        {step.input_tokens + step.output_tokens > 0 && (
+          <Typography.Text type="secondary">{t("apps.runs.stepTokens", { input: step.input_tokens, output: step.output_tokens })}</Typography.Text>
+        )}
+      </Space>
+      {step.error && <Typography.Paragraph type="danger" style={{ margin: "4px 0" }}>{step.error}</Typography.Paragraph>}
+      <Typography.Text type="secondary" style={{ display: "block", marginTop: 4 }}>{t("apps.runs.input")}</Typography.Text>
+      <pre className="json-block">{JSON.stringify(step.input, null, 2)}</pre>
+      <Typography.Text type="secondary" style={{ display: "block" }}>{t("apps.runs.output")}</Typography.Text>
+      <pre className="json-block">{JSON.stringify(step.output, null, 2)}</pre>
+    </div>
+  );
+}
+
+function StepTimeline({ steps }: { steps: Step[] }) {
+  return <Timeline items={steps.map((step) => ({ color: step.error ? "red" : KIND_COLORS[step.kind] ?? "gray", children: <StepBody step={step} /> }))} />;
+}
+
+/** A workflow run's steps, one card per node (its node step and the calls it made). */
+function NodeGroups({ steps }: { steps: Step[] }) {
+  const { t } = useTranslation();
+  return (
+    <Space direction="vertical" style={{ width: "100%" }}>
+      {groupStepsByNode(steps).map((group, index) => {
+        const nodeStep = group.steps.find((s) => s.kind === "node");
+        const status = (nodeStep?.output as { status?: string } | undefined)?.status;
+        return (
+          <Card
+            key={`${group.node_id ?? "run"}-${index}`}
+            size="small"
+            data-testid="run-node"
+            title={
+              <Space>
+                {group.node_id ? <Typography.Text code>{group.node_id}</Typography.Text> : t("apps.runs.noNode")}
+                {nodeStep && <Typography.Text>{nodeStep.name}</Typography.Text>}
+                {status && <Tag color={status === "succeeded" ? "green" : status === "failed" ? "red" : "orange"}>{t(`workflow.status.${status}`, { defaultValue: status })}</Tag>}
+              </Space>
+            }
+          >
+            <StepTimeline steps={group.steps} />
+          </Card>
+        );
+      })}
+    </Space>
+  );
+}
+
+function ChildRuns({ runs }: { runs: ChildRun[] }) {
+  const { t } = useTranslation();
+  if (!runs.length) return null;
+  return (
+    <>
+      <Typography.Title level={5}>{t("apps.runs.children")}</Typography.Title>
+      <List
+        size="small"
+        bordered
+        dataSource={runs}
+        renderItem={(child) => (
+          <List.Item data-testid="child-run">
+            <Space wrap>
+              <Tag color={STATUS_COLORS[child.status]}>{t(`apps.runs.statuses.${child.status}`, { defaultValue: child.status })}</Tag>
+              {child.app_id ? <Link to={`/apps/${child.app_id}?tab=runs&run=${child.id}`}>{child.app_name || child.app_id}</Link> : <Typography.Text code>{child.id}</Typography.Text>}
+              <Typography.Text type="secondary" ellipsis style={{ maxWidth: 300 }}>{child.prompt}</Typography.Text>
+              <Typography.Text type="secondary">{child.latency_ms} ms</Typography.Text>
+            </Space>
+          </List.Item>
+        )}
+      />
+    </>
+  );
+}
 
 function RunDrawer({ app, runId, onClose }: { app: App; runId: string | null; onClose: () => void }) {
   const { t } = useTranslation();
@@ -47,29 +133,9 @@ function RunDrawer({ app, runId, onClose }: { app: App; runId: string | null; on
                 </Descriptions.Item>
               ) : null}
             </Descriptions>
+            <ChildRuns runs={((r as { children?: ChildRun[] }).children ?? [])} />
             <Typography.Title level={5}>{t("apps.runs.steps")}</Typography.Title>
-            <Timeline
-              items={r.steps.map((step) => ({
-                color: step.error ? "red" : KIND_COLORS[step.kind] ?? "gray",
-                children: (
-                  <div data-testid="run-step">
-                    <Space wrap>
-                      <Tag color={KIND_COLORS[step.kind]}>{t(`apps.runs.kinds.${step.kind}`, { defaultValue: step.kind })}</Tag>
-                      <Typography.Text strong>{step.name}</Typography.Text>
-                      <Typography.Text type="secondary">{step.latency_ms} ms</Typography.Text>
-                      {step.input_tokens + step.output_tokens > 0 && (
-                        <Typography.Text type="secondary">{t("apps.runs.stepTokens", { input: step.input_tokens, output: step.output_tokens })}</Typography.Text>
-                      )}
-                    </Space>
-                    {step.error && <Typography.Paragraph type="danger" style={{ margin: "4px 0" }}>{step.error}</Typography.Paragraph>}
-                    <Typography.Text type="secondary" style={{ display: "block", marginTop: 4 }}>{t("apps.runs.input")}</Typography.Text>
-                    <pre className="json-block">{JSON.stringify(step.input, null, 2)}</pre>
-                    <Typography.Text type="secondary" style={{ display: "block" }}>{t("apps.runs.output")}</Typography.Text>
-                    <pre className="json-block">{JSON.stringify(step.output, null, 2)}</pre>
-                  </div>
-                ),
-              }))}
-            />
+            {isWorkflowRun(r.steps as Step[]) ? <NodeGroups steps={r.steps as Step[]} /> : <StepTimeline steps={r.steps as Step[]} />}
           </Space>
         )}
       </QueryState>
@@ -82,7 +148,18 @@ export function RunsTab({ app }: { app: App }) {
   const wsKey = useWsKey();
   const [status, setStatus] = useState<RunStatus | undefined>();
   const [page, setPage] = useState(1);
-  const [open, setOpen] = useState<string | null>(null);
+  const [params, setParams] = useSearchParams();
+  const open = params.get("run");
+  const setOpen = (id: string | null) =>
+    setParams(
+      (all) => {
+        const next = new URLSearchParams(all);
+        if (id) next.set("run", id);
+        else next.delete("run");
+        return next;
+      },
+      { replace: true },
+    );
   const runs = useQuery({
     queryKey: wsKey("apps", app.id, "runs", { status, page }),
     queryFn: () =>
