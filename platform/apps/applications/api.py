@@ -1,5 +1,7 @@
-"""Console API: agent apps, their draft, the playground, versions, sessions and runs."""
+"""Console API: apps (agents and workflows), their draft, the playground, versions,
+sessions and runs; the workflow editor's own endpoints are ``workflow_api``'s."""
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -10,10 +12,17 @@ from ninja.pagination import paginate
 
 from apps.accounts.context import caller_user, workspace_context
 from apps.accounts.permissions import Permission
-from apps.applications import selectors, services
-from apps.applications.config import AppConfigSchema, changes
-from apps.applications.events import Event, Finished, TextDelta, Thought
-from apps.applications.models import AgentApp, AppVersion, RunStatus, RunSurface
+from apps.applications import drafts, selectors, services
+from apps.applications.config import AppConfigSchema
+from apps.applications.events import (
+    Event,
+    Finished,
+    NodeFinished,
+    NodeStarted,
+    TextDelta,
+    Thought,
+)
+from apps.applications.models import AgentApp, AppKind, AppVersion, RunStatus, RunSurface
 from apps.applications.planning import Call, plan_run
 from apps.applications.runtime import run_app, run_to_end
 from apps.applications.schemas import (
@@ -28,6 +37,10 @@ from apps.applications.schemas import (
     SessionOut,
     VersionOut,
 )
+from apps.applications.workflow import validation
+from apps.applications.workflow.definition import WorkflowDefinition
+from apps.applications.workflow.runner import plan_workflow, run_workflow
+from apps.applications.workflow_api import router as workflow_router
 from apps.gateway.streaming import error_event, event_stream_response, named_event, started
 from kernel.errors import ApiError, InvalidParameter
 from kernel.openapi import GATEWAY_ERRORS, also_answers
@@ -36,6 +49,7 @@ from kernel.request_id import request_id_of
 from plugins.base import ChatMessage, UpstreamError
 
 router = Router(tags=["apps"])
+router.add_router("", workflow_router)
 
 
 def _app(request: HttpRequest, app_id: uuid.UUID, permission: Permission) -> AgentApp:
@@ -73,7 +87,7 @@ def list_apps(request: HttpRequest):
 def create_app(request: HttpRequest, payload: AppCreateIn):
     ctx = workspace_context(request)
     ctx.require(Permission.EDIT_APPS)
-    app = services.create_app(ctx.workspace, **payload.model_dump(), by=caller_user(request))
+    app = drafts.create_app(ctx.workspace, **payload.model_dump(), by=caller_user(request))
     return Status(201, _app_out(app))
 
 
@@ -90,10 +104,18 @@ def update_app(request: HttpRequest, app_id: uuid.UUID, payload: AppUpdateIn):
 
 
 @router.put("/apps/{app_id}/draft", response=AppOut)
-def update_draft(request: HttpRequest, app_id: uuid.UUID, payload: AppConfigSchema):
-    """Replace the draft configuration (checked, not yet live: publish makes it live)."""
+def update_draft(
+    request: HttpRequest, app_id: uuid.UUID, payload: AppConfigSchema | WorkflowDefinition
+):
+    """Replace the draft (checked, not yet live: publish makes it live): an agent app's
+    configuration, or a workflow app's definition (saved only when valid: a 400
+    ``WorkflowInvalid`` names each node's problem)."""
     app = _app(request, app_id, Permission.EDIT_APPS)
-    services.update_draft(app, payload.model_dump(mode="json"))
+    workflow = app.kind == AppKind.WORKFLOW
+    if workflow != isinstance(payload, WorkflowDefinition):
+        wanted = "a workflow definition (nodes, edges)" if workflow else "an agent configuration"
+        raise InvalidParameter(f"draft: this is {app.kind} app; send {wanted}.")
+    drafts.update_draft(app, payload.model_dump(mode="json"))
     return _app_out(app)
 
 
@@ -107,13 +129,17 @@ def delete_app(request: HttpRequest, app_id: uuid.UUID):
 
 
 def playground_events(events: Iterator[Event], request_id: str) -> Iterator[str]:
-    """The playground's stream: ``thought``, ``text`` and one ``done`` (or ``error``)."""
+    """The playground's stream: ``thought``, ``text``, a workflow's ``node_started`` and
+    ``node_finished``, and one ``done`` (or ``error``)."""
     try:
         for event in events:
             if isinstance(event, TextDelta):
                 yield named_event("text", {"text": event.text})
             elif isinstance(event, Thought):
                 yield named_event("thought", event.data)
+            elif isinstance(event, NodeStarted | NodeFinished):
+                name = "node_started" if isinstance(event, NodeStarted) else "node_finished"
+                yield named_event(name, dataclasses.asdict(event))
             elif isinstance(event, Finished):
                 yield named_event("done", _finished_out(event))
     except (ApiError, UpstreamError) as exc:
@@ -127,6 +153,7 @@ def _finished_out(finished: Finished) -> dict[str, Any]:
         "thoughts": finished.thoughts,
         "doc_references": finished.doc_references,
         "usage": {"models": finished.usage},
+        "waiting_for": finished.waiting_for,
     }
 
 
@@ -136,10 +163,29 @@ def _finished_out(finished: Finished) -> dict[str, Any]:
 )
 def playground(request: HttpRequest, app_id: uuid.UUID, payload: PlaygroundIn):
     """Run the draft, as the app API would run it once published. Streams server-sent
-    events (``thought``, ``text``, ``done`` or ``error``) unless ``stream`` is false."""
+    events (``thought``, ``text``, a workflow's ``node_started`` / ``node_finished``, then
+    ``done`` or ``error``) unless ``stream`` is false. A workflow takes ``variables`` as its
+    start node's inputs; ``done.waiting_for`` names a human-input node's question, answered
+    by the next call's prompt with the same ``session_id``."""
     ctx = workspace_context(request)
     ctx.require(Permission.USE_MODELS)
     app = selectors.app(ctx.workspace, app_id)
+    if app.kind == AppKind.WORKFLOW:
+        events = run_workflow(
+            plan_workflow(
+                app=app,
+                version=None,
+                definition=validation.check(ctx.workspace, app.draft),
+                prompt=payload.prompt or _last_user_message(payload.messages),
+                inputs=payload.variables,
+                session_id=payload.session_id,
+                surface=RunSurface.PLAYGROUND,
+                api_key=ctx.api_key,
+                user=ctx.user,
+                request_id=request_id_of(request),
+            )
+        )
+        return _played(request, payload, events)
     config = services.parse_config(app.draft)
     if not config.model:
         raise InvalidParameter("draft.model: choose a chat model first.")
@@ -164,10 +210,18 @@ def playground(request: HttpRequest, app_id: uuid.UUID, payload: PlaygroundIn):
         user=ctx.user,
         request_id=request_id_of(request),
     )
-    events = run_app(plan)
+    return _played(request, payload, run_app(plan))
+
+
+def _played(request: HttpRequest, payload: PlaygroundIn, events: Iterator[Event]):
     if not payload.stream:
         return _finished_out(run_to_end(events))
     return event_stream_response(playground_events(started(events), request_id_of(request)))
+
+
+def _last_user_message(messages: list[dict[str, Any]] | None) -> str | None:
+    users = [m.get("content") for m in messages or [] if m.get("role") == "user"]
+    return users[-1] if users and isinstance(users[-1], str) else None
 
 
 # --- versions -----------------------------------------------------------------------------------
@@ -177,7 +231,7 @@ def playground(request: HttpRequest, app_id: uuid.UUID, payload: PlaygroundIn):
 def publish(request: HttpRequest, app_id: uuid.UUID, payload: PublishIn):
     """Publish the draft as the next version, with release notes; the API runs it now."""
     app = _app(request, app_id, Permission.EDIT_APPS)
-    version = services.publish(app, notes=payload.notes, by=caller_user(request))
+    version = drafts.publish(app, notes=payload.notes, by=caller_user(request))
     return Status(201, _version_out(version))
 
 
@@ -204,7 +258,8 @@ def diff_version(request: HttpRequest, app_id: uuid.UUID, number: int, against: 
         target = selectors.version(app, int(against)).config
     else:
         raise InvalidParameter("against: 'draft' or a version number.")
-    return {"base": str(number), "target": against, "changes": changes(base.config, target)}
+    changes = drafts.diff(app, base.config, target)
+    return {"base": str(number), "target": against, "changes": changes}
 
 
 @router.post("/apps/{app_id}/versions/{number}/rollback", response=AppOut)
@@ -246,6 +301,7 @@ def list_runs(request: HttpRequest, app_id: uuid.UUID, status: RunStatus | None 
 
 @router.get("/apps/{app_id}/runs/{run_id}", response=RunDetailOut)
 def get_run(request: HttpRequest, app_id: uuid.UUID, run_id: uuid.UUID):
-    """A run with its steps: each retrieval, model call and tool call, in order."""
+    """A run with its steps (each workflow node, retrieval, model call and tool call, in
+    order) and the runs it started (``children``)."""
     app = _app(request, app_id, Permission.VIEW_WORKSPACE)
     return selectors.run(app, run_id)

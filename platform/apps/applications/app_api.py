@@ -5,6 +5,11 @@ sends and reads, as Bailian answers it: ``output.text``, ``output.session_id``,
 ``output.thoughts`` (with ``has_thoughts``), ``output.doc_references`` (when the app shows
 sources), ``usage.models``; SSE frames when ``X-DashScope-SSE: enable``. It runs the app's
 latest published version, as the key's workspace.
+
+A workflow app (``kind`` "workflow") takes ``input.prompt`` as ``sys.query``,
+``input.biz_params`` as its start node's variables and ``input.session_id`` to answer a
+run paused at a human-input node; it streams in ``parameters.flow_stream_mode``
+(``workflow_frames``).
 """
 
 import itertools
@@ -18,9 +23,17 @@ from apps.accounts.models import ApiKey
 from apps.applications import selectors
 from apps.applications.config import AppConfigSchema
 from apps.applications.events import Event, Finished, TextDelta, Thought
-from apps.applications.models import AgentApp, AppVersion, RunSurface
+from apps.applications.models import AgentApp, AppKind, AppVersion, RunSurface
 from apps.applications.planning import Call, RagOptions, plan_run
 from apps.applications.runtime import run_app, run_to_end
+from apps.applications.workflow.definition import WorkflowDefinition
+from apps.applications.workflow.runner import plan_workflow, run_workflow
+from apps.applications.workflow_frames import (
+    FlowStreamMode,
+    collect,
+    final_output,
+    workflow_frames,
+)
 from apps.gateway.streaming import event_stream_response, started
 from apps.gateway.wire.chat import text_of
 from apps.gateway.wire.dashscope import MessageIn, error_frame, sse_frame
@@ -59,6 +72,9 @@ class CompletionParameters(Schema):
     temperature: float | None = Field(None, ge=0, lt=2)
     top_p: float | None = Field(None, gt=0, le=1)
     max_tokens: int | None = Field(None, gt=0)
+    flow_stream_mode: FlowStreamMode = Field(
+        "full_thoughts", description="How a workflow app streams (see workflow_frames)."
+    )
 
 
 class CompletionIn(Schema):
@@ -180,6 +196,8 @@ def completion(request: HttpRequest, app_id: UUIDText, payload: CompletionIn):
     api_key: ApiKey = request.auth
     app, version = published_app(api_key, app_id, request)
     request_id = request_id_of(request)
+    if app.kind == AppKind.WORKFLOW:
+        return _workflow_completion(request, app, version, payload)
     plan = plan_run(
         app=app,
         version=version,
@@ -206,3 +224,53 @@ def completion(request: HttpRequest, app_id: UUIDText, payload: CompletionIn):
         "usage": {"models": finished.usage},
         "request_id": request_id,
     }
+
+
+def prompt_of(given: CompletionInput) -> str | None:
+    """The prompt, or else the last user message."""
+    if given.prompt:
+        return given.prompt
+    users = [m for m in given.messages or [] if m.role == "user"]
+    return text_of(users[-1].content) if users else given.prompt
+
+
+def _workflow_completion(
+    request: HttpRequest, app: AgentApp, version: AppVersion, payload: CompletionIn
+):
+    """A workflow app's call: see the module's docstring and ``workflow_frames``."""
+    request_id = request_id_of(request)
+    given = payload.input
+    plan = plan_workflow(
+        app=app,
+        version=version,
+        definition=WorkflowDefinition.model_validate(version.config),
+        prompt=prompt_of(given),
+        inputs=given.biz_params or {},
+        session_id=given.session_id,
+        surface=RunSurface.DASHSCOPE,
+        api_key=request.auth,
+        request_id=request_id,
+    )
+    events = run_workflow(plan)
+    parameters = payload.parameters
+    mode = parameters.flow_stream_mode
+    if request.headers.get("X-DashScope-SSE", "").lower() == "enable":
+        options = {
+            "session_id": plan.session_id,
+            "incremental": parameters.incremental_output,
+            "has_thoughts": parameters.has_thoughts,
+            "request_id": request_id,
+        }
+        if mode == "agent_format":
+            frames = completion_frames(started(events), **options)
+        else:
+            frames = workflow_frames(started(events), mode=mode, **options)
+        return event_stream_response(frames)
+    finished, node_thoughts = collect(events)
+    output = final_output(
+        finished,
+        text=finished.text,
+        has_thoughts=parameters.has_thoughts,
+        node_thoughts=node_thoughts if mode == "full_thoughts" else [],
+    )
+    return {"output": output, "usage": {"models": finished.usage}, "request_id": request_id}

@@ -3,7 +3,10 @@
 ``POST /compatible-mode/v1/chat/completions`` with that model runs the app (its latest
 published version) on the messages, so any OpenAI client can call an app. The app's own
 tools and knowledge apply; the caller may not send tools. Sessions are the client's
-business here, as in OpenAI: the messages are the conversation.
+business here, as in OpenAI: the messages are the conversation. A workflow app runs on
+the last user message (``sys.query``); its start variables keep their defaults, and a run
+that pauses at a human-input node answers with its question (resuming one takes the
+DashScope app API's ``session_id``).
 
 The assembly (``studio.urls``) gives ``APP_MODEL_PREFIX`` to ``chat_with_app`` on the
 gateway's OpenAI surface (``answer_model_prefix``); the gateway does not import apps.
@@ -16,9 +19,11 @@ from django.http import HttpRequest
 from apps.applications.app_api import published_app
 from apps.applications.config import AppConfigSchema
 from apps.applications.events import Event, Finished, TextDelta
-from apps.applications.models import RunSurface
+from apps.applications.models import AppKind, RunSurface
 from apps.applications.planning import Call, plan_run
 from apps.applications.runtime import run_app, run_to_end
+from apps.applications.workflow.definition import WorkflowDefinition
+from apps.applications.workflow.runner import plan_workflow, run_workflow
 from apps.gateway.streaming import event_stream_response, started
 from apps.gateway.wire.chat import text_of
 from apps.gateway.wire.openai import (
@@ -50,6 +55,24 @@ def chat_with_app(request: HttpRequest, payload: ChatCompletionIn):
         raise InvalidParameter("tools: an app runs its own tools; configure them on the app.")
     app, version = published_app(request.auth, payload.model[len(APP_MODEL_PREFIX) :], request)
     messages = [ChatMessage(role=role_of(m), content=text_of(m.content)) for m in payload.messages]
+    if app.kind == AppKind.WORKFLOW:
+        users = [m.content for m in messages if m.role == "user"]
+        if not users:
+            raise InvalidParameter("messages: a workflow app runs on the last user message.")
+        events = run_workflow(
+            plan_workflow(
+                app=app,
+                version=version,
+                definition=WorkflowDefinition.model_validate(version.config),
+                prompt=users[-1],
+                inputs={},
+                session_id=None,
+                surface=RunSurface.OPENAI,
+                api_key=request.auth,
+                request_id=request_id_of(request),
+            )
+        )
+        return _answer(request, payload, events)
     plan = plan_run(
         app=app,
         version=version,
@@ -64,7 +87,10 @@ def chat_with_app(request: HttpRequest, payload: ChatCompletionIn):
         api_key=request.auth,
         request_id=request_id_of(request),
     )
-    events = run_app(plan)
+    return _answer(request, payload, run_app(plan))
+
+
+def _answer(request: HttpRequest, payload: ChatCompletionIn, events: Iterator[Event]):
     if payload.stream:
         frames = completion_frames(
             _chunks(started(events)),

@@ -1,6 +1,6 @@
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Field, Schema
 
@@ -10,9 +10,17 @@ from apps.applications.models import RunStatus
 class AppCreateIn(Schema):
     name: str = Field(min_length=1, max_length=100)
     description: str = Field("", max_length=2000)
+    kind: Literal["agent", "workflow"] = "agent"
     draft: dict[str, Any] | None = Field(
         None,
-        description="The configuration (AppConfigSchema); defaults, with the default chat model.",
+        description="An agent's configuration (AppConfigSchema; defaults, with the default chat "
+        "model) or a workflow's definition (WorkflowDefinition; checked).",
+    )
+    template: str | None = Field(
+        None,
+        max_length=64,
+        description="A workflow template's id (GET /workflow/templates); a workflow app "
+        "without draft or template starts as a start joined to an end.",
     )
 
 
@@ -23,6 +31,7 @@ class AppUpdateIn(Schema):
 
 class AppOut(Schema):
     id: uuid.UUID
+    kind: Literal["agent", "workflow"]
     name: str
     description: str
     draft: dict[str, Any]
@@ -59,8 +68,13 @@ class DiffOut(Schema):
 class PlaygroundIn(Schema):
     prompt: str | None = Field(None, max_length=100_000)
     messages: list[dict[str, Any]] | None = None
-    session_id: str | None = Field(None, max_length=64)
-    variables: dict[str, Any] = Field(default_factory=dict)
+    session_id: str | None = Field(
+        None, max_length=64, description="A workflow's paused run to answer with the prompt."
+    )
+    variables: dict[str, Any] = Field(
+        default_factory=dict,
+        description="An agent's prompt variables, or a workflow's start node inputs.",
+    )
     stream: bool = True
 
 
@@ -74,6 +88,7 @@ class SessionOut(Schema):
 class StepOut(Schema):
     index: int
     kind: str
+    node_id: str
     name: str
     input: dict[str, Any]
     output: dict[str, Any]
@@ -85,6 +100,8 @@ class StepOut(Schema):
 
 class RunOut(Schema):
     id: uuid.UUID
+    app_id: uuid.UUID
+    parent_run_id: uuid.UUID | None
     version: int | None
     session_id: str
     surface: str
@@ -108,7 +125,47 @@ class RunOut(Schema):
 
 class RunDetailOut(RunOut):
     steps: list[StepOut]
+    children: list[RunOut] = Field(
+        description="The runs this run started (an app it called), each with its own detail."
+    )
 
     @staticmethod
     def resolve_steps(run) -> list:
         return list(run.steps.all())
+
+    @staticmethod
+    def resolve_children(run) -> list:
+        return list(getattr(run, "children", []))
+
+
+# --- workflows ----------------------------------------------------------------------------------
+
+
+class ProblemOut(Schema):
+    node_id: str | None
+    setting: str | None
+    message: str
+
+
+class WorkflowCheckOut(Schema):
+    problems: list[ProblemOut]
+    variables: dict[str, dict[str, str]] = Field(
+        description="What each node produces, by node id then output name, with its type."
+    )
+
+
+class NodeTypeOut(Schema):
+    type: str
+    settings_schema: dict[str, Any]
+
+
+class TemplateOut(Schema):
+    id: str
+    name: str
+    description: str
+    definition: dict[str, Any]
+
+
+class ImportIn(Schema):
+    yaml: str = Field(min_length=1, max_length=1_000_000)
+    name: str | None = Field(None, min_length=1, max_length=100)

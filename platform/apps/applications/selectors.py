@@ -1,4 +1,5 @@
-"""Reads of agent apps, their versions, sessions and runs, always inside one workspace."""
+"""Reads of apps (agents and workflows), their versions, sessions and runs, always inside
+one workspace."""
 
 from datetime import timedelta
 
@@ -9,6 +10,15 @@ from django.utils import timezone
 from apps.accounts.models import Workspace
 from apps.accounts.tenancy import get_in_workspace
 from apps.applications.models import AgentApp, AppVersion, Run, Session
+from apps.model_endpoints.models import EndpointCapability
+from apps.model_endpoints.selectors import endpoints_for_workspace
+
+
+def chat_models(workspace: Workspace):
+    """The endpoints granted to ``workspace`` that chat (a model is named by its ``name``)."""
+    return endpoints_for_workspace(workspace).filter(
+        capabilities__contains=[EndpointCapability.CHAT]
+    )
 
 
 def apps(workspace: Workspace) -> QuerySet[AgentApp]:
@@ -67,4 +77,17 @@ def runs(app: AgentApp, status: str | None = None) -> QuerySet[Run]:
 
 
 def run(app: AgentApp, run_id: object) -> Run:
-    return get_in_workspace(runs(app).prefetch_related("steps"), app.workspace, pk=run_id)
+    """The app's run with its steps and, as ``children``, the runs it started."""
+    found = get_in_workspace(runs(app).prefetch_related("steps"), app.workspace, pk=run_id)
+    found.children = list(child_runs(found))
+    return found
+
+
+def child_runs(run: Run) -> QuerySet[Run]:
+    """The runs ``run`` started (an agent or app node calling another app), in order."""
+    return (
+        Run.objects.in_workspace(run.workspace)
+        .filter(parent_run_id=run.pk)
+        .select_related("app", "version")
+        .order_by("started_at")
+    )

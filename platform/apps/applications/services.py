@@ -1,5 +1,7 @@
-"""Changes to agent apps: create, edit the draft, publish, roll back, delete; and what a
-run leaves behind: its record with steps, and the session's new exchange."""
+"""Changes to apps: create, edit the draft, publish, roll back, delete; and what a run
+leaves behind: its record with steps, and the session's new exchange. A workflow app's
+draft is checked by ``drafts`` (workflow validation reads the node types, which record
+their runs through this module), then stored here."""
 
 import uuid
 from datetime import datetime
@@ -11,12 +13,11 @@ from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
 from apps.accounts.models import ApiKey, User, Workspace
+from apps.applications import selectors
 from apps.applications.config import AppConfigSchema
-from apps.applications.models import AgentApp, AppVersion, Run, Session, Step
+from apps.applications.models import AgentApp, AppKind, AppVersion, Run, Session, Step
 from apps.http_tools.models import HttpTool
 from apps.knowledge.models import KnowledgeBase
-from apps.model_endpoints.models import EndpointCapability
-from apps.model_endpoints.selectors import endpoints_for_workspace
 from apps.plugins.models import Kind, Plugin
 from apps.plugins.plugin_settings import field_errors
 from apps.plugins.selectors import usable_tools
@@ -110,9 +111,7 @@ def valid_uuids(values: list[str]) -> list[str]:
 
 
 def _chat_models(workspace: Workspace):
-    return endpoints_for_workspace(workspace).filter(
-        capabilities__contains=[EndpointCapability.CHAT]
-    )
+    return selectors.chat_models(workspace)
 
 
 def default_chat_model(workspace: Workspace) -> str:
@@ -131,6 +130,7 @@ def create_app(
     draft: dict[str, Any] | None = None,
     by: User | None,
 ) -> AgentApp:
+    """An agent app (workflow apps: ``drafts.create_app``)."""
     config = parse_config(draft or {})
     if not config.model:
         config = config.model_copy(update={"model": default_chat_model(workspace)})
@@ -155,7 +155,34 @@ def update_app(
     return app
 
 
+def create_workflow_app(
+    workspace: Workspace,
+    *,
+    name: str,
+    description: str = "",
+    definition: dict[str, Any],
+    by: User | None,
+) -> AgentApp:
+    """A workflow app whose draft is ``definition`` (checked by the caller)."""
+    return AgentApp.objects.create(
+        workspace=workspace,
+        kind=AppKind.WORKFLOW,
+        name=name,
+        description=description,
+        draft=definition,
+        created_by=by,
+    )
+
+
+def save_draft(app: AgentApp, draft: dict[str, Any]) -> AgentApp:
+    """Store ``draft`` (checked by the caller) as the app's draft."""
+    app.draft = draft
+    app.save(update_fields=["draft", "updated_at"])
+    return app
+
+
 def update_draft(app: AgentApp, draft: dict[str, Any]) -> AgentApp:
+    """Replace an agent app's draft (workflow apps: ``drafts.update_draft``)."""
     config = parse_config(draft)
     check_references(app.workspace, config)
     app.draft = config.model_dump(mode="json")
@@ -168,9 +195,16 @@ def delete_app(app: AgentApp) -> None:
 
 
 def publish(app: AgentApp, *, notes: str = "", by: User | None) -> AppVersion:
-    """Snapshot the draft as the next version; the app API runs it from now on."""
+    """Snapshot an agent app's draft as the next version; the app API runs it from now on."""
     config = parse_config(app.draft)
     check_publishable(app.workspace, config)
+    return add_version(app, config.model_dump(mode="json"), notes=notes, by=by)
+
+
+def add_version(
+    app: AgentApp, config: dict[str, Any], *, notes: str = "", by: User | None
+) -> AppVersion:
+    """Store ``config`` (checked by the caller) as the app's next version."""
     with transaction.atomic():
         # Lock the app so two publishers cannot take the same number.
         AgentApp.objects.select_for_update().filter(pk=app.pk).first()
@@ -180,7 +214,7 @@ def publish(app: AgentApp, *, notes: str = "", by: User | None) -> AppVersion:
                 workspace=app.workspace,
                 app=app,
                 number=last + 1,
-                config=config.model_dump(mode="json"),
+                config=config,
                 notes=notes,
                 published_by=by,
             )
