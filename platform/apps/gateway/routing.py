@@ -67,11 +67,13 @@ def route(
     app_id: str | None = None,
     batch_id: str | None = None,
     request_id: str | None = None,
+    node_id: str | None = None,
 ) -> Route:
     """The endpoint ``model`` names for ``workspace``. Not granted, disabled or
     unknown are one answer, ``ModelNotFound``: a workspace cannot learn what others have.
     ``app_id`` / ``batch_id`` tag the call's usage with the agent app or the batch that
-    made it; ``request_id`` names the call where no HTTP request does (a batch line)."""
+    made it; ``node_id`` the workflow node of that app; ``request_id`` names the call where
+    no HTTP request does (a batch line)."""
     version = config_cache.current_version()
     endpoint, plugin_class, provider_settings_ = config_cache.cached(
         ("route", workspace.pk, model),
@@ -95,6 +97,7 @@ def route(
             config_version=version,
             app_id=app_id,
             batch_id=batch_id,
+            app_node=node_id,
             **({"request_id": request_id} if request_id else {}),
         ),
     )

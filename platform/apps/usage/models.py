@@ -43,6 +43,11 @@ class UsageRecord(WorkspaceOwned):
     batch_id = models.CharField(
         max_length=40, blank=True, help_text="The batch whose line made the call, if any."
     )
+    app_node = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The workflow node (of the app in app_id) whose run made the call, if any.",
+    )
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:

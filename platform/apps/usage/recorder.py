@@ -51,6 +51,7 @@ class UsageEvent:
     created_at: str
     app_id: str | None = None
     batch_id: str | None = None
+    app_node: str | None = None
 
 
 @dataclass
@@ -74,6 +75,8 @@ class Meter:
     app_id: str | None = None
     #: The batch whose line makes the call (apps.batch), for usage by batch.
     batch_id: str | None = None
+    #: The workflow node (of ``app_id``) whose run makes the call, for usage by node.
+    app_node: str | None = None
 
     def first_token(self) -> None:
         if self.first_token_at is None:
@@ -127,6 +130,7 @@ class Meter:
             created_at=timezone.now().isoformat(),
             app_id=self.app_id,
             batch_id=self.batch_id,
+            app_node=self.app_node,
         )
         record(event)
         if self.ticket is not None:

@@ -51,6 +51,7 @@ def write_events(payloads: list[bytes | str]) -> int:
             request_id=e["request_id"],
             app_id=e.get("app_id"),
             batch_id=e.get("batch_id") or "",
+            app_node=e.get("app_node") or "",
             created_at=datetime.fromisoformat(e["created_at"]),
         )
         for e in events

@@ -185,6 +185,7 @@ class NodeContext:
             surface=self.run.surface,
             api_key=self.run.api_key,
             app_id=str(self.run.app.pk),
+            node_id=self.node.id,
         )
 
     def chat(

@@ -1,0 +1,140 @@
+"""Tool: calls one tool with arguments written in the node, the way an agent app's model
+would call it, through the app's ``Toolbox`` (a tool plugin enabled in the workspace, or one
+of the workspace's HTTP tools).
+
+Settings: ``tool`` (``{"type": "plugin" | "http", "id": ...}``) and ``arguments``. A string
+argument is a template: ``"{{ llm_1.text }}"``; a string that is exactly one reference keeps
+the variable's own value (a number stays a number, a list a list), so typed arguments can be
+passed through. Lists and objects are rendered value by value.
+
+What the tool says is the node's output, errors included (``is_error``): a tool that
+refuses its arguments, times out or fails does not fail the node, so a condition can branch
+on it, as a model reads such a result as an observation. A tool that does not exist here or
+cannot run (disabled, not installed, an HTTP tool deleted since) fails the node.
+"""
+
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import Field
+
+from apps.applications.config import ToolReference
+from apps.applications.models import StepKind
+from apps.applications.toolbox import Toolbox
+from apps.applications.workflow.nodes.base import (
+    Node,
+    NodeContext,
+    NodeResult,
+    NodeSettings,
+    Read,
+    Uses,
+    VarType,
+    template_reads,
+)
+
+#: The longest result the node passes on, in characters.
+RESULT_LIMIT = 100_000
+_WHOLE_REFERENCE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
+
+
+class ToolChoice(NodeSettings):
+    """The shape of an agent app's ``ToolReference``, less the app tools: a workflow calls
+    another app with an agent node, not this one."""
+
+    type: Literal["plugin", "http"] = Field(description="A tool plugin or an HTTP tool.")
+    id: str = Field(min_length=1, max_length=100, description="A plugin id or an HTTP tool id.")
+
+
+class ToolSettings(NodeSettings):
+    tool: ToolChoice = Field(description="The tool called: a tool plugin or an HTTP tool.")
+    arguments: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="The tool's arguments; strings are templates ({{ node_id.output }}).",
+    )
+
+
+def strings_in(value: Any) -> list[str]:
+    """Every string inside an argument value, however deep."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in strings_in(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in strings_in(item)]
+    return []
+
+
+def rendered(ctx: NodeContext, value: Any) -> Any:
+    """An argument with its templates filled in (see the module's docstring)."""
+    if isinstance(value, str):
+        whole = _WHOLE_REFERENCE.match(value)
+        return ctx.value(whole.group(1)) if whole else ctx.render(value)
+    if isinstance(value, dict):
+        return {key: rendered(ctx, item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rendered(ctx, item) for item in value]
+    return value
+
+
+def parsed_json(text: str) -> Any:
+    """``text`` as JSON when it is JSON, else ``None``."""
+    try:
+        return json.loads(text) if text.strip() else None
+    except ValueError:
+        return None
+
+
+def unusable(reference: ToolChoice) -> str:
+    if reference.type == "plugin":
+        return (
+            f"the tool plugin '{reference.id}' is not enabled in this workspace or not "
+            "installed; enable it on the Tools page, or pick another tool."
+        )
+    return f"the HTTP tool '{reference.id}' does not exist in this workspace (deleted since?)."
+
+
+class Tool(Node):
+    type = "tool"
+    Settings = ToolSettings
+
+    def outputs(self, settings: ToolSettings) -> dict[str, VarType]:
+        return {"result": "string", "is_error": "boolean", "json": "any"}
+
+    def reads(self, settings: ToolSettings) -> list[Read]:
+        return [
+            read
+            for name, value in settings.arguments.items()
+            for text in strings_in(value)
+            for read in template_reads(text, f"arguments.{name}")
+        ]
+
+    def uses(self, settings: ToolSettings) -> Uses:
+        return Uses(tools=[settings.tool.model_dump()])
+
+    def run(self, ctx: NodeContext, settings: ToolSettings) -> NodeResult:
+        arguments = rendered(ctx, settings.arguments)
+        reference = ToolReference(type=settings.tool.type, id=settings.tool.id)
+        toolbox = Toolbox(ctx.run.workspace, [reference])
+        if not toolbox:
+            raise ctx.failed(unusable(settings.tool))
+        [spec] = toolbox.specs
+        _, invocation = toolbox.call(spec.name, json.dumps(arguments, ensure_ascii=False))
+        ctx.check()
+        result = invocation.result
+        content = result.content
+        ctx.run.trace.step(
+            StepKind.TOOL,
+            spec.name,
+            input={"arguments": arguments},
+            output={"content": content, "is_error": result.is_error},
+            latency_ms=invocation.duration_ms,
+            error=content if result.is_error else "",
+        )
+        if len(content) > RESULT_LIMIT:
+            content = content[:RESULT_LIMIT] + f"\n[... cut at {RESULT_LIMIT} characters]"
+            parsed = None
+        else:
+            parsed = parsed_json(content)
+        return NodeResult({"result": content, "is_error": result.is_error, "json": parsed})
