@@ -176,14 +176,13 @@ def iteration_flow(concurrency: int, inner: dict[str, Any]) -> dict[str, Any]:
 
 
 def iteration_inner(node_types: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
-    """The cheapest inner node this engine has (a template over the item), and what it is."""
-    for type_, settings in (
-        ("template_transform", {"template": "{{ loop.item }}"}),
-        ("template", {"template": "{{ loop.item }}"}),
-        ("variable_assigner", {"value": "loop.item"}),
-    ):
-        if type_ in node_types:
-            return node(type_, type_, **settings), f"{type_} node"
+    """The cheapest inner node this engine has, and what it is: a template transform of the
+    item (no model call)."""
+    if "template_transform" in node_types:
+        inner = node(
+            "inner", "template_transform", template="{{ item }}", variables={"item": "loop.item"}
+        )
+        return inner, "a template transform of the item"
     return None
 
 
