@@ -10,14 +10,19 @@ steps written to Postgres at the end). Nothing goes through HTTP on the platform
 the figures are the engine's own, plus the gateway's for model calls.
 
 Each case is run ``--warmup`` times unmeasured (the first run compiles the graph; the
-compiled graph is kept by the definition's content), then ``--runs`` times measured, one
-run at a time; the tables give p50 and p95 in milliseconds.
+compiled graph is kept by the definition's content), then ``--runs`` rounds in which the
+cases compared with each other run once each, one run at a time (so load that comes and
+goes on a shared machine weighs on each alike); the tables give p50 and p95 in
+milliseconds.
 
 (a) The engine's own cost per node: a chain start -> N answer nodes -> end (N = 1, 10,
     50; an answer node renders a one-character template and streams it; no model call).
     Per node = run time / (N + 2) nodes; the marginal cost of a node is the slope between
     the chains of 10 and 50 answer nodes (the run's fixed cost, recording included, drops
-    out). Target: <= 2 ms a node.
+    out). Beside them: the time spent writing the run and its steps
+    (``services.record_run``, wrapped) and the same chain shape on LangGraph alone (the
+    engine's state and stream modes, no engine, trace or recording). Target: <= 2 ms a
+    node.
 (b) A flow of 10 nodes with 4 model calls: start -> llm -> condition -> llm -> answer ->
     llm -> condition -> answer -> llm -> end (each condition has an else branch that is not
     taken). A model call's time is measured around the gateway's stream
@@ -26,15 +31,16 @@ run at a time; the tables give p50 and p95 in milliseconds.
     recorded (the model steps' ``latency_ms``) and the stub's own time (request received ->
     answer written). Target: <= 25 ms added at p50.
 (c) An iteration over 1, 10, 50 and 100 items, concurrency 1 and 4, when the engine has
-    an ``iteration`` node type (one answer-free inner node: a template over the item, or an
-    answer node where no template node exists). Per item = (run time - the run without
-    items) / items.
+    an ``iteration`` node type (inside it, a template transform of the item: no model
+    call). Per item = (run time - the run over an empty list) / items.
 (d) An agent app (one model call, no knowledge, no tools: the engine's one-node graph,
     ``runtime.run_app``) against the same model call made directly (route + gateway stream,
     consumed here): the agent path's added cost.
 
-``--profile`` runs (a)'s 50-node chain under cProfile once more and prints where the time
-goes (the functions with the most time of their own, and the most cumulative time).
+``--profile`` runs (a)'s 50-answer chain and (d)'s agent app under cProfile once more
+(the worker threads LangGraph runs nodes on, and the stub's, each with a profiler of its
+own, added up) and prints where the time goes: the functions with the most time of their
+own, and the most cumulative time.
 
 Run from the repository root, in the project's virtual environment:
 
@@ -56,6 +62,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -336,13 +343,19 @@ class Bench:
             record=self.recording.seconds,
         )
 
-    def measure(self, name: str, once: Callable[[], Sample], args: argparse.Namespace) -> Case:
-        for _ in range(args.warmup):
-            once()
-        case = Case(name)
+    def measure(
+        self, cases: dict[Any, Callable[[], Sample]], args: argparse.Namespace
+    ) -> dict[Any, Case]:
+        """Each case ``--warmup`` times, then ``--runs`` rounds of one run of each, so that
+        load that comes and goes on the machine weighs on every case alike."""
+        for once in cases.values():
+            for _ in range(args.warmup):
+                once()
+        found = {key: Case(str(key)) for key in cases}
         for _ in range(args.runs):
-            case.samples.append(once())
-        return case
+            for key, once in cases.items():
+                found[key].samples.append(once())
+        return found
 
     def traced_model_ms(self, app: Any, runs: int) -> list[int]:
         """The model steps' latency_ms per run, summed, for the app's last ``runs`` runs."""
@@ -464,6 +477,10 @@ def bare_langgraph(answers: int) -> Callable[[], Sample]:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f}"
+
+
+def ms_since(started: float) -> str:
+    return ms(time.perf_counter() - started)
 
 
 def print_table(header: list[str], rows: list[list[str]]) -> None:
@@ -671,10 +688,6 @@ def register_model(workspace: Any, stub: UpstreamServer) -> None:
 def main() -> int:
     args = arguments()
     began = time.monotonic()
-    chains: dict[int, Case] = {}
-    bare: dict[int, Case] = {}
-    iterations: dict[tuple[int, int], Case] = {}
-    iteration_note = ""
     with UpstreamServer() as stub, bench_platform("workflow") as platform:
         from langgraph.version import __version__ as langgraph_version  # type: ignore[import-not-found]
 
@@ -683,59 +696,53 @@ def main() -> int:
         register_model(platform.workspace, stub)
         bench = Bench(platform.workspace, stub, install_clock(), install_record_clock())
 
+        runs: dict[Any, Callable[[], Sample]] = {}
         for answers in CHAIN_LENGTHS:
             app, definition = bench.workflow(answer_chain(answers))
             started = time.perf_counter()
             bench.run_workflow(app, definition, {})
-            first = time.perf_counter() - started
-            chains[answers] = bench.measure(
-                f"chain {answers}",
-                lambda: bench.run_workflow(app, definition, {}),  # noqa: B023
-                args,
-            )
-            bare[answers] = bench.measure(f"bare {answers}", bare_langgraph(answers), args)
-            progress(f"chain of {answers}: first run (compiles) {ms(first)} ms")
-        chain_app, chain_definition = app, definition
+            progress(f"chain of {answers}: first run (compiles) {ms_since(started)} ms")
+            runs[("engine", answers)] = partial(bench.run_workflow, app, definition, {})
+            runs[("bare", answers)] = bare_langgraph(answers)
+        chain_run = runs[("engine", max(CHAIN_LENGTHS))]
+        measured = bench.measure(runs, args)
+        chains = {n: measured[("engine", n)] for n in CHAIN_LENGTHS}
+        bare = {n: measured[("bare", n)] for n in CHAIN_LENGTHS}
+        progress("chains measured")
 
         flow_app, flow_definition = bench.workflow(model_flow())
         flow = bench.measure(
-            "model flow", lambda: bench.run_workflow(flow_app, flow_definition, {}), args
-        )
+            {"flow": partial(bench.run_workflow, flow_app, flow_definition, {})}, args
+        )["flow"]
         traced = bench.traced_model_ms(flow_app, args.runs)
         progress("model flow measured")
 
-        iteration_base = None
+        iterations: dict[tuple[int, int], Case] = {}
         if args.skip_iteration:
             iteration_note = "skipped (--skip-iteration)"
-        elif "iteration" not in NODE_TYPES:
+        elif "iteration" not in NODE_TYPES or iteration_inner(NODE_TYPES) is None:
             iteration_note = "not measured: this engine has no iteration node type yet"
         else:
-            inner_node, iteration_note = iteration_inner(NODE_TYPES) or (
-                node("inner", "answer", text="{{ loop.item }}"),
-                "answer node",
-            )
+            inner_node, iteration_note = iteration_inner(NODE_TYPES)  # type: ignore[misc]
+            runs = {}
             for concurrency in ITERATION_CONCURRENCY:
                 app, definition = bench.workflow(iteration_flow(concurrency, inner_node))
-                if iteration_base is None:
-                    iteration_base = bench.measure(
-                        "iteration, no items",
-                        lambda: bench.run_workflow(app, definition, {"items": []}),  # noqa: B023
-                        args,
-                    )
-                for items in ITERATION_SIZES:
+                for items in (0, *ITERATION_SIZES):
+                    if items == 0 and concurrency != ITERATION_CONCURRENCY[0]:
+                        continue
                     values = {"items": [f"item {i}" for i in range(items)]}
-                    iterations[(concurrency, items)] = bench.measure(
-                        f"iteration {items}/{concurrency}",
-                        lambda: bench.run_workflow(app, definition, values),  # noqa: B023
-                        args,
+                    runs[(concurrency, items)] = partial(
+                        bench.run_workflow, app, definition, values
                     )
-                progress(f"iteration at concurrency {concurrency} measured")
+            iterations = bench.measure(runs, args)
+            progress("iterations measured")
 
         agent = direct = None
         if not args.skip_agent:
             agent_app, agent_config = bench.agent_app()
-            agent = bench.measure("agent", lambda: bench.run_agent(agent_app, agent_config), args)
-            direct = bench.measure("direct", bench.direct_call, args)
+            agent_run = partial(bench.run_agent, agent_app, agent_config)
+            measured = bench.measure({"agent": agent_run, "direct": bench.direct_call}, args)
+            agent, direct = measured["agent"], measured["direct"]
             progress("agent path measured")
 
         if stub.crashes:
@@ -762,22 +769,19 @@ def main() -> int:
             + f" ({ms(added)} ms)"
         )
         print("\n(c) iteration width (ms)")
-        if iterations and iteration_base is not None:
-            iteration_report(iterations, iteration_base, iteration_note)
+        if iterations:
+            base = iterations.pop((ITERATION_CONCURRENCY[0], 0))
+            iteration_report(iterations, base, iteration_note)
         else:
             print(iteration_note)
         if agent is not None and direct is not None:
             print("\n(d) the agent app path (a one-node graph) against the model call alone (ms)")
             agent_report(agent, direct)
         if args.profile:
-            runs = max(10, args.runs // 5)
-            profile(
-                "the 50-node chain",
-                lambda: bench.run_workflow(chain_app, chain_definition, {}),
-                runs,
-            )
-            if agent is not None:
-                profile("the agent app", lambda: bench.run_agent(agent_app, agent_config), runs)
+            profiled = max(10, args.runs // 5)
+            profile(f"the {max(CHAIN_LENGTHS)}-answer chain", chain_run, profiled)
+            if not args.skip_agent:
+                profile("the agent app", agent_run, profiled)
     print(f"\ntotal run time {time.monotonic() - began:.0f} s")
     return 0
 
