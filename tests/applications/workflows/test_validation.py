@@ -297,3 +297,93 @@ def test_the_definition_given_is_not_changed(acme, chat):
     parsed = parse(data)
     problems(acme, parsed)
     assert parsed.nodes[1].parent == "nowhere"
+
+
+STEPS = {
+    "type": "object",
+    "properties": {"steps": {"type": "array", "items": {"type": "string"}}},
+    "required": ["steps"],
+}
+
+
+def looped(inner: list[dict] | None = None, inner_edges: list[dict] | None = None, **loop) -> dict:
+    """start → plan (JSON steps) → loop (over the steps; inside: do) → end."""
+    settings = {"items": "plan.structured.steps", "output": "do.text", **loop}
+    step = llm("do", "Step {{ loop.index }}: {{ loop.item }} of {{ sys.query }}")
+    inside = [{**step, "parent": "loop"}] if inner is None else inner
+    return definition(
+        [
+            node("start", "start"),
+            llm("plan", json_schema=STEPS),
+            node("loop", "iteration", **settings),
+            *inside,
+            node("end", "end", output="{{ loop.results }}"),
+        ],
+        [*chain("start", "plan", "loop", "end"), *(inner_edges or [])],
+    )
+
+
+def test_an_iteration_reads_item_and_index_inside_and_its_results_after(acme, chat):
+    assert problems(acme, looped()) == []
+
+
+def test_an_inner_node_cannot_read_a_later_outer_node(acme, chat):
+    data = looped([{**llm("do", "{{ end.output }}"), "parent": "loop"}])
+    problem = only(acme, data)
+    assert (problem.node_id, problem.setting) == ("do", "prompt")
+    assert "end.output is used before it is produced" in problem.message
+
+
+def test_item_is_read_only_inside_its_iteration(acme, chat):
+    data = looped()
+    data["nodes"][-1]["data"]["output"] = "{{ loop.item }}"
+    problem = only(acme, data)
+    assert problem.node_id == "end"
+    assert "'loop' has no output 'item' (it has results)" in problem.message
+
+
+def test_an_edge_crossing_an_iteration_boundary(acme, chat):
+    data = looped(inner_edges=[edge("do", "end")])
+    problem = only(acme, data)
+    assert problem.node_id == "do"
+    assert "crosses an iteration's boundary" in problem.message
+
+
+def test_an_iteration_needs_one_inner_entry(acme, chat):
+    two = [
+        {**llm("do", "{{ loop.item }}"), "parent": "loop"},
+        {**llm("also", "{{ loop.item }}"), "parent": "loop"},
+    ]
+    problem = only(acme, looped(two))
+    assert problem.node_id == "loop"
+    assert "exactly one inner node that no edge enters (found do, also)" in problem.message
+    empty = only(acme, looped([], output="plan.text"))
+    assert (empty.node_id, empty.message) == ("loop", "the iteration has no nodes inside.")
+
+
+def test_the_collected_output_is_an_inner_nodes(acme, chat):
+    problem = only(acme, looped(output="plan.text"))
+    assert (problem.node_id, problem.setting) == ("loop", "data.output")
+    assert "'plan' is not a node inside this iteration" in problem.message
+    problem = only(acme, looped(output="do.nothing"))
+    assert "'do' has no output 'nothing' (it has text)" in problem.message
+
+
+def test_a_parent_must_be_an_iteration(acme, chat):
+    data = simple(llm("a"))
+    data["nodes"][1]["parent"] = "start"
+    assert ("a", "parent", "'start' is not an iteration node here.") in found(acme, data)
+
+
+def test_human_input_cannot_be_inside_an_iteration(acme, chat):
+    inner = [{**node("ask", "human_input", question="{{ loop.item }}?"), "parent": "loop"}]
+    problem = only(acme, looped(inner, output="ask.answer"))
+    assert (problem.node_id, problem.setting) == ("ask", "parent")
+    assert "human input node cannot be inside an iteration" in problem.message
+
+
+def test_items_must_be_an_array_or_an_object_path(acme, chat):
+    data = looped(items="plan.text")
+    problem = only(acme, data)
+    assert (problem.node_id, problem.setting) == ("loop", "items")
+    assert "plan.text is a string; this setting needs an array" in problem.message

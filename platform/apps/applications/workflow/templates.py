@@ -6,15 +6,11 @@ default chat model (``""`` when it has none: validation then asks for one).
   retrievals; a variable aggregator takes whichever ran; an LLM answers from it. Its
   knowledge bases are left empty for the user to pick: until they do, validation names each
   retrieval node's missing knowledge base.
-- ``document_summariser``: a parameter extractor (a model call answering JSON of a schema)
-  splits the start's ``document`` into ``sections``; an iteration summarises each; an LLM
-  combines the summaries.
-- ``plan_and_solve``: a planner (a parameter extractor) writes ``{"steps": [...]}``; an
-  iteration runs an agent on each step; a last LLM writes the report.
-
-The splitter and the planner are parameter extractors rather than LLM nodes with a JSON
-schema because an LLM node's ``structured`` output is an object, and an iteration reads an
-array.
+- ``document_summariser``: an LLM splits the start's ``document`` into sections (JSON of a
+  schema); an iteration summarises each (``split.structured.sections``); an LLM combines
+  the summaries.
+- ``plan_and_solve``: a planner LLM writes ``{"steps": [...]}``; an iteration runs an agent
+  (written inline) on each step; a last LLM writes the report.
 
 Definitions are plain data (the stored format), laid out left to right for the canvas.
 """
@@ -189,23 +185,23 @@ def document_summariser(model: str) -> dict[str, Any]:
             ),
             _node(
                 "split",
-                "parameter_extractor",
+                "llm",
                 1,
                 title="Split into sections",
                 model=model,
-                query="start.document",
-                parameters=SECTIONS_SCHEMA,
-                instructions=(
-                    "Split the document into its sections, in order; give the full text of "
-                    "each section."
+                system_prompt=(
+                    "Split the document into its sections, in order. Reply with JSON: "
+                    '{"sections": ["the full text of each section", ...]}.'
                 ),
+                prompt="{{ start.document }}",
+                json_schema=SECTIONS_SCHEMA,
             ),
             _node(
                 "each_section",
                 "iteration",
                 3,
                 title="Summarise each section",
-                items="split.sections",
+                items="split.structured.sections",
                 concurrency=4,
                 output="summarise.text",
             ),
@@ -228,7 +224,7 @@ def document_summariser(model: str) -> dict[str, Any]:
                 model=model,
                 prompt=(
                     "Write one summary of the document from these section summaries, "
-                    "in order:\n\n{{ each_section.output }}"
+                    "in order:\n\n{{ each_section.results }}"
                 ),
             ),
             _node("end", "end", 5, title="End", output="{{ combine.text }}"),
@@ -243,23 +239,23 @@ def plan_and_solve(model: str) -> dict[str, Any]:
             _node("start", "start", 0, title="Start"),
             _node(
                 "plan",
-                "parameter_extractor",
+                "llm",
                 1,
                 title="Plan",
                 model=model,
-                query="sys.query",
-                parameters=STEPS_SCHEMA,
-                instructions=(
+                system_prompt=(
                     "Break the task into at most five concrete steps, in the order to carry "
-                    "them out."
+                    'them out. Reply with JSON: {"steps": ["step one", ...]}.'
                 ),
+                prompt="{{ start.query }}",
+                json_schema=STEPS_SCHEMA,
             ),
             _node(
                 "solve",
                 "iteration",
                 3,
                 title="Solve each step",
-                items="plan.steps",
+                items="plan.structured.steps",
                 concurrency=1,
                 output="worker.text",
             ),
@@ -282,7 +278,7 @@ def plan_and_solve(model: str) -> dict[str, Any]:
                 title="Report",
                 model=model,
                 prompt=(
-                    "The task: {{ start.query }}\n\nWhat each step found:\n{{ solve.output }}"
+                    "The task: {{ start.query }}\n\nWhat each step found:\n{{ solve.results }}"
                     "\n\nWrite the final answer."
                 ),
             ),

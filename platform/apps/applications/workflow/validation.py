@@ -397,7 +397,7 @@ class _Checker:
         found: dict[str, dict[str, str] | None] = {"sys": dict(SYS_OUTPUTS)}
         for position, at in enumerate(self.enclosing(node_id)):
             if position > 0:
-                found[at] = dict(ITERATION_OUTPUTS)
+                found[at] = self.inner_variables(at)
             for ancestor in self.ancestors(at):
                 found[ancestor] = self.outputs(ancestor)
         if self.nodes[node_id].type == ITERATION:
@@ -405,6 +405,13 @@ class _Checker:
                 if inner != node_id and node_id in self.enclosing(inner)[1:]:
                     found[inner] = self.outputs(inner)
         return found
+
+    def inner_variables(self, iteration: str) -> dict[str, str]:
+        """What the nodes inside ``iteration`` read as ``<iteration>.item`` and ``.index``."""
+        kind, settings = self.kind(iteration), self.settings.get(iteration)
+        if settings is not None and hasattr(kind, "inner_variables"):
+            return dict(kind.inner_variables(settings))
+        return dict(ITERATION_OUTPUTS)
 
     def outputs(self, node_id: str) -> dict[str, str] | None:
         if node_id not in self.settings:
@@ -418,6 +425,31 @@ class _Checker:
                 available = self.available(node_id)
                 for read in reads:
                     self.check_read(node_id, read, available)
+            if self.nodes[node_id].type == ITERATION:
+                self.check_collected(node_id, settings)
+
+    def check_collected(self, iteration: str, settings: Any) -> None:
+        """An iteration's ``output`` names an output of a node inside it."""
+        collected = getattr(settings, "output", None)
+        match = REFERENCE.match(collected or "") if isinstance(collected, str) else None
+        if match is None:
+            return
+        inner, name = match.groups()
+        if inner not in self.nodes or self.parents[inner] != iteration:
+            self.problem(
+                iteration,
+                "data.output",
+                f"{collected}: '{inner}' is not a node inside this iteration.",
+            )
+            return
+        outputs = self.outputs(inner)
+        if outputs is not None and name not in outputs:
+            offered = ", ".join(sorted(outputs)) or "nothing"
+            self.problem(
+                iteration,
+                "data.output",
+                f"{collected}: '{inner}' has no output '{name}' (it has {offered}).",
+            )
 
     def check_read(
         self, node_id: str, read: Any, available: dict[str, dict[str, str] | None]
@@ -457,7 +489,7 @@ class _Checker:
             self.problem(
                 node_id,
                 setting,
-                f"{read.reference} is a {produced}; this setting needs a {read.type}.",
+                f"{read.reference} is {_a(produced)}; this setting needs {_a(read.type)}.",
             )
 
     # --- the workspace's things -----------------------------------------------------------------
@@ -550,6 +582,10 @@ class _Checker:
                         "data.app_id",
                         f"the app '{app_id}' is not published yet; publish it first.",
                     )
+
+
+def _a(type_name: str) -> str:
+    return f"{'an' if type_name[:1] in 'aeiou' else 'a'} {type_name}"
 
 
 def _uuid(value: Any) -> str:
