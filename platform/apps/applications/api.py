@@ -30,6 +30,7 @@ from apps.applications.schemas import (
     AppOut,
     AppUpdateIn,
     DiffOut,
+    ImportIn,
     PlaygroundIn,
     PublishIn,
     RunDetailOut,
@@ -88,6 +89,18 @@ def create_app(request: HttpRequest, payload: AppCreateIn):
     ctx = workspace_context(request)
     ctx.require(Permission.EDIT_APPS)
     app = drafts.create_app(ctx.workspace, **payload.model_dump(), by=caller_user(request))
+    return Status(201, _app_out(app))
+
+
+@router.post("/apps/import", response={201: AppOut})
+def import_app(request: HttpRequest, payload: ImportIn):
+    """A new workflow app from an exported YAML document (checked as a save is; a newer
+    format than this platform reads is refused)."""
+    ctx = workspace_context(request)
+    ctx.require(Permission.EDIT_APPS)
+    app = drafts.import_workflow(
+        ctx.workspace, text=payload.yaml, name=payload.name, by=caller_user(request)
+    )
     return Status(201, _app_out(app))
 
 

@@ -7,18 +7,12 @@ import uuid
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Body, Router, Status
+from ninja import Body, Router
 
-from apps.accounts.context import caller_user, workspace_context
+from apps.accounts.context import workspace_context
 from apps.accounts.permissions import Permission
 from apps.applications import drafts, selectors, services
-from apps.applications.schemas import (
-    AppOut,
-    ImportIn,
-    NodeTypeOut,
-    TemplateOut,
-    WorkflowCheckOut,
-)
+from apps.applications.schemas import NodeTypeOut, TemplateOut, WorkflowCheckOut
 from apps.applications.workflow import validation
 from apps.applications.workflow.node_types import NODE_TYPES
 from apps.applications.workflow.templates import TEMPLATES
@@ -89,15 +83,3 @@ def export_workflow(request: HttpRequest, app_id: uuid.UUID):
     filename = re.sub(r"[^A-Za-z0-9_.-]+", "-", app.name).strip("-") or "workflow"
     response["Content-Disposition"] = f'attachment; filename="{filename}.yaml"'
     return response
-
-
-@router.post("/apps/import", response={201: AppOut})
-def import_workflow(request: HttpRequest, payload: ImportIn):
-    """A new workflow app from an exported YAML document (checked as a save is; a newer
-    format than this platform reads is refused)."""
-    ctx = workspace_context(request)
-    ctx.require(Permission.EDIT_APPS)
-    app = drafts.import_workflow(
-        ctx.workspace, text=payload.yaml, name=payload.name, by=caller_user(request)
-    )
-    return Status(201, selectors.app(ctx.workspace, app.pk))
