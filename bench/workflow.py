@@ -158,8 +158,9 @@ MODEL_FLOW_NODES = 10
 MODEL_FLOW_CALLS = 4
 
 
-def iteration_flow(concurrency: int, inner: dict[str, Any]) -> dict[str, Any]:
-    """start (an array input ``items``) -> iteration over it (one inner node) -> end."""
+def iteration_flow(concurrency: int, inner: dict[str, Any], collected: str) -> dict[str, Any]:
+    """start (an array input ``items``) -> iteration over it (one inner node) -> end, which
+    answers what the iteration collected (its output ``collected``)."""
     return {
         "nodes": [
             node(
@@ -175,7 +176,7 @@ def iteration_flow(concurrency: int, inner: dict[str, Any]) -> dict[str, Any]:
                 output="inner.output",
             ),
             {**inner, "id": "inner", "parent": "loop"},
-            node("end", "end", output="{{ loop.output }}"),
+            node("end", "end", output=f"{{{{ loop.{collected} }}}}"),
         ],
         "edges": chain("start", "loop", "end"),
         "max_steps": 2000,
@@ -718,15 +719,19 @@ def main() -> int:
         progress("model flow measured")
 
         iterations: dict[tuple[int, int], Case] = {}
+        runs = {}
         if args.skip_iteration:
             iteration_note = "skipped (--skip-iteration)"
         elif "iteration" not in NODE_TYPES or iteration_inner(NODE_TYPES) is None:
             iteration_note = "not measured: this engine has no iteration node type yet"
         else:
             inner_node, iteration_note = iteration_inner(NODE_TYPES)  # type: ignore[misc]
-            runs = {}
+            kind = NODE_TYPES["iteration"]
+            probe = {"items": "start.items", "output": "inner.output"}
+            [collected] = kind.outputs(kind.Settings.model_validate(probe))
             for concurrency in ITERATION_CONCURRENCY:
-                app, definition = bench.workflow(iteration_flow(concurrency, inner_node))
+                data = iteration_flow(concurrency, inner_node, collected)
+                app, definition = bench.workflow(data)
                 for items in (0, *ITERATION_SIZES):
                     if items == 0 and concurrency != ITERATION_CONCURRENCY[0]:
                         continue
@@ -780,6 +785,9 @@ def main() -> int:
         if args.profile:
             profiled = max(10, args.runs // 5)
             profile(f"the {max(CHAIN_LENGTHS)}-answer chain", chain_run, profiled)
+            if iterations:
+                largest = (ITERATION_CONCURRENCY[0], max(ITERATION_SIZES))
+                profile(f"the iteration over {largest[1]} items", runs[largest], profiled)
             if not args.skip_agent:
                 profile("the agent app", agent_run, profiled)
     print(f"\ntotal run time {time.monotonic() - began:.0f} s")
