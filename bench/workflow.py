@@ -32,7 +32,9 @@ milliseconds.
     answer written). Target: <= 25 ms added at p50.
 (c) An iteration over 1, 10, 50 and 100 items, concurrency 1 and 4, when the engine has
     an ``iteration`` node type (inside it, a template transform of the item: no model
-    call). Per item = (run time - the run over an empty list) / items.
+    call). Per item = (run time - the run over an empty list) / items. Then 8 items with
+    an LLM node inside and the stub answering each call after 50 ms, at concurrency 1 and
+    4: what running items at once buys when they wait on a model.
 (d) An agent app (one model call, no knowledge, no tools: the engine's one-node graph,
     ``runtime.run_app``) against the same model call made directly (route + gateway stream,
     consumed here): the agent path's added cost.
@@ -71,12 +73,15 @@ sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
 from bench.gateway import percentile  # noqa: E402
 from bench.knowledge_harness import bench_platform  # noqa: E402
-from tests.upstream import UpstreamServer  # noqa: E402
+from tests.upstream import UpstreamServer, slow  # noqa: E402
 
 MODEL = "bench-chat"
 CHAIN_LENGTHS = (1, 10, 50)
 ITERATION_SIZES = (1, 10, 50, 100)
 ITERATION_CONCURRENCY = (1, 4)
+#: (c)'s iteration with a model call inside: items, and how long the stub takes to answer.
+MODEL_ITEMS = 8
+MODEL_DELAY = 0.05
 TARGET_PER_NODE_MS = 2.0
 TARGET_ADDED_MS = 25.0
 PROMPT = "Where is my parcel?"
@@ -158,7 +163,9 @@ MODEL_FLOW_NODES = 10
 MODEL_FLOW_CALLS = 4
 
 
-def iteration_flow(concurrency: int, inner: dict[str, Any], collected: str) -> dict[str, Any]:
+def iteration_flow(
+    concurrency: int, inner: dict[str, Any], collected: str, inner_output: str = "output"
+) -> dict[str, Any]:
     """start (an array input ``items``) -> iteration over it (one inner node) -> end, which
     answers what the iteration collected (its output ``collected``)."""
     return {
@@ -173,7 +180,7 @@ def iteration_flow(concurrency: int, inner: dict[str, Any], collected: str) -> d
                 "iteration",
                 items="start.items",
                 concurrency=concurrency,
-                output="inner.output",
+                output=f"inner.{inner_output}",
             ),
             {**inner, "id": "inner", "parent": "loop"},
             node("end", "end", output=f"{{{{ loop.{collected} }}}}"),
@@ -181,6 +188,10 @@ def iteration_flow(concurrency: int, inner: dict[str, Any], collected: str) -> d
         "edges": chain("start", "loop", "end"),
         "max_steps": 2000,
     }
+
+
+def llm_inner() -> dict[str, Any]:
+    return node("inner", "llm", model=MODEL, prompt="Work on {{ loop.item }}")
 
 
 def iteration_inner(node_types: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
@@ -303,12 +314,21 @@ class Bench:
         )
         return app, definition
 
-    def run_workflow(self, app: Any, definition: Any, inputs: dict[str, Any]) -> Sample:
+    def run_workflow(
+        self,
+        app: Any,
+        definition: Any,
+        inputs: dict[str, Any],
+        slow_calls: int = 0,
+    ) -> Sample:
+        """One run; the first ``slow_calls`` model calls wait ``MODEL_DELAY`` at the stub."""
         from apps.applications.events import Finished, NodeFinished
         from apps.applications.models import RunSurface
         from apps.applications.workflow.runner import plan_workflow, run_workflow
 
         self.stub.reset()
+        if slow_calls:
+            self.stub.script("chat", *(slow(MODEL_DELAY) for _ in range(slow_calls)))
         self.clock.reset()
         self.recording.seconds = 0.0
         began = time.perf_counter()
@@ -605,6 +625,19 @@ def iteration_report(cases: dict[tuple[int, int], Case], base: Case, inner: str)
     print_table(["iteration", "runs", "run p50", "run p95", "per item p50"], rows)
 
 
+def waiting_report(cases: dict[int, Case]) -> None:
+    rows = [
+        [
+            f"concurrency {concurrency}",
+            str(len(case.walls())),
+            ms(p(case.walls(), 50)),
+            ms(p(case.walls(), 95)),
+        ]
+        for concurrency, case in cases.items()
+    ]
+    print_table(["iteration", "runs", "run p50", "run p95"], rows)
+
+
 def agent_report(agent: Case, direct: Case) -> None:
     rows = []
     for name, case in (("agent app run", agent), ("the model call made directly", direct)):
@@ -719,6 +752,7 @@ def main() -> int:
         progress("model flow measured")
 
         iterations: dict[tuple[int, int], Case] = {}
+        waited: dict[int, Case] = {}
         runs = {}
         if args.skip_iteration:
             iteration_note = "skipped (--skip-iteration)"
@@ -741,6 +775,17 @@ def main() -> int:
                     )
             iterations = bench.measure(runs, args)
             progress("iterations measured")
+            waiting = {}
+            for concurrency in ITERATION_CONCURRENCY:
+                data = iteration_flow(concurrency, llm_inner(), collected, "text")
+                app, definition = bench.workflow(data)
+                values = {"items": [f"item {i}" for i in range(MODEL_ITEMS)]}
+                waiting[concurrency] = partial(
+                    bench.run_workflow, app, definition, values, MODEL_ITEMS
+                )
+            few = argparse.Namespace(runs=min(args.runs, 20), warmup=1)
+            waited = bench.measure(waiting, few)
+            progress("iterations with model calls measured")
 
         agent = direct = None
         if not args.skip_agent:
@@ -777,6 +822,12 @@ def main() -> int:
         if iterations:
             base = iterations.pop((ITERATION_CONCURRENCY[0], 0))
             iteration_report(iterations, base, iteration_note)
+            print(
+                f"\nan LLM node inside, {MODEL_ITEMS} items, the stub answering after "
+                f"{MODEL_DELAY * 1000:.0f} ms (the items' model calls alone: "
+                f"{MODEL_ITEMS * MODEL_DELAY * 1000:.0f} ms one after another):"
+            )
+            waiting_report(waited)
         else:
             print(iteration_note)
         if agent is not None and direct is not None:
