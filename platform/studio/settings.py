@@ -182,6 +182,9 @@ KNOWLEDGE_INGEST_LEASE_SECONDS = env_int("MINISTUDIO_INGEST_LEASE_SECONDS", defa
 
 # --- Agent apps: a session's history is forgotten after this long without a call.
 AGENT_SESSION_IDLE_SECONDS = env_int("MINISTUDIO_SESSION_IDLE_SECONDS", default=3600)
+# An app may call another published app as a tool, which may call another...: this many
+# levels below the app first called, at most (a deeper call is the tool's error).
+AGENT_DELEGATION_MAX_DEPTH = env_int("MINISTUDIO_DELEGATION_MAX_DEPTH", default=3)
 
 # A request body (JSON, or an upload's form fields; files count apart) may carry this much;
 # more answers 413 RequestTooLarge in the surface's error shape.

@@ -44,12 +44,26 @@ class KnowledgeSettings(BaseModel):
 
 
 class ToolReference(BaseModel):
-    """A tool the app may call: an installed tool plugin, or a workspace's HTTP tool."""
+    """A tool the app may call: an installed tool plugin, a workspace's HTTP tool, or
+    another published app of the workspace (agent orchestration: ``delegation``)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["plugin", "http"]
-    id: str = Field(min_length=1, max_length=100, description="A plugin id or an HTTP tool id.")
+    type: Literal["plugin", "http", "app"]
+    id: str = Field(
+        min_length=1, max_length=100, description="A plugin id, an HTTP tool id or an app id."
+    )
+
+    @model_validator(mode="after")
+    def _app_id(self) -> "ToolReference":
+        if self.type == "app":
+            try:
+                self.id = str(uuid.UUID(self.id))
+            except ValueError:
+                raise ValueError(
+                    f"an app tool's id is the app's id (a UUID), not {self.id!r}"
+                ) from None
+        return self
 
 
 class ModelParameters(BaseModel):

@@ -15,6 +15,11 @@ strategy each).
 Every model call goes through the gateway, so quotas and metering (tagged with the app)
 apply to each. Closing the generator (the client went away) closes the model stream in
 flight and records the run as cancelled (``recording``).
+
+A run given a ``delegate`` (``delegation.call_app``) may call the published apps its
+configuration names as tools; each such call is a sub-run recorded under this one.
+``agent_events`` is the agent's work alone, for a workflow's agent node too: it writes to
+whatever ``Answering`` it is given (the run's recorder, or a node that keeps the answer).
 """
 
 import contextlib
@@ -24,21 +29,22 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 
 from apps.applications import prompts, services
+from apps.applications.app_tools import Caller, Delegate
 from apps.applications.config import AppConfigSchema
-from apps.applications.events import Event, Finished, Thought
+from apps.applications.events import Event, Finished, TextDelta, Thought
 from apps.applications.model_calls import ReplyParts, counted, model_stream
 from apps.applications.models import StepKind
 from apps.applications.recording import RunRecorder, Trace, ms_since
 from apps.applications.run_plan import RunPlan
 from apps.applications.tool_loop import Reply, ToolLoop, for_model, use_tool
-from apps.applications.toolbox import Toolbox
+from apps.applications.toolbox import AppRunner, Toolbox
 from apps.applications.workflow.engine import (
     FlowState,
     RunContext,
@@ -54,6 +60,16 @@ from plugins.base import ChatMessage, ChatRequest, Passage, Usage
 
 Search = Callable[[str, int], list[Passage]]
 AGENT_NODE = "agent"
+
+
+class Answering(Protocol):
+    """Where the agent's work goes: steps to ``trace``, answer text through ``answered``;
+    ``run_id`` is the run its sub-runs are recorded under. ``RunRecorder`` is one."""
+
+    trace: Trace
+    run_id: uuid.UUID
+
+    def answered(self, text: str) -> TextDelta: ...
 
 
 # --- sources ------------------------------------------------------------------------------------
@@ -124,7 +140,7 @@ def retrieval_settings(
 # --- the run ------------------------------------------------------------------------------------
 
 
-def run_app(plan: RunPlan) -> Iterator[Event]:
+def run_app(plan: RunPlan, *, delegate: Delegate | None = None) -> Iterator[Event]:
     """Run the app once, as a graph of one agent node on the app engine; see the module's
     docstring. Records the run when it ends."""
     with RunRecorder(plan) as recorder:
@@ -140,15 +156,19 @@ def run_app(plan: RunPlan) -> Iterator[Event]:
             user=plan.user,
             request_id=plan.request_id,
             callers=(*plan.callers, str(plan.app.pk)),
+            delegate=delegate,
         )
-        agent = partial(agent_events, plan, sources, recorder)
+        agent = partial(agent_events, plan, sources, recorder, delegate)
         yield from stream_graph(_agent_graph(), {}, run, configurable={"agent": agent})
         yield _finish(plan, sources, recorder)
 
 
-def agent_events(plan: RunPlan, sources: "Sources", recorder: RunRecorder) -> Iterator[Event]:
+def agent_events(
+    plan: RunPlan, sources: Sources, recorder: Answering, delegate: Delegate | None = None
+) -> Iterator[Event]:
     """The agent's work: retrieval, then model turns and the tools they ask for. Text goes
-    through ``recorder.answered``; steps to its trace."""
+    through ``recorder.answered``; steps to its trace. With a ``delegate``, the app tools
+    of ``plan.config`` are offered."""
     search: Search = partial(_search, plan, sources, recorder.trace)
     # Events held back until the model has begun to answer: whatever refuses the call
     # (the model's route, a quota, the upstream) then fails it before the response starts.
@@ -158,7 +178,7 @@ def agent_events(plan: RunPlan, sources: "Sources", recorder: RunRecorder) -> It
         thought, sources_block = _retrieve_first(plan, search, recorder.trace)
         held.append(thought)
         system = _joined(system, sources_block)
-    loop = _tool_loop(plan, search)
+    loop = _tool_loop(plan, search, _app_runner(plan, recorder, delegate))
     messages = [
         ChatMessage(role="system", content=_joined(system, loop.system_suffix())),
         *plan.history,
@@ -174,7 +194,8 @@ def _agent_graph() -> Any:
     builder.add_node(AGENT_NODE, _agent_node)
     builder.add_edge(START, AGENT_NODE)
     builder.add_edge(AGENT_NODE, END)
-    return builder.compile()
+    # Never checkpointed, even when run as a sub-run inside a workflow that is.
+    return builder.compile(checkpointer=False)
 
 
 def _agent_node(state: FlowState, config: RunnableConfig) -> dict[str, Any]:
@@ -227,14 +248,31 @@ def _joined(system: str, addition: str) -> str:
     return f"{system}\n\n{addition}" if addition else system
 
 
-def _tool_loop(plan: RunPlan, search: Search) -> ToolLoop:
+def _tool_loop(plan: RunPlan, search: Search, run_app: AppRunner | None) -> ToolLoop:
     toolbox = Toolbox(
         plan.workspace,
         plan.config.tools,
         search_knowledge=search if plan.knowledge.knowledge_bases else None,
         offer_knowledge_search=plan.config.knowledge.as_tool,
+        run_app=run_app,
     )
     return for_model(plan.config, _route(plan), toolbox)
+
+
+def _app_runner(plan: RunPlan, recorder: Answering, delegate: Delegate | None) -> AppRunner | None:
+    """The delegate, bound to this run as the caller (none when the app names no app)."""
+    if delegate is None or not any(tool.type == "app" for tool in plan.config.tools):
+        return None
+    caller = Caller(
+        workspace=plan.workspace,
+        surface=plan.surface,
+        run_id=recorder.run_id,
+        callers=(*plan.callers, str(plan.app.pk)),
+        api_key=plan.api_key,
+        user=plan.user,
+        request_id=plan.request_id,
+    )
+    return partial(delegate, caller)
 
 
 def _route(plan: RunPlan) -> routing.Route:
@@ -254,7 +292,7 @@ def _converse(
     loop: ToolLoop,
     messages: list[ChatMessage],
     held: list[Event],
-    recorder: RunRecorder,
+    recorder: Answering,
 ) -> Iterator[Event]:
     """Model turns and the tools they ask for, until the model answers or the turns run out."""
     sampling = _sampling(plan)
@@ -288,7 +326,7 @@ def _model_turn(
     loop: ToolLoop,
     request: ChatRequest,
     held: list[Event],
-    recorder: RunRecorder,
+    recorder: Answering,
 ) -> Generator[Event, None, Reply]:
     """One model call, its answer streamed as it comes (held events go out first); traced."""
     target = _route(plan)

@@ -22,7 +22,7 @@ from apps.applications.toolbox import Toolbox, observation
 from apps.gateway import routing
 from apps.model_endpoints.models import EndpointCapability
 from kernel.errors import InvalidParameter
-from plugins.base import ChatMessage, ChatRequest, ToolCall, ToolSpec
+from plugins.base import ChatMessage, ChatRequest, ToolCall, ToolResult, ToolSpec
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def use_tool(toolbox: Toolbox, trace: Trace, use: ToolUse) -> Generator[Event, N
         StepKind.TOOL,
         use.name,
         input={"arguments": arguments or use.arguments},
-        output={"content": result.content, "is_error": result.is_error},
+        output=_tool_output(result),
         latency_ms=invocation.duration_ms,
         error=result.content if result.is_error else "",
     )
@@ -199,3 +199,12 @@ def use_tool(toolbox: Toolbox, trace: Trace, use: ToolUse) -> Generator[Event, N
     trace.thoughts.append(data)
     yield Thought(data)
     return seen
+
+
+def _tool_output(result: ToolResult) -> dict[str, Any]:
+    """A tool step's output; an app called as a tool adds its sub-run's id, so the trace
+    can show that run beneath this step."""
+    output: dict[str, Any] = {"content": result.content, "is_error": result.is_error}
+    if isinstance(result.data, dict) and result.data.get("run_id"):
+        output["run_id"] = result.data["run_id"]
+    return output

@@ -1,18 +1,25 @@
 """The tools one run of an app may call, and calling them by the name a model used.
 
 Tools come from the app's configuration: installed tool plugins enabled in the workspace,
-and the workspace's HTTP tools; ``knowledge_search`` joins them when the app offers its
+the workspace's HTTP tools, and its published apps (when the run is given ``run_app``, the
+sub-app runner: see ``app_tools``); ``knowledge_search`` joins them when the app offers its
 knowledge bases as a tool. A call never raises: bad arguments, an unknown name, a tool's
 failure or time-out all come back as an error result the model reads as its observation.
 """
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from apps.accounts.models import Workspace
+from apps.applications import selectors
+from apps.applications.app_tools import tool_spec
 from apps.applications.config import ToolReference
+from apps.applications.models import AgentApp
+from apps.applications.recording import ms_since
 from apps.http_tools import selectors as http_tool_selectors
 from apps.http_tools import services as http_tool_services
 from apps.http_tools.models import HttpTool
@@ -34,6 +41,11 @@ class _Entry:
     spec: ToolSpec
     plugin_id: str | None = None
     http_tool: HttpTool | None = None
+    app: AgentApp | None = None
+
+
+#: Runs a published app as a tool of this run, with the model's arguments.
+AppRunner = Callable[[AgentApp, dict[str, Any]], ToolResult]
 
 
 class Toolbox:
@@ -44,9 +56,11 @@ class Toolbox:
         *,
         search_knowledge: Callable[[str, int], list[Passage]] | None = None,
         offer_knowledge_search: bool = False,
+        run_app: AppRunner | None = None,
     ) -> None:
         self.workspace = workspace
         self.search_knowledge = search_knowledge
+        self.run_app = run_app
         self._entries: dict[str, _Entry] = {}
         wanted = [r for r in references if r.type == "plugin"]
         if offer_knowledge_search and search_knowledge is not None:
@@ -78,6 +92,25 @@ class Toolbox:
                 logger.info("HTTP tool %s no longer exists; not offered", reference.id)
                 continue
             self._add(_Entry(http_tool_services.tool_spec(tool), http_tool=tool))
+        for reference in references:
+            if reference.type == "app":
+                self._add_app(reference.id)
+
+    def _add_app(self, app_id: str) -> None:
+        """A published app of the workspace, when this run can run one."""
+        if self.run_app is None:
+            logger.info("App tool %s: this run cannot call apps; not offered", app_id)
+            return
+        try:
+            app = selectors.app(self.workspace, app_id)
+        except ApiError:
+            logger.info("App %s no longer exists; not offered", app_id)
+            return
+        version = selectors.latest_version(app)
+        if version is None:
+            logger.info("App %s is not published; not offered", app_id)
+            return
+        self._add(_Entry(tool_spec(app, version), app=app))
 
     def _add(self, entry: _Entry) -> None:
         # The first of two tools with one name wins; publishing refuses such apps.
@@ -104,7 +137,11 @@ class Toolbox:
         if not isinstance(arguments, dict):
             return {}, _failed(name, "The arguments must be a JSON object.")
         try:
-            if entry.http_tool is not None:
+            if entry.app is not None and self.run_app is not None:
+                began = time.monotonic()
+                result = self.run_app(entry.app, arguments)
+                invocation = Invocation(tool=name, result=result, duration_ms=ms_since(began))
+            elif entry.http_tool is not None:
                 invocation = http_tool_services.invoke_http_tool(entry.http_tool, arguments)
             else:
                 invocation = invoke_tool(

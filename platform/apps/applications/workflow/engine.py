@@ -81,6 +81,9 @@ class RunContext:
     request_id: str = ""
     #: App ids up the chain of delegation, this run's app last.
     callers: tuple[str, ...] = ()
+    #: Runs a published app as a tool (``delegation.call_app``); app tools are offered to
+    #: the run's agents and tool nodes only when it is set.
+    delegate: Callable[..., Any] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     connection: BaseDatabaseWrapper | None = None
     emit_to: Callable[[Any], None] | None = None
@@ -120,15 +123,24 @@ class RunContext:
 
 @contextmanager
 def borrowed_connection(connection: BaseDatabaseWrapper | None) -> Iterator[None]:
-    """Use ``connection`` (the run's caller's) in this thread for the block."""
+    """Use ``connection`` (the run's caller's) in this thread for the block. Nests: an
+    iteration's inner nodes may run on the thread that already borrowed it, and what the
+    thread held before is put back."""
     if connection is None or connection._thread_ident == threading.get_ident():
+        yield
+        return
+    held = [c for c in connections.all(initialized_only=True) if c.alias == DEFAULT_DB_ALIAS]
+    if held and held[0] is connection:
         yield
         return
     connections[DEFAULT_DB_ALIAS] = connection
     try:
         yield
     finally:
-        del connections[DEFAULT_DB_ALIAS]
+        if held:
+            connections[DEFAULT_DB_ALIAS] = held[0]
+        else:
+            del connections[DEFAULT_DB_ALIAS]
 
 
 @dataclass

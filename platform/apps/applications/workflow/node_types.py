@@ -1,10 +1,13 @@
 """Every node type, by the ``type`` a definition names it with."""
 
+from apps.applications.workflow.nodes.agent import Agent
 from apps.applications.workflow.nodes.answer import Answer
 from apps.applications.workflow.nodes.base import Node
 from apps.applications.workflow.nodes.condition import Condition
 from apps.applications.workflow.nodes.end import End
 from apps.applications.workflow.nodes.http_request import HttpRequest
+from apps.applications.workflow.nodes.human_input import HumanInput
+from apps.applications.workflow.nodes.iteration import Iteration
 from apps.applications.workflow.nodes.knowledge_retrieval import KnowledgeRetrieval
 from apps.applications.workflow.nodes.llm import Llm
 from apps.applications.workflow.nodes.parameter_extractor import ParameterExtractor
@@ -29,6 +32,9 @@ NODE_TYPES: dict[str, Node] = {
         VariableAggregator(),
         QuestionClassifier(),
         ParameterExtractor(),
+        Iteration(),
+        HumanInput(),
+        Agent(),
     )
 }
 

@@ -5,7 +5,7 @@ as ``waiting`` with the question as its answer, and the next call with the same
 ``session_id`` resumes it with its prompt as the answer."""
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,8 +104,11 @@ def is_paused(app: AgentApp, session_id: str) -> bool:
     )
 
 
-def run_workflow(plan: WorkflowPlan) -> Iterator[Event]:
-    """Run the workflow once (or resume it); see the module's docstring."""
+def run_workflow(
+    plan: WorkflowPlan, *, delegate: Callable[..., Any] | None = None
+) -> Iterator[Event]:
+    """Run the workflow once (or resume it); see the module's docstring. ``delegate``
+    lets its agents call apps as tools (``RunContext.delegate``)."""
     with RunRecorder(plan) as recorder:  # type: ignore[arg-type]
         run = RunContext(
             workspace=plan.workspace,
@@ -119,6 +122,7 @@ def run_workflow(plan: WorkflowPlan) -> Iterator[Event]:
             request_id=plan.request_id,
             callers=(*plan.callers, str(plan.app.pk)),
             max_steps=plan.definition.max_steps,
+            delegate=delegate,
         )
         graph = compiled(plan.definition)
         start: dict[str, Any] | Command = {
