@@ -1,5 +1,5 @@
 // Downloads of files the console API serves as attachments (batch input, output and error
-// files). The API needs the X-Workspace header, which a plain <a href download> cannot
+// files, an app exported as YAML). The API needs the X-Workspace header, which a plain <a href download> cannot
 // send, so the file is fetched through the client and saved through a Blob URL.
 import { api, call } from "./client";
 
@@ -47,5 +47,19 @@ export async function downloadBatchFile(fileId: string, fallbackName = `${fileId
   const name = filenameFromDisposition(disposition, fallbackName);
   // An empty file comes back without a body (Content-Length: 0).
   saveBlob(blob ?? new Blob([], { type: "application/jsonl" }), name);
+  return name;
+}
+
+/** Download an app as YAML (`/console/api/apps/{id}/export`); resolves with its name. */
+export async function downloadAppYaml(appId: string, fallbackName: string): Promise<string> {
+  let disposition: string | null = null;
+  const text = await call(
+    api.GET("/console/api/apps/{app_id}/export", { params: { path: { app_id: appId } }, parseAs: "text" }).then((result) => {
+      disposition = result.response.headers.get("Content-Disposition");
+      return result;
+    }),
+  );
+  const name = filenameFromDisposition(disposition, fallbackName);
+  saveBlob(new Blob([typeof text === "string" ? text : ""], { type: "application/yaml" }), name);
   return name;
 }

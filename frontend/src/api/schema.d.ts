@@ -90,9 +90,31 @@ export interface paths {
         get?: never;
         /**
          * Update Draft
-         * @description Replace the draft configuration (checked, not yet live: publish makes it live).
+         * @description Replace the draft (checked, not yet live: publish makes it live): an agent app's
+         *     configuration, or a workflow app's definition (saved only when valid: a 400
+         *     ``WorkflowInvalid`` names each node's problem).
          */
         put: operations["apps_applications_api_update_draft"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/apps/{app_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Workflow
+         * @description A workflow app's draft as a YAML attachment, to import elsewhere.
+         */
+        get: operations["apps_applications_workflow_api_export_workflow"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -112,7 +134,10 @@ export interface paths {
         /**
          * Playground
          * @description Run the draft, as the app API would run it once published. Streams server-sent
-         *     events (``thought``, ``text``, ``done`` or ``error``) unless ``stream`` is false.
+         *     events (``thought``, ``text``, a workflow's ``node_started`` / ``node_finished``, then
+         *     ``done`` or ``error``) unless ``stream`` is false. A workflow takes ``variables`` as its
+         *     start node's inputs; ``done.waiting_for`` names a human-input node's question, answered
+         *     by the next call's prompt with the same ``session_id``.
          */
         post: operations["apps_applications_api_playground"];
         delete?: never;
@@ -167,7 +192,8 @@ export interface paths {
         };
         /**
          * Get Run
-         * @description A run with its steps: each retrieval, model call and tool call, in order.
+         * @description A run with its steps (each workflow node, retrieval, model call and tool call, in
+         *     order) and the runs it started (``children``).
          */
         get: operations["apps_applications_api_get_run"];
         put?: never;
@@ -281,6 +307,49 @@ export interface paths {
          * @description Copy version ``number`` into the draft; publish to make it live again.
          */
         post: operations["apps_applications_api_roll_back"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/apps/{app_id}/workflow/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check Workflow
+         * @description Every problem of a definition (each naming its node and setting) and the variables
+         *     each node produces: what the canvas shows as it is drawn. An invalid definition is
+         *     answered 200 with its problems; nothing is saved.
+         */
+        post: operations["apps_applications_workflow_api_check_workflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/apps/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Workflow
+         * @description A new workflow app from an exported YAML document (checked as a save is; a newer
+         *     format than this platform reads is refused).
+         */
+        post: operations["apps_applications_workflow_api_import_workflow"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1169,6 +1238,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/api/workflow/node-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Node Types
+         * @description Each node type and the JSON schema of its settings (a node's ``data``).
+         */
+        get: operations["apps_applications_workflow_api_node_types"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/workflow/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Templates
+         * @description The gallery, each template's definition filled with the workspace's default chat
+         *     model (create an app from one with ``POST /apps`` and ``template``).
+         */
+        get: operations["apps_applications_workflow_api_templates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/console/api/workspace": {
         parameters: {
             query?: never;
@@ -1332,13 +1442,24 @@ export interface components {
             description: string;
             /**
              * Draft
-             * @description The configuration (AppConfigSchema); defaults, with the default chat model.
+             * @description An agent's configuration (AppConfigSchema; defaults, with the default chat model) or a workflow's definition (WorkflowDefinition; checked).
              */
             draft?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Kind
+             * @default agent
+             * @enum {string}
+             */
+            kind: "agent" | "workflow";
             /** Name */
             name: string;
+            /**
+             * Template
+             * @description A workflow template's id (GET /workflow/templates); a workflow app without draft or template starts as a start joined to an end.
+             */
+            template?: string | null;
         };
         /** AppOut */
         AppOut: {
@@ -1358,6 +1479,11 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "agent" | "workflow";
             /** Name */
             name: string;
             /** Published Version */
@@ -1646,6 +1772,23 @@ export interface components {
             } | null;
             /** Tags */
             tags?: string[] | null;
+        };
+        /** EdgeDefinition */
+        EdgeDefinition: {
+            /**
+             * Id
+             * @default
+             */
+            id: string;
+            /** Source */
+            source: string;
+            /**
+             * Source Handle
+             * @default next
+             */
+            source_handle: string;
+            /** Target */
+            target: string;
         };
         /**
          * EndpointCapability
@@ -2057,6 +2200,13 @@ export interface components {
             timeout_seconds?: number | null;
             /** Url */
             url?: string | null;
+        };
+        /** ImportIn */
+        ImportIn: {
+            /** Name */
+            name?: string | null;
+            /** Yaml */
+            yaml: string;
         };
         /** InvitationCreatedOut */
         InvitationCreatedOut: {
@@ -2485,6 +2635,45 @@ export interface components {
             /** Slug */
             slug: string;
         };
+        /** NodeDefinition */
+        NodeDefinition: {
+            /**
+             * Data
+             * @description The node type's settings.
+             */
+            data?: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: string;
+            /**
+             * Parent
+             * @description The iteration node this node runs inside.
+             */
+            parent?: string | null;
+            position?: components["schemas"]["Position"];
+            /**
+             * Timeout Seconds
+             * @description The node fails when it runs longer.
+             */
+            timeout_seconds?: number | null;
+            /**
+             * Title
+             * @default
+             */
+            title: string;
+            /** Type */
+            type: string;
+        };
+        /** NodeTypeOut */
+        NodeTypeOut: {
+            /** Settings Schema */
+            settings_schema: {
+                [key: string]: unknown;
+            };
+            /** Type */
+            type: string;
+        };
         /** OpenApiImportIn */
         OpenApiImportIn: {
             /** @description Applied to every imported tool. */
@@ -2563,14 +2752,20 @@ export interface components {
             }[] | null;
             /** Prompt */
             prompt?: string | null;
-            /** Session Id */
+            /**
+             * Session Id
+             * @description A workflow's paused run to answer with the prompt.
+             */
             session_id?: string | null;
             /**
              * Stream
              * @default true
              */
             stream: boolean;
-            /** Variables */
+            /**
+             * Variables
+             * @description An agent's prompt variables, or a workflow's start node inputs.
+             */
             variables?: {
                 [key: string]: unknown;
             };
@@ -2632,6 +2827,28 @@ export interface components {
             settings?: {
                 [key: string]: unknown;
             } | null;
+        };
+        /** Position */
+        Position: {
+            /**
+             * X
+             * @default 0
+             */
+            x: number;
+            /**
+             * Y
+             * @default 0
+             */
+            y: number;
+        };
+        /** ProblemOut */
+        ProblemOut: {
+            /** Message */
+            message: string;
+            /** Node Id */
+            node_id: string | null;
+            /** Setting */
+            setting: string | null;
         };
         /** PublishIn */
         PublishIn: {
@@ -2724,6 +2941,16 @@ export interface components {
         RunDetailOut: {
             /** Answer */
             answer: string;
+            /**
+             * App Id
+             * Format: uuid
+             */
+            app_id: string;
+            /**
+             * Children
+             * @description The runs this run started (an app it called), each with its own detail.
+             */
+            children: components["schemas"]["RunOut"][];
             /** Error Code */
             error_code: string;
             /** Error Message */
@@ -2746,6 +2973,8 @@ export interface components {
             latency_ms: number;
             /** Output Tokens */
             output_tokens: number;
+            /** Parent Run Id */
+            parent_run_id: string | null;
             /** Prompt */
             prompt: string;
             /** Request Id */
@@ -2769,6 +2998,11 @@ export interface components {
         RunOut: {
             /** Answer */
             answer: string;
+            /**
+             * App Id
+             * Format: uuid
+             */
+            app_id: string;
             /** Error Code */
             error_code: string;
             /** Error Message */
@@ -2791,6 +3025,8 @@ export interface components {
             latency_ms: number;
             /** Output Tokens */
             output_tokens: number;
+            /** Parent Run Id */
+            parent_run_id: string | null;
             /** Prompt */
             prompt: string;
             /** Request Id */
@@ -2812,7 +3048,7 @@ export interface components {
          * RunStatus
          * @enum {string}
          */
-        RunStatus: "succeeded" | "failed" | "cancelled";
+        RunStatus: "succeeded" | "failed" | "cancelled" | "waiting";
         /** SessionOut */
         SessionOut: {
             /**
@@ -2850,12 +3086,27 @@ export interface components {
             latency_ms: number;
             /** Name */
             name: string;
+            /** Node Id */
+            node_id: string;
             /** Output */
             output: {
                 [key: string]: unknown;
             };
             /** Output Tokens */
             output_tokens: number;
+        };
+        /** TemplateOut */
+        TemplateOut: {
+            /** Definition */
+            definition: {
+                [key: string]: unknown;
+            };
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
         };
         /** ToolOut */
         ToolOut: {
@@ -2874,19 +3125,20 @@ export interface components {
         };
         /**
          * ToolReference
-         * @description A tool the app may call: an installed tool plugin, or a workspace's HTTP tool.
+         * @description A tool the app may call: an installed tool plugin, a workspace's HTTP tool, or
+         *     another published app of the workspace (agent orchestration: ``delegation``).
          */
         ToolReference: {
             /**
              * Id
-             * @description A plugin id or an HTTP tool id.
+             * @description A plugin id, an HTTP tool id or an app id.
              */
             id: string;
             /**
              * Type
              * @enum {string}
              */
-            type: "plugin" | "http";
+            type: "plugin" | "http" | "app";
         };
         /** UploadOut */
         UploadOut: {
@@ -2993,6 +3245,42 @@ export interface components {
             published_at: string;
             /** Published By */
             published_by: string | null;
+        };
+        /** WorkflowCheckOut */
+        WorkflowCheckOut: {
+            /** Problems */
+            problems: components["schemas"]["ProblemOut"][];
+            /**
+             * Variables
+             * @description What each node produces, by node id then output name, with its type.
+             */
+            variables: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
+        };
+        /**
+         * WorkflowDefinition
+         * @description A workflow app's draft and each published version of it.
+         */
+        WorkflowDefinition: {
+            /** Edges */
+            edges?: components["schemas"]["EdgeDefinition"][];
+            /**
+             * Format Version
+             * @default 1
+             * @constant
+             */
+            format_version: 1;
+            /**
+             * Max Steps
+             * @description Node runs a run may take (iterations' inner nodes too).
+             * @default 100
+             */
+            max_steps: number;
+            /** Nodes */
+            nodes?: components["schemas"]["NodeDefinition"][];
         };
         /** WorkspaceCreateIn */
         WorkspaceCreateIn: {
@@ -3402,7 +3690,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["AppConfigSchema"];
+                "application/json": components["schemas"]["AppConfigSchema"] | components["schemas"]["WorkflowDefinition"];
             };
         };
         responses: {
@@ -3421,6 +3709,33 @@ export interface operations {
             404: components["responses"]["Error404"];
             409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_applications_workflow_api_export_workflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The workflow as a YAML document (see workflow.yaml_format). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/yaml": string;
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
             429: components["responses"]["Error429"];
         };
     };
@@ -3757,6 +4072,72 @@ export interface operations {
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
             409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_applications_workflow_api_check_workflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                app_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowCheckOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_applications_workflow_api_import_workflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
             429: components["responses"]["Error429"];
         };
     };
@@ -5660,6 +6041,56 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["QuotaUsageOut"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_applications_workflow_api_node_types: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeTypeOut"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_applications_workflow_api_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateOut"][];
                 };
             };
             400: components["responses"]["Error400"];

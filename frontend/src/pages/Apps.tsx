@@ -43,9 +43,7 @@ function CreateModal({ open, onClose }: { open: boolean; onClose: () => void }) 
   });
   const create = useMutation({
     mutationFn: (v: CreateValues) =>
-      v.kind === "workflow"
-        ? createApp({ name: v.name, description: v.description ?? "", kind: "workflow", ...(template ? { template } : {}) })
-        : call(api.POST("/console/api/apps", { body: { name: v.name, description: v.description ?? "" } })),
+      createApp({ name: v.name, description: v.description ?? "", kind: v.kind, ...(v.kind === "workflow" && template ? { template } : {}) }),
     meta: { silent: true },
     onSuccess: opened,
   });

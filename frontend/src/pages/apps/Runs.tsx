@@ -8,18 +8,18 @@ import { api, call, type Schemas } from "../../api/client";
 import { groupStepsByNode, isWorkflowRun } from "../workflows/steps";
 import { EmptyState, QueryState } from "../../components/feedback";
 import { useWsKey } from "../../session/workspace";
-import type { App } from "./model";
+import { useApps, type App } from "./model";
 
 type Run = Schemas["RunOut"];
 type RunStatus = Schemas["RunStatus"];
-const STATUS_COLORS: Record<string, string> = { succeeded: "green", failed: "red", cancelled: "default" };
+const STATUS_COLORS: Record<string, string> = { succeeded: "green", failed: "red", cancelled: "default", waiting: "orange" };
 const KIND_COLORS: Record<string, string> = { retrieval: "green", model: "blue", tool: "purple", node: "geekblue" };
 const PAGE = 20;
 
 /** A step as the API gives it, with the workflow node that took it (workflow runs). */
-type Step = Schemas["StepOut"] & { node_id?: string | null };
+type Step = Schemas["StepOut"];
 /** A sub-run: another app this run's agent delegated to. */
-type ChildRun = Run & { app_id?: string; app_name?: string };
+type ChildRun = Run;
 
 function StepBody({ step }: { step: Step }) {
   const { t } = useTranslation();
@@ -77,6 +77,7 @@ function NodeGroups({ steps }: { steps: Step[] }) {
 
 function ChildRuns({ runs }: { runs: ChildRun[] }) {
   const { t } = useTranslation();
+  const apps = useApps();
   if (!runs.length) return null;
   return (
     <>
@@ -89,7 +90,7 @@ function ChildRuns({ runs }: { runs: ChildRun[] }) {
           <List.Item data-testid="child-run">
             <Space wrap>
               <Tag color={STATUS_COLORS[child.status]}>{t(`apps.runs.statuses.${child.status}`, { defaultValue: child.status })}</Tag>
-              {child.app_id ? <Link to={`/apps/${child.app_id}?tab=runs&run=${child.id}`}>{child.app_name || child.app_id}</Link> : <Typography.Text code>{child.id}</Typography.Text>}
+              <Link to={`/apps/${child.app_id}?tab=runs&run=${child.id}`}>{apps.data?.find((a) => a.id === child.app_id)?.name ?? t("apps.runs.openChild")}</Link>
               <Typography.Text type="secondary" ellipsis style={{ maxWidth: 300 }}>{child.prompt}</Typography.Text>
               <Typography.Text type="secondary">{child.latency_ms} ms</Typography.Text>
             </Space>
@@ -133,9 +134,9 @@ function RunDrawer({ app, runId, onClose }: { app: App; runId: string | null; on
                 </Descriptions.Item>
               ) : null}
             </Descriptions>
-            <ChildRuns runs={((r as { children?: ChildRun[] }).children ?? [])} />
+            <ChildRuns runs={r.children ?? []} />
             <Typography.Title level={5}>{t("apps.runs.steps")}</Typography.Title>
-            {isWorkflowRun(r.steps as Step[]) ? <NodeGroups steps={r.steps as Step[]} /> : <StepTimeline steps={r.steps as Step[]} />}
+            {isWorkflowRun(r.steps) ? <NodeGroups steps={r.steps} /> : <StepTimeline steps={r.steps} />}
           </Space>
         )}
       </QueryState>
@@ -178,7 +179,7 @@ export function RunsTab({ app }: { app: App }) {
             setStatus(v);
             setPage(1);
           }}
-          options={(["succeeded", "failed", "cancelled"] as const).map((s) => ({ value: s, label: t(`apps.runs.statuses.${s}`) }))}
+          options={(["succeeded", "failed", "cancelled", "waiting"] as const).map((s) => ({ value: s, label: t(`apps.runs.statuses.${s}`) }))}
         />
       }
       title={t("apps.runs.title")}

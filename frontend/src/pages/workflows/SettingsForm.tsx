@@ -7,11 +7,12 @@ import { AutoComplete, Button, Card, Form, Input, InputNumber, Select, Space, Sw
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import type { FieldSpec } from "../../components/schemaFields";
-import { isModelField, isTemplateField, isVariableField, newItem } from "./settings";
+import { isKnowledgeBasesField, isModelField, isTemplateField, isVariableField, newItem } from "./settings";
 
 export interface SettingsContext {
   variables: { value: string; type: string }[];
   models: { value: string; label: string }[];
+  knowledgeBases: { value: string; label: string }[];
   disabled?: boolean;
 }
 
@@ -110,6 +111,20 @@ function FieldControl({ field, value, onChange, context }: { field: FieldSpec; v
         disabled={disabled}
         style={{ width: "100%" }}
         onChange={(v) => onChange(v ?? empty)}
+      />
+    );
+  if (isKnowledgeBasesField(field))
+    return <Select mode="multiple" allowClear value={Array.isArray(value) ? value : []} disabled={disabled} options={context.knowledgeBases} onChange={onChange} style={{ width: "100%" }} />;
+  if (field.kind === "stringArray" && isVariableField(field))
+    return (
+      <Select
+        mode="tags"
+        value={Array.isArray(value) ? value : []}
+        disabled={disabled}
+        options={context.variables.map((v) => ({ value: v.value, label: `${v.value} · ${v.type}` }))}
+        placeholder="node_id.output"
+        onChange={onChange}
+        style={{ width: "100%" }}
       />
     );
   if (field.kind === "stringArray")

@@ -39,7 +39,7 @@ export function TemplateGallery({ value, onChange }: { value: string | null; onC
               description={template.description}
               chosen={value === template.id}
               onPick={() => onChange(template.id)}
-              extra={t("apps.create.nodes", { count: template.definition?.nodes?.length ?? 0 })}
+              extra={t("apps.create.nodes", { count: Array.isArray(template.definition.nodes) ? template.definition.nodes.length : 0 })}
             />
           </Col>
         ))}

@@ -12,6 +12,7 @@ import { useTranslation } from "react-i18next";
 import { ErrorAlert, notifySuccess } from "../../components/feedback";
 import type { FieldSpec } from "../../components/schemaFields";
 import { useWorkspace, useWsKey } from "../../session/workspace";
+import { useKnowledgeBases } from "../KnowledgeBases";
 import { useModels } from "../Models";
 import type { App } from "../apps/model";
 import { saveWorkflowDraft, useNodeTypes } from "./api";
@@ -116,6 +117,7 @@ function Editor({ app, onDirtyChange }: { app: App; onDirtyChange: (dirty: boole
   }, [nodeTypes.data]);
   const present = new Set(canvas.nodes.filter((n) => !n.parentId).map((n) => n.data.kind));
   const models = useModels();
+  const kbs = useKnowledgeBases();
   const chatModels = (models.data ?? []).filter((m) => m.capabilities.includes("chat"));
   const defaultModel = (chatModels.find((m) => m.is_default) ?? chatModels[0])?.name ?? "";
 
@@ -124,6 +126,7 @@ function Editor({ app, onDirtyChange }: { app: App; onDirtyChange: (dirty: boole
   const context = {
     variables: variableChoices(check.result?.variables ?? {}, current?.id),
     models: chatModels.map((m) => ({ value: m.name, label: m.display_name || m.name })),
+    knowledgeBases: (kbs.data ?? []).map((kb) => ({ value: kb.id, label: kb.name })),
     disabled: !editable,
   };
 
@@ -178,7 +181,7 @@ function Editor({ app, onDirtyChange }: { app: App; onDirtyChange: (dirty: boole
 
   const layout = () => {
     canvas.layout();
-    setTimeout(() => void flow.fitView({ padding: 0.2, duration: 200 }), 50);
+    setTimeout(() => void flow.fitView({ padding: 0.2, maxZoom: 1, duration: 200 }), 50);
   };
 
   return (

@@ -74,7 +74,7 @@ export const SINGLETONS = new Set(["start", "end"]);
 export const ITERATION_MIN = { width: 360, height: 200 };
 export const ITERATION_PADDING = { left: 30, top: 50, right: 30, bottom: 30 };
 /** The size a plain node is drawn at (for layout and fitting iterations). */
-export const NODE_SIZE = { width: 220, height: 72 };
+export const NODE_SIZE = { width: 190, height: 64 };
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -13,7 +13,7 @@ function layoutLevel(nodes: FlowNode[], edges: FlowEdge[], parent: string | unde
   const level = nodes.filter((n) => n.parentId === parent);
   const ids = new Set(level.map((n) => n.id));
   const graph = new dagre.graphlib.Graph();
-  graph.setGraph({ rankdir: "LR", nodesep: 40, ranksep: 80, marginx: 0, marginy: 0 });
+  graph.setGraph({ rankdir: "LR", nodesep: 30, ranksep: 60, marginx: 0, marginy: 0 });
   graph.setDefaultEdgeLabel(() => ({}));
   for (const node of level) graph.setNode(node.id, sizeOf(node));
   for (const edge of edges) if (ids.has(edge.source) && ids.has(edge.target)) graph.setEdge(edge.source, edge.target);

@@ -24,7 +24,7 @@ describe("steps", () => {
       { node_id: "start", kind: "node" },
       { node_id: "llm_1", kind: "model" },
       { node_id: "llm_1", kind: "node" },
-      { node_id: null, kind: "tool" },
+      { node_id: "", kind: "tool" },
       { node_id: "start", kind: "node" },
     ];
     const groups = groupStepsByNode(steps);

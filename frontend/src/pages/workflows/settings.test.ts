@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defaultSettings, handlesOf } from "./definition";
-import { defaultsOf, isTemplateField, isVariableField, newItem, settingsFields } from "./settings";
+import { defaultsOf, isKnowledgeBasesField, isTemplateField, isVariableField, newItem, settingsFields } from "./settings";
 
 // The condition node's settings schema, as pydantic writes it.
 const condition = {
@@ -46,7 +46,28 @@ const llm = {
   type: "object",
 };
 
+const retrieval = {
+  properties: {
+    knowledge_base_ids: { items: { format: "uuid", type: "string" }, minItems: 1, title: "Knowledge Base Ids", type: "array" },
+    query: { default: "sys.query", description: "The variable whose text is searched for (node_id.output).", title: "Query", type: "string" },
+    variables: { description: "Variables of the branches (node_id.output); the first with a value wins.", items: { type: "string" }, title: "Variables", type: "array" },
+    output: { default: "", description: "A template: {{ node_id.output }}.", title: "Output", type: "string" },
+    items: { description: "The array: node_id.output, or node_id.output.key for one in an object.", title: "Items", type: "string" },
+  },
+  type: "object",
+};
+
 describe("node settings", () => {
+  it("knows variable, template and knowledge base fields", () => {
+    const fields = settingsFields(retrieval);
+    expect(fields.filter(isVariableField).map((f) => f.name)).toEqual(["query", "variables", "items"]);
+    const collected = settingsFields({ properties: { output: { description: "The inner node's output collected per item.", title: "Output", type: "string" } } });
+    expect(isVariableField(collected[0]!)).toBe(true);
+    expect(isTemplateField(collected[0]!)).toBe(false);
+    expect(fields.filter(isTemplateField).map((f) => f.name)).toEqual(["output"]);
+    expect(fields.filter(isKnowledgeBasesField).map((f) => f.name)).toEqual(["knowledge_base_ids"]);
+  });
+
   it("reads a condition's cases as nested lists", () => {
     const [cases] = settingsFields(condition);
     expect(cases!.kind).toBe("objectArray");
@@ -58,6 +79,7 @@ describe("node settings", () => {
       ["value", "string"],
     ]);
     expect(isVariableField(conditions.itemFields![0]!)).toBe(true);
+    expect(isVariableField(conditions.itemFields![2]!)).toBe(false);
   });
 
   it("makes a new case with a fresh id and one comparison", () => {

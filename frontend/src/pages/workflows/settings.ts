@@ -38,13 +38,23 @@ const TEMPLATE_NAMES = new Set(["prompt", "system_prompt", "text", "output", "te
 
 /** A field that names one variable (`node_id.output`): offered the variables as choices. */
 export function isVariableField(field: FieldSpec): boolean {
-  return field.kind === "string" && (VARIABLE_NAMES.has(field.name) || field.name.endsWith("_variable") || field.format === "variable");
+  if (field.kind !== "string" && field.kind !== "stringArray") return false;
+  if (VARIABLE_NAMES.has(field.name) || field.name.endsWith("_variable") || field.format === "variable") return field.kind === "string" || field.name === "variables";
+  const description = field.description ?? "";
+  if (/template/i.test(description)) return false;
+  if (field.name === "output" && field.kind === "string" && description) return true; // an iteration's collected output
+  return /\bvariables?\b/i.test(description) && /node_id\.output/.test(description);
+}
+
+/** A field listing knowledge bases of the workspace. */
+export function isKnowledgeBasesField(field: FieldSpec): boolean {
+  return field.kind === "stringArray" && field.name === "knowledge_base_ids";
 }
 
 /** A field written as a template (`{{ node_id.output }}`): a text area. */
 export function isTemplateField(field: FieldSpec): boolean {
   if (field.kind !== "string") return false;
-  return field.multiline || TEMPLATE_NAMES.has(field.name) || /template/i.test(field.description ?? "");
+  return field.multiline || /template/i.test(field.description ?? "") || (TEMPLATE_NAMES.has(field.name) && !field.description);
 }
 
 /** A field naming a chat model of the workspace. */

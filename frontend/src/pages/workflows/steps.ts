@@ -14,7 +14,7 @@ export function groupStepsByNode<T extends StepLike>(steps: T[]): StepGroup<T>[]
   const groups: StepGroup<T>[] = [];
   const byNode = new Map<string, StepGroup<T>>();
   for (const step of steps) {
-    const id = step.node_id ?? null;
+    const id = step.node_id || null;
     if (id === null) {
       groups.push({ node_id: null, steps: [step] });
       continue;
