@@ -345,11 +345,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Import Workflow
+         * Import App
          * @description A new workflow app from an exported YAML document (checked as a save is; a newer
          *     format than this platform reads is refused).
          */
-        post: operations["apps_applications_workflow_api_import_workflow"];
+        post: operations["apps_applications_api_import_app"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4110,7 +4110,7 @@ export interface operations {
             429: components["responses"]["Error429"];
         };
     };
-    apps_applications_workflow_api_import_workflow: {
+    apps_applications_api_import_app: {
         parameters: {
             query?: never;
             header?: never;
