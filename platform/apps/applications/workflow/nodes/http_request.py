@@ -8,8 +8,9 @@ Every request goes through the platform's SSRF guard (``plugins.safe_http``), as
 do: a URL a variable fills in (and so, perhaps, a prompt) must not reach the platform's own
 network. A refused address, a time-out, a network failure or a response over
 ``RESPONSE_LIMIT`` bytes fails the node with the guard's message, with the rendered header
-and query values masked in it (they may carry credentials). An HTTP error status does not
-fail the node: it is the ``status_code`` output, for a condition to branch on.
+and query values (the URL's own too) masked in it: they may carry credentials. An HTTP
+error status does not fail the node: it is the ``status_code`` output, for a condition to
+branch on.
 
 The body is sent as JSON: ``safe_http`` sends JSON bodies only, so a body that is not JSON
 once rendered fails the node saying so. Write variables into it as JSON values, e.g.
@@ -19,6 +20,7 @@ once rendered fails the node saying so. Write variables into it as JSON values, 
 import json
 import re
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field, field_validator
 
@@ -76,6 +78,16 @@ class HttpRequestSettings(NodeSettings):
         return headers
 
 
+def url_secrets(url: str) -> list[str]:
+    """The parts of a URL that may be credentials: its query values and its password."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return []
+    return [value for _, value in parse_qsl(parts.query)] + ([password] if password else [])
+
+
 def parsed_json(text: str) -> Any:
     """``text`` as JSON when it is JSON, else ``None``."""
     try:
@@ -104,7 +116,7 @@ class HttpRequest(Node):
         url = ctx.render(settings.url).strip()
         headers = {name: ctx.render(value) for name, value in settings.headers.items()}
         query = {name: ctx.render(value) for name, value in settings.query.items()}
-        secrets = [*headers.values(), *query.values()]
+        secrets = [*headers.values(), *query.values(), *url_secrets(url)]
         for name, value in headers.items():
             if any(ch in value for ch in "\r\n\0"):
                 raise ctx.failed(f"the value of the header '{name}' has a line break.")

@@ -31,6 +31,7 @@ from apps.applications.workflow.nodes.references import Reference
 from apps.knowledge.models import KnowledgeBase
 from apps.knowledge.retrieval import Hit, retrieve
 from apps.knowledge.retrieval_settings import RetrievalSettings
+from kernel.errors import InvalidParameter
 
 
 class KnowledgeRetrievalSettings(NodeSettings):
@@ -115,9 +116,12 @@ class KnowledgeRetrieval(Node):
         knowledge_bases = self._knowledge_bases(ctx, settings)
         options = options_for(settings, knowledge_bases)
         began = time.monotonic()
-        hits = retrieve(
-            ctx.run.workspace, knowledge_bases, query, options, app_id=str(ctx.run.app.pk)
-        )
+        try:
+            hits = retrieve(
+                ctx.run.workspace, knowledge_bases, query, options, app_id=str(ctx.run.app.pk)
+            )
+        except InvalidParameter as exc:  # e.g. rerank asked of knowledge bases with no model
+            raise ctx.failed(exc.message) from None
         passages = [passage(hit) for hit in hits]
         ctx.run.trace.step(
             StepKind.RETRIEVAL,
