@@ -84,7 +84,9 @@ def call_app(caller: Caller, app: AgentApp, arguments: dict[str, Any]) -> ToolRe
             session_id = agent_plan.session_id
             finished = run_to_end(run_app(agent_plan, delegate=call_app))
     except (ApiError, UpstreamError) as exc:
-        message = exc.message if isinstance(exc, ApiError) else exc.caller_message("")
+        message = (
+            exc.message if isinstance(exc, ApiError) else exc.caller_message(caller.request_id)
+        )
         return ToolResult(
             content=f"App '{app.name}' failed: {message}",
             is_error=True,

@@ -3,6 +3,7 @@ its concurrency), and the output it names is collected in item order."""
 
 import pytest
 
+from apps.applications.events import NodeFinished
 from apps.applications.models import Run
 from apps.applications.workflow.engine import WorkflowNodeFailed
 from tests.applications.workflows.conftest import (
@@ -88,6 +89,9 @@ def test_concurrent_items_stay_in_item_order_and_within_the_bound(workflow_app, 
     requests = upstream.requests_for("chat")
     assert len(requests) == len(TOPICS)
     assert most_at_once(requests) == 2
+    # Each item's inner node is announced on the run's stream, from whichever thread ran it.
+    inner = [e for e in events if isinstance(e, NodeFinished) and e.node_id == "write"]
+    assert sorted(e.outputs["text"] for e in inner) == results
     assert Run.objects.get().status == "succeeded"
 
 
