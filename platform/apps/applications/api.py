@@ -14,6 +14,7 @@ from apps.accounts.context import caller_user, workspace_context
 from apps.accounts.permissions import Permission
 from apps.applications import drafts, selectors, services
 from apps.applications.config import AppConfigSchema
+from apps.applications.delegation import run_agent, run_flow
 from apps.applications.events import (
     Event,
     Finished,
@@ -24,7 +25,7 @@ from apps.applications.events import (
 )
 from apps.applications.models import AgentApp, AppKind, AppVersion, RunStatus, RunSurface
 from apps.applications.planning import Call, plan_run
-from apps.applications.runtime import run_app, run_to_end
+from apps.applications.runtime import run_to_end
 from apps.applications.schemas import (
     AppCreateIn,
     AppOut,
@@ -40,7 +41,7 @@ from apps.applications.schemas import (
 )
 from apps.applications.workflow import validation
 from apps.applications.workflow.definition import WorkflowDefinition
-from apps.applications.workflow.runner import plan_workflow, run_workflow
+from apps.applications.workflow.runner import plan_workflow
 from apps.applications.workflow_api import router as workflow_router
 from apps.gateway.streaming import error_event, event_stream_response, named_event, started
 from kernel.errors import ApiError, InvalidParameter
@@ -184,7 +185,7 @@ def playground(request: HttpRequest, app_id: uuid.UUID, payload: PlaygroundIn):
     ctx.require(Permission.USE_MODELS)
     app = selectors.app(ctx.workspace, app_id)
     if app.kind == AppKind.WORKFLOW:
-        events = run_workflow(
+        events = run_flow(
             plan_workflow(
                 app=app,
                 version=None,
@@ -223,7 +224,7 @@ def playground(request: HttpRequest, app_id: uuid.UUID, payload: PlaygroundIn):
         user=ctx.user,
         request_id=request_id_of(request),
     )
-    return _played(request, payload, run_app(plan))
+    return _played(request, payload, run_agent(plan))
 
 
 def _played(request: HttpRequest, payload: PlaygroundIn, events: Iterator[Event]):

@@ -22,12 +22,13 @@ from ninja import Field, Router, Schema
 from apps.accounts.models import ApiKey
 from apps.applications import selectors
 from apps.applications.config import AppConfigSchema
+from apps.applications.delegation import run_agent, run_flow
 from apps.applications.events import Event, Finished, TextDelta, Thought
 from apps.applications.models import AgentApp, AppKind, AppVersion, RunSurface
 from apps.applications.planning import Call, RagOptions, plan_run
-from apps.applications.runtime import run_app, run_to_end
+from apps.applications.runtime import run_to_end
 from apps.applications.workflow.definition import WorkflowDefinition
-from apps.applications.workflow.runner import plan_workflow, run_workflow
+from apps.applications.workflow.runner import plan_workflow
 from apps.applications.workflow_frames import (
     FlowStreamMode,
     collect,
@@ -207,7 +208,7 @@ def completion(request: HttpRequest, app_id: UUIDText, payload: CompletionIn):
         api_key=api_key,
         request_id=request_id,
     )
-    events = run_app(plan)
+    events = run_agent(plan)
     parameters = payload.parameters
     if request.headers.get("X-DashScope-SSE", "").lower() == "enable":
         frames = completion_frames(
@@ -251,7 +252,7 @@ def _workflow_completion(
         api_key=request.auth,
         request_id=request_id,
     )
-    events = run_workflow(plan)
+    events = run_flow(plan)
     parameters = payload.parameters
     mode = parameters.flow_stream_mode
     if request.headers.get("X-DashScope-SSE", "").lower() == "enable":

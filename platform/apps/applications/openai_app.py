@@ -18,12 +18,13 @@ from django.http import HttpRequest
 
 from apps.applications.app_api import published_app
 from apps.applications.config import AppConfigSchema
+from apps.applications.delegation import run_agent, run_flow
 from apps.applications.events import Event, Finished, TextDelta
 from apps.applications.models import AppKind, RunSurface
 from apps.applications.planning import Call, plan_run
-from apps.applications.runtime import run_app, run_to_end
+from apps.applications.runtime import run_to_end
 from apps.applications.workflow.definition import WorkflowDefinition
-from apps.applications.workflow.runner import plan_workflow, run_workflow
+from apps.applications.workflow.runner import plan_workflow
 from apps.gateway.streaming import event_stream_response, started
 from apps.gateway.wire.chat import text_of
 from apps.gateway.wire.openai import (
@@ -59,7 +60,7 @@ def chat_with_app(request: HttpRequest, payload: ChatCompletionIn):
         users = [m.content for m in messages if m.role == "user"]
         if not users:
             raise InvalidParameter("messages: a workflow app runs on the last user message.")
-        events = run_workflow(
+        events = run_flow(
             plan_workflow(
                 app=app,
                 version=version,
@@ -87,7 +88,7 @@ def chat_with_app(request: HttpRequest, payload: ChatCompletionIn):
         api_key=request.auth,
         request_id=request_id_of(request),
     )
-    return _answer(request, payload, run_app(plan))
+    return _answer(request, payload, run_agent(plan))
 
 
 def _answer(request: HttpRequest, payload: ChatCompletionIn, events: Iterator[Event]):

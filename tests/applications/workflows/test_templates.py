@@ -93,5 +93,5 @@ def test_plan_and_solve_runs_an_agent_per_step(acme, chat, workflow_app, upstrea
         reply("Report."),
     )
     events = run(app, "Choose a laptop")
-    assert node_outputs(events)["solve"]["results"] == ["Looked.", "Decided."]
+    assert node_outputs(events)["steps"]["results"] == ["Looked.", "Decided."]
     assert text(events) == "Report."

@@ -387,3 +387,28 @@ def test_items_must_be_an_array_or_an_object_path(acme, chat):
     problem = only(acme, data)
     assert (problem.node_id, problem.setting) == ("loop", "items")
     assert "plan.text is a string; this setting needs an array" in problem.message
+
+
+def test_problems_never_raises_on_scrambled_definitions(acme, chat):
+    """Pieces of the templates, rewired at random: always a list of problems."""
+    import random
+
+    from apps.applications.workflow.templates import TEMPLATES
+
+    pieces = [n for t in TEMPLATES.values() for n in t.definition("agent-chat")["nodes"]]
+    pieces += [node("if_1", "condition", cases=[{"id": "a", "conditions": []}])]
+    chooser = random.Random(18)
+    for _ in range(150):
+        nodes = [dict(n) for n in chooser.sample(pieces, chooser.randint(0, 8))]
+        ids = [n["id"] for n in nodes] + ["sys", "ghost"]
+        for item in nodes:
+            if chooser.random() < 0.3:
+                item["parent"] = chooser.choice(ids)
+        edges = [
+            edge(chooser.choice(ids), chooser.choice(ids), chooser.choice(["next", "a", "else"]))
+            for _ in range(chooser.randint(0, 10))
+        ]
+        data = definition(nodes, edges)
+        listed = problems(acme, data)
+        assert isinstance(listed, list)
+        variables(data)

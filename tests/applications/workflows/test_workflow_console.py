@@ -13,6 +13,7 @@ from tests.applications.conftest import make_app, play
 from tests.applications.workflows.conftest import chain, definition, edge, node
 from tests.knowledge.conftest import create_kb
 from tests.upstream import text as reply
+from tests.upstream import tool_call
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +63,7 @@ def test_an_agent_app_is_still_the_default(acme_console):
 
 def test_create_from_a_template_or_a_definition(acme_console):
     app = create(acme_console, template="plan_and_solve")
-    assert {n["id"] for n in app["draft"]["nodes"]} >= {"plan", "solve", "worker", "report"}
+    assert {n["id"] for n in app["draft"]["nodes"]} >= {"plan", "steps", "solve", "report"}
     assert app["draft"]["nodes"][1]["data"]["model"] == "agent-chat"  # the default model
     made = create(acme_console, draft=flow())
     assert [n["id"] for n in made["draft"]["nodes"]] == ["start", "llm_1", "end"]
@@ -357,3 +358,32 @@ def test_a_paused_run_resumes_in_the_playground(acme_console, upstream):
     assert second["waiting_for"] is None
     assert second["text"].endswith("in red")
     assert Run.objects.filter(status="succeeded").count() == 1
+
+
+def test_a_run_lists_the_runs_it_started(acme_console, upstream):
+    helper = make_app(acme_console, name="Helper", system_prompt="Help.")
+    acme_console.post(f"/apps/{helper['id']}/publish", {})
+    lead = {"model": "agent-chat", "tools": [{"type": "app", "id": helper["id"]}]}
+    data = definition(
+        [
+            node("start", "start"),
+            node("delegate", "agent", agent=lead, prompt="{{ sys.query }}"),
+            node("end", "end", output="{{ delegate.text }}"),
+        ],
+        chain("start", "delegate", "end"),
+    )
+    app = create(acme_console, draft=data)
+    upstream.script(
+        "chat", tool_call("helper", {"prompt": "help"}), reply("Helped."), reply("Done.")
+    )
+    assert play(acme_console, app["id"], "help me")["text"] == "Done."
+    parent = Run.objects.get(app_id=app["id"])
+    detail = acme_console.get(f"/apps/{app['id']}/runs/{parent.pk}").json()
+    [child] = detail["children"]
+    assert (child["app_id"], child["parent_run_id"], child["answer"]) == (
+        helper["id"],
+        str(parent.pk),
+        "Helped.",
+    )
+    assert any(s["node_id"] == "delegate" for s in detail["steps"])
+    assert acme_console.get(f"/apps/{helper['id']}/runs/{child['id']}").json()["children"] == []

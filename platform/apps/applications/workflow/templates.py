@@ -10,7 +10,8 @@ default chat model (``""`` when it has none: validation then asks for one).
   schema); an iteration summarises each (``split.structured.sections``); an LLM combines
   the summaries.
 - ``plan_and_solve``: a planner LLM writes ``{"steps": [...]}``; an iteration runs an agent
-  (written inline) on each step; a last LLM writes the report.
+  (written inline, with the calculator tool) on each step; a last LLM writes the report
+  (as ``tests/applications/workflows/test_orchestration.py`` runs it).
 
 Definitions are plain data (the stored format), laid out left to right for the canvas.
 """
@@ -156,11 +157,7 @@ SECTIONS_SCHEMA = {
 STEPS_SCHEMA = {
     "type": "object",
     "properties": {
-        "steps": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "The steps, in order.",
-        }
+        "steps": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 8}
     },
     "required": ["steps"],
 }
@@ -234,6 +231,18 @@ def document_summariser(model: str) -> dict[str, Any]:
 
 
 def plan_and_solve(model: str) -> dict[str, Any]:
+    """A planner writes the steps (structured output), an agent with a calculator carries
+    out each step in turn (an iteration over ``plan.structured.steps``), and a last model
+    call writes the report from the plan and the steps' results."""
+    solver = {
+        "model": model,
+        "system_prompt": (
+            "You carry out one step of a plan. Use your tools when they help; reply with the "
+            "step's result only."
+        ),
+        "tools": [{"type": "plugin", "id": "calculator"}],
+        "memory_rounds": 0,
+    }
     return {
         "nodes": [
             _node("start", "start", 0, title="Start"),
@@ -243,48 +252,42 @@ def plan_and_solve(model: str) -> dict[str, Any]:
                 1,
                 title="Plan",
                 model=model,
-                system_prompt=(
-                    "Break the task into at most five concrete steps, in the order to carry "
-                    'them out. Reply with JSON: {"steps": ["step one", ...]}.'
-                ),
-                prompt="{{ start.query }}",
+                system_prompt="Break the task into short, ordered steps. Reply with JSON only.",
+                prompt="Task: {{ sys.query }}",
                 json_schema=STEPS_SCHEMA,
             ),
             _node(
-                "solve",
+                "steps",
                 "iteration",
-                3,
-                title="Solve each step",
+                2,
+                title="Carry out each step",
                 items="plan.structured.steps",
-                concurrency=1,
-                output="worker.text",
+                output="solve.text",
             ),
             _node(
-                "worker",
+                "solve",
                 "agent",
                 0,
-                title="Work on the step",
-                parent="solve",
-                agent={
-                    "model": model,
-                    "system_prompt": "You carry out one step of a larger plan, thoroughly.",
-                },
-                prompt=("The task: {{ start.query }}\n\nCarry out this step: {{ solve.item }}"),
+                title="Solve the step",
+                parent="steps",
+                agent=solver,
+                prompt="Task: {{ sys.query }}\nStep {{ steps.index }}: {{ steps.item }}",
             ),
             _node(
                 "report",
                 "llm",
-                4,
+                3,
                 title="Report",
                 model=model,
+                system_prompt="You write the final report of a task.",
                 prompt=(
-                    "The task: {{ start.query }}\n\nWhat each step found:\n{{ solve.results }}"
-                    "\n\nWrite the final answer."
+                    "Task: {{ sys.query }}\nPlan: {{ plan.text }}\n"
+                    "Results, step by step: {{ steps.results }}\nWrite the report."
                 ),
             ),
-            _node("end", "end", 5, title="End", output="{{ report.text }}"),
+            _node("end", "end", 4, title="End", output="{{ report.text }}"),
         ],
-        "edges": _chain("start", "plan", "solve", "report", "end"),
+        "edges": _chain("start", "plan", "steps", "report", "end"),
     }
 
 
