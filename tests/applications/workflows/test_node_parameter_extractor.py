@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from apps.applications.models import Run
+from apps.applications.workflow import validation
 from apps.applications.workflow.engine import WorkflowNodeFailed
 from apps.applications.workflow.nodes.parameter_extractor import (
     ParameterExtractor,
@@ -119,3 +120,16 @@ def test_two_misses_fail_the_node_with_the_schemas_complaint(workflow_app, upstr
 def test_a_schema_that_is_not_an_object_with_properties_is_refused(parameters, complaint):
     with pytest.raises(ValidationError, match=complaint):
         ParameterExtractorSettings.model_validate({"model": "agent-chat", "parameters": parameters})
+
+
+def test_validation_checks_reads_against_the_typed_outputs(acme, chat):
+    data = extraction()
+    data["nodes"].insert(
+        2, node("pick", "variable_aggregator", variables=["trip.nights"], type="string")
+    )
+    data["edges"] = chain("start", "trip", "pick", "end")
+    [found] = validation.problems(acme, data)
+    assert (found.node_id, found.message) == (
+        "pick",
+        "trip.nights is a number; this setting needs a string.",
+    )

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from apps.applications.events import NodeStarted
 from apps.applications.models import Run
+from apps.applications.workflow import validation
 from apps.applications.workflow.nodes.question_classifier import (
     QuestionClassifier,
     QuestionClassifierSettings,
@@ -131,10 +132,19 @@ def test_handles_are_the_class_ids_and_the_model_is_used():
         ({"classes": [CLASSES[0], {**CLASSES[1], "id": "billing"}]}, "each class id once"),
         ({"classes": [CLASSES[0], {**CLASSES[1], "name": "billing"}]}, "each name once"),
         ({"classes": [CLASSES[0], {"id": "next", "name": "Next"}]}, "'next' cannot"),
-        ({"classes": CLASSES, "model": ""}, "at least 1 character"),
+        ({"classes": CLASSES, "model": "m" * 101}, "at most 100 characters"),
         ({"classes": CLASSES, "query": "the question"}, "pattern"),
     ],
 )
 def test_bad_settings_are_refused(data, complaint):
     with pytest.raises(ValidationError, match=complaint):
         QuestionClassifierSettings.model_validate({"model": "agent-chat", **data})
+
+
+def test_validation_asks_for_a_model_and_knows_the_handles(acme, chat):
+    data = triage()
+    data["nodes"][1]["data"]["model"] = ""
+    data["edges"].append(edge("classify", "end", "refunds"))
+    found = {(p.node_id, p.message) for p in validation.problems(acme, data)}
+    assert ("classify", "choose a chat model.") in found
+    assert any(node_id == "classify" and "refunds" in message for node_id, message in found)

@@ -48,7 +48,9 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 class ParameterExtractorSettings(NodeSettings):
-    model: str = Field(min_length=1, max_length=100, description="A chat model of the workspace.")
+    model: str = Field(
+        "", max_length=100, description="A chat model of the workspace (validation asks for one)."
+    )
     query: Reference = Field("sys.query", description="The variable read (node_id.output).")
     parameters: dict[str, Any] = Field(
         description='A JSON schema: {"type": "object", "properties": {...}, "required": [...]}.'

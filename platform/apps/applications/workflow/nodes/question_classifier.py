@@ -44,7 +44,9 @@ class QuestionClass(NodeSettings):
 
 
 class QuestionClassifierSettings(NodeSettings):
-    model: str = Field(min_length=1, max_length=100, description="A chat model of the workspace.")
+    model: str = Field(
+        "", max_length=100, description="A chat model of the workspace (validation asks for one)."
+    )
     query: Reference = Field("sys.query", description="The variable classified (node_id.output).")
     classes: list[QuestionClass] = Field(
         min_length=2,
