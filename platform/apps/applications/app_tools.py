@@ -27,7 +27,8 @@ _NOT_NAME = re.compile(r"[^a-z0-9]+")
 class Caller:
     """The run that calls an app as a tool: the sub-run is recorded under it
     (``run_id``), on its surface and for its key or user, and ``callers`` (the app ids up
-    the chain, the calling app last) bounds the depth and refuses loops."""
+    the chain, the calling app last) bounds the depth and refuses loops. ``check`` raises
+    once the caller has stopped (gone away, or out of time): the sub-run stops with it."""
 
     workspace: Workspace
     surface: str
@@ -36,6 +37,7 @@ class Caller:
     api_key: ApiKey | None = None
     user: User | None = None
     request_id: str = ""
+    check: Callable[[], None] | None = None
 
 
 #: Runs ``app`` (its latest published version) for ``caller`` with the model's arguments;
@@ -53,6 +55,7 @@ def caller_of(run: RunContext) -> Caller:
         api_key=run.api_key,
         user=run.user,
         request_id=run.request_id,
+        check=run.check,
     )
 
 

@@ -13,6 +13,7 @@ around; neither fails the calling run.
 surfaces start a run that may delegate with ``run_agent`` / ``run_flow``.
 """
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +27,7 @@ from apps.applications.events import Event, Finished
 from apps.applications.models import AgentApp, AppKind, AppVersion, Run
 from apps.applications.planning import Call, plan_run
 from apps.applications.run_plan import RunPlan
-from apps.applications.runtime import run_app, run_to_end
+from apps.applications.runtime import run_app
 from apps.applications.workflow.definition import WorkflowDefinition
 from apps.applications.workflow.runner import WorkflowPlan, plan_workflow, run_workflow
 from kernel.errors import ApiError
@@ -78,11 +79,13 @@ def call_app(caller: Caller, app: AgentApp, arguments: dict[str, Any]) -> ToolRe
         if app.kind == AppKind.WORKFLOW:
             plan = _workflow_plan(caller, app, version, prompt, inputs)
             session_id = plan.session_id
-            finished = run_to_end(run_workflow(plan, delegate=call_app))
+            finished = _to_end(run_workflow(plan, delegate=call_app), caller)
         else:
             agent_plan = _agent_plan(caller, app, version, prompt)
             session_id = agent_plan.session_id
-            finished = run_to_end(run_app(agent_plan, delegate=call_app))
+            finished = _to_end(run_app(agent_plan, delegate=call_app), caller)
+    except _CallerStopped as stopped:
+        raise stopped.reason from None
     except (ApiError, UpstreamError) as exc:
         message = (
             exc.message if isinstance(exc, ApiError) else exc.caller_message(caller.request_id)
@@ -93,6 +96,31 @@ def call_app(caller: Caller, app: AgentApp, arguments: dict[str, Any]) -> ToolRe
             data={"run_id": _sub_run_id(caller, app, session_id)},
         )
     return _answer(app, finished, _sub_run_id(caller, app, session_id))
+
+
+class _CallerStopped(Exception):
+    """The calling run stopped while its sub-run ran (``reason`` says why)."""
+
+    def __init__(self, reason: Exception) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
+
+
+def _to_end(events: Iterator[Event], caller: Caller) -> Finished:
+    """The sub-run, consumed to its end. When the caller stops, the sub-run is closed
+    (recorded as cancelled, its model stream closed) and the caller's reason raised."""
+    finished = None
+    with contextlib.closing(events):  # type: ignore[type-var]
+        for event in events:
+            if isinstance(event, Finished):
+                finished = event
+            elif caller.check is not None:
+                try:
+                    caller.check()
+                except Exception as exc:
+                    raise _CallerStopped(exc) from exc
+    assert finished is not None, "a run that ends without raising ends with Finished"
+    return finished
 
 
 def _agent_plan(caller: Caller, app: AgentApp, version: AppVersion, prompt: str) -> RunPlan:

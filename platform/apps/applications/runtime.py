@@ -158,17 +158,22 @@ def run_app(plan: RunPlan, *, delegate: Delegate | None = None) -> Iterator[Even
             callers=(*plan.callers, str(plan.app.pk)),
             delegate=delegate,
         )
-        agent = partial(agent_events, plan, sources, recorder, delegate)
+        agent = partial(agent_events, plan, sources, recorder, delegate, run.check)
         yield from stream_graph(_agent_graph(), {}, run, configurable={"agent": agent})
         yield _finish(plan, sources, recorder)
 
 
 def agent_events(
-    plan: RunPlan, sources: Sources, recorder: Answering, delegate: Delegate | None = None
+    plan: RunPlan,
+    sources: Sources,
+    recorder: Answering,
+    delegate: Delegate | None = None,
+    check: Callable[[], None] | None = None,
 ) -> Iterator[Event]:
     """The agent's work: retrieval, then model turns and the tools they ask for. Text goes
     through ``recorder.answered``; steps to its trace. With a ``delegate``, the app tools
-    of ``plan.config`` are offered."""
+    of ``plan.config`` are offered; ``check`` (the run's, or its node's) stops an app
+    called as a tool when the run stops."""
     search: Search = partial(_search, plan, sources, recorder.trace)
     # Events held back until the model has begun to answer: whatever refuses the call
     # (the model's route, a quota, the upstream) then fails it before the response starts.
@@ -178,7 +183,7 @@ def agent_events(
         thought, sources_block = _retrieve_first(plan, search, recorder.trace)
         held.append(thought)
         system = _joined(system, sources_block)
-    loop = _tool_loop(plan, search, _app_runner(plan, recorder, delegate))
+    loop = _tool_loop(plan, search, _app_runner(plan, recorder, delegate, check))
     messages = [
         ChatMessage(role="system", content=_joined(system, loop.system_suffix())),
         *plan.history,
@@ -259,7 +264,12 @@ def _tool_loop(plan: RunPlan, search: Search, run_app: AppRunner | None) -> Tool
     return for_model(plan.config, _route(plan), toolbox)
 
 
-def _app_runner(plan: RunPlan, recorder: Answering, delegate: Delegate | None) -> AppRunner | None:
+def _app_runner(
+    plan: RunPlan,
+    recorder: Answering,
+    delegate: Delegate | None,
+    check: Callable[[], None] | None,
+) -> AppRunner | None:
     """The delegate, bound to this run as the caller (none when the app names no app)."""
     if delegate is None or not any(tool.type == "app" for tool in plan.config.tools):
         return None
@@ -271,6 +281,7 @@ def _app_runner(plan: RunPlan, recorder: Answering, delegate: Delegate | None) -
         api_key=plan.api_key,
         user=plan.user,
         request_id=plan.request_id,
+        check=check,
     )
     return partial(delegate, caller)
 

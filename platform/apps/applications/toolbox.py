@@ -136,12 +136,14 @@ class Toolbox:
             return {}, _failed(name, f"The arguments are not valid JSON ({exc}); send an object.")
         if not isinstance(arguments, dict):
             return {}, _failed(name, "The arguments must be a JSON object.")
+        if entry.app is not None and self.run_app is not None:
+            # Outside the try: the app's own failures are its result already, and what
+            # else it raises (the calling run stopped) must stop the caller too.
+            began = time.monotonic()
+            result = self.run_app(entry.app, arguments)
+            return arguments, Invocation(tool=name, result=result, duration_ms=ms_since(began))
         try:
-            if entry.app is not None and self.run_app is not None:
-                began = time.monotonic()
-                result = self.run_app(entry.app, arguments)
-                invocation = Invocation(tool=name, result=result, duration_ms=ms_since(began))
-            elif entry.http_tool is not None:
+            if entry.http_tool is not None:
                 invocation = http_tool_services.invoke_http_tool(entry.http_tool, arguments)
             else:
                 invocation = invoke_tool(

@@ -2,18 +2,22 @@
 Each call is a sub-run recorded under the calling run; chains are bounded by loop
 detection and a depth limit, both answered as the tool's error, never the caller's."""
 
+import time
+
 import pytest
 
 from apps.applications import delegation, drafts, selectors, services
 from apps.applications.app_tools import tool_name
 from apps.applications.config import AppConfigSchema
+from apps.applications.events import NodeStarted
 from apps.applications.models import AgentApp, AppKind, Run, RunSurface
 from apps.applications.planning import Call, plan_run
 from apps.applications.runtime import run_app, run_to_end
 from apps.applications.workflow.definition import WorkflowDefinition
+from apps.applications.workflow.engine import WorkflowNodeTimeout
 from apps.applications.workflow.runner import plan_workflow
 from tests.applications.workflows.conftest import chain, definition, node
-from tests.upstream import error, text, tool_call
+from tests.upstream import error, stream, text, tool_call
 
 pytestmark = pytest.mark.django_db
 
@@ -198,37 +202,83 @@ def test_bad_arguments_are_the_tools_error(acme, chat, upstream):
     assert not Run.objects.filter(app=helper).exists()
 
 
-def test_a_workflow_agent_node_delegates_under_the_workflow_run(acme, chat, upstream):
-    helper = published(acme, "Helper")
+def delegating_flow(acme, helper: AgentApp, **agent_node) -> AgentApp:
+    """A workflow whose inline agent has ``helper`` as its one tool."""
+    tools = [{"type": "app", "id": str(helper.pk)}]
     data = definition(
         [
             node("start", "start"),
-            node(
-                "agent_1",
-                "agent",
-                agent={"model": "agent-chat", "tools": [{"type": "app", "id": str(helper.pk)}]},
-            ),
+            {
+                **node("agent_1", "agent", agent={"model": "agent-chat", "tools": tools}),
+                **agent_node,
+            },
             node("end", "end", output="{{ agent_1.text }}"),
         ],
         chain("start", "agent_1", "end"),
     )
-    flow = drafts.create_app(acme, name="Flow", kind=AppKind.WORKFLOW, draft=data, by=None)
-    upstream.script("chat", tool_call("helper", {"prompt": "help"}), text("helped"), text("ok"))
-    plan = plan_workflow(
-        app=flow,
-        version=None,
-        definition=WorkflowDefinition.model_validate(flow.draft),
-        prompt="go",
-        inputs={},
-        session_id=None,
-        surface=RunSurface.PLAYGROUND,
+    return drafts.create_app(acme, name="Flow", kind=AppKind.WORKFLOW, draft=data, by=None)
+
+
+def flow_events(flow: AgentApp):
+    return delegation.run_flow(
+        plan_workflow(
+            app=flow,
+            version=None,
+            definition=WorkflowDefinition.model_validate(flow.draft),
+            prompt="go",
+            inputs={},
+            session_id=None,
+            surface=RunSurface.PLAYGROUND,
+        )
     )
-    assert run_to_end(delegation.run_flow(plan)).text == "ok"
+
+
+LONG_REPLY = [f"w{i} " for i in range(12)]
+
+
+def test_a_workflow_agent_node_delegates_under_the_workflow_run(acme, chat, upstream):
+    helper = published(acme, "Helper")
+    flow = delegating_flow(acme, helper)
+    upstream.script("chat", tool_call("helper", {"prompt": "help"}), text("helped"), text("ok"))
+    assert run_to_end(flow_events(flow)).text == "ok"
     child = Run.objects.get(app=helper)
     parent = Run.objects.get(app=flow)
     assert (child.parent_run_id, child.surface) == (parent.pk, "playground")
     step = parent.steps.get(kind="tool")
     assert (step.node_id, step.output["run_id"]) == ("agent_1", str(child.pk))
+
+
+def test_a_node_out_of_time_stops_the_app_it_called(acme, chat, upstream):
+    helper = published(acme, "Helper")
+    flow = delegating_flow(acme, helper, timeout_seconds=1, title="Delegator")
+    upstream.script(
+        "chat", tool_call("helper", {"prompt": "write"}), stream(LONG_REPLY, delay=0.25)
+    )
+    with pytest.raises(WorkflowNodeTimeout, match="Node 'Delegator' ran longer than its 1 s"):
+        run_to_end(flow_events(flow))
+    child = Run.objects.get(app=helper)
+    assert child.status == "cancelled"
+    assert child.parent_run_id == Run.objects.get(app=flow).pk
+    time.sleep(len(LONG_REPLY) * 0.25)
+    assert upstream.requests_for("chat")[-1].finished_at is None, "the helper's stream ran on"
+
+
+def test_a_caller_that_goes_away_cancels_the_app_it_called(acme, chat, upstream):
+    helper = published(acme, "Helper")
+    flow = delegating_flow(acme, helper)
+    upstream.script(
+        "chat", tool_call("helper", {"prompt": "write"}), stream(LONG_REPLY, delay=0.25)
+    )
+    events = flow_events(flow)
+    for event in events:
+        if isinstance(event, NodeStarted) and event.node_id == "agent_1":
+            break
+    time.sleep(1)  # the helper is writing
+    events.close()
+    time.sleep(len(LONG_REPLY) * 0.25)
+    assert Run.objects.get(app=flow).status == "cancelled"
+    assert Run.objects.get(app=helper).status == "cancelled"
+    assert upstream.requests_for("chat")[-1].finished_at is None, "the helper's stream ran on"
 
 
 def test_a_run_without_a_delegate_offers_no_app_tools(acme, chat, upstream):

@@ -116,7 +116,7 @@ class Agent(Node):
         )
         plan = dataclasses.replace(plan, session_id=run.session_id, callers=run.callers[:-1])
         answer = _KeptAnswer(ctx)
-        events = agent_events(plan, Sources(), answer, run.delegate)
+        events = agent_events(plan, Sources(), answer, run.delegate, ctx.check)
         with contextlib.closing(events):
             for event in events:
                 ctx.check()  # closes the model's stream when the caller has gone
