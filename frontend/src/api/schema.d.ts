@@ -3729,7 +3729,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/yaml": string;
+                    "application/yaml": {
+                        app: {
+                            description: string;
+                            name: string;
+                        };
+                        /** @description The format's version. */
+                        ministudio_workflow: number;
+                        workflow: components["schemas"]["WorkflowDefinition"];
+                    };
                 };
             };
             400: components["responses"]["Error400"];

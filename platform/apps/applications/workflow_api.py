@@ -19,6 +19,21 @@ from apps.applications.workflow.templates import TEMPLATES
 
 router = Router(tags=["workflows"])
 
+#: The exported document's shape (``workflow.yaml_format``), as the YAML parses.
+EXPORTED_DOCUMENT = {
+    "type": "object",
+    "required": ["ministudio_workflow", "app", "workflow"],
+    "properties": {
+        "ministudio_workflow": {"type": "integer", "description": "The format's version."},
+        "app": {
+            "type": "object",
+            "required": ["name", "description"],
+            "properties": {"name": {"type": "string"}, "description": {"type": "string"}},
+        },
+        "workflow": {"$ref": "#/components/schemas/WorkflowDefinition"},
+    },
+}
+
 
 @router.post("/apps/{app_id}/workflow/check", response=WorkflowCheckOut)
 def check_workflow(request: HttpRequest, app_id: uuid.UUID, payload: Body[dict[str, Any]]):
@@ -68,7 +83,7 @@ def templates(request: HttpRequest):
         "responses": {
             200: {
                 "description": "The workflow as a YAML document (see workflow.yaml_format).",
-                "content": {"application/yaml": {"schema": {"type": "string"}}},
+                "content": {"application/yaml": {"schema": EXPORTED_DOCUMENT}},
             }
         }
     },
