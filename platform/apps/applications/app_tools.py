@@ -45,8 +45,9 @@ class Caller:
 Delegate = Callable[[Caller, AgentApp, dict[str, Any]], ToolResult]
 
 
-def caller_of(run: RunContext) -> Caller:
-    """A workflow run (or an agent app's) as the caller of an app tool."""
+def caller_of(run: RunContext, check: Callable[[], None] | None = None) -> Caller:
+    """A workflow run (or an agent app's) as the caller of an app tool; a node passes its
+    own ``check`` (``NodeContext.check``: the run's, and the node's time limit)."""
     return Caller(
         workspace=run.workspace,
         surface=run.surface,
@@ -55,7 +56,7 @@ def caller_of(run: RunContext) -> Caller:
         api_key=run.api_key,
         user=run.user,
         request_id=run.request_id,
-        check=run.check,
+        check=check or run.check,
     )
 
 

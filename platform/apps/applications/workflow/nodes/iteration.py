@@ -71,7 +71,8 @@ class Iteration(Node):
         return {"results": "array"}
 
     def inner_variables(self, settings: IterationSettings) -> dict[str, str]:
-        """The variables the nodes inside read as ``<id>.item`` and ``<id>.index``."""
+        """The variables the nodes inside read as ``<id>.item`` and ``<id>.index``
+        (validation reads them here)."""
         return dict(INNER_VARIABLES)
 
     def reads(self, settings: IterationSettings) -> list[Read]:
