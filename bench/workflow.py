@@ -60,6 +60,7 @@ import itertools
 import os
 import pstats
 import sys
+import sysconfig
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -235,7 +236,8 @@ class ModelClock:
 
 @dataclass
 class RecordClock:
-    """Time spent writing runs (``services.record_run``: the Run row and its Step rows)."""
+    """Time spent writing runs (``services.record_run``: the Run row and its Step rows; an
+    agent app's ``services.remember_exchange`` too: its session)."""
 
     seconds: float = 0.0
 
@@ -250,11 +252,35 @@ class RecordClock:
         return timed
 
 
+@dataclass
+class QueryCounter:
+    """Database queries on the run's connection (the one its nodes borrow); the
+    checkpointer's own connection is not counted."""
+
+    count: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, execute: Callable[..., Any], *args: Any) -> Any:
+        with self._lock:
+            self.count += 1
+        return execute(*args)
+
+
+def install_query_counter() -> QueryCounter:
+    from django.db import connection
+
+    counter = QueryCounter()
+    connection.execute_wrappers.append(counter)
+    return counter
+
+
 def install_record_clock() -> RecordClock:
     from apps.applications import services
 
     clock = RecordClock()
     services.record_run = clock.wrap(services.record_run)
+    # An agent app's run also saves the exchange in its session.
+    services.remember_exchange = clock.wrap(services.remember_exchange)
     return clock
 
 
@@ -280,6 +306,7 @@ class Sample:
     stub: float = 0.0  # seconds the stub spent answering
     nodes: int = 0
     record: float = 0.0  # seconds writing the run and its steps
+    queries: int = 0  # database queries on the run's connection
 
 
 @dataclass
@@ -299,6 +326,7 @@ class Bench:
         self.stub = stub
         self.clock = clock
         self.recording = recording
+        self.queries = install_query_counter()
         self._apps = itertools.count(1)
 
     def workflow(self, data: dict[str, Any]) -> tuple[Any, Any]:
@@ -331,6 +359,7 @@ class Bench:
             self.stub.script("chat", *(slow(MODEL_DELAY) for _ in range(slow_calls)))
         self.clock.reset()
         self.recording.seconds = 0.0
+        self.queries.count = 0
         began = time.perf_counter()
         plan = plan_workflow(
             app=app,
@@ -362,6 +391,7 @@ class Bench:
             stub=sum(r.finished_at - r.received_at for r in answered),  # type: ignore[operator]
             nodes=nodes,
             record=self.recording.seconds,
+            queries=self.queries.count,
         )
 
     def measure(
@@ -411,6 +441,7 @@ class Bench:
         self.stub.reset()
         self.clock.reset()
         self.recording.seconds = 0.0
+        self.queries.count = 0
         began = time.perf_counter()
         plan = plan_run(
             app=app,
@@ -436,6 +467,7 @@ class Bench:
         self.stub.reset()
         self.clock.reset()
         self.recording.seconds = 0.0
+        self.queries.count = 0
         began = time.perf_counter()
         route = routing.route(
             self.workspace, MODEL, EndpointCapability.CHAT, surface=RunSurface.PLAYGROUND
@@ -543,6 +575,7 @@ def chain_report(cases: dict[int, Case], bare: dict[int, Case]) -> float:
                 ms(p(walls, 50) / nodes),
                 ms(p(walls, 95) / nodes),
                 ms(p(recording, 50)),
+                f"{p([s.queries for s in case.samples], 50):.0f}",
                 ms(p(bare[answers].walls(), 50)),
             ]
         )
@@ -556,6 +589,7 @@ def chain_report(cases: dict[int, Case], bare: dict[int, Case]) -> float:
             "per node p50",
             "per node p95",
             "recording p50",
+            "queries",
             "LangGraph alone p50",
         ],
         rows,
@@ -584,6 +618,7 @@ def model_flow_report(case: Case, traced: list[int]) -> float:
     stub = [s.stub for s in case.samples]
     calls = {s.calls for s in case.samples}
     nodes = {s.nodes for s in case.samples}
+    queries = p([s.queries for s in case.samples], 50)
     rows = [
         ["run (wall)", ms(p(walls, 50)), ms(p(walls, 95))],
         ["model calls, summed (gateway stream)", ms(p(model, 50)), ms(p(model, 95))],
@@ -601,7 +636,8 @@ def model_flow_report(case: Case, traced: list[int]) -> float:
         ],
     ]
     print(
-        f"{len(walls)} runs; nodes run per run {sorted(nodes)}, model calls per run {sorted(calls)}"
+        f"{len(walls)} runs; nodes run per run {sorted(nodes)}, model calls per run "
+        f"{sorted(calls)}, database queries per run {queries:.0f}"
     )
     print_table(["", "p50", "p95"], rows)
     return p(added, 50)
@@ -643,8 +679,22 @@ def agent_report(agent: Case, direct: Case) -> None:
     for name, case in (("agent app run", agent), ("the model call made directly", direct)):
         walls = case.walls()
         model = [s.model for s in case.samples]
-        rows.append([name, str(len(walls)), ms(p(walls, 50)), ms(p(walls, 95)), ms(p(model, 50))])
-    print_table(["path", "runs", "p50", "p95", "model stream p50"], rows)
+        written = [s.record for s in case.samples]
+        rows.append(
+            [
+                name,
+                str(len(walls)),
+                ms(p(walls, 50)),
+                ms(p(walls, 95)),
+                ms(p(model, 50)),
+                ms(p(written, 50)),
+                f"{p([s.queries for s in case.samples], 50):.0f}",
+            ]
+        )
+    print_table(
+        ["path", "runs", "p50", "p95", "model stream p50", "run + session written p50", "queries"],
+        rows,
+    )
     added = [s.wall - s.model for s in agent.samples]
     direct_wall = p(direct.walls(), 50)
     print(
@@ -654,10 +704,19 @@ def agent_report(agent: Case, direct: Case) -> None:
     )
 
 
+#: Where a thread waits for another (the main thread for a node's worker, a worker for
+#: work): time spent there is not work, and is shown apart.
+WAITS = (
+    "<method 'acquire' of '_thread.lock' objects>",
+    "<method 'get' of '_queue.SimpleQueue' objects>",
+)
+
+
 def profile(name: str, once: Callable[[], Sample], runs: int) -> None:
-    """cProfile ``runs`` runs of ``once``: the top functions by own and cumulative time.
-    LangGraph runs the nodes on worker threads; each thread started meanwhile gets a
-    profiler of its own (``threading.setprofile``), and the profiles are added up."""
+    """cProfile ``runs`` runs of ``once``: the functions with the most time of their own
+    (waiting for other threads apart), and the most cumulative time. LangGraph runs the
+    nodes on worker threads; each thread started meanwhile gets a profiler of its own
+    (``threading.setprofile``), and the profiles are added up."""
     profilers: list[cProfile.Profile] = []
     lock = threading.Lock()
 
@@ -676,18 +735,37 @@ def profile(name: str, once: Callable[[], Sample], runs: int) -> None:
     finally:
         main.disable()
         threading.setprofile(None)  # type: ignore[arg-type]
-    for key, title in (("tottime", "own time"), ("cumulative", "cumulative time")):
-        out = io.StringIO()
-        stats = pstats.Stats(main, stream=out)
-        with lock:
-            for profiler in profilers:
-                with contextlib.suppress(TypeError):  # a thread that recorded nothing
-                    stats.add(profiler)
-        stats.sort_stats(key).print_stats(30)
-        threads = f"{len(profilers)} worker threads"
-        print(f"\n--- cProfile of {name}, {runs} runs ({threads}), by {title} ---")
-        body = out.getvalue()
-        print(body[body.find("   ncalls") :].rstrip())
+    stats = pstats.Stats(main, stream=io.StringIO())
+    with lock:
+        for profiler in profilers:
+            with contextlib.suppress(TypeError):  # a thread that recorded nothing
+                stats.add(profiler)
+    table: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
+    waited = sum(row[2] for func, row in table.items() if func[2] in WAITS)
+    worked = sorted(
+        ((row[2], row[1], func) for func, row in table.items() if func[2] not in WAITS),
+        reverse=True,
+    )
+    print(f"\n--- cProfile of {name}, {runs} runs ({len(profilers)} threads started), ms a run ---")
+    print(f"waiting for other threads (lock.acquire, SimpleQueue.get): {waited / runs * 1000:.2f}")
+    print("own time, the top 25:")
+    for own, calls, func in worked[:25]:
+        print(f"  {own / runs * 1000:8.3f}  {calls / runs:8.1f} calls  {_where(func)}")
+    print("cumulative, the top 30 (a thread's whole life counts for its entry point):")
+    rows = sorted(((row[3], func) for func, row in table.items()), reverse=True)
+    for total, func in rows[:30]:
+        print(f"  {total / runs * 1000:8.3f}  {_where(func)}")
+
+
+def _where(func: tuple[str, int, str]) -> str:
+    """A profiled function as ``path:line(name)``, the path from the repository, the
+    site-packages or the standard library."""
+    path, line, name = func
+    if "site-packages/" in path:
+        path = path.split("site-packages/", 1)[1]
+    for prefix in (str(ROOT) + "/", sysconfig.get_paths()["stdlib"] + "/"):
+        path = path.removeprefix(prefix)
+    return f"{path}:{line}({name})" if line else name
 
 
 # --- main -----------------------------------------------------------------------------------------
