@@ -7,13 +7,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Status
+from ninja import Body, Router, Status
 from ninja.pagination import paginate
 
 from apps.accounts.context import caller_user, workspace_context
 from apps.accounts.permissions import Permission
 from apps.applications import drafts, selectors, services
-from apps.applications.config import AppConfigSchema
 from apps.applications.delegation import run_agent, run_flow
 from apps.applications.events import (
     Event,
@@ -31,6 +30,7 @@ from apps.applications.schemas import (
     AppOut,
     AppUpdateIn,
     DiffOut,
+    DraftIn,
     ImportIn,
     PlaygroundIn,
     PublishIn,
@@ -40,7 +40,6 @@ from apps.applications.schemas import (
     VersionOut,
 )
 from apps.applications.workflow import validation
-from apps.applications.workflow.definition import WorkflowDefinition
 from apps.applications.workflow.runner import plan_workflow
 from apps.applications.workflow_api import router as workflow_router
 from apps.gateway.streaming import error_event, event_stream_response, named_event, started
@@ -118,18 +117,12 @@ def update_app(request: HttpRequest, app_id: uuid.UUID, payload: AppUpdateIn):
 
 
 @router.put("/apps/{app_id}/draft", response=AppOut)
-def update_draft(
-    request: HttpRequest, app_id: uuid.UUID, payload: AppConfigSchema | WorkflowDefinition
-):
+def update_draft(request: HttpRequest, app_id: uuid.UUID, payload: Body[DraftIn]):
     """Replace the draft (checked, not yet live: publish makes it live): an agent app's
-    configuration, or a workflow app's definition (saved only when valid: a 400
-    ``WorkflowInvalid`` names each node's problem)."""
+    configuration (AppConfigSchema), or a workflow app's definition (WorkflowDefinition,
+    saved only when valid: a 400 ``WorkflowInvalid`` names each node's problem)."""
     app = _app(request, app_id, Permission.EDIT_APPS)
-    workflow = app.kind == AppKind.WORKFLOW
-    if workflow != isinstance(payload, WorkflowDefinition):
-        wanted = "a workflow definition (nodes, edges)" if workflow else "an agent configuration"
-        raise InvalidParameter(f"draft: this is {app.kind} app; send {wanted}.")
-    drafts.update_draft(app, payload.model_dump(mode="json"))
+    drafts.update_draft(app, payload)
     return _app_out(app)
 
 

@@ -1,10 +1,28 @@
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
+from pydantic import TypeAdapter
 
+from apps.applications.config import AppConfigSchema
 from apps.applications.models import RunStatus
+from apps.applications.workflow.definition import WorkflowDefinition
+
+
+class _AgentOrWorkflow:
+    """Documents a draft as either kind's schema; the app's kind picks which one checks it
+    (so a workflow's errors name its nodes, not a union's members)."""
+
+    _either = TypeAdapter(AppConfigSchema | WorkflowDefinition)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, _core_schema, handler):
+        return handler(cls._either.core_schema)
+
+
+#: ``PUT /apps/{id}/draft``'s body: an agent's AppConfigSchema or a workflow's definition.
+DraftIn = Annotated[dict[str, Any], _AgentOrWorkflow]
 
 
 class AppCreateIn(Schema):

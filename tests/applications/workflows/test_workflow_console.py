@@ -90,6 +90,13 @@ def test_the_draft_saves_only_when_valid(acme_console):
     saved = acme_console.put(f"/apps/{app['id']}/draft", flow())
     assert saved.status_code == 200, saved.content
     assert [n["id"] for n in saved.json()["draft"]["nodes"]] == ["start", "llm_1", "end"]
+    bad_id = flow()
+    bad_id["nodes"][2]["id"] = "the end"
+    body = error(acme_console.put(f"/apps/{app['id']}/draft", bad_id))
+    assert body["message"] == (
+        "The workflow is not valid: node 'the end' (id): String should match pattern "
+        "'^[A-Za-z_][A-Za-z0-9_]{0,63}$'."
+    )
     bad = flow()
     bad["nodes"][1]["data"]["model"] = "gpt-nowhere"
     bad["edges"].append(edge("end", "llm_1"))
@@ -103,9 +110,11 @@ def test_the_draft_saves_only_when_valid(acme_console):
 def test_the_draft_must_be_of_the_apps_kind(acme_console):
     workflow, agent = create(acme_console), make_app(acme_console)
     body = error(acme_console.put(f"/apps/{workflow['id']}/draft", {"model": "agent-chat"}))
-    assert "workflow app; send a workflow definition" in body["message"]
+    assert body["code"] == "WorkflowInvalid"
+    assert "workflow (model): Extra inputs are not permitted" in body["message"]
     body = error(acme_console.put(f"/apps/{agent['id']}/draft", flow()))
-    assert "agent app; send an agent configuration" in body["message"]
+    assert body["code"] == "InvalidParameter"
+    assert "draft.nodes: Extra inputs are not permitted" in body["message"]
     fine = acme_console.put(f"/apps/{agent['id']}/draft", {"model": "plain-chat"})
     assert fine.status_code == 200 and fine.json()["draft"]["model"] == "plain-chat"
     assert error(acme_console.put(f"/apps/{workflow['id']}/draft", raw="[1]"))
