@@ -91,8 +91,8 @@ export interface paths {
         /**
          * Update Draft
          * @description Replace the draft (checked, not yet live: publish makes it live): an agent app's
-         *     configuration, or a workflow app's definition (saved only when valid: a 400
-         *     ``WorkflowInvalid`` names each node's problem).
+         *     configuration (AppConfigSchema), or a workflow app's definition (WorkflowDefinition,
+         *     saved only when valid: a 400 ``WorkflowInvalid`` names each node's problem).
          */
         put: operations["apps_applications_api_update_draft"];
         post?: never;
