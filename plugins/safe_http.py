@@ -133,6 +133,7 @@ def request(
     *,
     params: dict | None = None,
     json: Any = None,
+    content: str | bytes | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = 10.0,
     max_bytes: int = 1_000_000,
@@ -141,7 +142,8 @@ def request(
 ) -> SafeResponse:
     """Send one HTTP request to a public address and return the whole response.
 
-    ``params`` are added to the URL's query; ``json`` is sent as a JSON body. ``timeout``
+    ``params`` are added to the URL's query; ``json`` is sent as a JSON body, ``content`` as
+    a body of its own (give its ``Content-Type`` in ``headers``). ``timeout``
     (seconds) bounds the whole call, redirects and body included (name resolution excepted:
     it uses the system resolver's own time-out). ``check_host``, when given, is called with
     each hop's host name before it is contacted and raises a ``SafeHttpError`` to refuse it
@@ -168,7 +170,7 @@ def request(
             target = httpx.URL(url)
             _check_url(target, url)
             outgoing = client.build_request(
-                method, target, params=params, json=json, headers=headers
+                method, target, params=params, json=json, content=content, headers=headers
             )
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
             raise RequestFailed(f"'{url}' is not a usable URL: {_plain(exc)}.") from None

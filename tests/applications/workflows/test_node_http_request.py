@@ -118,13 +118,28 @@ def test_a_response_over_the_limit_fails_the_node(workflow_app, upstream_api, mo
         run(app)
 
 
-def test_a_body_that_is_not_json_fails_the_node(workflow_app, upstream_api):  # noqa: F811
+def test_a_body_that_is_not_json_is_sent_as_text(workflow_app, upstream_api):  # noqa: F811
     app = workflow_app(
         requesting(method="POST", url=upstream_api.base_url + "/x", body="name={{ sys.query }}")
     )
-    with pytest.raises(WorkflowNodeFailed, match="the body is not JSON once its variables"):
-        run(app, "tea")
-    assert upstream_api.received == []
+    run(app, "tea")
+    received = upstream_api.last
+    assert received.body == b"name=tea"
+    assert received.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_a_text_body_keeps_the_content_type_given(workflow_app, upstream_api):  # noqa: F811
+    app = workflow_app(
+        requesting(
+            method="POST",
+            url=upstream_api.base_url + "/x",
+            body="name={{ sys.query }}",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    )
+    run(app, "tea")
+    assert upstream_api.last.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert upstream_api.last.body == b"name=tea"
 
 
 def test_a_header_value_with_a_line_break_fails_the_node(workflow_app, upstream_api):  # noqa: F811

@@ -12,8 +12,9 @@ and query values (the URL's own too) masked in it: they may carry credentials. A
 error status does not fail the node: it is the ``status_code`` output, for a condition to
 branch on.
 
-The body is sent as JSON: ``safe_http`` sends JSON bodies only, so a body that is not JSON
-once rendered fails the node saying so. Write variables into it as JSON values, e.g.
+A body that is JSON once rendered is sent as JSON (``application/json``); any other body is
+sent as it is, as ``text/plain; charset=utf-8`` unless the headers give a ``Content-Type``
+(a form, XML...). Write variables into a JSON body as JSON values, e.g.
 ``{"name": "{{ start.name }}"}`` for text.
 """
 
@@ -61,7 +62,9 @@ class HttpRequestSettings(NodeSettings):
         description="Query parameters added to the URL; values are templates.",
     )
     body: str | None = Field(
-        None, max_length=100_000, description="A template rendering to JSON, sent as the body."
+        None,
+        max_length=100_000,
+        description="A template; sent as JSON when it renders to JSON, else as text.",
     )
     timeout_seconds: float = Field(
         10, gt=0, le=60, description="The whole request, redirects and body included."
@@ -120,13 +123,16 @@ class HttpRequest(Node):
         for name, value in headers.items():
             if any(ch in value for ch in "\r\n\0"):
                 raise ctx.failed(f"the value of the header '{name}' has a line break.")
-        body = self._body(ctx, settings)
+        body, content = self._body(ctx, settings)
+        if content is not None and not any(n.lower() == "content-type" for n in headers):
+            headers["Content-Type"] = "text/plain; charset=utf-8"
         try:
             response = safe_http.request(
                 settings.method,
                 url,
                 params=query or None,
                 json=body,
+                content=content,
                 headers=headers,
                 timeout=settings.timeout_seconds,
                 max_bytes=RESPONSE_LIMIT,
@@ -143,15 +149,13 @@ class HttpRequest(Node):
             }
         )
 
-    def _body(self, ctx: NodeContext, settings: HttpRequestSettings) -> Any:
-        """The rendered body, parsed (``None``: send none)."""
+    def _body(self, ctx: NodeContext, settings: HttpRequestSettings) -> tuple[Any, str | None]:
+        """The rendered body: as JSON to send as JSON, or as text to send as it is
+        (``(None, None)``: send none)."""
         if settings.body is None or not settings.body.strip():
-            return None
+            return None, None
         rendered = ctx.render(settings.body)
         try:
-            return json.loads(rendered)
-        except ValueError as exc:
-            raise ctx.failed(
-                f"the body is not JSON once its variables are filled in ({exc}); only JSON "
-                "bodies can be sent."
-            ) from None
+            return json.loads(rendered), None
+        except ValueError:
+            return None, rendered
