@@ -33,6 +33,10 @@ const stamp = Date.now().toString(36);
 const KB_NAME = `Travel policy ${stamp}`;
 const DOC_NAME = `travel-policy-${stamp}.md`;
 const APP_NAME = `Travel assistant ${stamp}`;
+const FLOW_NAME = `Refund router ${stamp}`;
+const FLOW_QUESTION = "How do I get a refund?";
+const REFUND_ANSWER = "Refunds are paid back within five days.";
+const OTHER_ANSWER = "Ask me about refunds.";
 const KEY_NAME = `e2e-${stamp}`;
 const BATCH_FILE = `batch-${stamp}.jsonl`;
 const BATCH_PROMPTS = ["Hello?", "How are you?", "Say something nice."];
@@ -294,17 +298,22 @@ async function playground() {
   await shot("app-playground-citation");
 }
 
-async function publish() {
+/** Publish the app `appId` with `notes`; its Versions tab lists v1 with them. */
+async function publishApp(appId, notes) {
   await page.getByTestId("publish").click();
   const dialog = page.getByRole("dialog", { name: "Publish the draft" });
-  await dialog.getByTestId("publish-notes").fill("First release: answers from the travel policy, with sources.");
-  const published = page.waitForResponse((r) => r.url().endsWith(`/apps/${result.app_id}/publish`) && r.request().method() === "POST");
+  await dialog.getByTestId("publish-notes").fill(notes);
+  const published = page.waitForResponse((r) => r.url().endsWith(`/apps/${appId}/publish`) && r.request().method() === "POST");
   await dialog.getByRole("button", { name: "Publish", exact: true }).click();
   const response = await published;
   if (response.status() !== 201) throw new Error(`publishing answered ${response.status()}: ${await response.text()}`);
   await dialog.waitFor({ state: "hidden" });
   const versions = await appTab("Versions", "versions");
-  await versions.getByRole("row").filter({ hasText: "First release" }).filter({ hasText: "v1" }).waitFor();
+  await versions.getByRole("row").filter({ hasText: notes.slice(0, 20) }).filter({ hasText: "v1" }).waitFor();
+}
+
+async function publish() {
+  await publishApp(result.app_id, "First release: answers from the travel policy, with sources.");
   await shot("app-versions");
 }
 
@@ -322,6 +331,149 @@ async function appApi() {
   await openFromMenu("Apps");
   await page.getByRole("row").filter({ hasText: APP_NAME }).filter({ hasText: "v1" }).waitFor();
   await shot("apps");
+}
+
+/** A workflow app, blank: the canvas shows the start joined to the end. */
+async function createWorkflow() {
+  await openFromMenu("Apps");
+  await page.getByRole("button", { name: "Create app" }).first().click();
+  const dialog = page.getByRole("dialog", { name: "Create an app" });
+  // The kind (a radio button); a click while the dialog still opens may miss: click until chosen.
+  const workflowKind = dialog.getByRole("radio", { name: "Workflow", exact: true });
+  await until(
+    "the Workflow kind is chosen",
+    async () => {
+      if (!(await workflowKind.isChecked())) await dialog.getByText("Workflow", { exact: true }).click();
+      return workflowKind.isChecked();
+    },
+    (checked) => checked,
+  );
+  await dialog.getByLabel("Name", { exact: true }).fill(FLOW_NAME);
+  await dialog.getByLabel("Description").fill("Answers refund questions one way, the rest another.");
+  // The gallery: blank and the templates the platform ships.
+  await dialog.getByTestId("template-intent_rag").waitFor();
+  await dialog.getByTestId("template-blank").click();
+  await shot("workflow-create");
+  await dialog.getByRole("button", { name: "Create", exact: true }).click();
+  await page.waitForURL(/\/apps\/[0-9a-f-]{36}/);
+  result.workflow_id = new URL(page.url()).pathname.split("/").pop();
+  await page.getByRole("heading", { name: FLOW_NAME }).waitFor();
+  const panel = await tab(page, "Canvas", { click: false });
+  await panel.getByTestId("wf-node-start").waitFor();
+  await panel.getByTestId("wf-node-end").waitFor();
+  await until("the blank workflow's one edge", () => panel.locator(".react-flow__edge").count(), (n) => n === 1);
+}
+
+/** Drag from one handle to another (a connection), and wait for the edge it makes. */
+async function connect(panel, source, handle, target) {
+  const from = await panel.getByTestId(`handle-${source}-${handle}`).boundingBox();
+  const to = await panel.getByTestId(`handle-${target}-in`).boundingBox();
+  if (!from || !to) throw new Error(`the handles ${source}.${handle} → ${target} are not on the canvas`);
+  const a = { x: from.x + from.width / 2, y: from.y + from.height / 2 };
+  const b = { x: to.x + to.width / 2, y: to.y + to.height / 2 };
+  // Both handles must be what the mouse meets there (not under the minimap or another node).
+  for (const [point, id] of [[a, `handle-${source}-${handle}`], [b, `handle-${target}-in`]]) {
+    const top = await page.evaluate(({ x, y }) => document.elementFromPoint(x, y)?.closest("[data-testid]")?.getAttribute("data-testid") ?? null, point);
+    if (top !== id) throw new Error(`the handle ${id} is covered by ${top} at (${point.x}, ${point.y})`);
+  }
+  await page.mouse.move(a.x, a.y);
+  await page.mouse.down();
+  await page.mouse.move((a.x + b.x) / 2, (a.y + b.y) / 2, { steps: 4 });
+  await page.mouse.move(b.x, b.y, { steps: 4 });
+  await page.mouse.up();
+  await panel.getByTestId(`rf__edge-e_${source}_${handle}_${target}`).waitFor({ state: "attached" });
+}
+
+/** Wait until the canvas stops moving (auto-layout fits the view, animated). */
+async function canvasSettled(panel) {
+  const viewport = panel.locator(".react-flow__viewport");
+  const read = () => viewport.evaluate((el) => el.style.transform);
+  await until(
+    "the canvas stops moving",
+    async () => {
+      const before = await read();
+      await new Promise((done) => setTimeout(done, 150));
+      return before === (await read());
+    },
+    (still) => still,
+  );
+}
+
+/** Select a node on the canvas: its panel opens. */
+async function selectNode(panel, id) {
+  await panel.getByTestId(`wf-node-${id}`).click();
+  const side = panel.getByTestId("node-panel").filter({ hasText: id });
+  await side.waitFor();
+  return side;
+}
+
+/** On the canvas: a condition on the prompt and an answer for each branch between start and
+ * end (from the palette, handles connected by dragging), the check finds nothing; save. */
+async function drawWorkflow() {
+  const panel = await tab(page, "Canvas", { click: false });
+  // The start → end edge goes: select it, delete it.
+  await panel.locator(".react-flow__edge").first().click({ force: true });
+  await panel.locator(".react-flow__edge.selected").waitFor({ state: "attached" });
+  await panel.getByTestId("delete-selected").click();
+  await until("the edge is deleted", () => panel.locator(".react-flow__edge").count(), (n) => n === 0);
+  for (const [type, id] of [["condition", "condition_1"], ["answer", "answer_1"], ["answer", "answer_2"]]) {
+    await panel.getByTestId(`palette-${type}`).click();
+    await panel.getByTestId(`wf-node-${id}`).waitFor();
+  }
+  // Spread them out before connecting.
+  await panel.getByTestId("auto-layout").click();
+  await canvasSettled(panel);
+  await connect(panel, "start", "next", "condition_1");
+  await connect(panel, "condition_1", "case_1", "answer_1");
+  await connect(panel, "condition_1", "else", "answer_2");
+  await connect(panel, "answer_1", "next", "end");
+  await connect(panel, "answer_2", "next", "end");
+  await panel.getByTestId("auto-layout").click();
+  await canvasSettled(panel);
+  // The condition: the prompt contains "refund".
+  let side = await selectNode(panel, "condition_1");
+  await pick(side.getByTestId("setting-operator").getByRole("combobox"), "contains");
+  await side.getByTestId("setting-value").locator("input").fill("refund");
+  side = await selectNode(panel, "answer_1");
+  await side.getByTestId("setting-text").locator("textarea").fill(REFUND_ANSWER);
+  side = await selectNode(panel, "answer_2");
+  await side.getByTestId("setting-text").locator("textarea").fill(OTHER_ANSWER);
+  // The check runs as the canvas changes: no problem is left.
+  await panel.getByTestId("problems").getByText("No problems", { exact: true }).waitFor();
+  await until("no node marked with problems", () => panel.locator('[data-problems]:not([data-problems="0"])').count(), (n) => n === 0);
+  const saved = page.waitForResponse((r) => r.url().endsWith(`/apps/${result.workflow_id}/draft`) && r.request().method() === "PUT");
+  await panel.getByTestId("save-workflow").click();
+  const response = await saved;
+  if (response.status() !== 200) throw new Error(`saving the workflow answered ${response.status()}: ${await response.text()}`);
+  await panel.getByText("Unsaved changes").waitFor({ state: "hidden" });
+  await shot("workflow-canvas");
+}
+
+/** The playground runs the saved draft: the nodes on the branch taken light up as they
+ * succeed, the other answer does not run, and the answer is the refund one. */
+async function workflowPlayground() {
+  const panel = await appTab("Playground", "playground");
+  const canvas = panel.getByTestId("run-canvas");
+  await canvas.getByTestId("wf-node-condition_1").waitFor();
+  await panel.getByTestId("app-input").fill(FLOW_QUESTION);
+  await panel.getByTestId("app-send").click();
+  for (const id of ["start", "condition_1", "answer_1", "end"]) {
+    await canvas.locator(`[data-testid="wf-node-${id}"][data-status="succeeded"]`).waitFor({ timeout: 60_000 });
+  }
+  const skipped = await canvas.getByTestId("wf-node-answer_2").getAttribute("data-status");
+  if (skipped) throw new Error(`the branch not taken ran: answer_2 is ${skipped}`);
+  await panel.getByTestId("app-turn-assistant").last().getByText(REFUND_ANSWER, { exact: false }).waitFor();
+  // A node's run: its inputs and outputs.
+  await canvas.getByTestId("wf-node-answer_1").click();
+  await panel.getByTestId("node-run-detail").getByText(REFUND_ANSWER, { exact: false }).first().waitFor();
+  await shot("workflow-playground");
+}
+
+async function publishWorkflow() {
+  await publishApp(result.workflow_id, "First workflow release: refunds routed.");
+  await openFromMenu("Apps");
+  await page.getByRole("row").filter({ hasText: FLOW_NAME }).filter({ hasText: "Workflow" }).filter({ hasText: "v1" }).waitFor();
+  await shot("apps-with-workflow");
 }
 
 /** Batch inference: upload a JSONL file for the chat model, create a batch, wait until a
@@ -470,6 +622,10 @@ async function main() {
       await step("playground: the answer streams in, with a citation that opens its source", playground);
       await step("publish with notes; versions lists v1", publish);
       await step("API tab: the app's id and snippet; runs", appApi);
+      await step("create a workflow app (blank)", createWorkflow);
+      await step("canvas: a condition and two answers between start and end, connected by dragging; checked; saved", drawWorkflow);
+      await step("workflow playground: the nodes of the branch taken light up", workflowPlayground);
+      await step("publish the workflow; the apps list shows its kind", publishWorkflow);
       await step("batch inference: upload a JSONL file, create a batch, wait until it completes, download the answers", batch);
       await step("create an API key; the snippet carries it", createApiKey);
       await step("members page", members);

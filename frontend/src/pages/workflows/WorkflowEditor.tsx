@@ -234,7 +234,7 @@ function Editor({ app, onDirtyChange }: { app: App; onDirtyChange: (dirty: boole
               proOptions={{ hideAttribution: true }}
             >
               <Background />
-              <MiniMap pannable zoomable />
+              <MiniMap pannable zoomable style={{ width: 140, height: 90 }} />
               <Controls />
             </ReactFlow>
           </div>

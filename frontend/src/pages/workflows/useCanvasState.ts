@@ -40,9 +40,15 @@ export function useCanvasState(initial: WorkflowDefinition) {
   }, []);
   const quiet = useCallback((change: (s: Snapshot) => Snapshot) => setHistory((h) => replace(h, change(h.present))), []);
 
+  /** Show `definition` (stored elsewhere: a save's normalized answer, a rollback) as an undo
+   *  step, the selection kept. */
   const reset = useCallback((definition: WorkflowDefinition) => {
     lastEdit.current = null;
-    setHistory(startHistory(toFlow(definition)));
+    setHistory((h) => {
+      const selected = new Set(h.present.nodes.filter((n) => n.selected).map((n) => n.id));
+      const next = toFlow(definition);
+      return record(h, { ...next, nodes: next.nodes.map((n) => (selected.has(n.id) ? { ...n, selected: true } : n)) });
+    });
   }, []);
 
   const onNodesChange = useCallback(
