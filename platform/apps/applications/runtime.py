@@ -41,7 +41,7 @@ from apps.applications.config import AppConfigSchema
 from apps.applications.events import Event, Finished, TextDelta, Thought
 from apps.applications.model_calls import ReplyParts, counted, model_stream
 from apps.applications.models import StepKind
-from apps.applications.recording import RunRecorder, Trace, ms_since
+from apps.applications.recording import RunRecorder, Trace, current_node, ms_since
 from apps.applications.run_plan import RunPlan
 from apps.applications.tool_loop import Reply, ToolLoop, for_model, use_tool
 from apps.applications.toolbox import AppRunner, Toolbox
@@ -225,6 +225,7 @@ def _search(plan: RunPlan, sources: Sources, trace: Trace, query: str, top_k: in
         options,
         plan.knowledge.filters,
         app_id=str(plan.app.pk),
+        node_id=current_node.get() or None,
     )
     passages = sources.add(hits)
     trace.step(
@@ -295,6 +296,8 @@ def _route(plan: RunPlan) -> routing.Route:
         surface=plan.surface,
         api_key=plan.api_key,
         app_id=str(plan.app.pk),
+        # Inside a workflow's agent node: its usage is tagged with the node too.
+        node_id=current_node.get() or None,
     )
 
 

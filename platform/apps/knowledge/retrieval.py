@@ -88,6 +88,7 @@ def _vector_ranking(
     options: RetrievalSettings,
     filters: Filters,
     app_id: str | None,
+    node_id: str | None = None,
 ) -> list[tuple[int, float]]:
     by_model: dict[str, list[KnowledgeBase]] = defaultdict(list)
     for knowledge_base in knowledge_bases:
@@ -97,7 +98,12 @@ def _vector_ranking(
     for model, group in by_model.items():
         workspace = group[0].workspace
         target = routing.route(
-            workspace, model, EndpointCapability.EMBEDDING, surface="retrieval", app_id=app_id
+            workspace,
+            model,
+            EndpointCapability.EMBEDDING,
+            surface="retrieval",
+            app_id=app_id,
+            node_id=node_id,
         )
         vector = routing.embed(target, [query], input_type="query").vectors[0]
         literal = "[" + ",".join(map(repr, vector)) + "]"
@@ -241,7 +247,11 @@ def _hits(ids: list[int]) -> dict[int, Hit]:
 
 
 def _rerank(
-    knowledge_bases: list[KnowledgeBase], query: str, hits: list[Hit], app_id: str | None
+    knowledge_bases: list[KnowledgeBase],
+    query: str,
+    hits: list[Hit],
+    app_id: str | None,
+    node_id: str | None = None,
 ) -> list[Hit]:
     endpoint = next((kb.rerank_endpoint for kb in knowledge_bases if kb.rerank_endpoint), None)
     if endpoint is None:
@@ -256,6 +266,7 @@ def _rerank(
         EndpointCapability.RERANK,
         surface="retrieval",
         app_id=app_id,
+        node_id=node_id,
     )
     answer = routing.rerank(target, query, [hit.text for hit in hits])
     reordered = []
@@ -275,15 +286,19 @@ def retrieve(
     filters: Filters | None = None,
     *,
     app_id: str | None = None,
+    node_id: str | None = None,
 ) -> list[Hit]:
     """The best ``options.top_k`` chunks of ``knowledge_bases`` (all in ``workspace``).
-    ``app_id``: the agent app searching, which the model calls' usage is tagged with."""
+    ``app_id`` / ``node_id``: the app (and its workflow node) searching, which the model
+    calls' usage is tagged with."""
     if not query.strip():
         raise InvalidParameter("query: give some text to search for.")
     filters = filters or Filters()
     rankings: dict[str, list[tuple[int, float]]] = {}
     if options.mode in ("vector", "hybrid"):
-        rankings["vector"] = _vector_ranking(knowledge_bases, query, options, filters, app_id)
+        rankings["vector"] = _vector_ranking(
+            knowledge_bases, query, options, filters, app_id, node_id
+        )
     if options.mode in ("fulltext", "hybrid"):
         rankings["fulltext"] = _fulltext_ranking(knowledge_bases, query, options, filters)
     if options.mode == "hybrid":
@@ -303,7 +318,7 @@ def retrieve(
             hit.score = score
             hits.append(hit)
     if options.rerank:
-        hits = _rerank(knowledge_bases, query, hits, app_id)
+        hits = _rerank(knowledge_bases, query, hits, app_id, node_id)
     if options.score_threshold is not None:
         hits = [hit for hit in hits if hit.score >= options.score_threshold]
     return hits[: options.top_k]

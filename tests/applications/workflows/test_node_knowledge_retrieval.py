@@ -12,6 +12,8 @@ from apps.applications.workflow.nodes.knowledge_retrieval import (
     KnowledgeRetrievalSettings,
 )
 from apps.knowledge.models import KnowledgeBase
+from apps.usage.models import UsageRecord
+from apps.usage.services import flush_usage
 from tests.applications.workflows.conftest import chain, definition, node, node_outputs, run, text
 from tests.console import ConsoleClient
 from tests.knowledge.conftest import create_kb, upload
@@ -106,6 +108,14 @@ def test_rerank_without_a_rerank_model_fails_the_node(workflow_app, handbook):
         run(app, "hotels")
     [step] = [s for s in Run.objects.get().steps.all() if s.node_id == "kr"]
     assert step.output["status"] == "failed" and "rerank_model" in step.error
+
+
+def test_the_query_embedding_is_metered_for_the_app_and_the_node(workflow_app, handbook):
+    app = workflow_app(retrieval([handbook["id"]], query="start.topic", mode="vector"))
+    run(app, "x", {"topic": "hotels"})
+    flush_usage()
+    [row] = UsageRecord.objects.filter(app_id=app.pk)
+    assert (row.app_node, row.model) == ("kr", handbook["embedding_model"])
 
 
 def test_the_query_may_be_another_variable(workflow_app, handbook):

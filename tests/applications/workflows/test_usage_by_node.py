@@ -47,3 +47,21 @@ def test_each_node_of_a_run_has_its_own_rows(workflow_app, upstream):
     flush_usage()
     assert sorted(UsageRecord.objects.values_list("app_node", flat=True)) == ["first", "second"]
     assert set(UsageRecord.objects.values_list("app_id", flat=True)) == {app.pk}
+
+
+def test_an_agent_nodes_model_calls_are_tagged_with_the_node(workflow_app, upstream):
+    app = workflow_app(
+        definition(
+            [
+                node("start", "start"),
+                node("researcher", "agent", agent={"model": "agent-chat"}),
+                node("end", "end", output="{{ researcher.text }}"),
+            ],
+            chain("start", "researcher", "end"),
+        )
+    )
+    upstream.script("chat", reply("found it"))
+    run(app)
+    flush_usage()
+    row = UsageRecord.objects.get()
+    assert (row.app_id, row.app_node, row.model) == (app.pk, "researcher", "agent-chat")

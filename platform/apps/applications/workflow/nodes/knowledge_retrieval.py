@@ -118,7 +118,12 @@ class KnowledgeRetrieval(Node):
         began = time.monotonic()
         try:
             hits = retrieve(
-                ctx.run.workspace, knowledge_bases, query, options, app_id=str(ctx.run.app.pk)
+                ctx.run.workspace,
+                knowledge_bases,
+                query,
+                options,
+                app_id=str(ctx.run.app.pk),
+                node_id=ctx.node.id,
             )
         except InvalidParameter as exc:  # e.g. rerank asked of knowledge bases with no model
             raise ctx.failed(exc.message) from None
