@@ -16,6 +16,7 @@ from apps.applications.runtime import run_app, run_to_end
 from apps.applications.workflow.definition import WorkflowDefinition
 from apps.applications.workflow.engine import WorkflowNodeTimeout
 from apps.applications.workflow.runner import plan_workflow
+from apps.applications.workflow.validation import WorkflowInvalid
 from tests.applications.workflows.conftest import chain, definition, node
 from tests.upstream import error, stream, text, tool_call
 
@@ -231,6 +232,41 @@ def flow_events(flow: AgentApp):
             surface=RunSurface.PLAYGROUND,
         )
     )
+
+
+def test_a_workflow_tool_node_calls_a_published_app_in_a_sub_run(acme, chat, upstream):
+    helper = published(acme, "Helper")
+    tool = {"type": "app", "id": str(helper.pk)}
+    data = definition(
+        [
+            node("start", "start"),
+            node("ask", "tool", tool=tool, arguments={"prompt": "about {{ sys.query }}"}),
+            node("end", "end", output="{{ ask.result }}"),
+        ],
+        chain("start", "ask", "end"),
+    )
+    flow = drafts.create_app(acme, name="Flow", kind=AppKind.WORKFLOW, draft=data, by=None)
+    upstream.script("chat", text("helped"))
+    assert run_to_end(flow_events(flow)).text == "helped"
+    assert tool_message(upstream.requests_for("chat")[-1]) == "about go"
+    child = Run.objects.get(app=helper)
+    parent = Run.objects.get(app=flow)
+    assert child.parent_run_id == parent.pk
+    assert parent.steps.get(kind="tool").output["run_id"] == str(child.pk)
+
+
+def test_a_tool_node_naming_an_unpublished_app_is_a_validation_problem(acme, chat):
+    draft_only = drafts.create_app(acme, name="Draft", draft={"model": "agent-chat"}, by=None)
+    data = definition(
+        [
+            node("start", "start"),
+            node("ask", "tool", tool={"type": "app", "id": str(draft_only.pk)}),
+            node("end", "end"),
+        ],
+        chain("start", "ask", "end"),
+    )
+    with pytest.raises(WorkflowInvalid, match=r"node .ask. \(data.app_id\): the app .* is not published yet"):
+        drafts.create_app(acme, name="Flow", kind=AppKind.WORKFLOW, draft=data, by=None)
 
 
 LONG_REPLY = [f"w{i} " for i in range(12)]

@@ -71,7 +71,7 @@ def check(workspace: Workspace, data: Any) -> WorkflowDefinition:
     """``data`` as a definition, or ``WorkflowInvalid`` naming what is wrong."""
     found = problems(workspace, data)
     if found:
-        named = "; ".join(str(p) for p in found[:NAMED_IN_MESSAGE])
+        named = "; ".join(str(p).rstrip(".") for p in found[:NAMED_IN_MESSAGE])
         more = len(found) - NAMED_IN_MESSAGE
         raise WorkflowInvalid(
             f"The workflow is not valid: {named}" + (f"; and {more} more." if more > 0 else ".")

@@ -1,8 +1,9 @@
 """Tool: calls one tool with arguments written in the node, the way an agent app's model
-would call it, through the app's ``Toolbox`` (a tool plugin enabled in the workspace, or one
-of the workspace's HTTP tools).
+would call it, through the app's ``Toolbox``: a tool plugin enabled in the workspace, one
+of the workspace's HTTP tools, or a published app of the workspace (a sub-run under this
+run, as when an agent delegates; arguments ``prompt`` and a workflow's start variables).
 
-Settings: ``tool`` (``{"type": "plugin" | "http", "id": ...}``) and ``arguments``. A string
+Settings: ``tool`` (``{"type": "plugin" | "http" | "app", "id": ...}``) and ``arguments``. A string
 argument is a template: ``"{{ llm_1.text }}"``; a string that is exactly one reference keeps
 the variable's own value (a number stays a number, a list a list), so typed arguments can be
 passed through. Lists and objects are rendered value by value.
@@ -15,10 +16,13 @@ cannot run (disabled, not installed, an HTTP tool deleted since) fails the node.
 
 import json
 import re
+import uuid
+from functools import partial
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from apps.applications.app_tools import caller_of
 from apps.applications.config import ToolReference
 from apps.applications.models import StepKind
 from apps.applications.toolbox import Toolbox
@@ -32,6 +36,7 @@ from apps.applications.workflow.nodes.base import (
     VarType,
     template_reads,
 )
+from plugins.base import ToolResult
 
 #: The longest result the node passes on, in characters.
 RESULT_LIMIT = 100_000
@@ -39,11 +44,24 @@ _WHOLE_REFERENCE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-
 
 
 class ToolChoice(NodeSettings):
-    """The shape of an agent app's ``ToolReference``, less the app tools: a workflow calls
-    another app with an agent node, not this one."""
+    """The shape of an agent app's ``ToolReference``."""
 
-    type: Literal["plugin", "http"] = Field(description="A tool plugin or an HTTP tool.")
-    id: str = Field(min_length=1, max_length=100, description="A plugin id or an HTTP tool id.")
+    type: Literal["plugin", "http", "app"] = Field(
+        description="A tool plugin, an HTTP tool, or a published app."
+    )
+    id: str = Field(
+        min_length=1, max_length=100, description="A plugin id, an HTTP tool id or an app id."
+    )
+
+    @model_validator(mode="after")
+    def _app_ids_are_uuids(self) -> "ToolChoice":
+        if self.type == "app":
+            try:
+                uuid.UUID(self.id)
+            except ValueError:
+                message = f"an app tool's id is the app's id (a UUID), not '{self.id}'"
+                raise ValueError(message) from None
+        return self
 
 
 class ToolSettings(NodeSettings):
@@ -92,7 +110,16 @@ def unusable(reference: ToolChoice) -> str:
             f"the tool plugin '{reference.id}' is not enabled in this workspace or not "
             "installed; enable it on the Tools page, or pick another tool."
         )
+    if reference.type == "app":
+        return f"the app '{reference.id}' does not exist in this workspace or is not published."
     return f"the HTTP tool '{reference.id}' does not exist in this workspace (deleted since?)."
+
+
+def _sub_run(result: ToolResult) -> dict[str, Any]:
+    """The sub-run an app tool made, for the trace to nest (nothing for other tools)."""
+    if isinstance(result.data, dict) and result.data.get("run_id"):
+        return {"run_id": result.data["run_id"]}
+    return {}
 
 
 class Tool(Node):
@@ -111,12 +138,19 @@ class Tool(Node):
         ]
 
     def uses(self, settings: ToolSettings) -> Uses:
+        if settings.tool.type == "app":
+            return Uses(app_ids=[settings.tool.id])
         return Uses(tools=[settings.tool.model_dump()])
 
     def run(self, ctx: NodeContext, settings: ToolSettings) -> NodeResult:
         arguments = rendered(ctx, settings.arguments)
         reference = ToolReference(type=settings.tool.type, id=settings.tool.id)
-        toolbox = Toolbox(ctx.run.workspace, [reference])
+        delegate = ctx.run.delegate
+        toolbox = Toolbox(
+            ctx.run.workspace,
+            [reference],
+            run_app=partial(delegate, caller_of(ctx.run, ctx.check)) if delegate else None,
+        )
         if not toolbox:
             raise ctx.failed(unusable(settings.tool))
         [spec] = toolbox.specs
@@ -128,7 +162,7 @@ class Tool(Node):
             StepKind.TOOL,
             spec.name,
             input={"arguments": arguments},
-            output={"content": content, "is_error": result.is_error},
+            output={"content": content, "is_error": result.is_error, **_sub_run(result)},
             latency_ms=invocation.duration_ms,
             error=content if result.is_error else "",
         )
