@@ -7,12 +7,16 @@ import { AutoComplete, Button, Card, Form, Input, InputNumber, Select, Space, Sw
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import type { FieldSpec } from "../../components/schemaFields";
-import { isKnowledgeBasesField, isModelField, isTemplateField, isVariableField, newItem } from "./settings";
+import { isAppField, isKnowledgeBasesField, isModelField, isTemplateField, isToolField, isVariableField, newItem, toolFromKey, toolKey } from "./settings";
 
 export interface SettingsContext {
   variables: { value: string; type: string }[];
   models: { value: string; label: string }[];
   knowledgeBases: { value: string; label: string }[];
+  /** Tools a tool node may call (`plugin:id`, `http:id`, `app:id`), grouped. */
+  tools: { label: string; options: { value: string; label: string }[] }[];
+  /** Agent apps an agent node may run. */
+  apps: { value: string; label: string }[];
   disabled?: boolean;
 }
 
@@ -86,7 +90,7 @@ function ObjectList({ field, value, onChange, context }: { field: FieldSpec; val
       ))}
       {!context.disabled && (
         <Button size="small" icon={<PlusOutlined />} onClick={() => onChange([...items, newItem(field, items)])} data-testid={`add-${field.name}`}>
-          {t("workflow.panel.addItem", { name: field.title })}
+          {t("workflow.panel.addItem", { name: t(`workflow.fields.${field.name}`, { defaultValue: field.title }) })}
         </Button>
       )}
     </Space>
@@ -100,7 +104,7 @@ function FieldControl({ field, value, onChange, context }: { field: FieldSpec; v
   if (field.kind === "objectArray") return <ObjectList field={field} value={value} onChange={onChange} context={context} />;
   if (field.kind === "boolean") return <Switch checked={Boolean(value)} onChange={onChange} disabled={disabled} />;
   if (field.kind === "enum")
-    return <Select value={value ?? undefined} allowClear={!field.required} disabled={disabled} onChange={(v) => onChange(v ?? empty)} options={(field.options ?? []).map((o) => ({ value: o, label: String(o) }))} style={{ width: "100%" }} />;
+    return <Select value={value ?? undefined} allowClear={!field.required} disabled={disabled} onChange={(v) => onChange(v ?? empty)} options={(field.options ?? []).map((o) => ({ value: o, label: t(`workflow.options.${o}`, { defaultValue: String(o) }) }))} style={{ width: "100%" }} />;
   if (field.kind === "integer" || field.kind === "number")
     return (
       <InputNumber
@@ -129,10 +133,14 @@ function FieldControl({ field, value, onChange, context }: { field: FieldSpec; v
     );
   if (field.kind === "stringArray")
     return <Select mode="tags" value={Array.isArray(value) ? value : []} disabled={disabled} open={false} tokenSeparators={[","]} placeholder={t("schemaForm.tagsPlaceholder")} onChange={onChange} />;
+  if (isToolField(field))
+    return <Select showSearch allowClear value={toolKey(value)} disabled={disabled} options={context.tools} onChange={(key?: string) => onChange(toolFromKey(key))} style={{ width: "100%" }} data-testid="tool-picker" />;
   if (field.kind === "json") return <JsonInput value={value} onChange={onChange} disabled={disabled} />;
   const text = value === undefined || value === null ? "" : String(value);
   if (isModelField(field))
     return <Select showSearch allowClear value={text || undefined} disabled={disabled} options={context.models} placeholder={t("workflow.panel.modelPlaceholder")} onChange={(v) => onChange(v ?? "")} style={{ width: "100%" }} />;
+  if (isAppField(field))
+    return <Select showSearch allowClear value={text || undefined} disabled={disabled} options={context.apps} onChange={(v?: string) => onChange(v ?? null)} style={{ width: "100%" }} />;
   if (isVariableField(field))
     return (
       <AutoComplete
@@ -146,16 +154,17 @@ function FieldControl({ field, value, onChange, context }: { field: FieldSpec; v
       />
     );
   if (isTemplateField(field))
-    return <Input.TextArea value={text} disabled={disabled} autoSize={{ minRows: 2, maxRows: 10 }} placeholder="{{ sys.query }}" onChange={(e) => onChange(e.target.value)} />;
+    return <Input.TextArea value={text} disabled={disabled} autoSize={{ minRows: 2, maxRows: 10 }} placeholder={/template/i.test(field.description ?? "") || !field.description ? "{{ sys.query }}" : undefined} onChange={(e) => onChange(e.target.value)} />;
   return <Input value={text} disabled={disabled} onChange={(e) => onChange(e.target.value === "" && field.nullable ? null : e.target.value)} />;
 }
 
 export function SettingsFields({ fields, value, onChange, context, compact }: { fields: FieldSpec[]; value: Values; onChange: (value: Values) => void; context: SettingsContext; compact?: boolean }) {
+  const { t } = useTranslation();
   return (
     <Form layout="vertical" size="small" component={false}>
       {fields.map((field) => (
         <div key={field.name} data-testid={`setting-${field.name}`}>
-          <Form.Item label={field.title} required={field.required} tooltip={field.description || undefined} style={{ marginBottom: compact ? 6 : 10 }}>
+          <Form.Item label={t(`workflow.fields.${field.name}`, { defaultValue: field.title })} required={field.required} tooltip={field.description || undefined} style={{ marginBottom: compact ? 6 : 10 }}>
             <FieldControl field={field} value={value[field.name]} onChange={(next) => onChange({ ...value, [field.name]: next })} context={context} />
           </Form.Item>
         </div>

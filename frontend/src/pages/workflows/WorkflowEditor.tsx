@@ -14,8 +14,8 @@ import type { FieldSpec } from "../../components/schemaFields";
 import { useWorkspace, useWsKey } from "../../session/workspace";
 import { useKnowledgeBases } from "../KnowledgeBases";
 import { useModels } from "../Models";
-import type { App } from "../apps/model";
-import { saveWorkflowDraft, useNodeTypes } from "./api";
+import { useApps, useHttpTools, useTools, type App } from "../apps/model";
+import { appKind, saveWorkflowDraft, useNodeTypes } from "./api";
 import { CanvasContext } from "./canvasContext";
 import {
   absolutePosition,
@@ -118,6 +118,9 @@ function Editor({ app, onDirtyChange }: { app: App; onDirtyChange: (dirty: boole
   const present = new Set(canvas.nodes.filter((n) => !n.parentId).map((n) => n.data.kind));
   const models = useModels();
   const kbs = useKnowledgeBases();
+  const tools = useTools();
+  const httpTools = useHttpTools();
+  const apps = useApps();
   const chatModels = (models.data ?? []).filter((m) => m.capabilities.includes("chat"));
   const defaultModel = (chatModels.find((m) => m.is_default) ?? chatModels[0])?.name ?? "";
 
@@ -127,6 +130,12 @@ function Editor({ app, onDirtyChange }: { app: App; onDirtyChange: (dirty: boole
     variables: variableChoices(check.result?.variables ?? {}, current?.id),
     models: chatModels.map((m) => ({ value: m.name, label: m.display_name || m.name })),
     knowledgeBases: (kbs.data ?? []).map((kb) => ({ value: kb.id, label: kb.name })),
+    tools: [
+      { label: t("apps.configure.pluginTools"), options: (tools.data ?? []).map((tool) => ({ value: `plugin:${tool.id}`, label: tool.display_name || tool.id })) },
+      { label: t("apps.configure.httpTools"), options: (httpTools.data ?? []).map((tool) => ({ value: `http:${tool.id}`, label: tool.name })) },
+      { label: t("workflow.panel.apps"), options: (apps.data ?? []).filter((a) => a.published_version && a.id !== app.id).map((a) => ({ value: `app:${a.id}`, label: a.name })) },
+    ],
+    apps: (apps.data ?? []).filter((a) => appKind(a) === "agent" && a.published_version).map((a) => ({ value: a.id, label: a.name })),
     disabled: !editable,
   };
 

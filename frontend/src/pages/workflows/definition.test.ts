@@ -64,6 +64,13 @@ describe("definition ⇄ React Flow", () => {
     expect(back.edges).toEqual(withIteration.edges);
   });
 
+  it("keeps inner nodes below their iteration's title", () => {
+    const atZero = { ...withIteration, nodes: withIteration.nodes.map((n) => (n.id === "inner_1" ? { ...n, position: { x: 0, y: 0 } } : n)) };
+    const inner = toFlow(atZero).nodes.find((n) => n.id === "inner_1")!;
+    expect(inner.position.x).toBeGreaterThan(0);
+    expect(inner.position.y).toBeGreaterThanOrEqual(40);
+  });
+
   it("sizes an iteration to hold its children", () => {
     const { nodes } = toFlow(withIteration);
     const iteration = nodes.find((n) => n.id === "iteration_1")!;

@@ -183,7 +183,8 @@ export function toFlow(definition: WorkflowDefinition): { nodes: FlowNode[]; edg
     return {
       id: n.id,
       type: n.type === ITERATION ? "iteration" : "workflow",
-      position: { ...n.position },
+      // Inside an iteration, below its title (templates place inner nodes at 0, 0).
+      position: inside ? { x: Math.max(n.position.x, ITERATION_PADDING.left), y: Math.max(n.position.y, ITERATION_PADDING.top) } : { ...n.position },
       ...(inside ? { parentId: n.parent!, extent: "parent" as const } : {}),
       data: { kind: n.type, title: n.title, timeout_seconds: n.timeout_seconds, settings: n.data },
       deletable: true,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defaultSettings, handlesOf } from "./definition";
-import { defaultsOf, isKnowledgeBasesField, isTemplateField, isVariableField, newItem, settingsFields } from "./settings";
+import { defaultsOf, isAppField, isKnowledgeBasesField, isToolField, toolFromKey, toolKey, isTemplateField, isVariableField, newItem, settingsFields } from "./settings";
 
 // The condition node's settings schema, as pydantic writes it.
 const condition = {
@@ -95,5 +95,27 @@ describe("node settings", () => {
     expect(fields.find((f) => f.name === "json_schema")!.kind).toBe("json");
     const settings = defaultSettings("condition", defaultsOf(settingsFields(condition)), "");
     expect(handlesOf("condition", settings)).toEqual(["case_1", "else"]);
+  });
+});
+
+describe("pickers", () => {
+  it("reads a tool reference as a select value and back", () => {
+    expect(toolKey({ type: "http", id: "a:b" })).toBe("http:a:b");
+    expect(toolFromKey("http:a:b")).toEqual({ type: "http", id: "a:b" });
+    expect(toolKey(null)).toBeUndefined();
+    expect(toolFromKey(undefined)).toBeNull();
+  });
+
+  it("knows a tool node's tool and an agent node's app", () => {
+    const fields = settingsFields({
+      $defs: { ToolReference: { properties: { type: { enum: ["plugin", "http", "app"], type: "string" }, id: { type: "string" } }, type: "object" } },
+      properties: {
+        tool: { $ref: "#/$defs/ToolReference" },
+        app_id: { anyOf: [{ format: "uuid", type: "string" }, { type: "null" }], default: null },
+      },
+      type: "object",
+    });
+    expect(fields.filter(isToolField).map((f) => f.name)).toEqual(["tool"]);
+    expect(fields.filter(isAppField).map((f) => f.name)).toEqual(["app_id"]);
   });
 });

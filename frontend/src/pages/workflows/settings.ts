@@ -61,3 +61,26 @@ export function isTemplateField(field: FieldSpec): boolean {
 export function isModelField(field: FieldSpec): boolean {
   return field.kind === "string" && field.name === "model";
 }
+
+/** A tool node's tool ({type, id}): picked among the workspace's tools and apps. */
+export function isToolField(field: FieldSpec): boolean {
+  return field.name === "tool" && field.kind === "json";
+}
+
+/** An agent node's published agent app. */
+export function isAppField(field: FieldSpec): boolean {
+  return field.name === "app_id" && field.kind === "string";
+}
+
+/** A tool reference as a select's value (`plugin:calculator`), and back. */
+export function toolKey(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { type, id } = value as { type?: unknown; id?: unknown };
+  return typeof type === "string" && typeof id === "string" ? `${type}:${id}` : undefined;
+}
+
+export function toolFromKey(key: string | undefined): { type: string; id: string } | null {
+  if (!key) return null;
+  const [type, ...id] = key.split(":");
+  return { type: type ?? "", id: id.join(":") };
+}
