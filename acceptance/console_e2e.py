@@ -7,7 +7,9 @@ workspace (setup, through the console API), then runs the browser journey
 (``frontend/e2e/journey.mjs``: ``playwright-core`` driving Debian's ``chromium``, headless):
 sign in, create a knowledge base, upload a generated document, wait until it is ready, hit
 test it, create an app on it, see the playground's answer stream in with a citation,
-publish, create an API key. Then it runs, as a tenant program would, the ready-to-run
+publish, draw a workflow app on the canvas (a condition and two answers, connected by
+dragging handles), run it in the playground (its nodes light up) and publish it, create an
+API key. Then it runs, as a tenant program would, the ready-to-run
 ``dashscope`` snippets the console showed with that key, and checks their answers.
 
 Screenshots of every main page go to ``var/e2e-screenshots/`` (``--screenshots``), and a
