@@ -44,14 +44,16 @@ function typing(target: EventTarget | null): boolean {
   return Boolean(el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.isContentEditable));
 }
 
-/** Ctrl/Cmd+Z undo, Ctrl/Cmd+Shift+Z (or Ctrl+Y) redo, Delete/Backspace delete, outside text fields. */
-function useShortcuts(enabled: boolean, actions: { undo: () => void; redo: () => void; remove: () => void }) {
+/** Ctrl/Cmd+Z undo, Ctrl/Cmd+Shift+Z (or Ctrl+Y) redo, Delete/Backspace delete, outside text
+ *  fields and only while the canvas is shown (another tab keeps it mounted, hidden). */
+function useShortcuts(enabled: boolean, canvas: React.RefObject<HTMLElement | null>, actions: { undo: () => void; redo: () => void; remove: () => void }) {
   const ref = useRef(actions);
   ref.current = actions;
   useEffect(() => {
     if (!enabled) return;
     const onKey = (e: KeyboardEvent) => {
-      if (typing(e.target)) return;
+      if (typing(e.target) || !canvas.current?.offsetParent) return;
+      if ((e.target as HTMLElement | null)?.closest?.(".ant-modal")) return;
       const mod = e.ctrlKey || e.metaKey;
       if (mod && e.key.toLowerCase() === "z") {
         e.preventDefault();
@@ -66,7 +68,7 @@ function useShortcuts(enabled: boolean, actions: { undo: () => void; redo: () =>
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [enabled]);
+  }, [enabled, canvas]);
 }
 
 function Editor({ app, onDirtyChange }: { app: App; onDirtyChange: (dirty: boolean) => void }) {
@@ -173,7 +175,7 @@ function Editor({ app, onDirtyChange }: { app: App; onDirtyChange: (dirty: boole
     addAt(type, { x: Math.round(point.x), y: Math.round(point.y) });
   };
 
-  useShortcuts(editable, { undo: canvas.undo, redo: canvas.redo, remove: canvas.removeSelected });
+  useShortcuts(editable, wrapper, { undo: canvas.undo, redo: canvas.redo, remove: canvas.removeSelected });
 
   const save = useMutation({
     mutationFn: async () => {
