@@ -3,6 +3,7 @@ import {
   addNode,
   blankDefinition,
   canConnect,
+  canonical,
   defaultSettings,
   fromFlow,
   handlesOf,
@@ -76,6 +77,14 @@ describe("definition ⇄ React Flow", () => {
     const iteration = nodes.find((n) => n.id === "iteration_1")!;
     expect(Number(iteration.style?.width)).toBeGreaterThanOrEqual(40 + 190);
     expect(Number(iteration.style?.height)).toBeGreaterThanOrEqual(60 + 64);
+  });
+
+  it("has one canonical form: what the canvas gives back for what it was given", () => {
+    const once = canonical(withIteration);
+    expect(canonical(once)).toEqual(once);
+    expect(once.nodes.map((n) => n.id).indexOf("iteration_1")).toBeLessThan(once.nodes.map((n) => n.id).indexOf("inner_1"));
+    const { nodes, edges } = toFlow(withIteration);
+    expect(fromFlow(nodes, edges, withIteration)).toEqual(once);
   });
 
   it("reads an empty or partial draft as a whole definition", () => {
