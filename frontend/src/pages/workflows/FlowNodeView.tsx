@@ -8,6 +8,7 @@ import { useTranslation } from "react-i18next";
 import { useDecorations } from "./canvasContext";
 import { handlesOf, hasIncoming, NEXT, type FlowNode } from "./definition";
 import { nodeLook } from "./nodeLook";
+import { nodeSummary } from "./summary";
 
 function classifierLabel(settings: Record<string, unknown>, handle: string): string {
   const classes = Array.isArray(settings.classes) ? (settings.classes as { id?: string; name?: string }[]) : [];
@@ -62,12 +63,18 @@ function Header({ node }: { node: NodeProps<FlowNode> }) {
   );
 }
 
+function Summary({ node }: { node: NodeProps<FlowNode> }) {
+  const text = nodeSummary(node.data.kind, node.data.settings);
+  return text ? <div className="wf-node-summary">{text}</div> : null;
+}
+
 export function FlowNodeView(node: NodeProps<FlowNode>) {
   const { className, problems, status } = useNodeClasses(node.id, node.selected);
   return (
     <div className={className} data-testid={`wf-node-${node.id}`} data-status={status ?? ""} data-problems={problems.length}>
       {hasIncoming(node.data.kind) && <Handle type="target" position={Position.Left} data-testid={`handle-${node.id}-in`} />}
       <Header node={node} />
+      <Summary node={node} />
       <NodeHandles node={node} />
       <ProblemBadge problems={problems} />
     </div>
