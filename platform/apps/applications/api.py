@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Body, Router, Status
 from ninja.pagination import paginate
 
-from apps.accounts.context import caller_user, workspace_context
+from apps.accounts.context import WorkspaceContext, caller_user, workspace_context
 from apps.accounts.permissions import Permission
 from apps.applications import drafts, selectors, services
 from apps.applications.delegation import run_agent, run_flow
@@ -177,22 +177,32 @@ def playground(request: HttpRequest, app_id: uuid.UUID, payload: PlaygroundIn):
     ctx = workspace_context(request)
     ctx.require(Permission.USE_MODELS)
     app = selectors.app(ctx.workspace, app_id)
-    if app.kind == AppKind.WORKFLOW:
-        events = run_flow(
-            plan_workflow(
-                app=app,
-                version=None,
-                definition=validation.check(ctx.workspace, app.draft),
-                prompt=payload.prompt or _last_user_message(payload.messages),
-                inputs=payload.variables,
-                session_id=payload.session_id,
-                surface=RunSurface.PLAYGROUND,
-                api_key=ctx.api_key,
-                user=ctx.user,
-                request_id=request_id_of(request),
-            )
-        )
-        return _played(request, payload, events)
+    run = _workflow_events if app.kind == AppKind.WORKFLOW else _agent_events
+    return _played(request, payload, run(ctx, request_id_of(request), app, payload))
+
+
+def _workflow_events(
+    ctx: WorkspaceContext, request_id: str, app: AgentApp, payload: PlaygroundIn
+) -> Iterator[Event]:
+    """A workflow draft's run (checked first: a template may still lack what it needs)."""
+    plan = plan_workflow(
+        app=app,
+        version=None,
+        definition=validation.check(ctx.workspace, app.draft),
+        prompt=payload.prompt or _last_user_message(payload.messages),
+        inputs=payload.variables,
+        session_id=payload.session_id,
+        surface=RunSurface.PLAYGROUND,
+        api_key=ctx.api_key,
+        user=ctx.user,
+        request_id=request_id,
+    )
+    return run_flow(plan)
+
+
+def _agent_events(
+    ctx: WorkspaceContext, request_id: str, app: AgentApp, payload: PlaygroundIn
+) -> Iterator[Event]:
     config = services.parse_config(app.draft)
     if not config.model:
         raise InvalidParameter("draft.model: choose a chat model first.")
@@ -215,9 +225,9 @@ def playground(request: HttpRequest, app_id: uuid.UUID, payload: PlaygroundIn):
         surface=RunSurface.PLAYGROUND,
         api_key=ctx.api_key,
         user=ctx.user,
-        request_id=request_id_of(request),
+        request_id=request_id,
     )
-    return _played(request, payload, run_agent(plan))
+    return run_agent(plan)
 
 
 def _played(request: HttpRequest, payload: PlaygroundIn, events: Iterator[Event]):
