@@ -197,7 +197,7 @@ const en = {
     snippet: { openai: "Python · OpenAI SDK", dashscope: "Python · DashScope SDK", curl: "curl" },
   },
   apps: {
-    subtitle: "Apps: a model with a prompt, knowledge and tools, published under an id your programs call.",
+    subtitle: "Apps: agents (a model with a prompt, knowledge and tools) and workflows (nodes on a canvas), published under an id your programs call.",
     name: "Name",
     description: "Description",
     published: "Published",

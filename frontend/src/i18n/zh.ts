@@ -201,7 +201,7 @@ const zh: Shape<Messages> = {
     snippet: { openai: "Python · OpenAI SDK", dashscope: "Python · DashScope SDK", curl: "curl" },
   },
   apps: {
-    subtitle: "应用:模型加上提示词、知识库和工具,发布后以应用 ID 供你的程序调用。",
+    subtitle: "应用:智能体(模型加上提示词、知识库和工具)和工作流(画布上的节点),发布后以应用 ID 供你的程序调用。",
     name: "名称",
     description: "描述",
     published: "已发布",
