@@ -234,7 +234,7 @@ def test_tools_must_be_enabled_plugins_or_the_workspaces_http_tools(acme, chat, 
 
     assert problems(acme, simple(tool("plugin", "calculator"))) == []
     problem = only(acme, simple(tool("plugin", "teleporter")))
-    assert (problem.node_id, problem.setting) == ("call", "data.tools")
+    assert (problem.node_id, problem.setting) == ("call", "data.tool")
     assert "'teleporter' is not installed and enabled" in problem.message
     http = only(acme, simple(tool("http", "00000000-0000-0000-0000-000000000001")))
     assert "no HTTP tool" in http.message
@@ -272,6 +272,18 @@ def test_apps_must_be_the_workspaces_and_published(acme, globex, chat, monkeypat
     assert "is not published yet" in problem.message
     assert f"no app '{theirs.pk}' in this workspace" in only(acme, calling(theirs.pk)).message
     assert "no app 'nope' in this workspace" in only(acme, calling("nope")).message
+
+    def as_tool(app_id) -> dict:
+        return simple(node("call", "tool", tool={"type": "app", "id": str(app_id)}))
+
+    assert problems(acme, as_tool(published.pk)) == []
+    problem = only(acme, as_tool(theirs.pk))
+    assert (problem.node_id, problem.setting) == ("call", "data.tool")
+    assert f"no app '{theirs.pk}' in this workspace" in problem.message
+    inline = {"model": "agent-chat", "tools": [{"type": "app", "id": str(unpublished.pk)}]}
+    problem = only(acme, simple(node("lead", "agent", agent=inline)))
+    assert (problem.node_id, problem.setting) == ("lead", "data.agent.tools")
+    assert "is not published yet" in problem.message
 
 
 def test_check_raises_a_400_naming_the_nodes(acme, chat):

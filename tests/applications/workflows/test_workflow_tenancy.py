@@ -106,7 +106,7 @@ def test_another_workspaces_things_named_in_a_node_are_problems(acme_console, bo
     body = acme_console.post(f"/apps/{mine['id']}/workflow/check", data).json()
     named = {(p["node_id"], p["setting"]): p["message"] for p in body["problems"]}
     assert "no knowledge base" in named[("search", "data.knowledge_base_ids")]
-    assert "no HTTP tool" in named[("call", "data.tools")]
+    assert "no HTTP tool" in named[("call", "data.tool")]
     assert "no app" in named[("delegate", "data.app_id")]
     assert "is not a chat model of this workspace" in named[("llm_1", "data.model")]
     saved = acme_console.put(f"/apps/{mine['id']}/draft", data)

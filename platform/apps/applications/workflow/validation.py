@@ -496,6 +496,13 @@ class _Checker:
 
     def check_uses(self) -> None:
         uses = {node_id: self.kind(node_id).uses(s) for node_id, s in self.settings.items()}
+        for use in uses.values():
+            # An app called as a tool is an app reference like any other.
+            use.app_ids = [
+                *use.app_ids,
+                *(t.get("id", "") for t in use.tools if t.get("type") == "app"),
+            ]
+            use.tools = [t for t in use.tools if t.get("type") != "app"]
         self.check_models(uses)
         self.check_knowledge_bases(uses)
         self.check_tools(uses)
@@ -554,14 +561,29 @@ class _Checker:
                 if kind == "plugin" and tool_id not in enabled:
                     self.problem(
                         node_id,
-                        "data.tools",
+                        self.where(node_id, "tool"),
                         f"the tool plugin '{tool_id}' is not installed and enabled in this "
                         "workspace.",
                     )
                 elif kind == "http" and _uuid(tool_id) not in http:
-                    self.problem(node_id, "data.tools", f"no HTTP tool '{tool_id}' here.")
+                    self.problem(
+                        node_id, self.where(node_id, "tool"), f"no HTTP tool '{tool_id}' here."
+                    )
                 elif kind not in ("plugin", "http"):
-                    self.problem(node_id, "data.tools", f"a tool of unknown type '{kind}'.")
+                    self.problem(
+                        node_id, self.where(node_id, "tool"), f"a tool of unknown type '{kind}'."
+                    )
+
+    def where(self, node_id: str, thing: str) -> str:
+        """The setting that names a tool or an app in ``node_id``'s settings."""
+        data = self.nodes[node_id].data
+        if thing == "app" and data.get("app_id"):
+            return "data.app_id"
+        if "tool" in data:
+            return "data.tool"
+        if "agent" in data:
+            return "data.agent.tools"
+        return "data.tools"
 
     def check_apps(self, uses: dict[str, Uses]) -> None:
         named = {str(a) for u in uses.values() for a in u.app_ids}
@@ -575,11 +597,13 @@ class _Checker:
             for app_id in use.app_ids:
                 key = _uuid(app_id)
                 if key not in found:
-                    self.problem(node_id, "data.app_id", f"no app '{app_id}' in this workspace.")
+                    self.problem(
+                        node_id, self.where(node_id, "app"), f"no app '{app_id}' in this workspace."
+                    )
                 elif found[key] is None:
                     self.problem(
                         node_id,
-                        "data.app_id",
+                        self.where(node_id, "app"),
                         f"the app '{app_id}' is not published yet; publish it first.",
                     )
 
