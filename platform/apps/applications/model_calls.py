@@ -2,28 +2,30 @@
 for providers that cannot stream), gathered, and its usage (counted locally when the
 upstream reports none). Used by the agent loop and by workflow nodes alike."""
 
+import contextlib
 from collections.abc import Iterator
 
+from apps.applications.workflow.shared_connection import waiting
 from apps.gateway import routing
 from kernel.tokens import estimated_usage, messages_text
 from plugins.base import Capability, ChatChunk, ChatRequest, ToolCall, Usage
 
 
 def model_stream(route: routing.Route, request: ChatRequest) -> Iterator[ChatChunk]:
-    """The model's answer as a stream (one chunk for providers that cannot stream)."""
-    if Capability.CHAT_STREAM in type(route.provider).capabilities:
-        return routing.chat_stream(route, request)
-    answer = routing.chat(route, request)
-    return iter(
-        [
-            ChatChunk(
+    """The model's answer as a stream (one chunk for providers that cannot stream). While
+    it waits on the model, the run's other threads may use the database."""
+    with waiting():
+        if Capability.CHAT_STREAM not in type(route.provider).capabilities:
+            answer = routing.chat(route, request)
+            yield ChatChunk(
                 content=answer.message.content or "",
                 tool_calls=answer.message.tool_calls,
                 finish_reason=answer.finish_reason,
                 usage=answer.usage,
             )
-        ]
-    )
+            return
+        with contextlib.closing(routing.chat_stream(route, request)) as chunks:
+            yield from chunks
 
 
 class ReplyParts:

@@ -45,12 +45,8 @@ from apps.applications.recording import RunRecorder, Trace, current_node, ms_sin
 from apps.applications.run_plan import RunPlan
 from apps.applications.tool_loop import Reply, ToolLoop, for_model, use_tool
 from apps.applications.toolbox import AppRunner, Toolbox
-from apps.applications.workflow.engine import (
-    FlowState,
-    RunContext,
-    borrowed_connection,
-    stream_graph,
-)
+from apps.applications.workflow.engine import FlowState, RunContext, stream_graph
+from apps.applications.workflow.shared_connection import borrowed_connection
 from apps.gateway import routing
 from apps.knowledge.models import KnowledgeBase
 from apps.knowledge.retrieval import Hit, retrieve

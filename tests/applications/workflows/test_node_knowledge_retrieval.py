@@ -174,3 +174,33 @@ def test_a_knowledge_base_listed_twice_is_refused():
     kb_id = "6f1d1c8e-0d0b-4a51-9a3e-7d41d3f5b0a1"
     with pytest.raises(ValidationError, match="each knowledge base once"):
         KnowledgeRetrievalSettings.model_validate({"knowledge_base_ids": [kb_id, kb_id]})
+
+
+def test_an_iteration_searches_side_by_side_on_the_runs_one_connection(workflow_app, handbook):
+    # Each search runs in transaction.atomic on the shared connection: the items' threads
+    # must take turns on it, or Django's transaction bookkeeping breaks.
+    app = workflow_app(
+        definition(
+            [
+                node("start", "start", variables=[{"name": "topics", "type": "array"}]),
+                node("each", "iteration", items="start.topics", concurrency=4, output="kr.text"),
+                {
+                    **node(
+                        "kr",
+                        "knowledge_retrieval",
+                        knowledge_base_ids=[handbook["id"]],
+                        query="each.item",
+                        mode="vector",
+                    ),
+                    "parent": "each",
+                },
+                node("end", "end", output="{{ each.results }}"),
+            ],
+            chain("start", "each", "end"),
+        )
+    )
+    topics = ["hotels", "laptops", "flights", "encryption", "economy", "euros", "lock", "night"]
+    events = run(app, "x", {"topics": topics})
+    results = node_outputs(events)["each"]["results"]
+    assert len(results) == len(topics) and all(results)
+    assert "Hotels are reimbursed" in results[0] and "encryption" in results[1]

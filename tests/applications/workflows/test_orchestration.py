@@ -265,7 +265,7 @@ def test_a_tool_node_naming_an_unpublished_app_is_a_validation_problem(acme, cha
         ],
         chain("start", "ask", "end"),
     )
-    unpublished = r"node .ask. \(data.app_id\): the app .* is not published yet"
+    unpublished = r"node .ask. \(data\.\w+\): the app .* is not published yet"
     with pytest.raises(WorkflowInvalid, match=unpublished):
         drafts.create_app(acme, name="Flow", kind=AppKind.WORKFLOW, draft=data, by=None)
 

@@ -28,10 +28,10 @@ from apps.applications.workflow.engine import (
     FlowState,
     RunCancelled,
     RunContext,
-    borrowed_connection,
 )
 from apps.applications.workflow.node_types import node_type
 from apps.applications.workflow.nodes.base import Node, NodeContext, NodeResult
+from apps.applications.workflow.shared_connection import borrowed_connection, waiting
 from kernel.errors import ApiError
 from plugins.base import UpstreamError
 
@@ -126,10 +126,12 @@ def run_inside(
     run: RunContext, definition: WorkflowDefinition, parent: str, values: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
     """Run an iteration's inside once, from ``values``; the variables it ends with."""
-    state = compiled(definition, parent).invoke(
-        {"values": values},
-        {"configurable": {"run": run}, "recursion_limit": run.max_steps + 2},
-    )
+    # Inner nodes run on this thread, or on LangGraph's where they branch out: step aside.
+    with waiting():
+        state = compiled(definition, parent).invoke(
+            {"values": values},
+            {"configurable": {"run": run}, "recursion_limit": run.max_steps + 2},
+        )
     return state.get("values", {})
 
 

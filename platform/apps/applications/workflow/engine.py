@@ -5,9 +5,8 @@ cancellation path.
 
 Nodes write their events (``TextDelta``, ``Thought``, ``NodeStarted``, ``NodeFinished``)
 to LangGraph's custom stream; ``stream_graph`` yields them as they come. LangGraph runs a
-streaming graph's nodes on worker threads; a node borrows the calling thread's database
-connection (``borrowed_connection``), so a run reads and writes in one connection, inside
-the caller's transaction where there is one, as a single-threaded run would.
+streaming graph's nodes on worker threads; they share the calling thread's database
+connection, in turn (``shared_connection``).
 
 Cancellation is cooperative: when the caller goes away, ``stream_graph`` sets the run's
 ``cancelled`` flag, and the node's next event or ``check`` raises ``RunCancelled`` (a model
@@ -18,8 +17,7 @@ limit is checked the same way.
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
@@ -32,6 +30,7 @@ from apps.accounts.models import ApiKey, User, Workspace
 from apps.applications.events import Event
 from apps.applications.models import AgentApp, AppVersion
 from apps.applications.recording import RunRecorder
+from apps.applications.workflow.shared_connection import waiting
 from kernel.errors import ApiError
 
 
@@ -121,28 +120,6 @@ class RunContext:
                 )
 
 
-@contextmanager
-def borrowed_connection(connection: BaseDatabaseWrapper | None) -> Iterator[None]:
-    """Use ``connection`` (the run's caller's) in this thread for the block. Nests: an
-    iteration's inner nodes may run on the thread that already borrowed it, and what the
-    thread held before is put back."""
-    if connection is None or connection._thread_ident == threading.get_ident():
-        yield
-        return
-    held = [c for c in connections.all(initialized_only=True) if c.alias == DEFAULT_DB_ALIAS]
-    if held and held[0] is connection:
-        yield
-        return
-    connections[DEFAULT_DB_ALIAS] = connection
-    try:
-        yield
-    finally:
-        if held:
-            connections[DEFAULT_DB_ALIAS] = held[0]
-        else:
-            del connections[DEFAULT_DB_ALIAS]
-
-
 @dataclass
 class Deadline:
     """A node's time limit, checked cooperatively (``NodeContext.check``)."""
@@ -184,20 +161,23 @@ def stream_graph(
         stream_mode=["custom", "updates"],
         durability="exit" if thread_id else None,
     )
-    try:
-        for mode, chunk in stream:
-            if mode == "custom":
-                yield chunk
-            elif isinstance(chunk, dict) and "__interrupt__" in chunk:
-                paused = chunk["__interrupt__"][0].value
-    except GeneratorExit:
-        run.cancelled.set()
-        stream.close()
-        raise
-    except GraphRecursionError:
-        raise WorkflowStepLimit(
-            f"The run took more than {run.max_steps} steps; raise max_steps or look for a loop."
-        ) from None
-    finally:
-        run.connection.dec_thread_sharing()
+    # A sub-run's caller (a node) waits here on the sub-run's own node threads, closing
+    # the stream included: it must not hold the connection while they finish.
+    with waiting():
+        try:
+            for mode, chunk in stream:
+                if mode == "custom":
+                    yield chunk
+                elif isinstance(chunk, dict) and "__interrupt__" in chunk:
+                    paused = chunk["__interrupt__"][0].value
+        except GeneratorExit:
+            run.cancelled.set()
+            stream.close()
+            raise
+        except GraphRecursionError:
+            raise WorkflowStepLimit(
+                f"The run took more than {run.max_steps} steps; raise max_steps or look for a loop."
+            ) from None
+        finally:
+            run.connection.dec_thread_sharing()
     return paused

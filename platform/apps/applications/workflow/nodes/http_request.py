@@ -34,6 +34,7 @@ from apps.applications.workflow.nodes.base import (
     VarType,
     template_reads,
 )
+from apps.applications.workflow.shared_connection import waiting
 from plugins import safe_http
 from plugins.scrubbing import scrub
 
@@ -127,16 +128,17 @@ class HttpRequest(Node):
         if content is not None and not any(n.lower() == "content-type" for n in headers):
             headers["Content-Type"] = "text/plain; charset=utf-8"
         try:
-            response = safe_http.request(
-                settings.method,
-                url,
-                params=query or None,
-                json=body,
-                content=content,
-                headers=headers,
-                timeout=settings.timeout_seconds,
-                max_bytes=RESPONSE_LIMIT,
-            )
+            with waiting():
+                response = safe_http.request(
+                    settings.method,
+                    url,
+                    params=query or None,
+                    json=body,
+                    content=content,
+                    headers=headers,
+                    timeout=settings.timeout_seconds,
+                    max_bytes=RESPONSE_LIMIT,
+                )
         except safe_http.SafeHttpError as exc:
             raise ctx.failed(scrub(str(exc), secrets, min_length=4)) from None
         text = response.text()

@@ -22,7 +22,7 @@ from typing import Any
 from langgraph.errors import GraphBubbleUp
 from pydantic import Field
 
-from apps.applications.workflow.engine import RunCancelled, WorkflowStepLimit, borrowed_connection
+from apps.applications.workflow.engine import RunCancelled, WorkflowStepLimit
 from apps.applications.workflow.nodes.base import (
     REFERENCE,
     Node,
@@ -31,6 +31,7 @@ from apps.applications.workflow.nodes.base import (
     NodeSettings,
     Read,
 )
+from apps.applications.workflow.shared_connection import borrowed_connection, waiting
 from kernel.errors import ApiError
 from plugins.base import UpstreamError
 
@@ -133,7 +134,11 @@ class Iteration(Node):
                 return self._one(ctx, settings, index, item)
 
         workers = min(settings.concurrency, len(items))
-        with ThreadPoolExecutor(workers, thread_name_prefix=f"iteration-{ctx.node.id}") as pool:
+        # This thread waits on the items' threads, which take turns on the connection.
+        with (
+            waiting(),
+            ThreadPoolExecutor(workers, thread_name_prefix=f"iteration-{ctx.node.id}") as pool,
+        ):
             futures: list[Future] = [
                 pool.submit(contextvars.copy_context().run, one, index, item)
                 for index, item in enumerate(items)
