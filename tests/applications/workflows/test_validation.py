@@ -3,7 +3,7 @@
 
 import pytest
 
-from apps.applications.models import AgentApp, AppVersion
+from apps.applications.models import AgentApp, AppKind, AppVersion
 from apps.applications.workflow.node_types import NODE_TYPES
 from apps.applications.workflow.nodes.base import Node, NodeSettings, Uses
 from apps.applications.workflow.validation import (
@@ -284,6 +284,21 @@ def test_apps_must_be_the_workspaces_and_published(acme, globex, chat, monkeypat
     problem = only(acme, simple(node("lead", "agent", agent=inline)))
     assert (problem.node_id, problem.setting) == ("lead", "data.agent.tools")
     assert "is not published yet" in problem.message
+
+
+def test_an_agent_node_runs_agent_apps_not_workflows(acme, chat):
+    agent = AgentApp.objects.create(workspace=acme, name="Helper", draft={})
+    AppVersion.objects.create(workspace=acme, app=agent, number=1, config={})
+    flow = AgentApp.objects.create(workspace=acme, name="Flow", kind=AppKind.WORKFLOW, draft={})
+    AppVersion.objects.create(workspace=acme, app=flow, number=1, config={})
+    assert problems(acme, simple(node("lead", "agent", app_id=str(agent.pk)))) == []
+    problem = only(acme, simple(node("lead", "agent", app_id=str(flow.pk))))
+    assert (problem.node_id, problem.setting) == ("lead", "data.app_id")
+    assert "'Flow' is a workflow app; an agent node runs agent apps" in problem.message
+    # Called as a tool, a workflow is welcome.
+    assert (
+        problems(acme, simple(node("call", "tool", tool={"type": "app", "id": str(flow.pk)}))) == []
+    )
 
 
 def test_check_raises_a_400_naming_the_nodes(acme, chat):

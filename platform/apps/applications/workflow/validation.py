@@ -23,6 +23,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from apps.accounts.models import Workspace
 from apps.applications import selectors
+from apps.applications.models import AppKind
 from apps.applications.workflow.definition import (
     RESERVED_IDS,
     EdgeDefinition,
@@ -590,21 +591,27 @@ class _Checker:
         if not named:
             return
         found = {
-            str(app.pk): app.published_version
-            for app in selectors.apps(self.workspace).filter(pk__in=_uuids(named))
+            str(app.pk): app for app in selectors.apps(self.workspace).filter(pk__in=_uuids(named))
         }
         for node_id, use in uses.items():
             for app_id in use.app_ids:
-                key = _uuid(app_id)
-                if key not in found:
+                app = found.get(_uuid(app_id))
+                if app is None:
                     self.problem(
                         node_id, self.where(node_id, "app"), f"no app '{app_id}' in this workspace."
                     )
-                elif found[key] is None:
+                elif app.published_version is None:
                     self.problem(
                         node_id,
                         self.where(node_id, "app"),
                         f"the app '{app_id}' is not published yet; publish it first.",
+                    )
+                elif app_id in use.agent_app_ids and app.kind != AppKind.AGENT:
+                    self.problem(
+                        node_id,
+                        self.where(node_id, "app"),
+                        f"'{app.name}' is a workflow app; an agent node runs agent apps (call "
+                        "a workflow with a tool node of type app).",
                     )
 
 

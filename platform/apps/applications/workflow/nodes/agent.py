@@ -88,7 +88,7 @@ class Agent(Node):
 
     def uses(self, settings: AgentSettings) -> Uses:
         if settings.agent is None:
-            return Uses(app_ids=[str(settings.app_id)])
+            return Uses(app_ids=[str(settings.app_id)], agent_app_ids=[str(settings.app_id)])
         agent = settings.agent
         return Uses(
             models=[agent.model],

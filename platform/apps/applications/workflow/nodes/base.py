@@ -57,6 +57,8 @@ class Uses:
     #: ``{"type": "plugin" | "http", "id": ...}``, as an agent app's tools are named.
     tools: list[dict[str, str]] = field(default_factory=list)
     app_ids: list[str] = field(default_factory=list)
+    #: Those of ``app_ids`` that must be agent apps (an agent node runs one as itself).
+    agent_app_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
