@@ -6,6 +6,8 @@ import pytest
 from apps.applications.events import NodeFinished, NodeStarted
 from apps.applications.models import Run
 from apps.applications.workflow.engine import WorkflowNodeFailed, WorkflowStepLimit
+from apps.usage.models import Quota
+from kernel.errors import ApiError
 from tests.applications.workflows.conftest import (
     chain,
     definition,
@@ -121,3 +123,25 @@ def test_max_steps_stops_a_run(workflow_app):
     with pytest.raises(WorkflowStepLimit):
         run(app)
     assert Run.objects.get().status == "failed"
+
+
+def test_the_workspaces_quota_holds_for_every_model_call_of_a_run(workflow_app, acme, upstream):
+    Quota.objects.create(workspace=acme, requests_per_minute=1)
+    app = workflow_app(
+        definition(
+            [
+                node("start", "start"),
+                node("first", "llm", model="agent-chat"),
+                node("second", "llm", model="agent-chat", prompt="{{ first.text }}"),
+                node("end", "end", output="{{ second.text }}"),
+            ],
+            chain("start", "first", "second", "end"),
+        )
+    )
+    with pytest.raises(ApiError) as refused:
+        run(app, "hello")
+    assert (refused.value.status, refused.value.code) == (429, "Throttling.RateQuota")
+    assert len(upstream.requests_for("chat")) == 1
+    record = Run.objects.get()
+    assert (record.status, record.error_code) == ("failed", "Throttling.RateQuota")
+    assert record.steps.get(node_id="second", kind="node").output["status"] == "failed"
