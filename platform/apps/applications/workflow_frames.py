@@ -133,67 +133,116 @@ def workflow_frames(
     """A workflow run as DashScope app frames in ``full_thoughts`` or ``message_format``
     mode (``agent_format`` is an agent app's frames); the last frame has ``finish_reason``
     "stop" and the usage; a failure half-way is an ``event:error`` frame."""
-    numbers = itertools.count(1)
-    progress = Progress()
-    so_far = ""
+    frames = Frames(
+        session_id=session_id,
+        incremental=incremental,
+        has_thoughts=has_thoughts,
+        mode=mode,
+        request_id=request_id,
+    )
+    try:
+        for event in events:
+            frame = frames.of(event)
+            if frame is not None:
+                yield frame
+    except (ApiError, UpstreamError) as exc:
+        yield frames.error(exc)
 
-    def frame(output: dict[str, Any], usage: list | None = None) -> str:
-        data = {"output": output, "usage": {"models": usage or []}, "request_id": request_id}
-        return sse_frame(next(numbers), data)
 
-    def partial(**more: Any) -> dict[str, Any]:
+class Frames:
+    """A run's frames, one event at a time (at most one frame an event), numbered in order."""
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        incremental: bool,
+        has_thoughts: bool,
+        mode: FlowStreamMode,
+        request_id: str,
+    ) -> None:
+        self.session_id = session_id
+        self.incremental = incremental
+        self.has_thoughts = has_thoughts
+        self.messages = mode == "message_format"
+        self.request_id = request_id
+        self.numbers = itertools.count(1)
+        self.progress = Progress()
+        self.so_far = ""
+
+    def of(self, event: Event) -> str | None:
+        """The frame ``event`` makes, if any."""
+        if isinstance(event, NodeStarted):
+            return self.node_started(event)
+        if isinstance(event, NodeFinished):
+            return self.node_finished(event)
+        if isinstance(event, TextDelta):
+            return self.text_delta(event)
+        if isinstance(event, Thought):
+            return self.thought(event)
+        if isinstance(event, Finished):
+            return self.finished(event)
+        return None
+
+    def frame(self, output: dict[str, Any], usage: list | None = None) -> str:
+        data = {"output": output, "usage": {"models": usage or []}, "request_id": self.request_id}
+        return sse_frame(next(self.numbers), data)
+
+    def partial(self, **more: Any) -> dict[str, Any]:
         return {
-            "text": "" if incremental else so_far,
+            "text": "" if self.incremental else self.so_far,
             "finish_reason": "null",
-            "session_id": session_id,
+            "session_id": self.session_id,
             **more,
         }
 
-    try:
-        for event in events:
-            if isinstance(event, NodeStarted):
-                progress.started(event)
-                if mode == "message_format":
-                    message = progress.message(
-                        event.node_id, event.title, event.node_type, "executing", False, ""
-                    )
-                    yield frame(partial(workflow_message=message))
-            elif isinstance(event, NodeFinished):
-                thought = progress.finished(event)
-                if mode == "message_format":
-                    message = progress.message(
-                        event.node_id,
-                        event.title,
-                        event.node_type,
-                        NODE_STATUS.get(event.status, event.status),
-                        True,
-                        "",
-                    )
-                    yield frame(partial(workflow_message=message))
-                elif has_thoughts:
-                    yield frame(partial(thoughts=[thought]))
-            elif isinstance(event, TextDelta):
-                so_far += event.text
-                text = event.text if incremental else so_far
-                output = {"text": text, "finish_reason": "null", "session_id": session_id}
-                node = progress.current
-                if mode == "message_format" and node is not None:
-                    output["workflow_message"] = progress.message(
-                        node.node_id, node.title, node.node_type, "executing", False, event.text
-                    )
-                yield frame(output)
-            elif isinstance(event, Thought):
-                if has_thoughts and mode != "message_format":
-                    yield frame(partial(thoughts=[event.data]))
-            elif isinstance(event, Finished):
-                output = final_output(
-                    event,
-                    text="" if incremental else event.text,
-                    has_thoughts=has_thoughts and mode != "message_format",
-                    node_thoughts=[] if incremental else progress.thoughts,
-                )
-                if incremental and "thoughts" in output:
-                    output["thoughts"] = []
-                yield frame(output, event.usage)
-    except (ApiError, UpstreamError) as exc:
-        yield error_frame(next(numbers), failure_of(exc, request_id), request_id)
+    def node_started(self, event: NodeStarted) -> str | None:
+        self.progress.started(event)
+        if not self.messages:
+            return None
+        message = self.progress.message(
+            event.node_id, event.title, event.node_type, "executing", False, ""
+        )
+        return self.frame(self.partial(workflow_message=message))
+
+    def node_finished(self, event: NodeFinished) -> str | None:
+        thought = self.progress.finished(event)
+        if self.messages:
+            status = NODE_STATUS.get(event.status, event.status)
+            message = self.progress.message(
+                event.node_id, event.title, event.node_type, status, True, ""
+            )
+            return self.frame(self.partial(workflow_message=message))
+        if self.has_thoughts:
+            return self.frame(self.partial(thoughts=[thought]))
+        return None
+
+    def text_delta(self, event: TextDelta) -> str:
+        self.so_far += event.text
+        text = event.text if self.incremental else self.so_far
+        output = {"text": text, "finish_reason": "null", "session_id": self.session_id}
+        node = self.progress.current
+        if self.messages and node is not None:
+            output["workflow_message"] = self.progress.message(
+                node.node_id, node.title, node.node_type, "executing", False, event.text
+            )
+        return self.frame(output)
+
+    def thought(self, event: Thought) -> str | None:
+        if self.has_thoughts and not self.messages:
+            return self.frame(self.partial(thoughts=[event.data]))
+        return None
+
+    def finished(self, event: Finished) -> str:
+        output = final_output(
+            event,
+            text="" if self.incremental else event.text,
+            has_thoughts=self.has_thoughts and not self.messages,
+            node_thoughts=[] if self.incremental else self.progress.thoughts,
+        )
+        if self.incremental and "thoughts" in output:
+            output["thoughts"] = []
+        return self.frame(output, event.usage)
+
+    def error(self, exc: ApiError | UpstreamError) -> str:
+        return error_frame(next(self.numbers), failure_of(exc, self.request_id), self.request_id)
