@@ -11,7 +11,7 @@ from apps.applications.events import NodeStarted
 from apps.applications.models import Run, RunSurface
 from apps.applications.workflow import checkpoints, compiling
 from apps.applications.workflow.definition import WorkflowDefinition
-from apps.applications.workflow.engine import WorkflowNodeTimeout
+from apps.applications.workflow.engine import WorkflowNodeFailed, WorkflowNodeTimeout
 from apps.applications.workflow.runner import is_paused, plan_workflow, run_workflow
 from kernel.errors import InvalidParameter
 from tests.applications.workflows.conftest import (
@@ -147,3 +147,27 @@ def test_a_node_over_its_time_limit_fails_the_run_naming_it(workflow_app, upstre
     assert (record.status, record.error_code) == ("failed", "WorkflowNodeTimeout")
     [step] = [s for s in record.steps.all() if s.kind == "node" and s.node_id == "llm_1"]
     assert step.output["status"] == "failed" and "Writer" in step.error
+
+
+@pytest.mark.django_db
+def test_a_resumed_run_that_fails_leaves_no_state_for_the_session(workflow_app):
+    failing = definition(
+        [
+            node("start", "start"),
+            node("human_1", "human_input", question="Ship {{ sys.query }}?"),
+            node("end", "end", output="{{ ghost.text }}"),
+        ],
+        chain("start", "human_1", "end"),
+    )
+    app = workflow_app(failing)
+    session_id = pause(app)
+    with pytest.raises(WorkflowNodeFailed, match="ghost.text"):
+        run(app, "yes", session_id=session_id)
+    assert not is_paused(app, session_id)
+    with checkpoints.saver() as saver:
+        thread = {"configurable": {"thread_id": checkpoints.thread_id(app.pk, session_id)}}
+        assert saver.get_tuple(thread) is None, "the failed run's checkpoints are deleted"
+    # The next call in the session is a new run from the start, asking again.
+    events = run(app, "the box", session_id=session_id)
+    assert text(events) == "Ship the box?"
+    assert node_outputs(events)["start"]["query"] == "the box"

@@ -135,14 +135,21 @@ def run_workflow(
             with checkpoints.saver() as saver:
                 if plan.resuming:
                     start = Command(resume=plan.prompt)
-                paused = yield from stream_graph(
-                    graph.copy(update={"checkpointer": saver}),
-                    start,
-                    run,
-                    thread_id=thread,
-                )
-                if paused is None:
+                else:
+                    # A run that ended badly (failed, cancelled) left its state: a new run
+                    # in the session must not inherit it.
                     saver.delete_thread(thread)
+                paused = None
+                try:
+                    paused = yield from stream_graph(
+                        graph.copy(update={"checkpointer": saver}),
+                        start,
+                        run,
+                        thread_id=thread,
+                    )
+                finally:
+                    if paused is None:  # ended, whether answered, failed or cancelled
+                        saver.delete_thread(thread)
         else:
             paused = yield from stream_graph(graph, start, run)
         if paused is not None:
