@@ -161,7 +161,7 @@ def test_a_resumed_run_that_fails_leaves_no_state_for_the_session(workflow_app):
     )
     app = workflow_app(failing)
     session_id = pause(app)
-    with pytest.raises(WorkflowNodeFailed, match="ghost.text"):
+    with pytest.raises(WorkflowNodeFailed, match=r"ghost\.text"):
         run(app, "yes", session_id=session_id)
     assert not is_paused(app, session_id)
     with checkpoints.saver() as saver:
