@@ -122,6 +122,45 @@ def test_a_cycle_outside_an_iteration(acme, chat):
     assert "a → b" in problem.message or "b → a" in problem.message
 
 
+def test_side_by_side_branches_must_meet_after_as_many_steps(acme, chat):
+    # start → a → end beside start → b1 → b2 → end: end would run twice.
+    nodes = [node("start", "start"), llm("a"), llm("b1"), llm("b2"), node("end", "end")]
+    uneven = definition(
+        nodes,
+        [edge("start", "a"), edge("start", "b1"), *chain("b1", "b2", "end"), edge("a", "end")],
+    )
+    problem = only(acme, uneven)
+    assert problem.node_id == "end"
+    assert "branches that part at 'start'" in problem.message
+    assert "different numbers of steps (2, 3)" in problem.message
+    # As many steps each way: the branches meet in one step, end runs once.
+    even = definition(
+        nodes[:3] + nodes[4:],
+        [edge("start", "a"), edge("start", "b1"), edge("a", "end"), edge("b1", "end")],
+    )
+    assert problems(acme, even) == []
+
+
+def test_exclusive_branches_may_meet_after_any_number_of_steps(acme, chat):
+    cases = [{"id": "yes", "conditions": [{"variable": "sys.query", "operator": "empty"}]}]
+    nodes = [
+        node("start", "start"),
+        node("if_1", "condition", cases=cases),
+        llm("short"),
+        llm("long1"),
+        llm("long2"),
+        node("end", "end"),
+    ]
+    edges = [
+        edge("start", "if_1"),
+        edge("if_1", "short", "yes"),
+        edge("if_1", "long1", "else"),
+        *chain("long1", "long2", "end"),
+        edge("short", "end"),
+    ]
+    assert problems(acme, definition(nodes, edges)) == []
+
+
 def test_unreachable_nodes_and_ends(acme, chat):
     data = simple(edges=[])
     listed = found(acme, data)

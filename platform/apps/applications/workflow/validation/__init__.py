@@ -112,6 +112,8 @@ def _check_parsed(workspace: Workspace, definition: WorkflowDefinition) -> list[
         for level, entry in entries.items():
             structure.check_reachable(graph, report, level, entry)
         if acyclic:
+            for level in levels:
+                structure.check_joins(graph, report, level)
             check_reads(graph, report)
     check_uses(graph, report, workspace)
     return report.found

@@ -145,3 +145,55 @@ def check_reachable(graph: Graph, report: Report, level: str | None, entry: str)
         ends = [i for i in graph.children(None) if graph.nodes[i].type == "end"]
         if ends and not any(end in seen for end in ends):
             report.add(None, None, "no path from the start reaches an end node.")
+
+
+def check_joins(graph: Graph, report: Report, level: str | None) -> None:
+    """Branches that run side by side (one handle leading to several nodes) must meet again
+    after as many steps along every way: LangGraph starts a node whenever an edge into it
+    delivers, so a node reached at different steps would run once per step (an end node
+    answering twice). Branches after a condition or a classifier are exclusive: one runs."""
+    successors = graph.successors(level)
+    predecessors: dict[str, list[str]] = {node_id: [] for node_id in successors}
+    for source, targets in successors.items():
+        for target in targets:
+            predecessors[target].append(source)
+    order = _topological(successors, predecessors)
+    flagged: set[str] = set()
+    for fork in _forks(graph, level):
+        steps: dict[str, set[int]] = {fork: {0}}
+        for node_id in order[order.index(fork) + 1 :]:
+            before = [p for p in predecessors[node_id] if p in steps]
+            if before:
+                steps[node_id] = {n + 1 for p in before for n in steps[p]}
+            if len(before) > 1 and len(steps.get(node_id, ())) > 1 and node_id not in flagged:
+                flagged.add(node_id)
+                counts = ", ".join(str(n) for n in sorted(steps[node_id]))
+                report.add(
+                    node_id,
+                    None,
+                    f"branches that part at '{fork}' and run side by side meet here after "
+                    f"different numbers of steps ({counts}), so this node would run once for "
+                    "each; give the branches as many nodes each, or chain them.",
+                )
+
+
+def _forks(graph: Graph, level: str | None) -> list[str]:
+    """The nodes with a handle that leads to more than one node."""
+    targets: dict[tuple[str, str], set[str]] = {}
+    for edge in graph.edges_within(level):
+        targets.setdefault((edge.source, edge.source_handle), set()).add(edge.target)
+    return list(dict.fromkeys(source for (source, _), found in targets.items() if len(found) > 1))
+
+
+def _topological(successors: dict[str, list[str]], predecessors: dict[str, list[str]]) -> list[str]:
+    waiting = {node_id: len(set(before)) for node_id, before in predecessors.items()}
+    ready = [node_id for node_id, count in waiting.items() if count == 0]
+    order: list[str] = []
+    while ready:
+        node_id = ready.pop(0)
+        order.append(node_id)
+        for target in dict.fromkeys(successors[node_id]):
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                ready.append(target)
+    return order
