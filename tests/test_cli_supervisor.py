@@ -111,6 +111,8 @@ def test_up_restarts_each_killed_child_while_the_others_keep_serving(data_dir):
             after = wait_until(
                 lambda name=name, before=before: (
                     (pids := service_pids(data_dir))[name] not in (None, before[name])
+                    # The new process can be up (its pid file written) before `up` says so.
+                    and f"restarted the {name} process (pid " in instance.output
                     and healthy(instance)
                     and worker_answers(data_dir)
                     and pids
