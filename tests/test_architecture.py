@@ -27,9 +27,11 @@ LAYERS = [
     "apps.usage",
     "apps.gateway",
     "apps.http_tools",
+    "apps.mcp_servers",
     "apps.knowledge",
     "apps.batch",
     "apps.applications",
+    "apps.mcp_serving",
     "studio",  # settings and assembly
 ]
 #: The Celery app: imported by the assembly, it imports none of ours (task modules are

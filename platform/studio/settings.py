@@ -57,7 +57,9 @@ INSTALLED_APPS = [
     "apps.usage",
     "apps.knowledge",
     "apps.http_tools",
+    "apps.mcp_servers",
     "apps.applications",
+    "apps.mcp_serving",
     "apps.batch",
     "apps.gateway",
 ]
