@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 import httpcore
 import httpx
 
@@ -42,6 +43,8 @@ __all__ = [
     "ResponseTooLarge",
     "SafeHttpError",
     "SafeResponse",
+    "async_client",
+    "check_destination",
     "request",
 ]
 
@@ -203,6 +206,46 @@ def request(
                 )
             finally:
                 response.close()
+
+
+def check_destination(url: str) -> str:
+    """Check, before connecting, that ``url`` is an http(s) URL whose host resolves only to
+    addresses tools may reach; its host name. Raises ``BlockedAddress`` or
+    ``RequestFailed``. A client made by ``async_client`` checks every connection again
+    (redirects, DNS rebinding); this gives a clear error before a protocol library starts."""
+    try:
+        target = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise RequestFailed(f"'{url}' is not a usable URL: {_plain(exc)}.") from None
+    host = _check_url(target, url)
+    _resolve(host, target.port or (443 if target.scheme == "https" else 80), _allowed_networks())
+    return host
+
+
+def async_client(
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: httpx.Timeout | float | None = None,
+    auth: httpx.Auth | None = None,
+    max_bytes: int = 4_000_000,
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` whose every connection goes through the same check as
+    ``request`` (resolved, refused if any address is internal, connected to the checked
+    address), for protocol libraries that take a client (the ``mcp`` SDK's transports).
+
+    Redirects are not followed by the client; each response body is cut off with
+    ``ResponseTooLarge`` once past ``max_bytes`` (a long-lived event stream included).
+    The signature fits the ``mcp`` SDK's ``httpx_client_factory`` (with ``max_bytes``
+    bound by ``functools.partial``).
+    """
+    return httpx.AsyncClient(
+        transport=_GuardedAsyncTransport(_allowed_networks(), max_bytes),
+        trust_env=False,
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **(headers or {})},
+        timeout=timeout if timeout is not None else httpx.Timeout(30.0),
+        auth=auth,
+    )
 
 
 def _allowed_networks() -> list[IPNetwork]:
@@ -456,3 +499,88 @@ def _charset(content_type: str) -> str:
         except LookupError:
             pass
     return "utf-8"
+
+
+class _GuardedAsyncBackend(httpcore.AnyIOBackend):
+    """``_GuardedBackend`` for asynchronous clients. Name resolution runs in a worker thread
+    (``getaddrinfo`` blocks)."""
+
+    def __init__(self, allowed: list[IPNetwork]) -> None:
+        self._allowed = allowed
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await anyio.to_thread.run_sync(_resolve, host, port, self._allowed)
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return await super().connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        assert last_error is not None  # _resolve returns at least one address
+        raise last_error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise RequestFailed("Unix sockets cannot be reached from tools.")
+
+
+class _LimitedStream(httpx.AsyncByteStream):
+    """A response body that raises ``ResponseTooLarge`` once past ``max_bytes``."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, host: str, max_bytes: int) -> None:
+        self._stream = stream
+        self._host = host
+        self._max_bytes = max_bytes
+
+    async def __aiter__(self):
+        size = 0
+        async for chunk in self._stream:
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise ResponseTooLarge(
+                    f"The response from '{self._host}' is larger than the limit of "
+                    f"{self._max_bytes:,} bytes."
+                )
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class _GuardedAsyncTransport(httpx.AsyncHTTPTransport):
+    """``_GuardedTransport`` for asynchronous clients, with bodies capped at ``max_bytes``."""
+
+    def __init__(self, allowed: list[IPNetwork], max_bytes: int) -> None:
+        super().__init__(trust_env=False)
+        self._max_bytes = max_bytes
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=10,
+            max_keepalive_connections=5,
+            network_backend=_GuardedAsyncBackend(allowed),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = _check_url(request.url)
+        response = await super().handle_async_request(request)
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            await response.aclose()
+            raise ResponseTooLarge(
+                f"The response from '{host}' is larger than the limit of {self._max_bytes:,} bytes."
+            )
+        response.stream = _LimitedStream(response.stream, host, self._max_bytes)  # type: ignore[arg-type]
+        return response

@@ -13,6 +13,7 @@ from apps.batch.api import router as batch_router
 from apps.gateway.console_api import router as model_chat_router
 from apps.http_tools.api import router as http_tools_router
 from apps.knowledge.api import router as knowledge_router
+from apps.mcp_servers.api import router as mcp_servers_router
 from apps.model_endpoints.api import router as endpoints_router
 from apps.plugins.api import router as registry_router
 from apps.usage.api import router as usage_router
@@ -41,4 +42,5 @@ console_api.add_router("/", usage_router)
 console_api.add_router("/", knowledge_router)
 console_api.add_router("/", agents_router)
 console_api.add_router("/", http_tools_router)
+console_api.add_router("/", mcp_servers_router)
 console_api.add_router("/", batch_router)

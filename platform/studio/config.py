@@ -4,7 +4,9 @@ The CLI (``ministudio up``) and the settings module share these so that the embe
 servers it starts are exactly the ones the settings point at by default.
 """
 
+import json
 import os
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -48,6 +50,42 @@ def env_list(name: str, *, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_stdio_commands(name: str) -> dict[str, dict]:
+    """The allow-list of stdio MCP servers, a JSON object: ``{"<name>": {"command":
+    ["/absolute/path", "arg", ...], "description": "...", "env": {"VAR": "value"}}}``."""
+    raw = env_str(name)
+    if raw is None:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a JSON object; {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a JSON object of name → {{command, description, env}}")
+    for key, entry in value.items():
+        where = f"{name}[{key!r}]"
+        if not re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", key):
+            raise ValueError(f"{where}: names are lower-case letters, digits, '_' or '-'")
+        if not isinstance(entry, dict) or set(entry) - {"command", "description", "env"}:
+            raise ValueError(f"{where}: an object with command, description and env")
+        command = entry.get("command")
+        if (
+            not isinstance(command, list)
+            or not command
+            or not all(isinstance(part, str) for part in command)
+            or not os.path.isabs(command[0])
+        ):
+            raise ValueError(f"{where}.command: a list of strings, an absolute path first")
+        env = entry.get("env") or {}
+        if not isinstance(env, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+        ):
+            raise ValueError(f"{where}.env: an object of strings")
+        if not isinstance(entry.get("description", ""), str):
+            raise ValueError(f"{where}.description: text")
+    return value
 
 
 def data_dir() -> Path:

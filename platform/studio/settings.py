@@ -20,6 +20,7 @@ from studio.config import (
     env_bool,
     env_int,
     env_list,
+    env_stdio_commands,
     env_str,
     read_secret_key_file,
 )
@@ -281,6 +282,10 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD") or ""
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "ministudio <noreply@localhost>"
+
+# --- MCP servers (apps.mcp_servers): the stdio servers workspaces may start, the platform
+# admin's decision alone (see docs/mcp.md).
+MCP_STDIO_COMMANDS = env_stdio_commands("MINISTUDIO_MCP_STDIO_COMMANDS")
 
 LOG_LEVEL = (env_str("MINISTUDIO_LOG_LEVEL") or "INFO").upper()
 LOGGING = {

@@ -167,3 +167,50 @@ def record(event: UsageEvent) -> None:
     except redis.RedisError:
         logger.warning("Redis refused a usage event; writing it to the database directly")
         write_events([payload])
+
+
+@dataclass(frozen=True)
+class ToolCallTags:
+    """Who made a tool call, for its line in the ledger (the run's surface, key and app)."""
+
+    surface: str
+    api_key: ApiKey | None = None
+    app_id: str | None = None
+    app_node: str | None = None
+    request_id: str = ""
+
+
+def record_tool_call(
+    workspace: Workspace,
+    tool: str,
+    *,
+    tags: ToolCallTags,
+    latency_ms: int,
+    status: CallStatus,
+    error_code: str = "",
+) -> None:
+    """Meter one call of an external tool (an MCP server's): a ledger line with the tool
+    as its ``model``, capability ``tool`` and no tokens, so that usage counts calls and
+    errors by tool as it does by model."""
+    record(
+        UsageEvent(
+            workspace_id=str(workspace.pk),
+            api_key_id=str(tags.api_key.pk) if tags.api_key else None,
+            endpoint_id=None,
+            model=tool[:100],
+            surface=tags.surface,
+            capability="tool",
+            input_tokens=0,
+            output_tokens=0,
+            tokens_counted_locally=False,
+            latency_ms=latency_ms,
+            time_to_first_token_ms=None,
+            status=status.value,
+            error_code=error_code[:64],
+            cost="0",
+            request_id=tags.request_id or current_request_id(),
+            created_at=timezone.now().isoformat(),
+            app_id=tags.app_id,
+            app_node=tags.app_node,
+        )
+    )
