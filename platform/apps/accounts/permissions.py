@@ -21,6 +21,9 @@ class Permission(StrEnum):
     EDIT_APPS = "edit_apps"
     USE_MODELS = "use_models"
     CONFIGURE_PLUGINS = "configure_plugins"
+    #: Switching the workspace's MCP server (``/mcp``) on or off: it opens every published
+    #: app and knowledge base to the workspace's API keys through one more door.
+    MANAGE_MCP_SERVING = "manage_mcp_serving"
 
 
 # Platform-wide actions (creating workspaces, registering model endpoints, setting quotas)

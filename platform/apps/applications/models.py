@@ -95,6 +95,7 @@ class RunSurface(models.TextChoices):
     DASHSCOPE = "dashscope", "DashScope app API"
     OPENAI = "openai", "OpenAI-compatible API"
     PLAYGROUND = "playground", "Console playground"
+    MCP = "mcp", "MCP server (/mcp)"
 
 
 class Run(WorkspaceOwned):
