@@ -14,6 +14,7 @@ from apps.gateway.console_api import router as model_chat_router
 from apps.http_tools.api import router as http_tools_router
 from apps.knowledge.api import router as knowledge_router
 from apps.mcp_servers.api import router as mcp_servers_router
+from apps.mcp_serving.api import router as mcp_serving_router
 from apps.model_endpoints.api import router as endpoints_router
 from apps.plugins.api import router as registry_router
 from apps.usage.api import router as usage_router
@@ -44,3 +45,4 @@ console_api.add_router("/", agents_router)
 console_api.add_router("/", http_tools_router)
 console_api.add_router("/", mcp_servers_router)
 console_api.add_router("/", batch_router)
+console_api.add_router("/", mcp_serving_router)

@@ -1,4 +1,8 @@
-"""ASGI entry point: ``uvicorn studio.asgi:application`` (what ``ministudio web`` runs)."""
+"""ASGI entry point: ``uvicorn studio.asgi:application`` (what ``ministudio web`` runs).
+
+``/mcp`` (the MCP server, ``apps.mcp_serving``) is the official ``mcp`` SDK's ASGI app and
+is answered before Django sees it; everything else is Django's.
+"""
 
 import os
 
@@ -6,4 +10,17 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+# Imported once Django is set up: it reads models.
+from apps.mcp_serving.transport import PATH as MCP_PATH  # noqa: E402
+from apps.mcp_serving.transport import McpApp  # noqa: E402
+
+mcp_application = McpApp()
+
+
+async def application(scope, receive, send):
+    if scope["type"] == "http" and scope["path"] in (MCP_PATH, f"{MCP_PATH}/"):
+        await mcp_application(scope, receive, send)
+    else:
+        await django_application(scope, receive, send)

@@ -16,7 +16,7 @@ dashscope_api.add_router("/", app_completion_router)
 openai_api.add_router("/", openai_batch_router)
 answer_model_prefix(APP_MODEL_PREFIX, chat_with_app)
 
-_NOT_CONSOLE = "console/api|compatible-mode|api|admin|static|assets"
+_NOT_CONSOLE = "console/api|compatible-mode|api|admin|static|assets|mcp"
 
 urlpatterns = [
     path("console/api/", console_api.urls),
