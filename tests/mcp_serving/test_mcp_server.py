@@ -14,10 +14,11 @@ from mcp.shared.exceptions import McpError
 
 from apps.accounts.models import ApiKey
 from apps.accounts.services import revoke_api_key
-from apps.applications.models import Run
+from apps.applications.models import AgentApp, AppKind, Run
 from apps.mcp_serving import services
 from apps.usage.models import Quota
 from tests.applications.conftest import make_app, publish
+from tests.applications.workflows.conftest import chain, definition, node
 from tests.knowledge.conftest import create_kb, upload
 from tests.upstream import text
 
@@ -126,6 +127,38 @@ def test_a_quota_exceeded_is_a_tool_error(platform_url, serving, acme, helper, a
     assert second.structuredContent == {"code": "Throttling.RateQuota"}
 
 
+def test_a_workflow_takes_its_start_variables_and_a_pause_answers_its_question(
+    platform_url, serving, acme, acme_console, acme_key, upstream
+):
+    drafting = definition(
+        [
+            node(
+                "start", "start", variables=[{"name": "city", "type": "string", "required": True}]
+            ),
+            node("llm_1", "llm", model="agent-chat", prompt="Draft for {{ start.city }}"),
+            node("human_1", "human_input", question="Send this? {{ llm_1.text }}"),
+            node("end", "end", output="{{ human_1.answer }}"),
+        ],
+        chain("start", "llm_1", "human_1", "end"),
+    )
+    flow = AgentApp.objects.create(
+        workspace=acme, name="Reply drafter", kind=AppKind.WORKFLOW, draft=drafting
+    )
+    publish(acme_console, str(flow.pk))
+    [tool] = over_mcp(platform_url, acme_key, lambda session: session.list_tools()).tools
+    assert tool.name == "reply_drafter"
+    assert tool.inputSchema["required"] == ["prompt", "city"]
+    upstream.script("chat", text("Dear Oslo, sorry."))
+    asked = over_mcp(
+        platform_url, acme_key, _caller("reply_drafter", {"prompt": "a complaint", "city": "Oslo"})
+    )
+    assert not asked.isError, asked.content
+    assert asked.content[0].text == "Send this? Dear Oslo, sorry."
+    assert asked.structuredContent["waiting_for"]["node_id"] == "human_1"
+    assert "Draft for Oslo" in str(upstream.requests_for("chat")[-1].body["messages"])
+    assert Run.objects.get().surface == "mcp"
+
+
 def test_bad_arguments_and_unknown_tools_are_tool_errors(platform_url, serving, helper, acme_key):
     missing = over_mcp(platform_url, acme_key, _caller("travel_helper", {}))
     assert missing.isError and "prompt" in missing.content[0].text
@@ -219,3 +252,17 @@ def test_bad_json_rpc_is_the_sdks_4xx_and_never_reaches_the_console(
     assert "jsonrpc" in answer.json()
     not_rpc = httpx.post(f"{platform_url}/mcp", json={"hello": 1}, headers=headers)
     assert 400 <= not_rpc.status_code < 500
+
+
+def test_refused_keys_lock_the_address_out_as_on_the_app_api(
+    platform_url, serving, acme_key, settings
+):
+    settings.API_KEY_FAILURES_PER_ADDRESS = 2
+    for _ in range(2):
+        assert refused_status(platform_url, "sk-" + "1" * 48) == 401
+    assert refused_status(platform_url, acme_key) == 429
+    answer = httpx.post(
+        f"{platform_url}/mcp", json={}, headers={"Authorization": f"Bearer {acme_key}"}
+    )
+    assert answer.json()["error"]["code"] == "Throttling.ApiKey"
+    assert int(answer.headers["Retry-After"]) > 0
