@@ -879,6 +879,169 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/api/mcp-servers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Mcp Servers */
+        get: operations["apps_mcp_servers_api_list_mcp_servers"];
+        put?: never;
+        /**
+         * Create Mcp Server
+         * @description Register a server and list its tools; a server that cannot be reached is saved
+         *     with ``last_error`` set.
+         */
+        post: operations["apps_mcp_servers_api_create_mcp_server"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/mcp-servers/{server_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Mcp Server */
+        get: operations["apps_mcp_servers_api_get_mcp_server"];
+        put?: never;
+        post?: never;
+        /** Delete Mcp Server */
+        delete: operations["apps_mcp_servers_api_delete_mcp_server"];
+        options?: never;
+        head?: never;
+        /** Update Mcp Server */
+        patch: operations["apps_mcp_servers_api_update_mcp_server"];
+        trace?: never;
+    };
+    "/console/api/mcp-servers/{server_id}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh Mcp Server
+         * @description List the tools again; on failure ``last_error`` says why and the tools stay.
+         */
+        post: operations["apps_mcp_servers_api_refresh_mcp_server"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/mcp-servers/{server_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Mcp Server
+         * @description Connect and list the tools, storing nothing.
+         */
+        post: operations["apps_mcp_servers_api_test_mcp_server"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/mcp-servers/{server_id}/tools/{tool_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Switch Mcp Tool */
+        patch: operations["apps_mcp_servers_api_switch_mcp_tool"];
+        trace?: never;
+    };
+    "/console/api/mcp-servers/{server_id}/tools/{tool_id}/invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Invoke Mcp Tool
+         * @description Test-run the tool as an agent would; what the server does is the result
+         *     (``is_error``); arguments that break the tool's schema are 400.
+         */
+        post: operations["apps_mcp_servers_api_invoke_mcp_tool"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/mcp-servers/stdio-commands": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Stdio Commands
+         * @description The stdio servers the platform admin allows (MINISTUDIO_MCP_STDIO_COMMANDS).
+         */
+        get: operations["apps_mcp_servers_api_list_stdio_commands"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/mcp-serving": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Mcp Serving
+         * @description Whether the workspace answers MCP clients at ``/mcp`` with its API keys.
+         */
+        get: operations["apps_mcp_serving_api_get_mcp_serving"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Mcp Serving
+         * @description Switch the workspace's MCP server on or off (workspace admins).
+         */
+        patch: operations["apps_mcp_serving_api_update_mcp_serving"];
+        trace?: never;
+    };
     "/console/api/members": {
         parameters: {
             query?: never;
@@ -1675,14 +1838,17 @@ export interface components {
         };
         /** ConnectionTestOut */
         ConnectionTestOut: {
-            /** Capability */
-            capability: string;
-            /** Detail */
-            detail: string;
-            /** Latency Ms */
-            latency_ms: number;
+            /** Duration Ms */
+            duration_ms: number;
+            error: components["schemas"]["ErrorOut"] | null;
             /** Ok */
             ok: boolean;
+            /** Server Name */
+            server_name: string | null;
+            /** Server Version */
+            server_version: string | null;
+            /** Tool Count */
+            tool_count: number | null;
         };
         /** CsrfOut */
         CsrfOut: {
@@ -2339,12 +2505,12 @@ export interface components {
         InvokeOut: {
             /**
              * Content
-             * @description What a model reads (at most about 8,000 characters).
+             * @description What a model reads.
              */
             content: string;
             /**
              * Data
-             * @description {status, body}: the upstream answer, parsed.
+             * @description The tool's structured content, if any.
              */
             data?: unknown;
             /** Duration Ms */
@@ -2530,6 +2696,156 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /** McpServerCreateIn */
+        McpServerCreateIn: {
+            /**
+             * Bearer Token
+             * @description Sent as Authorization: Bearer; write-only.
+             */
+            bearer_token?: string | null;
+            /**
+             * Command
+             * @description For stdio: a name from GET /mcp-servers/stdio-commands.
+             */
+            command?: string | null;
+            /**
+             * Headers
+             * @description Sent on every request; write-only, shown as ***.
+             */
+            headers?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Name
+             * @description Letters, digits, '_' or '-'; prefixes its tools' names.
+             */
+            name: string;
+            /**
+             * Timeout Seconds
+             * @description 1 to 120: each call's time limit.
+             * @default 30
+             */
+            timeout_seconds: number;
+            /**
+             * Transport
+             * @enum {string}
+             */
+            transport: "streamable_http" | "sse" | "stdio";
+            /**
+             * Url
+             * @description For streamable_http and sse.
+             */
+            url?: string | null;
+        };
+        /** McpServerOut */
+        McpServerOut: {
+            /** Command */
+            command: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Has Bearer Token */
+            has_bearer_token: boolean;
+            /**
+             * Headers
+             * @description Header names, each value shown as ***.
+             */
+            headers: {
+                [key: string]: string;
+            };
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            last_error: components["schemas"]["ErrorOut"] | null;
+            /** Name */
+            name: string;
+            server_info: components["schemas"]["ServerInfoOut"] | null;
+            /** Timeout Seconds */
+            timeout_seconds: number;
+            /** Tools */
+            tools: components["schemas"]["McpToolOut"][];
+            /** Tools Refreshed At */
+            tools_refreshed_at: string | null;
+            /** Transport */
+            transport: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Url */
+            url: string | null;
+        };
+        /** McpServerUpdateIn */
+        McpServerUpdateIn: {
+            /**
+             * Bearer Token
+             * @description Left out: kept. Empty string: removed.
+             */
+            bearer_token?: string | null;
+            /** Command */
+            command?: string | null;
+            /**
+             * Headers
+             * @description Replaces the set; a value of *** keeps that header's value.
+             */
+            headers?: {
+                [key: string]: string;
+            } | null;
+            /** Name */
+            name?: string | null;
+            /** Timeout Seconds */
+            timeout_seconds?: number | null;
+            /** Transport */
+            transport?: ("streamable_http" | "sse" | "stdio") | null;
+            /** Url */
+            url?: string | null;
+        };
+        /** McpServingIn */
+        McpServingIn: {
+            /** Enabled */
+            enabled: boolean;
+        };
+        /** McpServingOut */
+        McpServingOut: {
+            /**
+             * Enabled
+             * @description Whether the workspace's API keys may use /mcp.
+             */
+            enabled: boolean;
+            /**
+             * Path
+             * @description Where the MCP server answers (streamable HTTP).
+             */
+            path: string;
+        };
+        /** McpToolOut */
+        McpToolOut: {
+            /** Description */
+            description: string;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Function Name
+             * @description The name a model calls it by: <server>__<tool>.
+             */
+            function_name: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Input Schema */
+            input_schema: {
+                [key: string]: unknown;
+            };
+            /** Name */
+            name: string;
         };
         /** MemberOut */
         MemberOut: {
@@ -3049,6 +3365,13 @@ export interface components {
          * @enum {string}
          */
         RunStatus: "succeeded" | "failed" | "cancelled" | "waiting";
+        /** ServerInfoOut */
+        ServerInfoOut: {
+            /** Name */
+            name: string;
+            /** Version */
+            version: string;
+        };
         /** SessionOut */
         SessionOut: {
             /**
@@ -3067,6 +3390,13 @@ export interface components {
             messages: {
                 [key: string]: unknown;
             }[];
+        };
+        /** StdioCommandOut */
+        StdioCommandOut: {
+            /** Description */
+            description: string;
+            /** Name */
+            name: string;
         };
         /** StepOut */
         StepOut: {
@@ -3125,20 +3455,26 @@ export interface components {
         };
         /**
          * ToolReference
-         * @description A tool the app may call: an installed tool plugin, a workspace's HTTP tool, or
-         *     another published app of the workspace (agent orchestration: ``delegation``).
+         * @description A tool the app may call: an installed tool plugin, a workspace's HTTP tool, a tool
+         *     of one of its MCP servers, or another published app of the workspace (agent
+         *     orchestration: ``delegation``).
          */
         ToolReference: {
             /**
              * Id
-             * @description A plugin id, an HTTP tool id or an app id.
+             * @description A plugin id, an HTTP tool id, an MCP tool id or an app id.
              */
             id: string;
             /**
              * Type
              * @enum {string}
              */
-            type: "plugin" | "http" | "app";
+            type: "plugin" | "http" | "mcp" | "app";
+        };
+        /** ToolSwitchIn */
+        ToolSwitchIn: {
+            /** Enabled */
+            enabled: boolean;
         };
         /** UploadOut */
         UploadOut: {
@@ -5335,6 +5671,353 @@ export interface operations {
             502: components["responses"]["Error502"];
             503: components["responses"]["Error503"];
             504: components["responses"]["Error504"];
+        };
+    };
+    apps_mcp_servers_api_list_mcp_servers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServerOut"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_mcp_servers_api_create_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["McpServerCreateIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServerOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_mcp_servers_api_get_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServerOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_mcp_servers_api_delete_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_mcp_servers_api_update_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["McpServerUpdateIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServerOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_mcp_servers_api_refresh_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServerOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_mcp_servers_api_test_mcp_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionTestOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_mcp_servers_api_switch_mcp_tool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+                tool_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ToolSwitchIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpToolOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_mcp_servers_api_invoke_mcp_tool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_id: string;
+                tool_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvokeIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvokeOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_mcp_servers_api_list_stdio_commands: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StdioCommandOut"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_mcp_serving_api_get_mcp_serving: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServingOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_mcp_serving_api_update_mcp_serving: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["McpServingIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpServingOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
         };
     };
     apps_accounts_api_list_members: {
