@@ -44,25 +44,31 @@ class KnowledgeSettings(BaseModel):
 
 
 class ToolReference(BaseModel):
-    """A tool the app may call: an installed tool plugin, a workspace's HTTP tool, or
-    another published app of the workspace (agent orchestration: ``delegation``)."""
+    """A tool the app may call: an installed tool plugin, a workspace's HTTP tool, a tool
+    of one of its MCP servers, or another published app of the workspace (agent
+    orchestration: ``delegation``)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["plugin", "http", "app"]
+    type: Literal["plugin", "http", "mcp", "app"]
     id: str = Field(
-        min_length=1, max_length=100, description="A plugin id, an HTTP tool id or an app id."
+        min_length=1,
+        max_length=100,
+        description="A plugin id, an HTTP tool id, an MCP tool id or an app id.",
     )
 
     @model_validator(mode="after")
-    def _app_id(self) -> "ToolReference":
-        if self.type == "app":
+    def _uuid_ids(self) -> "ToolReference":
+        if self.type in ("app", "mcp"):
             try:
                 self.id = str(uuid.UUID(self.id))
             except ValueError:
-                raise ValueError(
-                    f"an app tool's id is the app's id (a UUID), not {self.id!r}"
-                ) from None
+                kind = (
+                    "an app tool's id is the app's id"
+                    if self.type == "app"
+                    else ("an MCP tool's id is the tool's id")
+                )
+                raise ValueError(f"{kind} (a UUID), not {self.id!r}") from None
         return self
 
 

@@ -52,6 +52,7 @@ from apps.knowledge.models import KnowledgeBase
 from apps.knowledge.retrieval import Hit, retrieve
 from apps.knowledge.retrieval_settings import RetrievalSettings
 from apps.model_endpoints.models import EndpointCapability
+from apps.usage.recorder import ToolCallTags
 from plugins.base import ChatMessage, ChatRequest, Passage, Usage
 
 Search = Callable[[str, int], list[Passage]]
@@ -179,7 +180,7 @@ def agent_events(
         thought, sources_block = _retrieve_first(plan, search, recorder.trace)
         held.append(thought)
         system = _joined(system, sources_block)
-    loop = _tool_loop(plan, search, _app_runner(plan, recorder, delegate, check))
+    loop = _tool_loop(plan, search, _app_runner(plan, recorder, delegate, check), check)
     messages = [
         ChatMessage(role="system", content=_joined(system, loop.system_suffix())),
         *plan.history,
@@ -250,13 +251,26 @@ def _joined(system: str, addition: str) -> str:
     return f"{system}\n\n{addition}" if addition else system
 
 
-def _tool_loop(plan: RunPlan, search: Search, run_app: AppRunner | None) -> ToolLoop:
+def _tool_loop(
+    plan: RunPlan,
+    search: Search,
+    run_app: AppRunner | None,
+    check: Callable[[], None] | None,
+) -> ToolLoop:
     toolbox = Toolbox(
         plan.workspace,
         plan.config.tools,
         search_knowledge=search if plan.knowledge.knowledge_bases else None,
         offer_knowledge_search=plan.config.knowledge.as_tool,
         run_app=run_app,
+        check=check,
+        tags=ToolCallTags(
+            surface=plan.surface,
+            api_key=plan.api_key,
+            app_id=str(plan.app.pk),
+            app_node=current_node.get() or None,
+            request_id=plan.request_id,
+        ),
     )
     return for_model(plan.config, _route(plan), toolbox)
 

@@ -18,6 +18,8 @@ from apps.applications.config import AppConfigSchema
 from apps.applications.models import AgentApp, AppKind, AppVersion, Run, Session, Step
 from apps.http_tools.models import HttpTool
 from apps.knowledge.models import KnowledgeBase
+from apps.mcp_servers import selectors as mcp_selectors
+from apps.mcp_servers import services as mcp_services
 from apps.plugins.models import Kind, Plugin
 from apps.plugins.plugin_settings import field_errors
 from apps.plugins.selectors import usable_tools
@@ -66,6 +68,10 @@ def check_references(workspace: Workspace, config: AppConfigSchema) -> None:
     }
     if missing := sorted(set(http_ids) - found):
         raise InvalidParameter(f"draft.tools: no HTTP tool {', '.join(missing)} here.")
+    mcp_ids = [t.id for t in config.tools if t.type == "mcp"]
+    found = {str(tool.pk) for tool in mcp_selectors.tools_named(workspace, mcp_ids)}
+    if missing := sorted(set(mcp_ids) - found):
+        raise InvalidParameter(f"draft.tools: no MCP tool {', '.join(missing)} here.")
 
 
 def check_publishable(workspace: Workspace, config: AppConfigSchema) -> None:
@@ -87,6 +93,14 @@ def check_publishable(workspace: Workspace, config: AppConfigSchema) -> None:
         .filter(pk__in=valid_uuids([t.id for t in config.tools if t.type == "http"]))
         .values_list("name", flat=True)
     )
+    mcp_ids = [t.id for t in config.tools if t.type == "mcp"]
+    if switched_off := sorted(set(mcp_ids) - mcp_selectors.enabled_tool_ids(workspace, mcp_ids)):
+        raise InvalidParameter(
+            f"draft.tools: the MCP tools {', '.join(switched_off)} are switched off; switch "
+            "them on (MCP servers) or remove them from the app."
+        )
+    tools = mcp_selectors.tools_named(workspace, mcp_ids).select_related("server")
+    names += [mcp_services.function_name(tool) for tool in tools]
     if config.knowledge.as_tool and config.knowledge.knowledge_base_ids:
         names.append("knowledge_search")
     if clashes := sorted({name for name in names if names.count(name) > 1}):

@@ -1,10 +1,12 @@
 """The tools one run of an app may call, and calling them by the name a model used.
 
 Tools come from the app's configuration: installed tool plugins enabled in the workspace,
-the workspace's HTTP tools, and its published apps (when the run is given ``run_app``, the
-sub-app runner: see ``app_tools``); ``knowledge_search`` joins them when the app offers its
-knowledge bases as a tool. A call never raises: bad arguments, an unknown name, a tool's
-failure or time-out all come back as an error result the model reads as its observation.
+the workspace's HTTP tools, the enabled tools of its MCP servers, and its published apps
+(when the run is given ``run_app``, the sub-app runner: see ``app_tools``);
+``knowledge_search`` joins them when the app offers its knowledge bases as a tool. A call
+never raises: bad arguments, an unknown name, a tool's failure or time-out all come back as
+an error result the model reads as its observation (what a run's ``check`` raises excepted:
+the run stopped).
 """
 
 import json
@@ -20,12 +22,17 @@ from apps.applications.app_tools import tool_spec
 from apps.applications.config import ToolReference
 from apps.applications.models import AgentApp
 from apps.applications.recording import ms_since
+from apps.applications.workflow.shared_connection import waiting
 from apps.http_tools import selectors as http_tool_selectors
 from apps.http_tools import services as http_tool_services
 from apps.http_tools.models import HttpTool
+from apps.mcp_servers import selectors as mcp_selectors
+from apps.mcp_servers import services as mcp_services
+from apps.mcp_servers.models import McpTool
 from apps.plugins.invocation import Invocation, invoke_tool
 from apps.plugins.selectors import usable_tools
 from apps.plugins.services import loaded_class
+from apps.usage.recorder import ToolCallTags
 from kernel.errors import ApiError
 from plugins.base import Passage, ToolResult, ToolSpec
 
@@ -41,6 +48,7 @@ class _Entry:
     spec: ToolSpec
     plugin_id: str | None = None
     http_tool: HttpTool | None = None
+    mcp_tool: McpTool | None = None
     app: AgentApp | None = None
 
 
@@ -57,10 +65,16 @@ class Toolbox:
         search_knowledge: Callable[[str, int], list[Passage]] | None = None,
         offer_knowledge_search: bool = False,
         run_app: AppRunner | None = None,
+        check: Callable[[], None] | None = None,
+        tags: ToolCallTags | None = None,
     ) -> None:
+        """``check`` raises once the run has stopped (an MCP call waiting on its server
+        stops with it); ``tags`` meter the calls that go out of the platform (MCP)."""
         self.workspace = workspace
         self.search_knowledge = search_knowledge
         self.run_app = run_app
+        self.check = check
+        self.tags = tags
         self._entries: dict[str, _Entry] = {}
         wanted = [r for r in references if r.type == "plugin"]
         if offer_knowledge_search and search_knowledge is not None:
@@ -93,8 +107,20 @@ class Toolbox:
                 continue
             self._add(_Entry(http_tool_services.tool_spec(tool), http_tool=tool))
         for reference in references:
+            if reference.type == "mcp":
+                self._add_mcp(reference.id)
+        for reference in references:
             if reference.type == "app":
                 self._add_app(reference.id)
+
+    def _add_mcp(self, tool_id: str) -> None:
+        """An enabled tool of one of the workspace's MCP servers."""
+        try:
+            tool = mcp_selectors.usable_tool(self.workspace, tool_id)
+        except ApiError:
+            logger.info("MCP tool %s is gone or switched off; not offered", tool_id)
+            return
+        self._add(_Entry(mcp_services.tool_spec(tool), mcp_tool=tool))
 
     def _add_app(self, app_id: str) -> None:
         """A published app of the workspace, when this run can run one."""
@@ -145,6 +171,10 @@ class Toolbox:
         try:
             if entry.http_tool is not None:
                 invocation = http_tool_services.invoke_http_tool(entry.http_tool, arguments)
+            elif entry.mcp_tool is not None:
+                invocation = mcp_services.invoke_mcp_tool(
+                    entry.mcp_tool, arguments, check=self.check, tags=self.tags, waiting=waiting
+                )
             else:
                 invocation = invoke_tool(
                     self.workspace,

@@ -224,7 +224,10 @@ async def _bounded(endpoint: Endpoint, work: Work[T], check: Callable[[], None] 
             f"{endpoint.timeout_seconds:g} seconds.",
         ) from None
     except BaseException as exc:
-        raise _failure(endpoint, _leaf(exc)) from None
+        leaf = _leaf(exc)
+        if isinstance(leaf, _CallerStopped):
+            raise leaf.reason from None
+        raise _failure(endpoint, leaf) from None
     if malformed:
         raise _failure(endpoint, malformed[0])
     if not outcome:  # cancelled by the watcher without an exception: cannot happen
@@ -232,10 +235,22 @@ async def _bounded(endpoint: Endpoint, work: Work[T], check: Callable[[], None] 
     return outcome[0]
 
 
+class _CallerStopped(BaseException):
+    """What ``check`` raised, carried out of the session untouched by classification."""
+
+    def __init__(self, reason: Exception) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 async def _watch(check: Callable[[], None]) -> None:
-    """Raise what ``check`` raises (the run stopped), polling it while the call waits."""
+    """Stop the call with what ``check`` raises (the run stopped), polling it while the
+    call waits."""
     while True:
-        check()
+        try:
+            check()
+        except Exception as exc:
+            raise _CallerStopped(exc) from exc
         await anyio.sleep(CHECK_INTERVAL_SECONDS)
 
 

@@ -9,6 +9,8 @@ malformed answers and a server that went away are error results a model reads.
 
 import re
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -276,12 +278,15 @@ def invoke_mcp_tool(
     tool: McpTool,
     arguments: dict[str, Any],
     *,
-    check: Any = None,
+    check: Callable[[], None] | None = None,
     tags: ToolCallTags | None = None,
+    waiting: Callable[[], AbstractContextManager[None]] = nullcontext,
 ) -> Invocation:
     """Call ``tool`` with ``arguments`` (``InvalidParameter`` when they break its schema);
     whatever the server does comes back as the result. ``check`` is polled while the call
-    waits (the run's cancellation); ``tags`` meter the call for the run that made it."""
+    waits (the run's cancellation); ``tags`` meter the call for the run that made it;
+    ``waiting`` wraps the wait on the server (a run's threads share one database
+    connection and take turns: a thread waiting on the network steps aside)."""
     if not isinstance(arguments, dict):
         raise InvalidParameter("arguments: must be an object")
     try:
@@ -293,14 +298,16 @@ def invoke_mcp_tool(
     began = time.monotonic()
     error_code = ""
     try:
-        result = connection.call_tool(endpoint_of(tool.server), tool.name, arguments, check)
+        endpoint = endpoint_of(tool.server)
+        with waiting():
+            result = connection.call_tool(endpoint, tool.name, arguments, check)
     except ServerFailed as exc:
         error_code = exc.code
         result = ToolResult(content=exc.message, data={"code": exc.code}, is_error=True)
     duration_ms = _ms_since(began)
     if tags is not None:
         record_tool_call(
-            tool.workspace,
+            tool.workspace_id,
             f"mcp:{tool.server.name}/{tool.name}",
             tags=tags,
             latency_ms=duration_ms,

@@ -181,7 +181,7 @@ class ToolCallTags:
 
 
 def record_tool_call(
-    workspace: Workspace,
+    workspace_id: object,
     tool: str,
     *,
     tags: ToolCallTags,
@@ -194,7 +194,7 @@ def record_tool_call(
     errors by tool as it does by model."""
     record(
         UsageEvent(
-            workspace_id=str(workspace.pk),
+            workspace_id=str(workspace_id),
             api_key_id=str(tags.api_key.pk) if tags.api_key else None,
             endpoint_id=None,
             model=tool[:100],

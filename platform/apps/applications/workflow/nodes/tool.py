@@ -1,9 +1,11 @@
 """Tool: calls one tool with arguments written in the node, the way an agent app's model
 would call it, through the app's ``Toolbox``: a tool plugin enabled in the workspace, one
-of the workspace's HTTP tools, or a published app of the workspace (a sub-run under this
+of the workspace's HTTP tools, an enabled tool of one of its MCP servers, or a published
+app of the workspace (a sub-run under this
 run, as when an agent delegates; arguments ``prompt`` and a workflow's start variables).
 
-Settings: ``tool`` (``{"type": "plugin" | "http" | "app", "id": ...}``) and ``arguments``. A string
+Settings: ``tool`` (``{"type": "plugin" | "http" | "mcp" | "app", "id": ...}``) and
+``arguments``. A string
 argument is a template: ``"{{ llm_1.text }}"``; a string that is exactly one reference keeps
 the variable's own value (a number stays a number, a list a list), so typed arguments can be
 passed through. Lists and objects are rendered value by value.
@@ -36,6 +38,7 @@ from apps.applications.workflow.nodes.base import (
     VarType,
     template_reads,
 )
+from apps.usage.recorder import ToolCallTags
 from plugins.base import ToolResult
 
 #: The longest result the node passes on, in characters.
@@ -46,21 +49,27 @@ _WHOLE_REFERENCE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-
 class ToolChoice(NodeSettings):
     """The shape of an agent app's ``ToolReference``."""
 
-    type: Literal["plugin", "http", "app"] = Field(
-        description="A tool plugin, an HTTP tool, or a published app."
+    type: Literal["plugin", "http", "mcp", "app"] = Field(
+        description="A tool plugin, an HTTP tool, an MCP server's tool, or a published app."
     )
     id: str = Field(
-        min_length=1, max_length=100, description="A plugin id, an HTTP tool id or an app id."
+        min_length=1,
+        max_length=100,
+        description="A plugin id, an HTTP tool id, an MCP tool id or an app id.",
     )
 
     @model_validator(mode="after")
-    def _app_ids_are_uuids(self) -> "ToolChoice":
-        if self.type == "app":
+    def _ids_are_uuids(self) -> "ToolChoice":
+        if self.type in ("app", "mcp"):
             try:
                 uuid.UUID(self.id)
             except ValueError:
-                message = f"an app tool's id is the app's id (a UUID), not '{self.id}'"
-                raise ValueError(message) from None
+                whose = (
+                    "an app tool's id is the app's id"
+                    if self.type == "app"
+                    else ("an MCP tool's id is the tool's id")
+                )
+                raise ValueError(f"{whose} (a UUID), not '{self.id}'") from None
         return self
 
 
@@ -112,6 +121,11 @@ def unusable(reference: ToolChoice) -> str:
         )
     if reference.type == "app":
         return f"the app '{reference.id}' does not exist in this workspace or is not published."
+    if reference.type == "mcp":
+        return (
+            f"the MCP tool '{reference.id}' is switched off, or its server no longer lists "
+            "it (see the MCP servers page)."
+        )
     return f"the HTTP tool '{reference.id}' does not exist in this workspace (deleted since?)."
 
 
@@ -146,10 +160,19 @@ class Tool(Node):
         arguments = rendered(ctx, settings.arguments)
         reference = ToolReference(type=settings.tool.type, id=settings.tool.id)
         delegate = ctx.run.delegate
+        run = ctx.run
         toolbox = Toolbox(
-            ctx.run.workspace,
+            run.workspace,
             [reference],
-            run_app=partial(delegate, caller_of(ctx.run, ctx.check)) if delegate else None,
+            run_app=partial(delegate, caller_of(run, ctx.check)) if delegate else None,
+            check=ctx.check,
+            tags=ToolCallTags(
+                surface=run.surface,
+                api_key=run.api_key,
+                app_id=str(run.app.pk),
+                app_node=ctx.node.id,
+                request_id=run.request_id,
+            ),
         )
         if not toolbox:
             raise ctx.failed(unusable(settings.tool))

@@ -13,6 +13,7 @@ from apps.applications.workflow.validation.graph import Graph
 from apps.applications.workflow.validation.problems import Report
 from apps.http_tools.models import HttpTool
 from apps.knowledge.models import KnowledgeBase
+from apps.mcp_servers.selectors import enabled_tool_ids
 from apps.plugins.selectors import usable_tools
 
 
@@ -78,6 +79,7 @@ def check_tools(graph: Graph, report: Report, workspace: Workspace, uses: dict[s
         .filter(pk__in=_uuids(http_ids))
         .values_list("pk", flat=True)
     }
+    mcp = enabled_tool_ids(workspace, [t.get("id", "") for t in tools if t.get("type") == "mcp"])
     for node_id, use in uses.items():
         for tool in use.tools:
             kind, tool_id = tool.get("type"), tool.get("id", "")
@@ -90,7 +92,14 @@ def check_tools(graph: Graph, report: Report, workspace: Workspace, uses: dict[s
                 )
             elif kind == "http" and _uuid(tool_id) not in http:
                 report.add(node_id, setting, f"no HTTP tool '{tool_id}' here.")
-            elif kind not in ("plugin", "http"):
+            elif kind == "mcp" and _uuid(tool_id) not in mcp:
+                report.add(
+                    node_id,
+                    setting,
+                    f"no enabled MCP tool '{tool_id}' here (switched off, or its server "
+                    "no longer lists it).",
+                )
+            elif kind not in ("plugin", "http", "mcp"):
                 report.add(node_id, setting, f"a tool of unknown type '{kind}'.")
 
 
