@@ -62,6 +62,7 @@ export const routes: ConsoleRoute[] = [
   { path: "plugins", element: plugins, menu: { label: "plugins", icon: <ToolOutlined /> } },
   { path: "plugins/tools", element: plugins },
   { path: "plugins/http-tools", element: plugins },
+  { path: "plugins/mcp-servers", element: plugins },
   {
     path: "api-keys",
     element: <ApiKeysPage />,

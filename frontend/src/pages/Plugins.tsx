@@ -1,6 +1,7 @@
 // Plugins: what is installed (status, error), enabling and configuring them for this
 // workspace (a form generated from each plugin's settings schema); the workspace's tools
-// with a test-run form; and HTTP tools (HttpTools.tsx). Three sub-pages under /plugins.
+// with a test-run form; HTTP tools (HttpTools.tsx); and MCP servers (McpServers.tsx). Four
+// sub-pages under /plugins.
 import { PlayCircleOutlined, SettingOutlined } from "@ant-design/icons";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Button, Card, Drawer, Form, Space, Switch, Table, Tabs, Tag, Tooltip, Typography } from "antd";
@@ -16,6 +17,7 @@ import { useWorkspace, useWsKey } from "../session/workspace";
 import { useTools } from "./apps/model";
 import { ToolRunner } from "../components/ToolRunner";
 import { HttpToolsTab } from "./HttpTools";
+import { McpServersTab } from "./McpServers";
 
 type Plugin = Schemas["PluginOut"];
 type Tool = Schemas["ToolOut"];
@@ -222,7 +224,7 @@ function ToolsTab() {
   );
 }
 
-const TABS = ["", "tools", "http-tools"] as const;
+const TABS = ["", "tools", "http-tools", "mcp-servers"] as const;
 
 export function PluginsPage() {
   const { t } = useTranslation();
@@ -240,6 +242,7 @@ export function PluginsPage() {
           { key: "plugins", label: t("plugins.tabs.plugins"), children: <PluginsTab /> },
           { key: "tools", label: t("plugins.tabs.tools"), children: <ToolsTab /> },
           { key: "http-tools", label: t("plugins.tabs.httpTools"), children: <HttpToolsTab /> },
+          { key: "mcp-servers", label: t("plugins.tabs.mcpServers"), children: <McpServersTab /> },
         ]}
       />
     </>

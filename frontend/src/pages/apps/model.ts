@@ -7,6 +7,9 @@ export type App = Schemas["AppOut"];
 export type AppConfig = Schemas["AppConfigSchema"];
 export type Knowledge = Schemas["KnowledgeSettings"];
 export type Variable = Schemas["Variable"];
+export type ToolType = Schemas["ToolReference"]["type"];
+export type McpServer = Schemas["McpServerOut"];
+export type McpTool = Schemas["McpToolOut"];
 
 export const DEFAULT_KNOWLEDGE: Knowledge = {
   knowledge_base_ids: [],
@@ -56,4 +59,30 @@ export function useTools() {
 export function useHttpTools() {
   const wsKey = useWsKey();
   return useQuery({ queryKey: wsKey("http-tools"), queryFn: () => call(api.GET("/console/api/http-tools")) });
+}
+
+export function useMcpServers() {
+  const wsKey = useWsKey();
+  return useQuery({ queryKey: wsKey("mcp-servers"), queryFn: () => call(api.GET("/console/api/mcp-servers")) });
+}
+
+export interface ToolOptionGroup {
+  label: string;
+  options: { value: string; label: string; title?: string }[];
+}
+
+/** A tool picker's MCP groups: one per server ("MCP · <server>"), its enabled tools as
+ * `mcp:<tool id>`; servers with no enabled tool are left out. */
+export function mcpToolGroups(servers: readonly Pick<McpServer, "name" | "tools">[] | undefined): ToolOptionGroup[] {
+  return (servers ?? [])
+    .map((server) => ({
+      label: `MCP · ${server.name}`,
+      options: server.tools
+        .filter((tool) => tool.enabled)
+        .map((tool) => {
+          const description = tool.description.length > 80 ? `${tool.description.slice(0, 79)}…` : tool.description;
+          return { value: `mcp:${tool.id}`, label: description ? `${tool.name} · ${description}` : tool.name, title: tool.description || tool.name };
+        }),
+    }))
+    .filter((group) => group.options.length > 0);
 }
