@@ -12,7 +12,7 @@ import { useWorkspace, useWsKey } from "../../session/workspace";
 import { useKnowledgeBases } from "../KnowledgeBases";
 import { useModels } from "../Models";
 import { promptVariables } from "./citations";
-import { normalizeConfig, useHttpTools, useTools, type App, type AppConfig, type Variable } from "./model";
+import { mcpToolGroups, normalizeConfig, useHttpTools, useMcpServers, useTools, type App, type AppConfig, type ToolType, type Variable } from "./model";
 
 type RerankChoice = "default" | "on" | "off";
 interface FormValues extends Omit<AppConfig, "tools" | "knowledge"> {
@@ -37,7 +37,7 @@ function fromForm(values: FormValues): AppConfig {
     variables: (rest.variables ?? []).map((v) => ({ ...v, default: v.default || null, description: v.description ?? "", required: Boolean(v.required) })),
     tools: tool_keys.map((key) => {
       const [type, ...id] = key.split(":");
-      return { type: type as "plugin" | "http", id: id.join(":") };
+      return { type: type as ToolType, id: id.join(":") };
     }),
     knowledge: { ...knowledge, mode: knowledge.mode || null, rerank: knowledge.rerank === "default" ? null : knowledge.rerank === "on" },
   };
@@ -52,6 +52,7 @@ export function ConfigureTab({ app, onDirtyChange }: { app: App; onDirtyChange: 
   const kbs = useKnowledgeBases();
   const tools = useTools();
   const httpTools = useHttpTools();
+  const mcpServers = useMcpServers();
   const client = useQueryClient();
   const wsKey = useWsKey();
   const initial = useMemo(() => toForm(normalizeConfig(app.draft)), [app.draft]);
@@ -87,6 +88,7 @@ export function ConfigureTab({ app, onDirtyChange }: { app: App; onDirtyChange: 
       label: t("apps.configure.httpTools"),
       options: (httpTools.data ?? []).map((tool) => ({ value: `http:${tool.id}`, label: `${tool.name} · ${tool.method} ${tool.url}` })),
     },
+    ...mcpToolGroups(mcpServers.data),
   ];
 
   return (
@@ -241,7 +243,7 @@ export function ConfigureTab({ app, onDirtyChange }: { app: App; onDirtyChange: 
 
         <Card size="small" title={t("apps.configure.tools")}>
           <Form.Item name="tool_keys" extra={t("apps.configure.toolsHint")}>
-            <Select mode="multiple" allowClear placeholder={t("apps.configure.toolsPlaceholder")} options={toolOptions} loading={tools.isPending || httpTools.isPending} data-testid="app-tools" />
+            <Select mode="multiple" allowClear placeholder={t("apps.configure.toolsPlaceholder")} options={toolOptions} loading={tools.isPending || httpTools.isPending || mcpServers.isPending} data-testid="app-tools" />
           </Form.Item>
         </Card>
 

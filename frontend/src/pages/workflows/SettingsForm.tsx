@@ -13,8 +13,8 @@ export interface SettingsContext {
   variables: { value: string; type: string }[];
   models: { value: string; label: string }[];
   knowledgeBases: { value: string; label: string }[];
-  /** Tools a tool node may call (`plugin:id`, `http:id`, `app:id`), grouped. */
-  tools: { label: string; options: { value: string; label: string }[] }[];
+  /** Tools a tool node may call (`plugin:id`, `http:id`, `mcp:id`, `app:id`), grouped. */
+  tools: { label: string; options: { value: string; label: string; title?: string }[] }[];
   /** Agent apps an agent node may run. */
   apps: { value: string; label: string }[];
   disabled?: boolean;

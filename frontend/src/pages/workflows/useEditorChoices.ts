@@ -5,7 +5,7 @@ import { useTranslation } from "react-i18next";
 import type { FieldSpec } from "../../components/schemaFields";
 import { useKnowledgeBases } from "../KnowledgeBases";
 import { useModels } from "../Models";
-import { useApps, useHttpTools, useTools } from "../apps/model";
+import { mcpToolGroups, useApps, useHttpTools, useMcpServers, useTools } from "../apps/model";
 import { appKind, useNodeTypes } from "./api";
 import { NODE_TYPES } from "./definition";
 import type { SettingsContext } from "./SettingsForm";
@@ -32,6 +32,7 @@ export function useWorkspaceChoices(appId: string): { defaultModel: string; choi
   const kbs = useKnowledgeBases();
   const tools = useTools();
   const httpTools = useHttpTools();
+  const mcpServers = useMcpServers();
   const apps = useApps();
   return useMemo(() => {
     const chatModels = (models.data ?? []).filter((m) => m.capabilities.includes("chat"));
@@ -44,10 +45,11 @@ export function useWorkspaceChoices(appId: string): { defaultModel: string; choi
         tools: [
           { label: t("apps.configure.pluginTools"), options: (tools.data ?? []).map((tool) => ({ value: `plugin:${tool.id}`, label: tool.display_name || tool.id })) },
           { label: t("apps.configure.httpTools"), options: (httpTools.data ?? []).map((tool) => ({ value: `http:${tool.id}`, label: tool.name })) },
+          ...mcpToolGroups(mcpServers.data),
           { label: t("workflow.panel.apps"), options: published.map((a) => ({ value: `app:${a.id}`, label: a.name })) },
         ],
         apps: published.filter((a) => appKind(a) === "agent").map((a) => ({ value: a.id, label: a.name })),
       },
     };
-  }, [models.data, kbs.data, tools.data, httpTools.data, apps.data, appId, t]);
+  }, [models.data, kbs.data, tools.data, httpTools.data, mcpServers.data, apps.data, appId, t]);
 }
