@@ -22,6 +22,8 @@ export const PERMISSIONS = {
   configurePlugins: ["admin"],
   runTools: ["admin", "developer"],
   editHttpTools: ["admin", "developer"],
+  // Whether the workspace's published apps are served as tools at /mcp.
+  manageMcpServing: ["admin"],
   // Calling models: playgrounds, batch uploads, creating and cancelling batches.
   useModels: ["admin", "developer", "viewer"],
 } as const satisfies Record<string, readonly Role[]>;
