@@ -252,6 +252,9 @@ def test_bad_json_rpc_is_the_sdks_4xx_and_never_reaches_the_console(
     assert "jsonrpc" in answer.json()
     not_rpc = httpx.post(f"{platform_url}/mcp", json={"hello": 1}, headers=headers)
     assert 400 <= not_rpc.status_code < 500
+    stream = httpx.get(f"{platform_url}/mcp", headers={**headers, "Accept": "text/event-stream"})
+    assert stream.status_code == 405
+    assert stream.headers["Allow"] == "POST"
 
 
 def test_refused_keys_lock_the_address_out_as_on_the_app_api(

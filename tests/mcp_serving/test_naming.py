@@ -28,6 +28,15 @@ def test_clashes_and_empty_names_get_the_id_and_the_oldest_keeps_its_name():
     assert all(len(name) <= naming.MAX_NAME for name in assigned.values())
 
 
+def test_a_name_that_looks_like_a_suffixed_one_still_gets_a_name_of_its_own():
+    first, second = _candidate("helper", 1), _candidate("helper", 2)
+    lookalike = _candidate(f"helper_{second.id.hex[:8]}", 0)
+    names = naming.assign([(c, "app_") for c in (first, second, lookalike)])
+    assert len(set(names.values())) == 3
+    assert names[lookalike.id] == f"helper_{second.id.hex[:8]}"
+    assert names[second.id] == f"helper_{second.id.hex[:8]}_1"
+
+
 def test_document_uris_round_trip_and_nothing_else_parses():
     kb, doc = uuid.uuid4(), uuid.uuid4()
     assert naming.parse_document_uri(naming.document_uri(kb, doc)) == (str(kb), str(doc))

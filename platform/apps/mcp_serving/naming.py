@@ -64,9 +64,10 @@ def assign(candidates: Iterable[tuple[Candidate, str]]) -> dict[uuid.UUID, str]:
         name = candidate.base[:MAX_NAME]
         if not name or name in taken:
             name = _suffixed(candidate.base, candidate.id, fallback)
-        while name in taken:  # a name someone already took, suffix and all: add a character
-            name = name[:-1] if len(name) >= MAX_NAME else name
-            name += candidate.id.hex[len(taken) % 32]
+        stem, extra = name, 0
+        while name in taken:  # suffix and all already taken (a name that looks like one)
+            extra += 1
+            name = f"{stem[: MAX_NAME - len(str(extra)) - 1]}_{extra}"
         taken.add(name)
         names[candidate.id] = name
     return names

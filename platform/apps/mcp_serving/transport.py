@@ -8,7 +8,8 @@ switched on. Refusals are JSON, ``{"error": {"code", "message"}, "request_id"}``
 - 401 ``NotAuthenticated`` (no key) or ``InvalidApiKey`` (unknown, revoked, expired,
   malformed), with ``WWW-Authenticate: Bearer``;
 - 429 ``Throttling.ApiKey`` with ``Retry-After`` while the address is locked out;
-- 403 ``mcp_disabled`` while the workspace's switch is off.
+- 403 ``mcp_disabled`` while the workspace's switch is off;
+- 405 ``MethodNotAllowed`` for ``GET`` (the stream a stateless server never writes to).
 
 The official client raises ``httpx.HTTPStatusError`` for each, with the status; anything
 past them is the SDK's (a bad JSON-RPC body is its 4xx, a tool's failure a tool error
@@ -84,6 +85,18 @@ class McpApp:
             caller = await in_thread(_authenticate, scope, request_id)
         except ApiError as exc:
             await _refusal(exc, request_id)(scope, receive, send)
+            return
+        if scope["method"] == "GET":
+            # The spec's answer for a server that opens no stream of its own: stateless, it
+            # would never send anything on it, and the connection would only be held open.
+            refusal = ApiError(
+                "This MCP server is stateless and opens no SSE stream; POST JSON-RPC requests.",
+                code="MethodNotAllowed",
+                status=405,
+            )
+            response = _refusal(refusal, request_id)
+            response.headers["Allow"] = "POST"
+            await response(scope, receive, send)
             return
         scope = {**scope, CALLER: caller}
         manager = StreamableHTTPSessionManager(self.server, stateless=True, json_response=True)
