@@ -172,19 +172,26 @@ async def _keep_stderr_tail(process: Process, state: StdioProcess) -> None:
 
 
 async def _stop(process: Process) -> None:
-    """Close stdin and wait; then terminate, then kill (the MCP spec's shutdown)."""
+    """Close stdin and wait; then terminate, then kill (the MCP spec's shutdown); then
+    close the pipes, before the event loop that owns them ends."""
     with anyio.CancelScope(shield=True):
         if process.stdin is not None:
             with suppress(Exception):
                 await process.stdin.aclose()
-        with anyio.move_on_after(EXIT_GRACE_SECONDS):
-            await process.wait()
-            return
-        with suppress(ProcessLookupError):
-            process.terminate()
-        with anyio.move_on_after(EXIT_GRACE_SECONDS):
-            await process.wait()
-            return
-        with suppress(ProcessLookupError):
-            process.kill()
+        await _ended(process)
+        with suppress(Exception):
+            await process.aclose()
+
+
+async def _ended(process: Process) -> None:
+    with anyio.move_on_after(EXIT_GRACE_SECONDS):
         await process.wait()
+        return
+    with suppress(ProcessLookupError):
+        process.terminate()
+    with anyio.move_on_after(EXIT_GRACE_SECONDS):
+        await process.wait()
+        return
+    with suppress(ProcessLookupError):
+        process.kill()
+    await process.wait()
