@@ -68,7 +68,7 @@ const broken = server("s2", "broken", {
   command: "mcp-server-fetch",
   tools_refreshed_at: null,
   server_info: null,
-  last_error: { code: "McpConnectFailed", message: "Connection refused" },
+  last_error: { code: "McpConnectFailed", message: "Connection refused" } as Server["last_error"],
 });
 
 const ok = <T,>(data: T, status = 200) => Promise.resolve({ data, response: new Response(null, { status }) });
@@ -216,8 +216,26 @@ describe("MCP servers tab", () => {
 describe("serverBody", () => {
   const values = { name: "gh", transport: "streamable_http" as const, url: "https://x/mcp", headers: [{ name: "X-Key", value: "***" }], timeout_seconds: 20 };
 
-  it("editing: sends no transport, keeps a *** header and an untouched token", () => {
-    expect(serverBody(values, { has_bearer_token: true })).toEqual({ name: "gh", url: "https://x/mcp", headers: { "X-Key": "***" }, timeout_seconds: 20 });
+  it("editing: keeps a *** header and an untouched token", () => {
+    expect(serverBody(values, { has_bearer_token: true })).toEqual({
+      name: "gh",
+      transport: "streamable_http",
+      url: "https://x/mcp",
+      command: null,
+      headers: { "X-Key": "***" },
+      timeout_seconds: 20,
+    });
+  });
+
+  it("editing: a change to stdio clears the URL and headers", () => {
+    expect(serverBody({ ...values, transport: "stdio", command: "mcp-server-fetch" }, { has_bearer_token: false })).toEqual({
+      name: "gh",
+      transport: "stdio",
+      command: "mcp-server-fetch",
+      url: null,
+      headers: {},
+      timeout_seconds: 20,
+    });
   });
 
   it("editing: removing the token sends an empty one; a new one replaces it", () => {

@@ -50,8 +50,9 @@ export function serverBody(values: ServerForm, editing: Pick<McpServer, "has_bea
   if (http && editing?.has_bearer_token && values.remove_token) bearer = { bearer_token: "" };
   else if (http && token) bearer = { bearer_token: token };
   const target = http ? { url: values.url?.trim() } : { command: values.command };
-  const common = { name: values.name.trim(), ...target, headers: http ? headers : {}, ...bearer, timeout_seconds: values.timeout_seconds ?? 30 };
-  return editing ? common : { ...common, transport: values.transport };
+  const body = { name: values.name.trim(), transport: values.transport, ...target, headers: http ? headers : {}, ...bearer, timeout_seconds: values.timeout_seconds ?? 30 };
+  // Editing may change the transport: clear what the other kind of server had.
+  return editing ? { ...body, ...(http ? { command: null } : { url: null }) } : body;
 }
 
 function toForm(server: McpServer | null): Partial<ServerForm> {
@@ -113,8 +114,8 @@ function ServerModal({ open, editing, onClose }: { open: boolean; editing: McpSe
             </Form.Item>
           </Col>
           <Col span={10}>
-            <Form.Item name="transport" label={t("mcpServers.transport")} extra={editing ? t("mcpServers.transportFixed") : undefined}>
-              <Select disabled={Boolean(editing)} options={TRANSPORTS.map((v) => ({ value: v, label: t(`mcpServers.transports.${v}`) }))} data-testid="mcp-transport" />
+            <Form.Item name="transport" label={t("mcpServers.transport")}>
+              <Select options={TRANSPORTS.map((v) => ({ value: v, label: t(`mcpServers.transports.${v}`) }))} data-testid="mcp-transport" />
             </Form.Item>
           </Col>
         </Row>
@@ -288,7 +289,8 @@ export function McpServersTab() {
   const client = useQueryClient();
   const wsKey = useWsKey();
   const editable = can("editApps");
-  const canRun = can("runTools");
+  // The API lets the same roles test-run a server's tools as change it.
+  const canRun = editable;
   const [editing, setEditing] = useState<McpServer | null>(null);
   const [creating, setCreating] = useState(false);
   const [testing, setTesting] = useState<McpServer | null>(null);

@@ -108,7 +108,8 @@ function McpSection({ app }: { app: App }) {
             </Space.Compact>
           </div>
           <Typography.Text>
-            {t("apps.api.mcp.toolName")} <Typography.Text code data-testid="mcp-tool-name">{toolName}</Typography.Text>
+            {t("apps.api.mcp.toolName")} <Typography.Text code data-testid="mcp-tool-name">{toolName}</Typography.Text>{" "}
+            <Typography.Text type="secondary">{t("apps.api.mcp.toolNameHint")}</Typography.Text>
           </Typography.Text>
           <Snippets code={mcpSnippets(url, toolName)} prefix="apps.api.mcp.snippets" />
         </Space>
