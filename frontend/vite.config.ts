@@ -6,7 +6,7 @@ import { defineConfig } from "vite";
 // (`ministudio up`, :8000 unless MINISTUDIO_URL says otherwise). `npm run build` writes
 // dist/, which Django serves at / (hashed files under assets/ are cached for a year).
 const platform = process.env.MINISTUDIO_URL ?? "http://127.0.0.1:8000";
-const proxied = ["/console/api", "/compatible-mode", "/api/v1", "/admin", "/static"];
+const proxied = ["/console/api", "/compatible-mode", "/api/v1", "/mcp", "/admin", "/static"];
 
 export default defineConfig({
   plugins: [react()],

@@ -18,7 +18,7 @@ PASSWORD = "correct horse battery staple"
 
 # The scripted upstream model server (the suite's one fake): the `upstream` fixture.
 # The platform on a live ASGI server, with models granted to acme: `platform_url`, `granted`.
-pytest_plugins = ["tests.upstream", "tests.gateway_fixtures"]
+pytest_plugins = ["tests.upstream", "tests.gateway_fixtures", "tests.mcp_servers.fixtures"]
 
 
 @pytest.fixture(scope="session")

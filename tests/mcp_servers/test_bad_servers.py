@@ -9,7 +9,7 @@ import pytest
 from apps.mcp_servers import connection
 from apps.mcp_servers.connection import Endpoint, ServerFailed
 from tests.console import ConsoleClient
-from tests.mcp_servers.conftest import register, tool_named
+from tests.mcp_servers.fixtures import register, tool_named
 from tests.worker_process import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,7 +6,7 @@ import pytest
 from apps.mcp_servers.models import McpServer, McpTool
 from apps.mcp_servers.services import secrets_of
 from tests.console import ConsoleClient
-from tests.mcp_servers.conftest import register, tool_named
+from tests.mcp_servers.fixtures import register, tool_named
 from tests.tenancy import assert_foreign_object_is_not_found
 
 TOKEN = "sk-mcp-secret-4242"

@@ -1838,17 +1838,14 @@ export interface components {
         };
         /** ConnectionTestOut */
         ConnectionTestOut: {
-            /** Duration Ms */
-            duration_ms: number;
-            error: components["schemas"]["ErrorOut"] | null;
+            /** Capability */
+            capability: string;
+            /** Detail */
+            detail: string;
+            /** Latency Ms */
+            latency_ms: number;
             /** Ok */
             ok: boolean;
-            /** Server Name */
-            server_name: string | null;
-            /** Server Version */
-            server_version: string | null;
-            /** Tool Count */
-            tool_count: number | null;
         };
         /** CsrfOut */
         CsrfOut: {
@@ -2505,12 +2502,12 @@ export interface components {
         InvokeOut: {
             /**
              * Content
-             * @description What a model reads.
+             * @description What a model reads (at most about 8,000 characters).
              */
             content: string;
             /**
              * Data
-             * @description The tool's structured content, if any.
+             * @description {status, body}: the upstream answer, parsed.
              */
             data?: unknown;
             /** Duration Ms */
@@ -2697,6 +2694,53 @@ export interface components {
             /** Password */
             password: string;
         };
+        /** McpConnectionTestOut */
+        McpConnectionTestOut: {
+            /** Duration Ms */
+            duration_ms: number;
+            error: components["schemas"]["McpErrorOut"] | null;
+            /** Ok */
+            ok: boolean;
+            /** Server Name */
+            server_name: string | null;
+            /** Server Version */
+            server_version: string | null;
+            /** Tool Count */
+            tool_count: number | null;
+        };
+        /** McpErrorOut */
+        McpErrorOut: {
+            /** Code */
+            code: string;
+            /** Message */
+            message: string;
+        };
+        /** McpInvokeIn */
+        McpInvokeIn: {
+            /** Arguments */
+            arguments?: {
+                [key: string]: unknown;
+            };
+        };
+        /** McpInvokeOut */
+        McpInvokeOut: {
+            /**
+             * Content
+             * @description What a model reads.
+             */
+            content: string;
+            /**
+             * Data
+             * @description The tool's structured content, if any.
+             */
+            data?: unknown;
+            /** Duration Ms */
+            duration_ms: number;
+            /** Is Error */
+            is_error: boolean;
+            /** Tool */
+            tool: string;
+        };
         /** McpServerCreateIn */
         McpServerCreateIn: {
             /**
@@ -2738,6 +2782,13 @@ export interface components {
              */
             url?: string | null;
         };
+        /** McpServerInfoOut */
+        McpServerInfoOut: {
+            /** Name */
+            name: string;
+            /** Version */
+            version: string;
+        };
         /** McpServerOut */
         McpServerOut: {
             /** Command */
@@ -2761,10 +2812,10 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            last_error: components["schemas"]["ErrorOut"] | null;
+            last_error: components["schemas"]["McpErrorOut"] | null;
             /** Name */
             name: string;
-            server_info: components["schemas"]["ServerInfoOut"] | null;
+            server_info: components["schemas"]["McpServerInfoOut"] | null;
             /** Timeout Seconds */
             timeout_seconds: number;
             /** Tools */
@@ -2824,6 +2875,13 @@ export interface components {
              */
             path: string;
         };
+        /** McpStdioCommandOut */
+        McpStdioCommandOut: {
+            /** Description */
+            description: string;
+            /** Name */
+            name: string;
+        };
         /** McpToolOut */
         McpToolOut: {
             /** Description */
@@ -2846,6 +2904,11 @@ export interface components {
             };
             /** Name */
             name: string;
+        };
+        /** McpToolSwitchIn */
+        McpToolSwitchIn: {
+            /** Enabled */
+            enabled: boolean;
         };
         /** MemberOut */
         MemberOut: {
@@ -3365,13 +3428,6 @@ export interface components {
          * @enum {string}
          */
         RunStatus: "succeeded" | "failed" | "cancelled" | "waiting";
-        /** ServerInfoOut */
-        ServerInfoOut: {
-            /** Name */
-            name: string;
-            /** Version */
-            version: string;
-        };
         /** SessionOut */
         SessionOut: {
             /**
@@ -3390,13 +3446,6 @@ export interface components {
             messages: {
                 [key: string]: unknown;
             }[];
-        };
-        /** StdioCommandOut */
-        StdioCommandOut: {
-            /** Description */
-            description: string;
-            /** Name */
-            name: string;
         };
         /** StepOut */
         StepOut: {
@@ -3470,11 +3519,6 @@ export interface components {
              * @enum {string}
              */
             type: "plugin" | "http" | "mcp" | "app";
-        };
-        /** ToolSwitchIn */
-        ToolSwitchIn: {
-            /** Enabled */
-            enabled: boolean;
         };
         /** UploadOut */
         UploadOut: {
@@ -5860,7 +5904,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConnectionTestOut"];
+                    "application/json": components["schemas"]["McpConnectionTestOut"];
                 };
             };
             400: components["responses"]["Error400"];
@@ -5883,7 +5927,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ToolSwitchIn"];
+                "application/json": components["schemas"]["McpToolSwitchIn"];
             };
         };
         responses: {
@@ -5917,7 +5961,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["InvokeIn"];
+                "application/json": components["schemas"]["McpInvokeIn"];
             };
         };
         responses: {
@@ -5927,7 +5971,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InvokeOut"];
+                    "application/json": components["schemas"]["McpInvokeOut"];
                 };
             };
             400: components["responses"]["Error400"];
@@ -5954,7 +5998,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["StdioCommandOut"][];
+                    "application/json": components["schemas"]["McpStdioCommandOut"][];
                 };
             };
             400: components["responses"]["Error400"];

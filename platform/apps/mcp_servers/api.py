@@ -10,15 +10,15 @@ from apps.accounts.permissions import Permission
 from apps.mcp_servers import selectors, services
 from apps.mcp_servers.models import McpServer, McpTool
 from apps.mcp_servers.schemas import (
-    ConnectionTestOut,
-    InvokeIn,
-    InvokeOut,
+    McpConnectionTestOut,
+    McpInvokeIn,
+    McpInvokeOut,
     McpServerCreateIn,
     McpServerOut,
     McpServerUpdateIn,
+    McpStdioCommandOut,
     McpToolOut,
-    StdioCommandOut,
-    ToolSwitchIn,
+    McpToolSwitchIn,
 )
 from apps.mcp_servers.stdio import allowed_commands
 
@@ -74,7 +74,7 @@ def list_mcp_servers(request: HttpRequest):
     return [_out(server) for server in selectors.mcp_servers(ctx.workspace)]
 
 
-@router.get("/mcp-servers/stdio-commands", response=list[StdioCommandOut])
+@router.get("/mcp-servers/stdio-commands", response=list[McpStdioCommandOut])
 def list_stdio_commands(request: HttpRequest):
     """The stdio servers the platform admin allows (MINISTUDIO_MCP_STDIO_COMMANDS)."""
     workspace_context(request).require(Permission.VIEW_WORKSPACE)
@@ -114,7 +114,7 @@ def delete_mcp_server(request: HttpRequest, server_id: uuid.UUID):
     return Status(204, None)
 
 
-@router.post("/mcp-servers/{server_id}/test", response=ConnectionTestOut)
+@router.post("/mcp-servers/{server_id}/test", response=McpConnectionTestOut)
 def test_mcp_server(request: HttpRequest, server_id: uuid.UUID):
     """Connect and list the tools, storing nothing."""
     outcome = services.test_connection(_server(request, server_id, Permission.EDIT_APPS))
@@ -137,16 +137,16 @@ def refresh_mcp_server(request: HttpRequest, server_id: uuid.UUID):
 
 @router.patch("/mcp-servers/{server_id}/tools/{tool_id}", response=McpToolOut)
 def switch_mcp_tool(
-    request: HttpRequest, server_id: uuid.UUID, tool_id: uuid.UUID, payload: ToolSwitchIn
+    request: HttpRequest, server_id: uuid.UUID, tool_id: uuid.UUID, payload: McpToolSwitchIn
 ):
     server = _server(request, server_id, Permission.EDIT_APPS)
     tool = selectors.mcp_tool(server.workspace, server, tool_id)
     return _tool_out(services.set_tool_enabled(tool, payload.enabled))
 
 
-@router.post("/mcp-servers/{server_id}/tools/{tool_id}/invoke", response=InvokeOut)
+@router.post("/mcp-servers/{server_id}/tools/{tool_id}/invoke", response=McpInvokeOut)
 def invoke_mcp_tool(
-    request: HttpRequest, server_id: uuid.UUID, tool_id: uuid.UUID, payload: InvokeIn
+    request: HttpRequest, server_id: uuid.UUID, tool_id: uuid.UUID, payload: McpInvokeIn
 ):
     """Test-run the tool as an agent would; what the server does is the result
     (``is_error``); arguments that break the tool's schema are 400."""

@@ -43,12 +43,12 @@ class McpServerUpdateIn(Schema):
     timeout_seconds: int | None = None
 
 
-class ErrorOut(Schema):
+class McpErrorOut(Schema):
     code: str
     message: str
 
 
-class ServerInfoOut(Schema):
+class McpServerInfoOut(Schema):
     name: str
     version: str
 
@@ -73,35 +73,35 @@ class McpServerOut(Schema):
     timeout_seconds: int
     tools: list[McpToolOut]
     tools_refreshed_at: datetime | None
-    last_error: ErrorOut | None
-    server_info: ServerInfoOut | None
+    last_error: McpErrorOut | None
+    server_info: McpServerInfoOut | None
     created_at: datetime
     updated_at: datetime
 
 
-class ConnectionTestOut(Schema):
+class McpConnectionTestOut(Schema):
     ok: bool
     server_name: str | None
     server_version: str | None
     tool_count: int | None
     duration_ms: int
-    error: ErrorOut | None
+    error: McpErrorOut | None
 
 
-class ToolSwitchIn(Schema):
+class McpToolSwitchIn(Schema):
     enabled: bool
 
 
-class StdioCommandOut(Schema):
+class McpStdioCommandOut(Schema):
     name: str
     description: str
 
 
-class InvokeIn(Schema):
+class McpInvokeIn(Schema):
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
-class InvokeOut(Schema):
+class McpInvokeOut(Schema):
     tool: str
     is_error: bool
     content: str = Field(description="What a model reads.")

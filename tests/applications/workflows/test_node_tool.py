@@ -1,6 +1,7 @@
-"""The tool node: calls a tool plugin enabled in the workspace or one of its HTTP tools with
-arguments rendered from the variables; what the tool says, errors included, is the node's
-output; a tool that cannot be used here fails the node."""
+"""The tool node: calls a tool plugin enabled in the workspace, one of its HTTP tools or an
+enabled tool of one of its MCP servers with arguments rendered from the variables; what the
+tool says, errors included, is the node's output; a tool that cannot be used here fails the
+node."""
 
 import pytest
 from pydantic import ValidationError
@@ -8,11 +9,15 @@ from pydantic import ValidationError
 from apps.applications.models import Run
 from apps.applications.workflow.engine import WorkflowNodeFailed
 from apps.applications.workflow.nodes.tool import Tool, ToolSettings
+from apps.mcp_servers.models import McpTool
 from apps.plugins.models import Kind
 from apps.plugins.selectors import plugin_in_workspace
 from apps.plugins.services import configure_plugin
+from apps.usage.models import UsageRecord
+from apps.usage.services import flush_usage
 from tests.applications.workflows.conftest import chain, definition, node, node_outputs, run, text
 from tests.http_tools.conftest import create_tool, upstream_api  # noqa: F401  (a fixture)
+from tests.mcp_servers.fixtures import register, tool_named
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +148,25 @@ def test_uses_and_reads():
 def test_bad_settings_are_refused(data):
     with pytest.raises(ValidationError):
         ToolSettings.model_validate(data)
+
+
+def test_an_mcp_tool_with_typed_arguments(workflow_app, acme_console, calc_url):
+    server = register(acme_console, url=calc_url)
+    add = {"type": "mcp", "id": tool_named(server, "add")["id"]}
+    app = workflow_app(calling(add, {"a": "{{ start.n }}", "b": 35}))
+    events = run(app)
+    assert node_outputs(events)["calc"] == {"result": "42", "is_error": False, "json": 42}
+    [step] = [s for s in Run.objects.get().steps.all() if s.kind == "tool"]
+    assert (step.name, step.node_id) == ("calc__add", "calc")
+    flush_usage()
+    [call] = UsageRecord.objects.filter(capability="tool")
+    assert (call.model, call.app_node) == ("mcp:calc/add", "calc")
+
+
+def test_a_switched_off_mcp_tool_fails_the_node(workflow_app, acme_console, calc_url):
+    server = register(acme_console, url=calc_url)
+    add = tool_named(server, "add")
+    McpTool.objects.filter(pk=add["id"]).update(enabled=False)
+    app = workflow_app(calling({"type": "mcp", "id": add["id"]}, {"a": 1, "b": 2}))
+    with pytest.raises(WorkflowNodeFailed, match="switched off"):
+        run(app)

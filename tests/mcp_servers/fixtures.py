@@ -1,5 +1,6 @@
-"""MCP fixtures: real servers on loopback (allowed through the SSRF guard for the test
-only), the stdio server on the allow-list, and a helper to register a server."""
+"""MCP fixtures, a plugin of the whole suite (tests/conftest.py): real servers on loopback
+(allowed through the SSRF guard for the test only), the stdio server on the allow-list,
+and a helper to register a server."""
 
 import sys
 from pathlib import Path
