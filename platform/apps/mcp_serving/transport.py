@@ -22,7 +22,6 @@ request, and no session outlives its request, so replicas need no shared state.
 """
 
 import io
-import logging
 import uuid
 from typing import Any
 
@@ -36,8 +35,6 @@ from apps.mcp_serving import selectors
 from apps.mcp_serving.server import CALLER, build_server, in_thread
 from apps.mcp_serving.tools import Caller
 from kernel.errors import ApiError, NotAuthenticated
-
-logger = logging.getLogger(__name__)
 
 PATH = "/mcp"
 
