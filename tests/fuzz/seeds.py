@@ -65,6 +65,9 @@ def create(console: ConsoleClient, *, member_id: str) -> None:
         },
     }
     REAL["tool_id"] = _created(console.post("/http-tools", tool))["id"]
+    # A private address: registering it is refused at once, with no connection attempted.
+    server = {"name": "remote", "transport": "streamable_http", "url": "http://10.9.9.9/mcp"}
+    REAL["server_id"] = _created(console.post("/mcp-servers", server))["id"]
     invitation = console.post("/invitations", {"email": "dora@example.com"})
     REAL["invitation_id"] = _created(invitation)["id"]
     REAL["api_key_id"] = _created(console.post("/api-keys", {"name": "spare"}))["id"]
