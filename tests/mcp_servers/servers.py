@@ -84,13 +84,19 @@ INITIALIZED = {
     "serverInfo": {"name": "broken", "version": "0.1"},
 }
 TOOLS = {"tools": [{"name": "add", "description": "Adds.", "inputSchema": {"type": "object"}}]}
+#: Listings that break the rules on tool names, by mode.
+LISTINGS = {
+    "twins": {"tools": TOOLS["tools"] * 2},
+    "long_name": {"tools": [{**TOOLS["tools"][0], "name": "a" * 200}]},
+}
 
 
 @dataclass
 class BrokenServer:
     """``mode``: what ``tools/call`` gets — ``malformed`` (a result of the wrong shape),
     ``garbage`` (a body that is not JSON), ``vanish`` (the connection closed without an
-    answer), ``hang`` (no answer, ever)."""
+    answer), ``hang`` (no answer, ever); or what ``tools/list`` gets — ``twins`` (one name
+    twice), ``long_name`` (a name of 200 characters)."""
 
     mode: str
     url: str = ""
@@ -120,7 +126,7 @@ def broken_server(mode: str) -> tuple[BrokenServer, ThreadingHTTPServer]:
             elif method == "initialize":
                 self._reply(message["id"], INITIALIZED)
             elif method == "tools/list":
-                self._reply(message["id"], TOOLS)
+                self._reply(message["id"], LISTINGS.get(state.mode, TOOLS))
             elif state.mode == "malformed":
                 self._reply(message["id"], {"content": "not a list of parts", "isError": 7})
             elif state.mode == "garbage":

@@ -157,3 +157,11 @@ def test_secrets_are_scrubbed_from_errors(calc_url):
     with pytest.raises(ServerFailed) as failed:
         connection.list_tools(wrong)
     assert failed.value.code == "McpHttpError" and secret not in failed.value.message
+
+
+@pytest.mark.parametrize(("mode", "problem"), [("twins", "twice"), ("long_name", "200 characters")])
+def test_a_listing_that_breaks_the_naming_rules(acme_console, broken, mode, problem):
+    server = register(acme_console, url=broken(mode).url)
+    assert server["tools"] == []
+    assert server["last_error"]["code"] == "McpMalformed"
+    assert problem in server["last_error"]["message"]

@@ -244,3 +244,18 @@ def test_a_tool_of_another_server_is_not_found_under_this_one(acme_console, calc
         f"/mcp-servers/{second['id']}/tools/{tool_named(first, 'add')['id']}", {"enabled": False}
     )
     assert response.status_code == 404
+
+
+def test_changing_the_transport_drops_how_the_old_one_was_reached(
+    acme_console, calc_url, stdio_allowed
+):
+    server = register(
+        acme_console, url=calc_url, headers={"X-Tenant": "acme-42"}, bearer_token=TOKEN
+    )
+    changed = acme_console.patch(
+        f"/mcp-servers/{server['id']}", {"transport": "stdio", "command": "local"}
+    ).json()
+    assert (changed["transport"], changed["command"], changed["url"]) == ("stdio", "local", None)
+    assert changed["headers"] == {} and changed["has_bearer_token"] is False
+    assert "greet" in [tool["name"] for tool in changed["tools"]]  # listed again
+    assert McpServer.objects.get(pk=server["id"]).encrypted_secrets == ""

@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 #: The most tools one server may list.
 MAX_TOOLS = 256
 MAX_DESCRIPTION_CHARS = 4_000
+MAX_TOOL_NAME_CHARS = 128
 #: What a tool's answer may be, in characters of text.
 MAX_CONTENT_CHARS = 100_000
 #: What one HTTP response (an event stream included) may be, in bytes.
@@ -108,6 +109,7 @@ def list_tools(endpoint: Endpoint) -> Listing:
             cursor = page.nextCursor
             if not cursor:
                 break
+        _check_names(endpoint, tools)
         return Listing(
             server_name=info.serverInfo.name[:200],
             server_version=info.serverInfo.version[:100],
@@ -143,6 +145,24 @@ def call_tool(
         data=scrub(result.data, endpoint.secrets),
         is_error=result.is_error,
     )
+
+
+def _check_names(endpoint: Endpoint, tools: list[types.Tool]) -> None:
+    """Tool names are 1 to 128 characters and distinct (the MCP spec's rule, and what a
+    stored tool is known by)."""
+    seen: set[str] = set()
+    for tool in tools:
+        if not 1 <= len(tool.name) <= MAX_TOOL_NAME_CHARS or tool.name in seen:
+            shown = tool.name[:60] + ("…" if len(tool.name) > 60 else "")
+            problem = (
+                "twice" if tool.name in seen else f"with a name of {len(tool.name)} characters"
+            )
+            raise ServerFailed(
+                "McpMalformed",
+                f"The MCP server '{endpoint.name}' lists the tool '{shown}' {problem}; tool "
+                f"names are 1 to {MAX_TOOL_NAME_CHARS} characters and distinct.",
+            )
+        seen.add(tool.name)
 
 
 def _listed(tool: types.Tool) -> ListedTool:

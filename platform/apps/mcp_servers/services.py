@@ -81,17 +81,20 @@ def update_mcp_server(server: McpServer, **changes: Any) -> McpServer:
     if unknown:
         raise InvalidParameter(f"Unknown fields: {', '.join(sorted(unknown))}")
     stored = secrets_of(server)
+    # A new transport starts from a blank connection: what reached the old one is dropped.
+    same_transport = changes.get("transport", server.transport) == server.transport
     fields = {
         "name": server.name,
         "transport": server.transport,
-        "url": server.url or None,
-        "command": server.command or None,
-        "headers": {name: MASK for name in server.header_names},
+        "url": (server.url or None) if same_transport else None,
+        "command": (server.command or None) if same_transport else None,
+        "headers": {name: MASK for name in server.header_names} if same_transport else {},
         "bearer_token": None,
         "timeout_seconds": server.timeout_seconds,
         **changes,
     }
-    _apply(server, fields, stored_secrets=stored, keep_token="bearer_token" not in changes)
+    keep_token = same_transport and "bearer_token" not in changes
+    _apply(server, fields, stored_secrets=stored, keep_token=keep_token)
     _save(server)
     return refresh_tools(server) if _CONNECTION_FIELDS & set(changes) else server
 
