@@ -40,6 +40,8 @@ CELLS = [
     ("delete a batch file", OK, OK, DENIED, OK, OK),
     ("create a batch", OK, OK, DENIED, OK, OK),
     ("cancel a batch", OK, OK, DENIED, OK, OK),
+    ("register an MCP server", OK, OK, DENIED, OK, OK),
+    ("switch the MCP server of the workspace", OK, DENIED, DENIED, DENIED, OK),
 ]
 CALLERS = ["admin", "developer", "viewer", "api_key", "platform_admin"]
 
@@ -108,6 +110,12 @@ def call(endpoint: str, console: ConsoleClient, others_key: ApiKey, vera_members
                 completion_window="24h",
             )
             return console.post(f"/batches/{batch.id}/cancel")
+        case "register an MCP server":
+            # A private address: refused at once (last_error), no connection attempted.
+            server = {"name": "remote", "transport": "sse", "url": "http://10.9.9.9/sse"}
+            return console.post("/mcp-servers", server)
+        case "switch the MCP server of the workspace":
+            return console.patch("/mcp-serving", {"enabled": True})
     raise AssertionError(endpoint)
 
 
@@ -156,6 +164,7 @@ def test_the_matrix_grants_admins_everything_and_keys_no_management():
         Permission.REVOKE_ANY_API_KEY,
         Permission.CONFIGURE_PLUGINS,
         Permission.RENAME_WORKSPACE,
+        Permission.MANAGE_MCP_SERVING,
     }
     assert not MATRIX[API_KEY] & management
     assert MATRIX["viewer"] < MATRIX["developer"] < MATRIX["admin"]
