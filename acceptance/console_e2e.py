@@ -9,17 +9,24 @@ sign in, create a knowledge base, upload a generated document, wait until it is 
 test it, create an app on it, see the playground's answer stream in with a citation,
 publish, draw a workflow app on the canvas (a condition and two answers, connected by
 dragging handles), run it in the playground (its nodes light up) and publish it, create an
-API key. Then it runs, as a tenant program would, the ready-to-run
-``dashscope`` snippets the console showed with that key, and checks their answers.
+API key, look at the plugins, add an MCP server (a real one, built with the ``mcp`` SDK's
+``FastMCP`` and served on loopback by this script: ``calc``, streamable HTTP, one tool
+``add``), see its tool listed, test-run ``add`` with 2 and 3 (``5``), give a new agent app
+that tool under "MCP · calc" and see its playground answer "What is 19 + 23?" through it
+(the scripted model calls ``calc__add``, reads ``42`` and answers). Then it runs, as a
+tenant program would, the ready-to-run ``dashscope`` snippets the console showed with that
+key, and checks their answers. ``ministudio up`` runs with
+``MINISTUDIO_TOOLS_ALLOWED_NETWORKS=127.0.0.1/32``, so that tools may reach loopback.
 
 Screenshots of every main page go to ``var/e2e-screenshots/`` (``--screenshots``), and a
 ``failure.png`` when a step fails. Exits non-zero with the step that failed; every wait is
-bounded, and the platform and the scripted server are always stopped. Without a Chromium
-to drive it says ``SKIPPED`` loudly and exits 0 (``.ci/run`` installs one first).
+bounded, and the platform, the scripted server and the MCP server are always stopped.
+Without a Chromium to drive it says ``SKIPPED`` loudly and exits 0 (``.ci/run`` installs one
+first).
 
     .venv/bin/python acceptance/console_e2e.py [--screenshots DIR] [--keep-data]
 
-``--serve`` starts the same platform and model server and waits (Ctrl-C stops them),
+``--serve`` starts the same platform, model server and MCP server and waits (Ctrl-C stops them),
 printing the variables with which ``node frontend/e2e/journey.mjs`` runs against it: the
 quick loop while writing the journey.
 """
@@ -27,6 +34,7 @@ quick loop while writing the journey.
 import argparse
 import contextlib
 import json
+import logging
 import os
 import shlex
 import shutil
@@ -34,17 +42,27 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import dashscope
 import httpx
+import uvicorn
+from mcp.server.fastmcp import FastMCP
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.platform_process import Platform, kill_leftovers  # noqa: E402
-from tests.upstream import RecordedRequest, UpstreamServer, stream, text  # noqa: E402
+from bench.platform_process import Platform, free_port, kill_leftovers  # noqa: E402
+from tests.upstream import (  # noqa: E402
+    RecordedRequest,
+    UpstreamServer,
+    stream,
+    text,
+    tool_call,
+)
 
 FRONTEND = ROOT / "frontend"
 JOURNEY = FRONTEND / "e2e" / "journey.mjs"
@@ -60,6 +78,16 @@ ANSWER_FROM_SOURCES = [
     "<ref>[1]</ref>.",
 ]
 PLAIN_ANSWER = "Hello from the e2e model."
+#: The MCP step: the server's name and tool, the function name models call it by, what the
+#: playground asks, the call the scripted model makes, what the tool answers and the answer.
+MCP_SERVER = "calc"
+MCP_FUNCTION = "calc__add"
+MCP_QUESTION = "What is 19 + 23?"
+MCP_ARGUMENTS = {"a": 19, "b": 23}
+MCP_RESULT = "42"
+MCP_ANSWER = "19 + 23 = 42."
+#: `up` may reach the journey's MCP server on loopback (refused by default).
+PLATFORM_ENV = {"MINISTUDIO_TOOLS_ALLOWED_NETWORKS": "127.0.0.1/32"}
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 #: Seconds: `up` (it may build the console first), the browser journey, each snippet.
 READY_TIMEOUT = 420
@@ -84,10 +112,37 @@ def find_chromium() -> str | None:
     return None
 
 
+def content_text(message: dict) -> str:
+    """A chat message's text (a string, or a list of parts)."""
+    content = message.get("content")
+    if isinstance(content, list):
+        return "".join(str(part.get("text") or "") for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+def mcp_reply(body: dict):
+    """The MCP app's turns, when the request offers calc's `add`: the question asks for a
+    call of it; its result, the answer (or, if the tool said something else, what it said)."""
+    offered = {(t.get("function") or {}).get("name") for t in body.get("tools") or []}
+    messages = body.get("messages") or [{}]
+    last = messages[-1]
+    if MCP_FUNCTION not in offered:
+        return None
+    if last.get("role") == "tool":
+        said = content_text(last).strip()
+        return text(MCP_ANSWER if said == MCP_RESULT else f"The tool answered {said!r}.")
+    if last.get("role") == "user" and MCP_QUESTION in content_text(last):
+        return tool_call(MCP_FUNCTION, MCP_ARGUMENTS)
+    return None
+
+
 def model_reply(request: RecordedRequest):
-    """The scripted chat model: with numbered sources in the system prompt (an app run), a
+    """The scripted chat model: offered calc's `add` (the MCP app), a call of it and then
+    the answer from its result; with numbered sources in the system prompt (an app run), a
     streamed answer citing source 1, only if that source holds the fact; else a plain line."""
     body = request.body if isinstance(request.body, dict) else {}
+    if reply := mcp_reply(body):
+        return reply
     system = "\n".join(
         str(m.get("content") or "") for m in body.get("messages", []) if m.get("role") == "system"
     )
@@ -99,6 +154,67 @@ def model_reply(request: RecordedRequest):
             return stream(ANSWER_FROM_SOURCES, delay=0.3)
         return stream(["The sources ", "do not say."], delay=0.3)
     return text(PLAIN_ANSWER)
+
+
+def calc_server() -> FastMCP:
+    """The journey's MCP server (as tests/mcp_servers/servers.py's good one): `add`."""
+    server = FastMCP(
+        MCP_SERVER, instructions="Arithmetic for the browser journey.", log_level="WARNING"
+    )
+
+    @server.tool(description="Add two integers.")
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    return server
+
+
+@contextlib.contextmanager
+def mcp_server() -> Iterator[str]:
+    """Serve `calc_server()` over streamable HTTP on 127.0.0.1 (a thread): its URL."""
+    # The SDK logs a traceback each time a client closes its event stream (the platform
+    # opens a session per call): not a failure; what the journey checks is the calls.
+    logging.getLogger("mcp.server.streamable_http").setLevel(logging.CRITICAL)
+    port = free_port()
+    config = uvicorn.Config(
+        calc_server().streamable_http_app(),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=3,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="mcp-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"the MCP server did not start on 127.0.0.1:{port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def mcp_tool_used(upstream: UpstreamServer) -> bool:
+    """Whether a model call was given calc__add's result, 42, after calling it."""
+    for request in upstream.requests_for("chat"):
+        messages = request.body.get("messages", []) if isinstance(request.body, dict) else []
+        called = any(
+            (call.get("function") or {}).get("name") == MCP_FUNCTION
+            for m in messages
+            for call in m.get("tool_calls") or []
+        )
+        answered = any(
+            m.get("role") == "tool" and content_text(m).strip() == MCP_RESULT for m in messages
+        )
+        if called and answered:
+            return True
+    return False
 
 
 class Console:
@@ -217,7 +333,9 @@ def check_snippets(base_url: str, result: dict) -> list[str]:
     return problems
 
 
-def journey_env(base_url: str, chromium: str, screenshots: Path, result: Path) -> dict[str, str]:
+def journey_env(
+    base_url: str, chromium: str, screenshots: Path, result: Path, mcp_url: str
+) -> dict[str, str]:
     return {
         "E2E_BASE_URL": base_url,
         "E2E_EMAIL": ADMIN_EMAIL,
@@ -228,29 +346,38 @@ def journey_env(base_url: str, chromium: str, screenshots: Path, result: Path) -
         "E2E_CHAT_MODEL": CHAT_MODEL,
         "E2E_FACT": FACT,
         "E2E_PLAIN_ANSWER": PLAIN_ANSWER,
+        "E2E_MCP_URL": mcp_url,
+        "E2E_MCP_QUESTION": MCP_QUESTION,
+        "E2E_MCP_ANSWER": MCP_ANSWER,
     }
 
 
 def serve(screenshots: Path) -> int:
     """The platform and the model server, up until Ctrl-C, for running the journey by hand."""
     data_dir = Path(tempfile.mkdtemp(prefix="ms-e2e-", dir="/tmp"))
-    with UpstreamServer() as upstream:
+    with UpstreamServer() as upstream, mcp_server() as mcp_url:
         upstream.script("chat", *[model_reply] * 10000)
         platform = Platform(
             data_dir,
             admin_email=ADMIN_EMAIL,
             admin_password=ADMIN_PASSWORD,
             log=data_dir / "up.log",
+            extra_env=PLATFORM_ENV,
         )
         try:
             say(f"`up` ready in {platform.wait_until_ready(READY_TIMEOUT):.1f}s")
             register_chat_model(Console(platform.base_url), upstream)
             env = journey_env(
-                platform.base_url, find_chromium() or "", screenshots, data_dir / "result.json"
+                platform.base_url,
+                find_chromium() or "",
+                screenshots,
+                data_dir / "result.json",
+                mcp_url,
             )
             assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
             print(f"{assignments} node frontend/e2e/journey.mjs")
-            print(f"(the platform's log: {data_dir / 'up.log'}; Ctrl-C stops)", flush=True)
+            print(f"(the platform's log: {data_dir / 'up.log'}; the MCP server: {mcp_url})")
+            print("(Ctrl-C stops)", flush=True)
             while platform.process.poll() is None:
                 time.sleep(1)
         except KeyboardInterrupt:
@@ -284,21 +411,23 @@ def run(screenshots: Path, keep_data: bool) -> int:
     started = time.monotonic()
     problems: list[str] = []
     platform = None
-    with UpstreamServer() as upstream:
+    with UpstreamServer() as upstream, mcp_server() as mcp_url:
         # Every chat call takes the next scripted reply: enough for the whole run.
         upstream.script("chat", *[model_reply] * 200)
+        say(f"MCP server `{MCP_SERVER}` at {mcp_url}")
         try:
             platform = Platform(
                 data_dir,
                 admin_email=ADMIN_EMAIL,
                 admin_password=ADMIN_PASSWORD,
                 log=data_dir / "up.log",
+                extra_env=PLATFORM_ENV,
             )
             say(f"`up` ready in {platform.wait_until_ready(READY_TIMEOUT):.1f}s")
             register_chat_model(Console(platform.base_url), upstream)
             env = {
                 **os.environ,
-                **journey_env(platform.base_url, chromium, screenshots, result_file),
+                **journey_env(platform.base_url, chromium, screenshots, result_file, mcp_url),
             }
             say("browser journey: " + " ".join([node, str(JOURNEY.relative_to(ROOT))]))
             if code := run_journey(node, env):
@@ -310,6 +439,8 @@ def run(screenshots: Path, keep_data: bool) -> int:
                     sent = [r for r in upstream.requests_for("chat") if FACT in json.dumps(r.body)]
                     if not sent:
                         problems.append("no model call was given the document's passage")
+                if result.get("mcp_app_id") and not mcp_tool_used(upstream):
+                    problems.append(f"no model call was given {MCP_FUNCTION}'s result")
             if platform.process.poll() is not None:
                 problems.append(f"`up` died (exit {platform.process.returncode})")
             if upstream.crashes:

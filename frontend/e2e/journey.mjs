@@ -1,11 +1,13 @@
 // The console's end-to-end journey in a real browser (playwright-core driving Debian's
 // chromium, headless), against a running platform whose demo workspace has the scripted
 // chat model of acceptance/console_e2e.py (the playground step expects its answer: the
-// document's fact, cited as <ref>[1]</ref>, in pieces). That script starts the platform and
-// the model server and runs this; `console_e2e.py --serve` keeps them up and prints:
+// document's fact, cited as <ref>[1]</ref>, in pieces), and an MCP server at E2E_MCP_URL
+// that the platform may reach (its tool `add`; the scripted model calls it as calc__add).
+// That script starts the platform, the model server and the MCP server and runs this;
+// `console_e2e.py --serve` keeps them up and prints:
 //
 //   E2E_BASE_URL=http://127.0.0.1:PORT E2E_EMAIL=... E2E_PASSWORD=... \
-//   E2E_CHAT_MODEL=e2e-chat node e2e/journey.mjs
+//   E2E_CHAT_MODEL=e2e-chat E2E_MCP_URL=http://127.0.0.1:PORT/mcp node e2e/journey.mjs
 //
 // Each step is bounded; a failure prints the step, the error and the page's address and
 // saves failure.png next to the screenshots. The results (the API key shown once, the
@@ -21,6 +23,9 @@ const EMAIL = env.E2E_EMAIL ?? "admin@example.com";
 const PASSWORD = env.E2E_PASSWORD ?? "";
 const CHAT_MODEL = env.E2E_CHAT_MODEL ?? "";
 const FACT = env.E2E_FACT ?? "480 yuan";
+const MCP_URL = env.E2E_MCP_URL ?? "";
+const MCP_QUESTION = env.E2E_MCP_QUESTION ?? "What is 19 + 23?";
+const MCP_ANSWER = env.E2E_MCP_ANSWER ?? "19 + 23 = 42.";
 const SHOTS = resolve(env.E2E_SCREENSHOTS ?? fileURLToPath(new URL("../../var/e2e-screenshots", import.meta.url)));
 const RESULT = env.E2E_RESULT ? resolve(env.E2E_RESULT) : null;
 const STEP_TIMEOUT = Number(env.E2E_STEP_TIMEOUT ?? 20_000);
@@ -38,6 +43,10 @@ const FLOW_QUESTION = "How do I get a refund?";
 const REFUND_ANSWER = "Refunds are paid back within five days.";
 const OTHER_ANSWER = "Ask me about refunds.";
 const KEY_NAME = `e2e-${stamp}`;
+const MCP_SERVER = "calc";
+const MCP_TOOL = "add";
+const MCP_FUNCTION = `${MCP_SERVER}__${MCP_TOOL}`;
+const MCP_APP_NAME = `Calculator ${stamp}`;
 const BATCH_FILE = `batch-${stamp}.jsonl`;
 const BATCH_PROMPTS = ["Hello?", "How are you?", "Say something nice."];
 const QUESTION = "How much may a hotel night cost in a tier-one city?";
@@ -152,13 +161,22 @@ async function tab(scope, name, { click = true } = {}) {
 
 /** Pick `option` in the antd Select whose combobox (its input) is `combobox`: in the
  * dropdown that this select opened (others stay mounted, hidden or closing), then wait
- * until the select shows it. A multiple select's dropdown stays open: `close` shuts it. */
-async function pick(combobox, option, { close = false } = {}) {
+ * until the select shows it. A multiple select's dropdown stays open: `close` shuts it.
+ * `group`: type the label of an option group into the select's search (its options are
+ * the ones left; the list is virtual, so an option far down is not even rendered before)
+ * and pick `option` under that group's header. */
+async function pick(combobox, option, { close = false, group = null } = {}) {
   await combobox.click();
   await until(`the select for ${JSON.stringify(option)} opens`, () => combobox.getAttribute("aria-expanded"), (v) => v === "true");
   const list = await combobox.getAttribute("aria-controls");
   if (!list) throw new Error(`the select for ${JSON.stringify(option)} names no list (aria-controls)`);
   const dropdown = page.locator(".ant-select-dropdown").filter({ has: page.locator(`[id="${list}"]`) });
+  if (group) {
+    await combobox.fill(group);
+    // Filtered: the group's header, and no other group's.
+    await dropdown.locator(".ant-select-item-group").filter({ hasText: group }).waitFor();
+    await until(`the select's list shows only the group ${JSON.stringify(group)}`, () => dropdown.locator(".ant-select-item-group").allInnerTexts(), (groups) => groups.length === 1 && groups[0] === group);
+  }
   await dropdown.locator(".ant-select-item-option").filter({ hasText: option }).first().click();
   const select = combobox.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' ant-select ')][1]");
   await select.getByText(option).filter({ visible: true }).first().waitFor();
@@ -556,6 +574,94 @@ async function plugins() {
   await shot("plugins-tools");
 }
 
+/** Plugins → MCP servers: add the journey's MCP server (streamable HTTP); the platform
+ * connects and lists its tool `add`; test-run it from the form made from its schema. */
+async function mcpServers() {
+  await openFromMenu("Plugins");
+  const panel = await tab(page, "MCP servers");
+  await page.waitForURL(/\/plugins\/mcp-servers$/);
+  // The card's button (an empty list shows a second one): the first of the panel.
+  await panel.getByRole("button", { name: "Add MCP server" }).first().click();
+  const dialog = page.getByRole("dialog", { name: "Add an MCP server" });
+  await dialog.getByLabel("Name", { exact: true }).fill(MCP_SERVER);
+  await pick(dialog.getByRole("combobox", { name: "Transport", exact: true }), "Streamable HTTP");
+  await dialog.getByLabel("URL", { exact: true }).fill(MCP_URL);
+  const created = page.waitForResponse((r) => r.url().endsWith("/console/api/mcp-servers") && r.request().method() === "POST");
+  await dialog.getByRole("button", { name: "Create", exact: true }).click();
+  const response = await created;
+  if (!response.ok()) throw new Error(`adding the MCP server answered ${response.status()}: ${await response.text()}`);
+  const server = await response.json();
+  if (server.last_error) throw new Error(`the platform could not reach the MCP server at ${MCP_URL}: ${JSON.stringify(server.last_error)}`);
+  const tool = server.tools.find((t) => t.name === MCP_TOOL);
+  if (!tool) throw new Error(`the MCP server lists ${JSON.stringify(server.tools.map((t) => t.name))}, not ${MCP_TOOL}`);
+  result.mcp_server_id = server.id;
+  result.mcp_tool_id = tool.id;
+  await dialog.waitFor({ state: "hidden" });
+  // Its row (the list refetches after the save): connected; open it to see its tools.
+  const row = panel.locator(`tr[data-row-key="${server.id}"]`);
+  await row.getByText("Connected", { exact: true }).waitFor();
+  await row.getByRole("button", { name: "Expand row" }).click();
+  const tools = panel.getByTestId(`mcp-tools-${MCP_SERVER}`);
+  // (The description may be measured for its ellipsis in a hidden copy: a filter, not getByText.)
+  const toolRow = tools.getByRole("row").filter({ has: page.getByRole("cell", { name: MCP_TOOL, exact: true }) }).filter({ hasText: "Add two integers." });
+  await toolRow.getByText(MCP_FUNCTION, { exact: true }).waitFor();
+  await toolRow.getByRole("switch", { name: `Enable ${MCP_TOOL}`, checked: true }).waitFor();
+  await shot("mcp-servers");
+  // A test run: the form made from add's schema (a, b), its answer.
+  await toolRow.getByRole("button", { name: `Test-run ${MCP_TOOL}`, exact: true }).click();
+  const drawer = page.getByRole("dialog", { name: `Test run: ${MCP_FUNCTION}` });
+  await drawer.getByLabel("A", { exact: true }).fill("2");
+  await drawer.getByLabel("B", { exact: true }).fill("3");
+  await valueOf(drawer.getByLabel("A", { exact: true }), "a's field", (v) => v === "2");
+  await valueOf(drawer.getByLabel("B", { exact: true }), "b's field", (v) => v === "3");
+  const invoked = page.waitForResponse((r) => r.url().endsWith(`/tools/${tool.id}/invoke`) && r.request().method() === "POST");
+  await drawer.getByTestId("run-tool").click();
+  const run = await invoked;
+  if (!run.ok()) throw new Error(`test-running ${MCP_TOOL} answered ${run.status()}: ${await run.text()}`);
+  const sent = run.request().postDataJSON()?.arguments;
+  if (JSON.stringify(sent) !== JSON.stringify({ a: 2, b: 3 })) throw new Error(`the form sent ${JSON.stringify(sent)}, not {"a": 2, "b": 3}`);
+  await drawer.getByTestId("tool-result").filter({ hasText: /^5$/ }).waitFor();
+  await drawer.getByText(/^Returned in \d+ ms$/).waitFor();
+  await shot("mcp-tool-run");
+  await drawer.getByRole("button", { name: "Close", exact: true }).click();
+  await drawer.waitFor({ state: "hidden" });
+}
+
+/** A new agent app with the MCP server's `add` (picked under "MCP · calc"): its playground
+ * answers through the tool (the scripted model calls calc__add, reads 42, answers). */
+async function mcpApp() {
+  await openFromMenu("Apps");
+  await page.getByRole("button", { name: "Create app" }).first().click();
+  const dialog = page.getByRole("dialog", { name: "Create an app" });
+  await dialog.getByRole("radio", { name: "Agent", exact: true, checked: true }).waitFor({ state: "attached" });
+  await dialog.getByLabel("Name", { exact: true }).fill(MCP_APP_NAME);
+  await dialog.getByLabel("Description").fill("Adds numbers with the calc MCP server's tool.");
+  await dialog.getByRole("button", { name: "Create", exact: true }).click();
+  await page.waitForURL(/\/apps\/[0-9a-f-]{36}/);
+  result.mcp_app_id = new URL(page.url()).pathname.split("/").pop();
+  await page.getByRole("heading", { name: MCP_APP_NAME }).waitFor();
+  const panel = await tab(page, "Configure", { click: false });
+  await pick(panel.getByTestId("app-model").getByRole("combobox"), CHAT_MODEL);
+  await panel.getByTestId("app-prompt").fill("You do arithmetic with the calculator tool.");
+  await pick(panel.getByTestId("app-tools").getByRole("combobox"), `${MCP_TOOL} · Add two integers.`, { close: true, group: `MCP · ${MCP_SERVER}` });
+  const saved = page.waitForResponse((r) => r.url().endsWith(`/apps/${result.mcp_app_id}/draft`) && r.request().method() === "PUT");
+  await panel.getByTestId("save-draft").click();
+  const response = await saved;
+  if (response.status() !== 200) throw new Error(`saving the draft answered ${response.status()}: ${await response.text()}`);
+  const tools = response.request().postDataJSON()?.tools ?? [];
+  if (JSON.stringify(tools) !== JSON.stringify([{ type: "mcp", id: result.mcp_tool_id }])) throw new Error(`the draft saved the tools ${JSON.stringify(tools)}`);
+  await panel.getByTestId("app-tools").getByText(`${MCP_TOOL} · Add two integers.`).filter({ visible: true }).first().waitFor();
+  await shot("mcp-app-configure");
+  const playground = await appTab("Playground", "playground");
+  await playground.getByTestId("app-input").fill(MCP_QUESTION);
+  await playground.getByTestId("app-send").click();
+  await playground.getByTestId("app-turn-assistant").filter({ hasText: MCP_ANSWER }).waitFor({ timeout: 60_000 });
+  // Its thought: the call of calc__add, with its arguments and what it returned.
+  await playground.getByRole("button", { name: "Thoughts (1)", exact: true }).click();
+  await playground.getByTestId("thoughts").filter({ visible: true }).filter({ hasText: MCP_FUNCTION }).filter({ hasText: "42" }).waitFor();
+  await shot("mcp-app-playground");
+}
+
 async function usage() {
   await openFromMenu("Usage");
   await page.getByRole("radiogroup").getByText("By model", { exact: true }).click();
@@ -630,6 +736,8 @@ async function main() {
       await step("create an API key; the snippet carries it", createApiKey);
       await step("members page", members);
       await step("plugins page lists the built-in tools", plugins);
+      await step("MCP servers: add calc (streamable HTTP); its tool add is listed; a test run of add(2, 3) answers 5", mcpServers);
+      await step("an agent app with MCP · calc's add: the playground answers 19 + 23 through it", mcpApp);
       await step("usage page shows the model's calls and the quota", usage);
       await step("platform admin: endpoints, workspaces, quotas", admin);
       await step("the console in Chinese", chinese);
