@@ -186,6 +186,37 @@ async function pick(combobox, option, { close = false, group = null } = {}) {
   }
 }
 
+/** A dialog (an antd modal or drawer), once it has finished opening: it grows or slides in
+ * from where it starts (a modal from the mouse's last click), holding still for a frame or
+ * two first, and a click measured then lands where the button no longer is: it is lost
+ * (publishing once waited 20 s for a request that was never sent). Waits until neither it
+ * nor a box around it is in an opening transition (rc-motion's `*-appear`/`*-enter`
+ * classes) or runs a finite animation; returns the dialog. */
+async function opened(dialog) {
+  await dialog.waitFor();
+  await until(
+    "the dialog has finished opening",
+    () =>
+      dialog.evaluate((element) => {
+        const moving = [];
+        for (let node = element; node && node !== document.body; node = node.parentElement) {
+          const motion = [...node.classList].filter((name) => /-(appear|enter)(-|$)/.test(name));
+          if (motion.length) moving.push(motion.join(" "));
+        }
+        for (const animation of document.getAnimations()) {
+          const target = animation.effect?.target;
+          const finite = animation.effect?.getComputedTiming().endTime !== Infinity;
+          if (finite && animation.playState === "running" && target && (target.contains(element) || element.contains(target))) {
+            moving.push(animation.animationName ?? animation.transitionProperty ?? "an animation");
+          }
+        }
+        return moving;
+      }),
+    (moving) => moving.length === 0,
+  );
+  return dialog;
+}
+
 async function signIn() {
   await page.goto(`${BASE}/sign-in`);
   await page.getByLabel("E-mail").fill(EMAIL);
@@ -214,7 +245,7 @@ async function models() {
 async function createKnowledgeBase() {
   await openFromMenu("Knowledge bases");
   await page.getByRole("button", { name: "Create knowledge base" }).first().click();
-  const dialog = page.getByRole("dialog", { name: "Create a knowledge base" });
+  const dialog = await opened(page.getByRole("dialog", { name: "Create a knowledge base" }));
   await dialog.getByLabel("Name", { exact: true }).fill(KB_NAME);
   await dialog.getByLabel("Description").fill("Hotels, meals and trains: what Lumen Robotics reimburses.");
   await pick(dialog.getByRole("combobox", { name: "Embedding model", exact: true }), "use-m3");
@@ -258,7 +289,7 @@ async function appTab(name, key) {
 async function createApp() {
   await openFromMenu("Apps");
   await page.getByRole("button", { name: "Create app" }).first().click();
-  const dialog = page.getByRole("dialog", { name: "Create an app" });
+  const dialog = await opened(page.getByRole("dialog", { name: "Create an app" }));
   await dialog.getByLabel("Name", { exact: true }).fill(APP_NAME);
   await dialog.getByLabel("Description").fill("Answers questions on the travel policy, with sources.");
   await dialog.getByRole("button", { name: "Create", exact: true }).click();
@@ -319,7 +350,7 @@ async function playground() {
 /** Publish the app `appId` with `notes`; its Versions tab lists v1 with them. */
 async function publishApp(appId, notes) {
   await page.getByTestId("publish").click();
-  const dialog = page.getByRole("dialog", { name: "Publish the draft" });
+  const dialog = await opened(page.getByRole("dialog", { name: "Publish the draft" }));
   await dialog.getByTestId("publish-notes").fill(notes);
   const published = page.waitForResponse((r) => r.url().endsWith(`/apps/${appId}/publish`) && r.request().method() === "POST");
   await dialog.getByRole("button", { name: "Publish", exact: true }).click();
@@ -355,7 +386,7 @@ async function appApi() {
 async function createWorkflow() {
   await openFromMenu("Apps");
   await page.getByRole("button", { name: "Create app" }).first().click();
-  const dialog = page.getByRole("dialog", { name: "Create an app" });
+  const dialog = await opened(page.getByRole("dialog", { name: "Create an app" }));
   // The kind (a radio button); a click while the dialog still opens may miss: click until chosen.
   const workflowKind = dialog.getByRole("radio", { name: "Workflow", exact: true });
   await until(
@@ -499,7 +530,7 @@ async function publishWorkflow() {
 async function batch() {
   await openFromMenu("Batch inference");
   await page.getByRole("button", { name: "New batch" }).first().click();
-  const dialog = page.getByRole("dialog", { name: "New batch" });
+  const dialog = await opened(page.getByRole("dialog", { name: "New batch" }));
   await dialog.getByTestId("batch-example").waitFor();
   const lines = BATCH_PROMPTS.map((content, i) =>
     JSON.stringify({ custom_id: `req-${i + 1}`, method: "POST", url: "/v1/chat/completions", body: { model: CHAT_MODEL, messages: [{ role: "user", content }] } }),
@@ -537,11 +568,10 @@ async function batch() {
 async function createApiKey() {
   await openFromMenu("API keys");
   await page.getByRole("button", { name: "Create API key" }).first().click();
-  const dialog = page.getByRole("dialog", { name: "Create API key" });
+  const dialog = await opened(page.getByRole("dialog", { name: "Create API key" }));
   await dialog.getByLabel("Name", { exact: true }).fill(KEY_NAME);
   await dialog.getByRole("button", { name: "Create", exact: true }).click();
-  const shown = page.getByRole("dialog", { name: "Your new API key" });
-  await shown.waitFor();
+  const shown = await opened(page.getByRole("dialog", { name: "Your new API key" }));
   result.api_key = await valueOf(shown.getByTestId("new-key"), "the key shown", (key) => /^sk-\S{16,}$/.test(key));
   const panel = await tab(shown, "Python · DashScope SDK");
   // The snippet names the workspace's chat model once the models have loaded (before, a
@@ -582,7 +612,7 @@ async function mcpServers() {
   await page.waitForURL(/\/plugins\/mcp-servers$/);
   // The card's button (an empty list shows a second one): the first of the panel.
   await panel.getByRole("button", { name: "Add MCP server" }).first().click();
-  const dialog = page.getByRole("dialog", { name: "Add an MCP server" });
+  const dialog = await opened(page.getByRole("dialog", { name: "Add an MCP server" }));
   await dialog.getByLabel("Name", { exact: true }).fill(MCP_SERVER);
   await pick(dialog.getByRole("combobox", { name: "Transport", exact: true }), "Streamable HTTP");
   await dialog.getByLabel("URL", { exact: true }).fill(MCP_URL);
@@ -609,7 +639,7 @@ async function mcpServers() {
   await shot("mcp-servers");
   // A test run: the form made from add's schema (a, b), its answer.
   await toolRow.getByRole("button", { name: `Test-run ${MCP_TOOL}`, exact: true }).click();
-  const drawer = page.getByRole("dialog", { name: `Test run: ${MCP_FUNCTION}` });
+  const drawer = await opened(page.getByRole("dialog", { name: `Test run: ${MCP_FUNCTION}` }));
   await drawer.getByLabel("A", { exact: true }).fill("2");
   await drawer.getByLabel("B", { exact: true }).fill("3");
   await valueOf(drawer.getByLabel("A", { exact: true }), "a's field", (v) => v === "2");
@@ -632,7 +662,7 @@ async function mcpServers() {
 async function mcpApp() {
   await openFromMenu("Apps");
   await page.getByRole("button", { name: "Create app" }).first().click();
-  const dialog = page.getByRole("dialog", { name: "Create an app" });
+  const dialog = await opened(page.getByRole("dialog", { name: "Create an app" }));
   await dialog.getByRole("radio", { name: "Agent", exact: true, checked: true }).waitFor({ state: "attached" });
   await dialog.getByLabel("Name", { exact: true }).fill(MCP_APP_NAME);
   await dialog.getByLabel("Description").fill("Adds numbers with the calc MCP server's tool.");
