@@ -11,10 +11,10 @@ from apps.applications.config import AppConfigSchema
 from apps.applications.models import AgentApp, AppVersion
 from apps.applications.run_plan import Knowledge, RunPlan
 from apps.applications.runtime import new_session_id
-from apps.applications.services import valid_uuids
 from apps.knowledge.models import KnowledgeBase
 from apps.knowledge.retrieval import Filters
 from kernel.errors import InvalidParameter
+from kernel.ids import valid_uuids
 from plugins.base import ChatMessage
 
 

@@ -24,6 +24,7 @@ from apps.plugins.models import Kind, Plugin
 from apps.plugins.plugin_settings import field_errors
 from apps.plugins.selectors import usable_tools
 from kernel.errors import Conflict, InvalidParameter
+from kernel.ids import valid_uuids
 
 
 def parse_config(data: dict[str, Any], *, prefix: str = "draft") -> AppConfigSchema:
@@ -111,17 +112,6 @@ def check_publishable(workspace: Workspace, config: AppConfigSchema) -> None:
             + ", ".join("{{" + name + "}}" for name in undeclared)
             + "; declare each under variables."
         )
-
-
-def valid_uuids(values: list[str]) -> list[str]:
-    """The values that are UUIDs, normalised; the others name nothing that exists."""
-    valid = []
-    for value in values:
-        try:
-            valid.append(str(uuid.UUID(str(value))))
-        except ValueError:
-            continue
-    return valid
 
 
 def _chat_models(workspace: Workspace):

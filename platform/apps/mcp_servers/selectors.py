@@ -1,6 +1,5 @@
 """Reads of MCP servers and their tools, always inside one workspace."""
 
-import uuid
 from collections.abc import Iterable
 
 from django.db.models import Prefetch, QuerySet
@@ -8,6 +7,7 @@ from django.db.models import Prefetch, QuerySet
 from apps.accounts.models import Workspace
 from apps.accounts.tenancy import get_in_workspace
 from apps.mcp_servers.models import McpServer, McpTool
+from kernel.ids import valid_uuids
 
 
 def mcp_servers(workspace: Workspace) -> QuerySet[McpServer]:
@@ -40,20 +40,10 @@ def usable_tool(workspace: Workspace, tool_id: object) -> McpTool:
 
 def tools_named(workspace: Workspace, tool_ids: Iterable[object]) -> QuerySet[McpTool]:
     """The tools of ``workspace`` among ``tool_ids`` (ids that are not UUIDs name none)."""
-    return McpTool.objects.in_workspace(workspace).filter(pk__in=_uuids(tool_ids))
+    return McpTool.objects.in_workspace(workspace).filter(pk__in=valid_uuids(tool_ids))
 
 
 def enabled_tool_ids(workspace: Workspace, tool_ids: Iterable[object]) -> set[str]:
     """Which of ``tool_ids`` are enabled tools of ``workspace``, as canonical strings."""
     found = tools_named(workspace, tool_ids).filter(enabled=True).values_list("pk", flat=True)
     return {str(pk) for pk in found}
-
-
-def _uuids(values: Iterable[object]) -> list[str]:
-    valid = []
-    for value in values:
-        try:
-            valid.append(str(uuid.UUID(str(value))))
-        except ValueError:
-            continue
-    return valid

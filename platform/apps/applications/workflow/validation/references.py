@@ -1,9 +1,5 @@
-"""What the nodes name in the workspace: chat models, knowledge bases, tools (plugins and
-HTTP tools) and published apps (an agent node's apps agent apps)."""
-
-import uuid
-from collections.abc import Iterable
-from typing import Any
+"""What the nodes name in the workspace: chat models, knowledge bases, tools (plugins, HTTP
+tools and MCP tools) and published apps (an agent node's apps agent apps)."""
 
 from apps.accounts.models import Workspace
 from apps.applications import selectors
@@ -15,6 +11,7 @@ from apps.http_tools.models import HttpTool
 from apps.knowledge.models import KnowledgeBase
 from apps.mcp_servers.selectors import enabled_tool_ids
 from apps.plugins.selectors import usable_tools
+from kernel.ids import canonical_uuid, valid_uuids
 
 
 def check_uses(graph: Graph, report: Report, workspace: Workspace) -> None:
@@ -54,12 +51,12 @@ def check_knowledge_bases(report: Report, workspace: Workspace, uses: dict[str, 
     known = {
         str(pk)
         for pk in KnowledgeBase.objects.in_workspace(workspace)
-        .filter(pk__in=_uuids(named))
+        .filter(pk__in=valid_uuids(named))
         .values_list("pk", flat=True)
     }
     for node_id, use in uses.items():
         for kb_id in use.knowledge_base_ids:
-            if _uuid(kb_id) not in known:
+            if canonical_uuid(kb_id) not in known:
                 report.add(
                     node_id,
                     "data.knowledge_base_ids",
@@ -76,7 +73,7 @@ def check_tools(graph: Graph, report: Report, workspace: Workspace, uses: dict[s
     http = {
         str(pk)
         for pk in HttpTool.objects.in_workspace(workspace)
-        .filter(pk__in=_uuids(http_ids))
+        .filter(pk__in=valid_uuids(http_ids))
         .values_list("pk", flat=True)
     }
     mcp = enabled_tool_ids(workspace, [t.get("id", "") for t in tools if t.get("type") == "mcp"])
@@ -90,9 +87,9 @@ def check_tools(graph: Graph, report: Report, workspace: Workspace, uses: dict[s
                     setting,
                     f"the tool plugin '{tool_id}' is not installed and enabled in this workspace.",
                 )
-            elif kind == "http" and _uuid(tool_id) not in http:
+            elif kind == "http" and canonical_uuid(tool_id) not in http:
                 report.add(node_id, setting, f"no HTTP tool '{tool_id}' here.")
-            elif kind == "mcp" and _uuid(tool_id) not in mcp:
+            elif kind == "mcp" and canonical_uuid(tool_id) not in mcp:
                 report.add(
                     node_id,
                     setting,
@@ -107,10 +104,12 @@ def check_apps(graph: Graph, report: Report, workspace: Workspace, uses: dict[st
     named = {str(a) for u in uses.values() for a in u.app_ids}
     if not named:
         return
-    found = {str(app.pk): app for app in selectors.apps(workspace).filter(pk__in=_uuids(named))}
+    found = {
+        str(app.pk): app for app in selectors.apps(workspace).filter(pk__in=valid_uuids(named))
+    }
     for node_id, use in uses.items():
         for app_id in use.app_ids:
-            app = found.get(_uuid(app_id))
+            app = found.get(canonical_uuid(app_id))
             setting = where(graph, node_id, "app")
             if app is None:
                 report.add(node_id, setting, f"no app '{app_id}' in this workspace.")
@@ -139,14 +138,3 @@ def where(graph: Graph, node_id: str, thing: str) -> str:
     if "agent" in data:
         return "data.agent.tools"
     return "data.tools"
-
-
-def _uuid(value: Any) -> str:
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        return ""
-
-
-def _uuids(values: Iterable[Any]) -> list[str]:
-    return [u for u in (_uuid(v) for v in values) if u]
