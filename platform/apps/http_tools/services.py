@@ -221,7 +221,8 @@ def _checked(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _secret_text(value: Any, where: str) -> str:
+def secret_text(value: Any, where: str) -> str:
+    """``value`` when it is a credential a header or query parameter can carry."""
     if not isinstance(value, str) or not MIN_SECRET_CHARS <= len(value) <= MAX_SECRET_CHARS:
         raise InvalidParameter(
             f"{where}: a string of {MIN_SECRET_CHARS} to {MAX_SECRET_CHARS} characters"
@@ -277,10 +278,10 @@ def _checked_auth(auth: Any, previous: HttpTool | None = None) -> dict[str, Any]
         username, password = secret["username"], secret["password"]
         if not isinstance(username, str) or not username or ":" in username:
             raise InvalidParameter("auth.secret.username: required, without ':'")
-        _secret_text(password, "auth.secret.password")
+        secret_text(password, "auth.secret.password")
         encrypted = encrypt_json({"username": username, "password": password})
     else:
-        encrypted = encrypt_json({"token": _secret_text(secret, "auth.secret")})
+        encrypted = encrypt_json({"token": secret_text(secret, "auth.secret")})
     return {
         "auth_type": kind,
         "auth_location": location,

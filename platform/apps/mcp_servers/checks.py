@@ -5,13 +5,12 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from apps.http_tools.services import HEADER_NAME, secret_text
 from apps.mcp_servers.models import MAX_TIMEOUT_SECONDS, Transport
 from apps.mcp_servers.stdio import allowed_command
 from kernel.errors import InvalidParameter
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
-# RFC 9110 token: what a header name may be.
-HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$")
 # Headers the HTTP client and the MCP transport own.
 RESERVED_HEADERS = {
     "accept",
@@ -29,8 +28,6 @@ RESERVED_HEADERS = {
 }
 MAX_HEADERS = 20
 MAX_URL_CHARS = 2000
-MAX_SECRET_CHARS = 4096
-MIN_SECRET_CHARS = 4
 
 
 def checked_name(name: Any) -> str:
@@ -98,19 +95,6 @@ def checked_timeout(value: Any) -> int:
     return value
 
 
-def checked_secret(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not MIN_SECRET_CHARS <= len(value) <= MAX_SECRET_CHARS:
-        raise InvalidParameter(
-            f"{where}: a string of {MIN_SECRET_CHARS} to {MAX_SECRET_CHARS} characters",
-            param=where,
-        )
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
-        raise InvalidParameter(
-            f"{where}: must not contain control characters or line breaks", param=where
-        )
-    return value
-
-
 def checked_headers(headers: Any, bearer_token: str | None) -> dict[str, str]:
     """Header name → value; an ``Authorization`` header and a bearer token exclude each
     other (the token is sent as that header)."""
@@ -134,5 +118,5 @@ def checked_headers(headers: Any, bearer_token: str | None) -> dict[str, str]:
                 param="headers",
             )
         seen.add(lowered)
-        checked_secret(value, f"headers.{name}")
+        secret_text(value, f"headers.{name}")
     return dict(headers)

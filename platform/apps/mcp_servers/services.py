@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User, Workspace
 from apps.http_tools.json_schema import validation_errors
+from apps.http_tools.services import secret_text
 from apps.mcp_servers import checks, connection
 from apps.mcp_servers.connection import Endpoint, ServerFailed
 from apps.mcp_servers.models import McpServer, McpTool, Transport
@@ -173,7 +174,7 @@ def _apply(
     token = fields.get("bearer_token")
     if token is None and keep_token:
         token = stored_secrets.get("bearer_token")
-    token = checks.checked_secret(token, "bearer_token") if token else None
+    token = secret_text(token, "bearer_token") if token else None
     headers = _unmasked(fields.get("headers"), stored_secrets.get("headers") or {})
     headers = checks.checked_headers(headers, token)
     server.header_names = list(headers)
