@@ -94,14 +94,15 @@ def check_publishable(workspace: Workspace, config: AppConfigSchema) -> None:
         .filter(pk__in=valid_uuids([t.id for t in config.tools if t.type == "http"]))
         .values_list("name", flat=True)
     )
+    # check_references found every one of them: only the switch is left to check.
     mcp_ids = [t.id for t in config.tools if t.type == "mcp"]
-    if switched_off := sorted(set(mcp_ids) - mcp_selectors.enabled_tool_ids(workspace, mcp_ids)):
+    mcp_tools = list(mcp_selectors.tools_named(workspace, mcp_ids).select_related("server"))
+    if switched_off := sorted(str(tool.pk) for tool in mcp_tools if not tool.enabled):
         raise InvalidParameter(
             f"draft.tools: the MCP tools {', '.join(switched_off)} are switched off; switch "
             "them on (MCP servers) or remove them from the app."
         )
-    tools = mcp_selectors.tools_named(workspace, mcp_ids).select_related("server")
-    names += [mcp_services.function_name(tool) for tool in tools]
+    names += [mcp_services.function_name(tool) for tool in mcp_tools]
     if config.knowledge.as_tool and config.knowledge.knowledge_base_ids:
         names.append("knowledge_search")
     if clashes := sorted({name for name in names if names.count(name) > 1}):
