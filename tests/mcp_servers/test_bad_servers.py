@@ -15,11 +15,6 @@ from tests.worker_process import free_port
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def acme_console(alice) -> ConsoleClient:
-    return ConsoleClient().as_user(alice, "acme")
-
-
 def invoke(console: ConsoleClient, server: dict, tool: str, arguments: dict | None = None) -> dict:
     response = console.post(
         f"/mcp-servers/{server['id']}/tools/{tool_named(server, tool)['id']}/invoke",

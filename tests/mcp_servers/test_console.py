@@ -12,11 +12,6 @@ from tests.tenancy import assert_foreign_object_is_not_found
 TOKEN = "sk-mcp-secret-4242"
 
 
-@pytest.fixture
-def acme_console(alice) -> ConsoleClient:
-    return ConsoleClient().as_user(alice, "acme")
-
-
 def test_register_lists_and_stores_the_tools(acme_console, calc_url):
     server = register(acme_console, url=calc_url)
     assert server["last_error"] is None
