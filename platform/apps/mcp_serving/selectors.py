@@ -10,7 +10,7 @@ from apps.accounts.models import Workspace
 from apps.applications import selectors as app_selectors
 from apps.applications.models import AgentApp, AppVersion
 from apps.knowledge import selectors as knowledge_selectors
-from apps.knowledge.models import Chunk, Document, DocumentStatus, KnowledgeBase
+from apps.knowledge.models import Document, DocumentStatus, KnowledgeBase
 from apps.mcp_serving.models import McpServing
 from kernel.errors import NotFound
 
@@ -69,12 +69,7 @@ def document_text(document: Document) -> tuple[str, bool]:
     ``DOCUMENT_TEXT_LIMIT``."""
     parts: list[str] = []
     size = 0
-    texts = (
-        Chunk.objects.in_workspace(document.workspace)
-        .filter(document=document)
-        .order_by("ordinal")
-        .values_list("text", flat=True)
-    )
+    texts = knowledge_selectors.chunks(document).values_list("text", flat=True)
     for text in texts.iterator(chunk_size=200):
         if size + len(text) > DOCUMENT_TEXT_LIMIT:
             parts.append(text[: DOCUMENT_TEXT_LIMIT - size])
