@@ -297,7 +297,6 @@ def _store(
         for ordinal, (draft, vector) in enumerate(zip(drafts, vectors, strict=True))
     ]
     with transaction.atomic():
-        term_statistics.lock(document.knowledge_base_id)  # first: see term_statistics
         locked = (
             Document.objects.select_for_update()
             .filter(pk=document.pk, claimed_by=run_id, status__in=IN_PROGRESS)

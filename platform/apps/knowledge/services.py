@@ -260,7 +260,6 @@ def delete_document(document: Document) -> None:
     """The document and its chunks go (a run still working on it finds it gone)."""
     key = document.storage_key
     with transaction.atomic():
-        term_statistics.lock(document.knowledge_base_id)
         term_statistics.discount_document(document.pk, document.knowledge_base_id)
         document.delete()
     _delete_files([key])
