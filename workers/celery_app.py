@@ -25,6 +25,9 @@ app = Celery(
         "apps.knowledge.tasks",
         "apps.applications.tasks",
         "apps.batch.tasks",
+        # Not a task module: it loads the local embedding models knowledge bases use in
+        # each process that runs tasks (worker_process_init), see its docstring.
+        "apps.knowledge.warmup",
     ],
 )
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -18,6 +18,12 @@ from apps.mcp_serving.transport import McpApp  # noqa: E402
 
 mcp_application = McpApp()
 
+# Load the local embedding models knowledge bases use, on a background thread: serving
+# starts at once, and the first hit test does not pay for the load.
+from apps.knowledge.warmup import warm_in_background  # noqa: E402
+
+warm_in_background()
+
 
 async def application(scope, receive, send):
     if scope["type"] == "http" and scope["path"] in (MCP_PATH, f"{MCP_PATH}/"):

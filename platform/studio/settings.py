@@ -182,6 +182,10 @@ KNOWLEDGE_UPLOAD_MAX_BYTES = env_int("MINISTUDIO_UPLOAD_MAX_MB", default=100) * 
 KNOWLEDGE_EMBEDDING_BATCH = env_int("MINISTUDIO_EMBEDDING_BATCH", default=32)
 # How long an ingestion run may go without a sign of life before another worker takes over.
 KNOWLEDGE_INGEST_LEASE_SECONDS = env_int("MINISTUDIO_INGEST_LEASE_SECONDS", default=300)
+# Load the local embedding models knowledge bases use when the web and worker processes
+# start, in the background, so that the first hit test does not pay for the load
+# (apps.knowledge.warmup).
+KNOWLEDGE_WARM_MODELS = env_bool("MINISTUDIO_WARM_MODELS", default=True)
 
 # --- Agent apps: a session's history is forgotten after this long without a call.
 AGENT_SESSION_IDLE_SECONDS = env_int("MINISTUDIO_SESSION_IDLE_SECONDS", default=3600)

@@ -289,6 +289,16 @@ class LocalEmbeddingProvider(ModelProvider):
     Settings = LocalEmbeddingSettings
     capabilities = frozenset({Capability.EMBEDDINGS})
 
+    def warm(self, model: str) -> None:
+        """Load ``model`` (a key of ``MODELS``) into this process now, so that the first
+        ``embed`` that needs it does not pay for the load; encode nothing for a caller.
+
+        The same loader as ``embed``: once per process, under the model's lock, so a
+        warm-up and a first call that race load it once (the later one waits for it). An
+        unknown or uninstalled model raises ``UpstreamBadRequestError``, as ``embed`` does.
+        """
+        _model(model)
+
     def embed(
         self, request: EmbeddingRequest, settings: LocalEmbeddingSettings
     ) -> EmbeddingResponse:
