@@ -328,7 +328,6 @@ def load_chunks(knowledge_base: Any, corpus: Corpus, args: argparse.Namespace) -
     started = time.perf_counter()
     for document_id in document_ids:
         with transaction.atomic():
-            term_statistics.lock(knowledge_base.pk)
             term_statistics.count_document(document_id, knowledge_base.pk)
     seconds["term statistics"] = time.perf_counter() - started
     progress(f"term statistics in {seconds['term statistics']:.1f}s; building the HNSW index")

@@ -3,7 +3,9 @@ was granted, calls the endpoint's provider, and meters the call. The HTTP surfac
 (OpenAI-compatible, DashScope-compatible) only translate their wire formats.
 """
 
+import contextvars
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -173,13 +175,21 @@ def _metered(route: Route, prompt_text: str, prompt_tokens: int, call: Callable[
     return answer
 
 
-def embed(route: Route, inputs: list[str], input_type: str = "document") -> EmbeddingResponse:
+def _embedding_request(
+    route: Route, inputs: list[str], input_type: str
+) -> tuple[EmbeddingRequest, str, int]:
+    """The provider's request for ``inputs``, within the input limits, with its prompt
+    text and tokens."""
     model = route.endpoint.upstream_model
     check_embedding_inputs(inputs, model=model, surface=route.meter.surface)
     prompt_text = "\n".join(inputs)
     tokens = count_tokens(prompt_text, model)
     check_embedding_tokens(tokens, surface=route.meter.surface)
-    request = EmbeddingRequest(model=model, inputs=inputs, input_type=input_type)
+    return EmbeddingRequest(model=model, inputs=inputs, input_type=input_type), prompt_text, tokens
+
+
+def embed(route: Route, inputs: list[str], input_type: str = "document") -> EmbeddingResponse:
+    request, prompt_text, tokens = _embedding_request(route, inputs, input_type)
     return _metered(
         route, prompt_text, tokens, lambda: route.provider.embed(request, route.settings)
     )
@@ -196,3 +206,33 @@ def rerank(route: Route, query: str, documents: list[str]) -> RerankResponse:
         count_tokens(prompt_text, model),
         lambda: route.provider.rerank(request, route.settings),
     )
+
+
+#: Threads for provider calls started ahead of their answer (``start_embed``).
+_ahead = ThreadPoolExecutor(max_workers=8, thread_name_prefix="model-call")
+
+
+def start_embed(
+    route: Route, inputs: list[str], input_type: str = "document"
+) -> Callable[[], EmbeddingResponse]:
+    """``embed``, with the provider's call started now on a thread of its own so that the
+    caller can do other work meanwhile; the returned function waits for the answer. The
+    checks and the quota admission happen here and the metering when the answer is taken,
+    on the caller's thread (where its database connection is): only the provider's call
+    moves."""
+    request, prompt_text, tokens = _embedding_request(route, inputs, input_type)
+    route.meter.prompt_text = prompt_text
+    route.meter.admit(tokens)
+    context = contextvars.copy_context()
+    future = _ahead.submit(context.run, route.provider.embed, request, route.settings)
+
+    def answer() -> EmbeddingResponse:
+        try:
+            response = future.result()
+        except UpstreamError as exc:
+            route.meter.finish(status=CallStatus.ERROR, error_code=type(exc).__name__)
+            raise
+        route.meter.finish(status=CallStatus.OK, usage=response.usage)
+        return response
+
+    return answer

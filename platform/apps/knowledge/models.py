@@ -33,10 +33,6 @@ class KnowledgeBase(WorkspaceOwned, Audited):
         help_text="Fixed after creation: every vector of the knowledge base comes from it.",
     )
     embedding_dimension = models.PositiveIntegerField()
-    #: Full-text statistics for BM25 (see apps.knowledge.term_statistics): how many chunks
-    #: are indexed and their total length in words.
-    indexed_chunks = models.PositiveBigIntegerField(default=0, editable=False)
-    indexed_words = models.PositiveBigIntegerField(default=0, editable=False)
     rerank_endpoint = models.ForeignKey(
         ModelEndpoint, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -147,17 +143,55 @@ class Chunk(WorkspaceOwned):
 
 
 class TermStatistic(models.Model):
-    """In how many chunks of a knowledge base a full-text term occurs: BM25's document
-    frequency, kept as chunks are stored and removed."""
+    """In how many chunks of a knowledge base a full-text term occurs (BM25's document
+    frequency), as a sum of changes: a store adds a row per term (+n), a removal a row
+    (-n), and compaction folds them back to one (see apps.knowledge.term_statistics).
+    Appending instead of updating one row per term is what lets two workers store
+    documents of one knowledge base at the same time."""
 
     knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="+")
     term = models.TextField()
     chunk_count = models.IntegerField(default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["knowledge_base", "term"], name="knowledge_term_once")
-        ]
+        indexes = [models.Index(fields=["knowledge_base", "term"], name="knowledge_term_sum")]
 
     def __str__(self) -> str:
-        return f"{self.term}: {self.chunk_count}"
+        return f"{self.term}: {self.chunk_count:+d}"
+
+
+class CorpusStatistic(models.Model):
+    """How many chunks of a knowledge base are indexed for full text and their length in
+    words (BM25's average length), as a sum of changes like ``TermStatistic``."""
+
+    knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="+")
+    chunks = models.BigIntegerField(default=0)
+    words = models.BigIntegerField(default=0)
+    #: The average length the change's postings' impacts were computed with (null for a
+    #: removal). Retrieval's bounds use the smallest (apps.knowledge.fulltext).
+    impact_length = models.FloatField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.chunks:+d} chunks, {self.words:+d} words"
+
+
+class Posting(models.Model):
+    """One term of one chunk, for full text that reads the best chunks first: each
+    knowledge base's postings of a term are ordered by their BM25 impact (the term's
+    length-normalised frequency in the chunk), so retrieval reads a common term's best
+    chunks without visiting every chunk that contains it (apps.knowledge.fulltext).
+
+    The primary key is that order. Postings go with their chunk: the database cascades
+    the delete (migration 0002), so Django can delete chunks in one statement."""
+
+    pk = models.CompositePrimaryKey("knowledge_base_id", "term", "impact", "chunk")
+    knowledge_base_id = models.UUIDField()
+    term = models.TextField()
+    #: tf / (tf + k1 * (1 - b + b * length / impact_length)), see CorpusStatistic.
+    impact = models.FloatField()
+    chunk = models.ForeignKey(
+        Chunk, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.term}@{self.chunk_id}: {self.impact:.3f}"

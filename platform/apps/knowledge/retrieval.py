@@ -5,36 +5,38 @@ Used by the hit test (命中测试), an app's retrieval before its first model c
 
 - ``vector``: the query is embedded with each knowledge base's own model and searched in
   its HNSW index (``ef_search`` per query); score = cosine similarity.
-- ``fulltext``: BM25 over the chunks' ``tsvector`` (Chinese segmented by jieba at index
-  and query time, see ``search_text``; term statistics in ``term_statistics``), any query
-  term matching; score = BM25 / the most the query could score, in 0..1.
+- ``fulltext``: BM25 over the chunks' terms (Chinese segmented by jieba at index and
+  query time, see ``search_text``), any query term matching, read best first from
+  impact-ordered postings (``fulltext``); score = BM25 / the most the query could
+  score, in 0..1.
 - ``hybrid``: both, fused by reciprocal rank fusion; score = the fused value divided by
   the best possible one (first in both lists), in 0..1.
 - optional rerank through the knowledge base's rerank model; score = its relevance.
 
-Then the score threshold (on the last stage's score) and top-k. Tag and metadata filters
-apply inside each stage (a chunk qualifies by its document's tags / metadata), so they
-never empty a page of results after the fact. Every result carries the scores each stage
-gave it.
+The query's embedding starts first, on a thread of its own, and full text runs while the
+model works; the vector search follows. Then the score threshold (on the last stage's
+score) and top-k. Tag and metadata filters apply inside each stage (a chunk qualifies by
+its document's tags / metadata, ``search_filters``), so they never empty a page of
+results after the fact. Every result carries the scores each stage gave it.
 """
 
-import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Sum
-from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from apps.accounts.models import Workspace
 from apps.gateway import routing
-from apps.knowledge import search_text, vector_index
-from apps.knowledge.models import Chunk, Document, KnowledgeBase, TermStatistic
+from apps.knowledge import fulltext, search_filters, vector_index
+from apps.knowledge.models import Chunk, KnowledgeBase
 from apps.knowledge.retrieval_settings import RetrievalSettings
+from apps.knowledge.search_filters import Filters
 from apps.model_endpoints.models import EndpointCapability
 from kernel.errors import InvalidParameter
+
+__all__ = ["Filters", "Hit", "retrieve"]
 
 
 @dataclass
@@ -58,55 +60,40 @@ class Hit:
         return self.metadata.get("section")
 
 
-@dataclass(frozen=True)
-class Filters:
-    #: The document has every one of these tags.
-    tags: tuple[str, ...] = ()
-    #: The document's metadata contains these key/value pairs.
-    metadata: dict[str, Any] = field(default_factory=dict)
-    document_ids: tuple[str, ...] = ()
+#: Per embedding model: its knowledge bases and the query's vector, once it has come.
+_Embeddings = list[tuple[list[KnowledgeBase], Callable[[], list[float]]]]
 
 
-def _where(filters: Filters) -> tuple[sql.Composable, list[Any]]:
-    parts: list[sql.Composable] = [sql.SQL("TRUE")]
-    params: list[Any] = []
-    if filters.tags:
-        parts.append(sql.SQL("d.tags @> %s::varchar[]"))
-        params.append(list(filters.tags))
-    if filters.metadata:
-        parts.append(sql.SQL("d.metadata @> %s"))
-        params.append(Jsonb(filters.metadata))
-    if filters.document_ids:
-        parts.append(sql.SQL("d.id = ANY(%s::uuid[])"))
-        params.append(list(filters.document_ids))
-    return sql.SQL(" AND ").join(parts), params
-
-
-def _vector_ranking(
-    knowledge_bases: list[KnowledgeBase],
-    query: str,
-    options: RetrievalSettings,
-    filters: Filters,
-    app_id: str | None,
-    node_id: str | None = None,
-) -> list[tuple[int, float]]:
+def _start_query_embeddings(
+    knowledge_bases: list[KnowledgeBase], query: str, app_id: str | None, node_id: str | None
+) -> _Embeddings:
+    """Start embedding the query with each knowledge base's model, on threads of their own,
+    so that full text runs while the models work."""
     by_model: dict[str, list[KnowledgeBase]] = defaultdict(list)
     for knowledge_base in knowledge_bases:
         by_model[knowledge_base.embedding_endpoint.name].append(knowledge_base)
-    found: list[tuple[int, float]] = []
-    where, where_params = _where(filters)
+    started: _Embeddings = []
     for model, group in by_model.items():
-        workspace = group[0].workspace
         target = routing.route(
-            workspace,
+            group[0].workspace,
             model,
             EndpointCapability.EMBEDDING,
             surface="retrieval",
             app_id=app_id,
             node_id=node_id,
         )
-        vector = routing.embed(target, [query], input_type="query").vectors[0]
-        literal = "[" + ",".join(map(repr, vector)) + "]"
+        answer = routing.start_embed(target, [query], input_type="query")
+        started.append((group, lambda answer=answer: answer().vectors[0]))
+    return started
+
+
+def _vector_ranking(
+    embeddings: _Embeddings, options: RetrievalSettings, filters: Filters
+) -> list[tuple[int, float]]:
+    found: list[tuple[int, float]] = []
+    where, where_params = search_filters.where(filters)
+    for group, vector_of_query in embeddings:
+        literal = "[" + ",".join(map(repr, vector_of_query())) + "]"
         for knowledge_base in group:
             statement = vector_index.nearest_sql(knowledge_base, where, options.candidates)
             with transaction.atomic(), connection.cursor() as cursor:
@@ -119,103 +106,6 @@ def _vector_ranking(
                 found.extend((chunk_id, 1.0 - float(distance)) for chunk_id, distance in cursor)
     found.sort(key=lambda item: item[1], reverse=True)
     return found[: options.candidates]
-
-
-#: BM25's parameters: Anserini's defaults, those of the published BEIR BM25 baselines.
-BM25_K1 = 0.9
-BM25_B = 0.4
-
-
-def _query_lexemes(query: str) -> list[str]:
-    """The query's terms as the index holds them (segmented, lower-cased, stemmed)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL("SELECT lexeme FROM unnest(to_tsvector({config}, %s))").format(
-                config=sql.Literal(search_text.CONFIG)
-            ),
-            [search_text.segmented(query)],
-        )
-        return [lexeme for (lexeme,) in cursor.fetchall()]
-
-
-def _idf(
-    knowledge_bases: list[KnowledgeBase], lexemes: list[str]
-) -> tuple[dict[str, float], float]:
-    """Each term's BM25 inverse document frequency across the knowledge bases searched,
-    and their average chunk length in words."""
-    ids = [kb.pk for kb in knowledge_bases]
-    totals = KnowledgeBase.objects.filter(pk__in=ids).aggregate(
-        chunks=Sum("indexed_chunks"), words=Sum("indexed_words")
-    )
-    chunks = totals["chunks"] or 0
-    average_length = (totals["words"] or 0) / chunks if chunks else 1.0
-    frequencies = dict(
-        TermStatistic.objects.filter(knowledge_base_id__in=ids, term__in=lexemes)
-        .values("term")
-        .annotate(n=Sum("chunk_count"))
-        .values_list("term", "n")
-    )
-    idf = {
-        term: math.log(1 + (chunks - n + 0.5) / (n + 0.5))
-        for term, n in frequencies.items()
-        if n > 0
-    }
-    return idf, max(average_length, 1.0)
-
-
-def _fulltext_ranking(
-    knowledge_bases: list[KnowledgeBase], query: str, options: RetrievalSettings, filters: Filters
-) -> list[tuple[int, float]]:
-    """BM25 over the chunks' ``tsvector``: any query term may match (the GIN index finds
-    the candidates), each scores by its frequency in the chunk, its rarity in the knowledge
-    bases and the chunk's length. Score = BM25 / the most the query could score, in 0..1."""
-    idf, average_length = _idf(knowledge_bases, _query_lexemes(query))
-    if not idf:
-        return []
-    terms = list(idf)
-    # Already-normalised lexemes, quoted: the tsquery matches them as they are.
-    tsquery = " | ".join(
-        "'" + term.replace("\\", "\\\\").replace("'", "''") + "'" for term in terms
-    )
-    where, where_params = _where(filters)
-    # Each matching chunk's vector is cut down to the query's terms in C (mark them with
-    # weight A, keep weight A) before it is unnested: unnesting every word of thousands of
-    # chunks in SQL was most of a hybrid search's time (bench/app_api.py: 4x faster at 20k
-    # chunks, same ranking). float8 constants: numeric arithmetic is slow.
-    statement = sql.SQL(
-        "SELECT c.id, sum(w.idf * u.tf * {k1_plus_1} / "
-        "  (u.tf + {k1} * (1 - {b} + {b} * c.search_length / %s::float8))) AS score "
-        "FROM {chunks} c JOIN {documents} d ON d.id = c.document_id "
-        "CROSS JOIN LATERAL ("
-        "  SELECT lexeme, coalesce(array_length(positions, 1), 1)::float8 AS tf "
-        "  FROM unnest(ts_filter(setweight(setweight(c.search_vector, 'D'), 'A', %s::text[]),"
-        "    '{{a}}'))) AS u "
-        "JOIN unnest(%s::text[], %s::float8[]) AS w(term, idf) ON w.term = u.lexeme "
-        "WHERE c.knowledge_base_id = ANY(%s::uuid[]) AND c.search_vector @@ %s::tsquery "
-        "AND {where} "
-        "GROUP BY c.id ORDER BY score DESC, c.id LIMIT %s"
-    ).format(
-        chunks=sql.Identifier(Chunk._meta.db_table),
-        documents=sql.Identifier(Document._meta.db_table),
-        k1=sql.SQL("{}::float8").format(sql.Literal(BM25_K1)),
-        k1_plus_1=sql.SQL("{}::float8").format(sql.Literal(BM25_K1 + 1)),
-        b=sql.SQL("{}::float8").format(sql.Literal(BM25_B)),
-        where=where,
-    )
-    params = [
-        average_length,
-        terms,
-        terms,
-        [idf[term] for term in terms],
-        [str(kb.pk) for kb in knowledge_bases],
-        tsquery,
-        *where_params,
-        options.candidates,
-    ]
-    best_possible = sum(idf.values()) * (BM25_K1 + 1)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return [(chunk_id, min(1.0, float(score) / best_possible)) for chunk_id, score in cursor]
 
 
 def _fuse(rankings: dict[str, list[tuple[int, float]]], k: int) -> list[tuple[int, float]]:
@@ -295,12 +185,17 @@ def retrieve(
         raise InvalidParameter("query: give some text to search for.")
     filters = filters or Filters()
     rankings: dict[str, list[tuple[int, float]]] = {}
-    if options.mode in ("vector", "hybrid"):
-        rankings["vector"] = _vector_ranking(
-            knowledge_bases, query, options, filters, app_id, node_id
-        )
+    embeddings = (
+        _start_query_embeddings(knowledge_bases, query, app_id, node_id)
+        if options.mode in ("vector", "hybrid")
+        else []
+    )
     if options.mode in ("fulltext", "hybrid"):
-        rankings["fulltext"] = _fulltext_ranking(knowledge_bases, query, options, filters)
+        rankings["fulltext"] = fulltext.rank(
+            knowledge_bases, query, options.candidates, filters
+        ).chunks
+    if embeddings:
+        rankings = {"vector": _vector_ranking(embeddings, options, filters), **rankings}
     if options.mode == "hybrid":
         ranked = _fuse(rankings, options.rrf_k)[: options.candidates]
         rankings["hybrid"] = ranked

@@ -1,70 +1,162 @@
-"""BM25's corpus statistics per knowledge base, kept exact as chunks come and go: the
-number of chunks and words indexed (on the knowledge base) and, per term, the number of
-chunks it occurs in (``TermStatistic``).
+"""BM25's corpus statistics and postings per knowledge base, kept exact as chunks come and
+go: per term, the number of chunks it occurs in (``TermStatistic``); the number of chunks
+and words indexed (``CorpusStatistic``); and each chunk's terms with their impact
+(``Posting``, read by ``apps.knowledge.fulltext``).
 
-Every change happens inside the transaction that stores or removes a document's chunks,
-with the knowledge base's row locked first: stores into one knowledge base take turns
-(they are short), so term rows are never locked in two orders and cannot deadlock.
+**Nothing here waits for another store.** Statistics are sums of changes: a store appends
+rows (+n per term, +chunks/+words), a removal appends negative ones, and readers sum them.
+Plain inserts never lock each other, so two workers store documents of one knowledge base
+at the same time and both counts land. To keep the sums short, each change then
+*compacts* the rows of the terms it touched into one per term, under a transaction-scoped
+advisory lock that it only *tries*: a compaction already running elsewhere means this one
+is skipped, never waited for. A compaction deletes only rows committed before its
+statement started, and inserts their sum in the same transaction, so a concurrent change
+is never lost and a reader sees the rows before or after, never half of them.
+
+Postings are inserted with the document's chunks and deleted with them (the database
+cascades a chunk's delete to its postings).
 """
 
+from dataclasses import dataclass
+
 from django.db import connection
-from django.db.models import F
 
-from apps.knowledge.models import KnowledgeBase
+from apps.knowledge import bm25
 
 
-def lock(knowledge_base_id: object) -> None:
-    """Take the knowledge base's row lock for the rest of the transaction."""
-    KnowledgeBase.objects.select_for_update().filter(pk=knowledge_base_id).exists()
+@dataclass(frozen=True)
+class Totals:
+    """The indexed chunks and words of one or more knowledge bases."""
+
+    chunks: int
+    words: int
+    #: The smallest average length any stored posting's impact was computed with.
+    impact_length: float | None
+
+    @property
+    def average_length(self) -> float:
+        return max(self.words / self.chunks, 1.0) if self.chunks else 1.0
+
+
+def totals(knowledge_base_ids: list[object]) -> Totals:
+    """The chunks and words indexed in these knowledge bases, together."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(chunks), 0), coalesce(sum(words), 0), min(impact_length) "
+            "FROM knowledge_corpusstatistic WHERE knowledge_base_id = ANY(%s::uuid[])",
+            [[str(pk) for pk in knowledge_base_ids]],
+        )
+        chunks, words, impact_length = cursor.fetchone()
+    return Totals(int(chunks), int(words), impact_length)
+
+
+def document_frequencies(knowledge_base_ids: list[object], terms: list[str]) -> dict[str, int]:
+    """In how many chunks of these knowledge bases each of ``terms`` occurs (absent: none)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT term, sum(chunk_count) FROM knowledge_termstatistic "
+            "WHERE knowledge_base_id = ANY(%s::uuid[]) AND term = ANY(%s::text[]) "
+            "GROUP BY term HAVING sum(chunk_count) > 0",
+            [[str(pk) for pk in knowledge_base_ids], terms],
+        )
+        return {term: int(count) for term, count in cursor.fetchall()}
+
+
+_ADD_TERMS = """
+INSERT INTO knowledge_termstatistic (knowledge_base_id, term, chunk_count)
+SELECT %(kb)s, u.lexeme, %(sign)s * count(*)
+FROM knowledge_chunk c, unnest(c.search_vector) AS u
+WHERE c.document_id = %(document)s
+GROUP BY u.lexeme
+RETURNING term
+"""
+
+_DOCUMENT_SIZE = """
+SELECT count(*), coalesce(sum(search_length), 0) FROM knowledge_chunk WHERE document_id = %s
+"""
+
+_ADD_POSTINGS = """
+INSERT INTO knowledge_posting (knowledge_base_id, term, impact, chunk_id)
+SELECT c.knowledge_base_id, u.lexeme,
+       t.tf / (t.tf + %(k1)s::float8 * (1 - %(b)s::float8
+                                      + %(b)s::float8 * c.search_length / %(length)s::float8)),
+       c.id
+FROM knowledge_chunk c
+CROSS JOIN LATERAL unnest(c.search_vector) AS u
+CROSS JOIN LATERAL (SELECT coalesce(array_length(u.positions, 1), 1)::float8 AS tf) AS t
+WHERE c.document_id = %(document)s
+"""
 
 
 def _change(document_id: object, knowledge_base_id: object, sign: int) -> None:
     with connection.cursor() as cursor:
-        if sign > 0:
-            cursor.execute(
-                """
-                INSERT INTO knowledge_termstatistic (knowledge_base_id, term, chunk_count)
-                SELECT %s, u.lexeme, count(*)
-                FROM knowledge_chunk c, unnest(c.search_vector) AS u
-                WHERE c.document_id = %s
-                GROUP BY u.lexeme ORDER BY u.lexeme
-                ON CONFLICT (knowledge_base_id, term)
-                DO UPDATE SET chunk_count = knowledge_termstatistic.chunk_count
-                                            + EXCLUDED.chunk_count
-                """,
-                [knowledge_base_id, document_id],
-            )
-        else:
-            cursor.execute(
-                """
-                UPDATE knowledge_termstatistic AS t SET chunk_count = t.chunk_count - s.n
-                FROM (
-                    SELECT u.lexeme, count(*) AS n
-                    FROM knowledge_chunk c, unnest(c.search_vector) AS u
-                    WHERE c.document_id = %s
-                    GROUP BY u.lexeme
-                ) AS s
-                WHERE t.knowledge_base_id = %s AND t.term = s.lexeme
-                """,
-                [document_id, knowledge_base_id],
-            )
-        cursor.execute(
-            "SELECT count(*), coalesce(sum(search_length), 0) FROM knowledge_chunk "
-            "WHERE document_id = %s",
-            [document_id],
-        )
+        cursor.execute(_ADD_TERMS, {"kb": knowledge_base_id, "sign": sign, "document": document_id})
+        terms = [term for (term,) in cursor.fetchall()]
+        cursor.execute(_DOCUMENT_SIZE, [document_id])
         chunks, words = cursor.fetchone()
-    KnowledgeBase.objects.filter(pk=knowledge_base_id).update(
-        indexed_chunks=F("indexed_chunks") + sign * chunks,
-        indexed_words=F("indexed_words") + sign * words,
-    )
+        impact_length = None
+        if sign > 0 and chunks:
+            # The knowledge base's average length as it stands (this document's own for
+            # the first one): postings are ordered by impacts computed with it.
+            before = totals([knowledge_base_id])
+            impact_length = before.average_length if before.chunks else max(words / chunks, 1.0)
+            cursor.execute(
+                _ADD_POSTINGS,
+                {"k1": bm25.K1, "b": bm25.B, "length": impact_length, "document": document_id},
+            )
+        if chunks:
+            cursor.execute(
+                "INSERT INTO knowledge_corpusstatistic "
+                "(knowledge_base_id, chunks, words, impact_length) VALUES (%s, %s, %s, %s)",
+                [knowledge_base_id, sign * chunks, sign * words, impact_length],
+            )
+    compact(knowledge_base_id, terms)
 
 
 def count_document(document_id: object, knowledge_base_id: object) -> None:
-    """Add the document's stored chunks to the statistics (after inserting them)."""
+    """Add the document's stored chunks to the statistics and postings (after inserting
+    them, in the same transaction)."""
     _change(document_id, knowledge_base_id, +1)
 
 
 def discount_document(document_id: object, knowledge_base_id: object) -> None:
-    """Take the document's stored chunks out of the statistics (before deleting them)."""
+    """Take the document's stored chunks out of the statistics (before deleting them, in
+    the same transaction; their postings go with them)."""
     _change(document_id, knowledge_base_id, -1)
+
+
+_COMPACT_TERMS = """
+WITH gone AS (
+    DELETE FROM knowledge_termstatistic
+    WHERE knowledge_base_id = %(kb)s AND term = ANY(%(terms)s::text[])
+    RETURNING term, chunk_count
+)
+INSERT INTO knowledge_termstatistic (knowledge_base_id, term, chunk_count)
+SELECT %(kb)s, term, sum(chunk_count) FROM gone GROUP BY term HAVING sum(chunk_count) <> 0
+"""
+
+_COMPACT_CORPUS = """
+WITH gone AS (
+    DELETE FROM knowledge_corpusstatistic WHERE knowledge_base_id = %(kb)s
+    RETURNING chunks, words, impact_length
+)
+INSERT INTO knowledge_corpusstatistic (knowledge_base_id, chunks, words, impact_length)
+SELECT %(kb)s, sum(chunks), sum(words), min(impact_length) FROM gone
+HAVING sum(chunks) <> 0  -- an emptied knowledge base keeps no length for bounds
+"""
+
+
+def compact(knowledge_base_id: object, terms: list[str]) -> bool:
+    """Fold the change rows of ``terms`` (and the corpus totals) into one row each, unless
+    another transaction is compacting this knowledge base. Returns whether it did."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended('knowledge-statistics:' || %s, 0))",
+            [str(knowledge_base_id)],
+        )
+        if not cursor.fetchone()[0]:
+            return False
+        params = {"kb": knowledge_base_id, "terms": terms}
+        cursor.execute(_COMPACT_TERMS, params)
+        cursor.execute(_COMPACT_CORPUS, params)
+    return True
