@@ -5,7 +5,7 @@ import pytest
 from django.core.files.storage import storages
 
 from apps.knowledge import ingestion, tasks
-from apps.knowledge.models import Chunk, Document
+from apps.knowledge.models import Chunk, Document, PendingChunk
 from tests.knowledge.conftest import create_kb, upload
 from tests.upstream import error
 
@@ -133,18 +133,21 @@ def test_a_refusing_embedding_model_fails_the_document(acme_console, upstream):
 def test_a_busy_embedding_model_is_retried_by_the_same_run(acme_console, upstream):
     kb = create_kb(acme_console)
     upstream.script("embeddings", error(503, "overloaded"), error(429, "slow down"))
-    # The eager token hits the 503 and asks Celery to retry it; its claim stands.
+    # The eager token hits the 503 and asks Celery to retry it; its slice's claim stands.
     upload(acme_console, kb["id"], {"policy.txt": POLICY.encode()})
     document = Document.objects.get()
-    assert (document.status, document.attempts) == ("embedding", 1)
-    run = document.claimed_by
+    assert (document.status, document.attempts, document.chunks_done) == ("embedding", 1, 0)
+    (run,) = set(PendingChunk.objects.values_list("claimed_by", flat=True))
+    assert run
 
     with pytest.raises(ingestion.TransientFailure, match="slow down"):
-        ingestion.ingest_next(run)  # the retry: same run, same document
-    assert ingestion.ingest_next(run) == str(document.pk)  # the upstream recovered
+        ingestion.ingest_next(run)  # the retry: same run, same slice
+    assert ingestion.ingest_next(run).ready == [str(document.pk)]  # the upstream recovered
 
     document.refresh_from_db()
-    assert (document.status, document.attempts, document.claimed_by) == ("ready", 3, "")
+    assert (document.status, document.attempts, document.claimed_by) == ("ready", 1, "")
+    assert (document.chunks_done, document.chunks_total) == (1, 1)
+    assert not PendingChunk.objects.exists()
     assert len(upstream.requests_for("embeddings")) == 3
 
 
@@ -152,7 +155,7 @@ def test_when_retries_are_spent_the_document_fails(acme_console, upstream):
     kb = create_kb(acme_console)
     upstream.script("embeddings", *[error(503, "overloaded")] * 2)
     upload(acme_console, kb["id"], {"policy.txt": POLICY.encode()})
-    run = Document.objects.get().claimed_by
+    (run,) = set(PendingChunk.objects.values_list("claimed_by", flat=True))
     tasks.ingest_next.apply(task_id=run, retries=tasks.MAX_RETRIES)
     document = Document.objects.get()
     assert document.status == "failed"

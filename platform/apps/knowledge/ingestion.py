@@ -1,28 +1,46 @@
-"""Ingestion: parse → chunk → embed → store, one document per run, on the ``ingest`` queue.
+"""Ingestion: parse → chunk → embed → store, in small units of work on the ``ingest`` queue.
 
-**Fair across workspaces.** The queue holds interchangeable tokens ("ingest one
-document"), one per queued document; which document a token ingests is chosen when it
-runs: the oldest queued document of the workspace whose last turn (the latest start of
-one of its documents) is longest ago, a workspace never served going first. So
-workspaces take turns, and a workspace's single file waits behind at most one document of
-each other busy workspace, not behind their backlogs.
+**Units, not documents.** A token on the queue means "do the next unit of work", chosen
+when it runs:
 
-**Safe to run again.** A run *claims* its document (``claimed_by`` = the task id, with a
-lease it renews as it goes) and writes all the chunks in one transaction that first
-deletes what an earlier run left, so a re-run never duplicates chunks. A worker killed
-mid-document leaves its token unacknowledged (``acks_late``, ``reject_on_worker_lost``):
-the broker hands it to the next worker, which resumes the document that token had
-claimed; a document whose lease ran out is taken by any run. A document deleted or
-re-queued while a run works on it is left to whoever owns it now.
+- *prepare*: claim a queued document (with up to ``PREPARE_GROUP`` more small ones of the
+  same workspace), parse and chunk it, and store the drafts as ``PendingChunk`` rows (text,
+  the text segmented for search, tokens, metadata; no vector). The document is then
+  ``embedding`` with ``chunks_total`` known;
+- *embed a slice*: up to ``KNOWLEDGE_EMBEDDING_BATCH`` pending chunks without a vector, of
+  one workspace's documents that share an embedding model, in one embedding call, the
+  vectors written back with one binary ``COPY``. A document whose chunks all have vectors
+  is *finished* in one transaction: its old chunks (a re-index keeps them searchable until
+  then) are replaced by the pending ones, moved server-side, and it is ``ready``.
+
+**Fair, in slices.** Queued documents are prepared first (so a new upload joins the round
+at once). Slices go to the workspace whose documents were served longest ago, and inside
+it to the documents served longest ago (never served first), the slice filled in that
+order: a one-chunk file uploaded behind a 2,000-chunk one rides in the next slice, instead
+of waiting for the big one to finish. Preparing is fair the same way, by each workspace's
+latest start.
+
+**Safe to run again.** Every claim carries the run's id (the Celery task id) and a lease:
+a document being prepared (``claimed_by`` on the document), a slice (``claimed_by`` on its
+pending rows). A worker killed mid-unit leaves its token unacknowledged (``acks_late``,
+``reject_on_worker_lost``): the broker hands it to the next worker, whose run resumes what
+that token had claimed; what a dead run holds is taken by any run once its lease runs
+out. Writes check the claim: a document deleted or re-queued while a run works on it (its
+pending rows go with it) is left to whoever owns it now, and a slice whose rows were taken
+over writes nothing.
 """
 
 import logging
+import struct
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -30,7 +48,13 @@ from psycopg.types.json import Jsonb
 from apps.gateway import routing
 from apps.knowledge import search_text, term_statistics
 from apps.knowledge.chunking import ChunkDraft, ChunkingSettings, chunk_elements
-from apps.knowledge.models import IN_PROGRESS, Chunk, Document, DocumentStatus
+from apps.knowledge.models import (
+    IN_PROGRESS,
+    Chunk,
+    Document,
+    DocumentStatus,
+    PendingChunk,
+)
 from apps.knowledge.storage import document_storage
 from apps.model_endpoints.models import EndpointCapability
 from apps.plugins import discovery
@@ -46,6 +70,13 @@ logger = logging.getLogger(__name__)
 
 #: The ``ingest`` queue's task (``apps.knowledge.tasks``), sent by name: one token.
 TASK_NAME = "knowledge.ingest_next"
+
+#: A document this small (bytes) is prepared together with others of its workspace...
+SMALL_DOCUMENT_BYTES = 64 * 1024
+#: ... up to this many in one prepare.
+PREPARE_GROUP = 32
+#: The weight of the latest slice in an endpoint's moving embedding rate.
+RATE_WEIGHT = 0.3
 
 
 class TransientFailure(Exception):
@@ -77,27 +108,88 @@ def dispatch(count: int = 1) -> None:
 
 
 def sweep(older_than_seconds: int = 60) -> int:
-    """Tokens for documents that waited too long: queued ones (a lost token, a broker that
-    was down) and in-progress ones whose lease ran out (a dead worker). Extra tokens are
-    harmless: a token that finds nothing to do ends at once."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    """Tokens for work that waited too long: queued documents (a lost token, a broker that
+    was down), documents being prepared whose lease ran out (a dead worker) and documents
+    waiting for vectors that no run has served lately. Extra tokens are harmless: a token
+    that finds nothing to do ends at once."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=older_than_seconds)
     waiting = Document.objects.filter(status=DocumentStatus.QUEUED, queued_at__lt=cutoff).count()
-    stalled = Document.objects.filter(
-        status__in=IN_PROGRESS, lease_expires_at__lt=timezone.now()
+    stalled = (
+        Document.objects.filter(status__in=IN_PROGRESS, lease_expires_at__lt=now)
+        .exclude(claimed_by="")
+        .count()
+    )
+    idle = Document.objects.filter(
+        Q(served_at__lt=cutoff) | Q(served_at__isnull=True, started_at__lt=cutoff),
+        status=DocumentStatus.EMBEDDING,
+        claimed_by="",
     ).count()
-    if waiting + stalled:
-        dispatch(waiting + stalled)
-    return waiting + stalled
+    if waiting + stalled + idle:
+        dispatch(waiting + stalled + idle)
+    return waiting + stalled + idle
 
 
-# --- claiming -------------------------------------------------------------------------------
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.KNOWLEDGE_INGEST_LEASE_SECONDS)
+
+
+# --- one unit of work -----------------------------------------------------------------------
+
+
+@dataclass
+class Unit:
+    """What one unit of work did: ``prepare`` (``documents`` parsed and chunked),
+    ``slice`` (``chunks`` of ``documents`` embedded) or ``finish``; ``ready``: the
+    documents it finished."""
+
+    kind: str
+    documents: list[str] = field(default_factory=list)
+    chunks: int = 0
+    ready: list[str] = field(default_factory=list)
+
+
+def ingest_next(run_id: str) -> Unit | None:
+    """Do the next unit of work for run ``run_id``: resume what it had claimed (a retried
+    or redelivered token), else finish a document left complete, prepare queued documents,
+    or embed a slice. None when there was nothing to do.
+
+    Raises ``TransientFailure`` (the caller retries the same run later; its claim stands
+    and the retry resumes it). Permanent failures mark the documents ``failed``.
+    """
+    rows = _own_slice(run_id)
+    if rows:
+        return _embed_slice(run_id, rows)
+    finished = _finish_leftovers()
+    if finished:
+        return Unit("finish", [finished], ready=[finished])
+    documents = claim_next(run_id)
+    if documents:
+        prepare(documents, run_id)
+        return Unit("prepare", [str(document.pk) for document in documents])
+    rows = _claim_slice(run_id)
+    if rows:
+        return _embed_slice(run_id, rows)
+    return None
+
+
+def work_remains() -> bool:
+    """Whether a token would find something to do now (leased work aside)."""
+    if Document.objects.filter(status=DocumentStatus.QUEUED).exists():
+        return True
+    return PendingChunk.objects.filter(
+        Q(claimed_by="") | Q(lease_expires_at__lt=timezone.now()), embedding__isnull=True
+    ).exists()
+
+
+# --- preparing: parse and chunk, drafts stored as pending chunks ----------------------------
 
 _CLAIM = """
 WITH candidates AS (
-    SELECT id, workspace_id, queued_at, claimed_by
+    SELECT id, workspace_id, queued_at, claimed_by, size
     FROM knowledge_document
     WHERE status = 'queued'
-       OR (status IN ('parsing', 'chunking', 'embedding')
+       OR (status IN ('parsing', 'chunking', 'embedding') AND claimed_by <> ''
            AND (lease_expires_at < now() OR claimed_by = %(run)s))
 ),
 turns AS (
@@ -105,100 +197,163 @@ turns AS (
     FROM knowledge_document
     WHERE workspace_id IN (SELECT workspace_id FROM candidates)
     GROUP BY workspace_id
+),
+lead AS (
+    SELECT c.id, c.workspace_id, c.size
+    FROM candidates c JOIN turns t USING (workspace_id)
+    ORDER BY (c.claimed_by = %(run)s) DESC, t.last_started NULLS FIRST, c.queued_at, c.id
+    LIMIT 1
+),
+chosen AS (
+    SELECT id FROM lead
+    UNION
+    SELECT id FROM candidates WHERE claimed_by = %(run)s
+    UNION
+    (SELECT c.id FROM candidates c JOIN lead ON lead.workspace_id = c.workspace_id
+     WHERE lead.size <= %(small)s AND c.size <= %(small)s AND c.claimed_by = ''
+       AND c.id <> lead.id
+     ORDER BY c.queued_at, c.id
+     LIMIT %(more)s)
 )
 UPDATE knowledge_document AS d
 SET status = 'parsing', claimed_by = %(run)s, lease_expires_at = now() + %(lease)s,
-    attempts = d.attempts + 1, started_at = clock_timestamp(), progress = 0, error = ''
-WHERE d.id = (
-    SELECT c.id FROM candidates c JOIN turns t USING (workspace_id)
-    ORDER BY (c.claimed_by = %(run)s) DESC, t.last_started NULLS FIRST, c.queued_at, c.id
-    LIMIT 1
-)
-AND (d.status = 'queued' OR d.lease_expires_at < now() OR d.claimed_by = %(run)s)
+    attempts = d.attempts + 1, started_at = clock_timestamp(), progress = 0, error = '',
+    chunks_done = 0, chunks_total = 0, served_at = NULL
+WHERE d.id IN (SELECT id FROM chosen)
+AND (d.status = 'queued'
+     OR (d.status IN ('parsing', 'chunking', 'embedding') AND d.claimed_by <> ''
+         AND (d.lease_expires_at < now() OR d.claimed_by = %(run)s)))
 RETURNING d.id
 """
 
 
-def claim_next(run_id: str) -> Document | None:
-    """Claim the next document for run ``run_id``: the one this run had claimed before (a
-    redelivered or retried token), else the fair next one. None when nothing waits."""
-    lease = timedelta(seconds=settings.KNOWLEDGE_INGEST_LEASE_SECONDS)
-    for _ in range(20):  # a concurrent run may win the row between choice and update
+def claim_next(run_id: str) -> list[Document]:
+    """Claim documents to prepare for run ``run_id``: those this run had claimed before (a
+    redelivered or retried token), else the fair next one, with more small queued ones of
+    its workspace when it is small. Oldest first; empty when nothing waits."""
+    params = {
+        "run": run_id,
+        "lease": _lease(),
+        "small": SMALL_DOCUMENT_BYTES,
+        "more": PREPARE_GROUP - 1,
+    }
+    for _ in range(20):  # a concurrent run may win the rows between choice and update
         with connection.cursor() as cursor:
-            cursor.execute(_CLAIM, {"run": run_id, "lease": lease})
-            row = cursor.fetchone()
-        if row is not None:
-            return Document.objects.select_related(
-                "workspace", "knowledge_base__workspace", "knowledge_base__embedding_endpoint"
-            ).get(pk=row[0])
+            cursor.execute(_CLAIM, params)
+            ids = [row[0] for row in cursor.fetchall()]
+        if ids:
+            return list(
+                Document.objects.select_related(
+                    "workspace", "knowledge_base__workspace", "knowledge_base__embedding_endpoint"
+                )
+                .filter(pk__in=ids)
+                .order_by("queued_at", "id")
+            )
         if not Document.objects.filter(status=DocumentStatus.QUEUED).exists():
-            return None
-    return None
-
-
-def _still_mine(document: Document, run_id: str, **changes: object) -> None:
-    """Renew the lease (and apply ``changes``), or raise ``Superseded``."""
-    lease = timezone.now() + timedelta(seconds=settings.KNOWLEDGE_INGEST_LEASE_SECONDS)
-    updated = Document.objects.filter(
-        pk=document.pk, claimed_by=run_id, status__in=IN_PROGRESS
-    ).update(lease_expires_at=lease, **changes)
-    if not updated:
-        raise Superseded(str(document.pk))
-    for name, value in changes.items():
-        setattr(document, name, value)
-
-
-# --- the pipeline ---------------------------------------------------------------------------
+            return []
+    return []
 
 
 @dataclass
-class Timer:
-    timings: dict[str, int]
-
-    def lap(self, stage: str, started: float) -> None:
-        self.timings[stage] = round((time.monotonic() - started) * 1000)
-
-
-def ingest_next(run_id: str) -> str | None:
-    """Claim a document and ingest it. Returns its id, or None when the queue was empty.
-
-    Raises ``TransientFailure`` (the caller retries the same run later; the claim stands
-    and the retry resumes it). Permanent failures mark the document ``failed``.
-    """
-    document = claim_next(run_id)
-    if document is None:
-        return None
-    try:
-        ingest(document, run_id)
-    except Superseded:
-        logger.info("Document %s changed hands during ingestion; leaving it", document.pk)
-    except PermanentFailure as exc:
-        fail(document, run_id, str(exc))
-    return str(document.pk)
+class Prepared:
+    document: Document
+    drafts: list[ChunkDraft]
+    #: Each draft's text segmented for full-text search (``search_text.segmented``).
+    segmented: list[str]
+    timings: dict[str, int] = field(default_factory=dict)
 
 
-def ingest(document: Document, run_id: str) -> None:
-    timer = Timer({})
+def prepare(documents: list[Document], run_id: str) -> None:
+    """Parse and chunk ``documents`` (claimed by ``run_id``) and store their drafts; a
+    document that cannot be read fails alone."""
+    prepared: list[Prepared] = []
+    renewed = time.monotonic()
+    for document in documents:
+        try:
+            prepared.append(_prepare_one(document))
+        except PermanentFailure as exc:
+            fail([document.pk], str(exc), run_id=run_id)
+        if time.monotonic() - renewed > settings.KNOWLEDGE_INGEST_LEASE_SECONDS / 5:
+            _renew(run_id, [d.pk for d in documents])
+            renewed = time.monotonic()
+    if prepared:
+        _store_drafts(prepared, run_id)
+
+
+def _prepare_one(document: Document) -> Prepared:
     started = time.monotonic()
     elements = _parse(document)
-    timer.lap("parse_ms", started)
-
-    _still_mine(document, run_id, status=DocumentStatus.CHUNKING)
+    parse_ms = _ms(started)
     started = time.monotonic()
     drafts = chunk_elements(
         elements, ChunkingSettings.model_validate(document.knowledge_base.chunking)
     )
-    timer.lap("chunk_ms", started)
     if not drafts:
         raise PermanentFailure("No text was found in the file (it is empty, or scanned images).")
+    segmented = [search_text.segmented(draft.text) for draft in drafts]
+    return Prepared(document, drafts, segmented, {"parse_ms": parse_ms, "chunk_ms": _ms(started)})
 
-    _still_mine(document, run_id, status=DocumentStatus.EMBEDDING)
-    started = time.monotonic()
-    vectors = _embed(document, run_id, drafts)
-    timer.lap("embed_ms", started)
 
-    started = time.monotonic()
-    _store(document, run_id, drafts, vectors, timer)
+def _ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def _renew(run_id: str, ids: list[object]) -> None:
+    Document.objects.filter(pk__in=ids, claimed_by=run_id, status__in=IN_PROGRESS).update(
+        lease_expires_at=timezone.now() + _lease()
+    )
+
+
+_COPY_PENDING = sql.SQL(
+    "COPY {table} (document_id, ordinal, text, search_text, token_count, metadata, claimed_by) "
+    "FROM STDIN (FORMAT BINARY)"
+).format(table=sql.Identifier(PendingChunk._meta.db_table))
+_PENDING_TYPES = ["uuid", "int4", "text", "text", "int4", "jsonb", "text"]
+
+
+def _store_drafts(prepared: list[Prepared], run_id: str) -> None:
+    """In one transaction: the drafts of the documents this run still owns become pending
+    chunks (what an earlier run left goes first), and the documents wait for vectors."""
+    with transaction.atomic():
+        mine = set(
+            Document.objects.select_for_update()
+            .filter(
+                pk__in=[p.document.pk for p in prepared],
+                claimed_by=run_id,
+                status__in=IN_PROGRESS,
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        kept = [p for p in prepared if p.document.pk in mine]
+        if not kept:
+            return
+        PendingChunk.objects.filter(document_id__in=mine).delete()
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor, cursor.copy(_COPY_PENDING) as copy:
+            copy.set_types(_PENDING_TYPES)
+            for item in kept:
+                for ordinal, (draft, words) in enumerate(
+                    zip(item.drafts, item.segmented, strict=True)
+                ):
+                    copy.write_row(
+                        (
+                            item.document.pk,
+                            ordinal,
+                            draft.text,
+                            words,
+                            draft.token_count,
+                            Jsonb(draft.metadata),
+                            "",
+                        )
+                    )
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE knowledge_document SET status = 'embedding', claimed_by = '', "
+                "lease_expires_at = NULL, chunks_total = %s, chunks_done = 0, progress = 0, "
+                "served_at = NULL, timings = %s WHERE id = %s",
+                [(len(p.drafts), Jsonb(p.timings), p.document.pk) for p in kept],
+            )
 
 
 def _parse(document: Document) -> list[Element]:
@@ -229,114 +384,351 @@ def _parse(document: Document) -> list[Element]:
         ) from None
 
 
-def _embed(document: Document, run_id: str, drafts: list[ChunkDraft]) -> list[list[float]]:
-    knowledge_base = document.knowledge_base
+# --- embedding slices -----------------------------------------------------------------------
+
+_CLAIM_SLICE = """
+WITH todo AS (
+    SELECT d.id, d.workspace_id, kb.embedding_endpoint_id AS endpoint_id, d.served_at,
+           d.queued_at
+    FROM knowledge_document d
+    JOIN knowledge_knowledgebase kb ON kb.id = d.knowledge_base_id
+    WHERE d.status = 'embedding' AND d.claimed_by = '' AND d.chunks_done < d.chunks_total
+      AND EXISTS (
+          SELECT 1 FROM knowledge_pendingchunk p
+          WHERE p.document_id = d.id AND p.embedding IS NULL
+            AND (p.claimed_by = '' OR p.lease_expires_at < now())
+      )
+),
+turns AS (
+    SELECT workspace_id, max(served_at) AS last_served
+    FROM knowledge_document
+    WHERE workspace_id IN (SELECT workspace_id FROM todo)
+    GROUP BY workspace_id
+),
+lead AS (
+    SELECT t.workspace_id, t.endpoint_id
+    FROM todo t JOIN turns USING (workspace_id)
+    ORDER BY turns.last_served NULLS FIRST, t.served_at NULLS FIRST, t.queued_at, t.id
+    LIMIT 1
+),
+picked AS (
+    SELECT p.id
+    FROM knowledge_pendingchunk p
+    JOIN todo t ON t.id = p.document_id
+    JOIN lead ON lead.workspace_id = t.workspace_id AND lead.endpoint_id = t.endpoint_id
+    WHERE p.embedding IS NULL AND (p.claimed_by = '' OR p.lease_expires_at < now())
+    ORDER BY t.served_at NULLS FIRST, t.queued_at, t.id, p.ordinal
+    LIMIT %(batch)s
+    FOR UPDATE OF p SKIP LOCKED
+)
+UPDATE knowledge_pendingchunk AS p
+SET claimed_by = %(run)s, lease_expires_at = now() + %(lease)s
+FROM picked
+WHERE p.id = picked.id
+RETURNING p.id, p.document_id, p.ordinal, p.text
+"""
+
+_OWN_SLICE = """
+UPDATE knowledge_pendingchunk SET lease_expires_at = now() + %(lease)s
+WHERE claimed_by = %(run)s AND embedding IS NULL
+RETURNING id, document_id, ordinal, text
+"""
+
+
+@dataclass(frozen=True)
+class SliceRow:
+    id: int
+    document_id: uuid.UUID
+    ordinal: int
+    text: str
+
+
+def _rows(cursor) -> list[SliceRow]:
+    rows = [SliceRow(*row) for row in cursor.fetchall()]
+    return sorted(rows, key=lambda row: (str(row.document_id), row.ordinal))
+
+
+def _own_slice(run_id: str) -> list[SliceRow]:
+    """The slice this run had claimed and not written (a retried or redelivered token)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_OWN_SLICE, {"run": run_id, "lease": _lease()})
+        return _rows(cursor)
+
+
+def _claim_slice(run_id: str) -> list[SliceRow]:
+    """Claim the next slice fairly (see the module's docstring)."""
+    params = {"run": run_id, "lease": _lease(), "batch": settings.KNOWLEDGE_EMBEDDING_BATCH}
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SLICE, params)
+        return _rows(cursor)
+
+
+def _embed_slice(run_id: str, rows: list[SliceRow]) -> Unit:
+    """Embed the slice's texts in one call, write the vectors back, finish the documents
+    it completed."""
+    document_ids = sorted({row.document_id for row in rows}, key=str)
+    documents = {
+        d.pk: d
+        for d in Document.objects.select_related(
+            "knowledge_base__workspace", "knowledge_base__embedding_endpoint"
+        ).filter(pk__in=document_ids)
+    }
+    rows = [row for row in rows if row.document_id in documents]
+    unit = Unit("slice", [str(pk) for pk in documents], chunks=len(rows))
+    if not rows:  # deleted meanwhile: their pending rows went with them
+        return unit
+    knowledge_base = documents[rows[0].document_id].knowledge_base
+    started = time.monotonic()
+    try:
+        vectors = _embed(knowledge_base, [row.text for row in rows])
+    except PermanentFailure as exc:
+        if len(documents) == 1:
+            fail(list(documents), str(exc))
+            return unit
+        # One document's text may be what the model refuses: each on its own, then.
+        for document_id in documents:
+            mine = [row for row in rows if row.document_id == document_id]
+            if mine:
+                unit.ready += _embed_slice_alone(run_id, knowledge_base, mine)
+        return unit
+    seconds = time.monotonic() - started
+    complete = _write_vectors(run_id, rows, vectors, seconds)
+    _record_rate(knowledge_base.embedding_endpoint_id, len(rows), seconds)
+    unit.ready = [str(pk) for pk in complete if _finish(pk)]
+    return unit
+
+
+def _embed_slice_alone(run_id: str, knowledge_base, rows: list[SliceRow]) -> list[str]:
+    started = time.monotonic()
+    try:
+        vectors = _embed(knowledge_base, [row.text for row in rows])
+    except PermanentFailure as exc:
+        fail([rows[0].document_id], str(exc))
+        return []
+    complete = _write_vectors(run_id, rows, vectors, time.monotonic() - started)
+    return [str(pk) for pk in complete if _finish(pk)]
+
+
+def _embed(knowledge_base, texts: list[str]) -> list[list[float]]:
     endpoint = knowledge_base.embedding_endpoint
-    batch = settings.KNOWLEDGE_EMBEDDING_BATCH
-    vectors: list[list[float]] = []
-    for start in range(0, len(drafts), batch):
-        texts = [draft.text for draft in drafts[start : start + batch]]
-        try:
-            target = routing.route(
-                knowledge_base.workspace,
-                endpoint.name,
-                EndpointCapability.EMBEDDING,
-                surface="ingest",
+    try:
+        target = routing.route(
+            knowledge_base.workspace, endpoint.name, EndpointCapability.EMBEDDING, surface="ingest"
+        )
+        answer = routing.embed(target, texts, input_type="document")
+    except UpstreamError as exc:
+        if exc.retryable:
+            raise TransientFailure(exc.message, exc.retry_after) from None
+        raise PermanentFailure(f"The embedding model refused the text: {exc.message}") from None
+    except (QuotaExceeded, QuotaUnavailable) as exc:
+        raise TransientFailure(exc.message, float(exc.retry_after or 30)) from None
+    except ApiError as exc:  # the model was revoked or disabled meanwhile
+        raise PermanentFailure(f"Embedding model '{endpoint.name}': {exc.message}") from None
+    if len(answer.vectors) != len(texts):
+        raise PermanentFailure(
+            f"The embedding model returned {len(answer.vectors)} vectors for {len(texts)} texts."
+        )
+    for vector in answer.vectors:
+        if len(vector) != knowledge_base.embedding_dimension:
+            raise PermanentFailure(
+                f"The embedding model returned {len(vector)} dimensions; the knowledge "
+                f"base expects {knowledge_base.embedding_dimension}."
             )
-            answer = routing.embed(target, texts, input_type="document")
-        except UpstreamError as exc:
-            if exc.retryable:
-                raise TransientFailure(exc.message, exc.retry_after) from None
-            raise PermanentFailure(f"The embedding model refused the text: {exc.message}") from None
-        except (QuotaExceeded, QuotaUnavailable) as exc:
-            retry_after = float(exc.retry_after or 30)
-            raise TransientFailure(exc.message, retry_after) from None
-        except ApiError as exc:  # the model was revoked or disabled meanwhile
-            raise PermanentFailure(f"Embedding model '{endpoint.name}': {exc.message}") from None
-        for vector in answer.vectors:
-            if len(vector) != knowledge_base.embedding_dimension:
-                raise PermanentFailure(
-                    f"The embedding model returned {len(vector)} dimensions; the knowledge "
-                    f"base expects {knowledge_base.embedding_dimension}."
-                )
-        vectors.extend(answer.vectors)
-        done = len(vectors) * 100 // len(drafts)
-        _still_mine(document, run_id, progress=min(99, done))
-    return vectors
+    return answer.vectors
 
 
-_INSERT = sql.SQL(
+_STAGING = "ingest_vectors"
+_WRITE = """
+WITH written AS (
+    UPDATE knowledge_pendingchunk p
+    SET embedding = v.embedding, claimed_by = '', lease_expires_at = NULL
+    FROM ingest_vectors v
+    WHERE p.id = v.id AND p.claimed_by = %(run)s AND p.embedding IS NULL
+    RETURNING p.document_id
+),
+counts AS (SELECT document_id, count(*) AS n FROM written GROUP BY document_id)
+UPDATE knowledge_document d
+SET chunks_done = d.chunks_done + c.n,
+    progress = least(99, (d.chunks_done + c.n) * 100 / greatest(d.chunks_total, 1)),
+    served_at = clock_timestamp(),
+    timings = jsonb_set(
+        d.timings, '{embed_ms}',
+        to_jsonb(coalesce((d.timings ->> 'embed_ms')::bigint, 0)
+                 + round(%(ms)s * c.n / %(size)s)::bigint))
+FROM counts c
+WHERE d.id = c.document_id AND d.status = 'embedding'
+RETURNING d.id, d.chunks_done >= d.chunks_total
+"""
+
+
+def _vector_bytes(vectors: list[list[float]]) -> list[bytes]:
+    """pgvector's binary format: dimensions and a zero (int16 each), then float4s, all
+    big-endian."""
+    matrix = np.asarray(vectors, dtype=">f4")
+    header = struct.pack(">HH", matrix.shape[1], 0)
+    return [header + row.tobytes() for row in matrix]
+
+
+def _write_vectors(
+    run_id: str, rows: list[SliceRow], vectors: list[list[float]], seconds: float
+) -> list[uuid.UUID]:
+    """The slice's vectors into its pending rows (those this run still holds), with one
+    binary COPY into a staging table; the documents' progress moves. Returns the
+    documents that now have every vector."""
+    encoded = _vector_bytes(vectors)
+    with transaction.atomic():
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} "
+                "(id bigint, embedding vector) ON COMMIT DELETE ROWS"
+            )
+            with cursor.copy(f"COPY {_STAGING} (id, embedding) FROM STDIN (FORMAT BINARY)") as cp:
+                cp.set_types(["int8", "bytea"])
+                for row, vector in zip(rows, encoded, strict=True):
+                    cp.write_row((row.id, vector))
+            cursor.execute(_WRITE, {"run": run_id, "ms": round(seconds * 1000), "size": len(rows)})
+            complete = [document_id for document_id, done in cursor.fetchall() if done]
+            cursor.execute(f"DELETE FROM {_STAGING}")  # noqa: S608 (a constant)
+            return complete
+
+
+def _record_rate(endpoint_id: object, chunks: int, seconds: float) -> None:
+    """Fold the slice's rate into the endpoint's moving average."""
+    if seconds <= 0 or not chunks:
+        return
+    rate = chunks / seconds
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO knowledge_embeddingrate (endpoint_id, chunks_per_second, updated_at) "
+            "VALUES (%s, %s, now()) ON CONFLICT (endpoint_id) DO UPDATE SET "
+            "chunks_per_second = knowledge_embeddingrate.chunks_per_second * %s + "
+            "EXCLUDED.chunks_per_second * %s, updated_at = now()",
+            [endpoint_id, rate, 1 - RATE_WEIGHT, RATE_WEIGHT],
+        )
+
+
+# --- finishing: pending chunks become the document's chunks ---------------------------------
+
+_MOVE = sql.SQL(
     "INSERT INTO {chunks} (workspace_id, knowledge_base_id, document_id, ordinal, text, "
     "token_count, metadata, embedding, search_vector, search_length) "
-    "SELECT %s, %s, %s, %s, %s, %s, %s, %s::vector, v.tsv, "
+    "SELECT %(workspace)s, %(kb)s, p.document_id, p.ordinal, p.text, p.token_count, "
+    "p.metadata, p.embedding, v.tsv, "
     "(SELECT coalesce(sum(array_length(u.positions, 1)), 0) FROM unnest(v.tsv) AS u) "
-    "FROM (SELECT to_tsvector({config}, %s) AS tsv) AS v"
-).format(chunks=sql.Identifier(Chunk._meta.db_table), config=sql.Literal(search_text.CONFIG))
+    "FROM {pending} p CROSS JOIN LATERAL (SELECT to_tsvector({config}, p.search_text) AS tsv) v "
+    "WHERE p.document_id = %(document)s ORDER BY p.ordinal"
+).format(
+    chunks=sql.Identifier(Chunk._meta.db_table),
+    pending=sql.Identifier(PendingChunk._meta.db_table),
+    config=sql.Literal(search_text.CONFIG),
+)
 
 
-def _store(
-    document: Document,
-    run_id: str,
-    drafts: list[ChunkDraft],
-    vectors: list[list[float]],
-    timer: Timer,
-) -> None:
+def _finish_leftovers() -> str | None:
+    """A document whose every chunk has its vector but was not finished (its run died in
+    between): finish it now."""
+    left = (
+        Document.objects.filter(status=DocumentStatus.EMBEDDING, claimed_by="", chunks_total__gt=0)
+        .filter(chunks_done__gte=F("chunks_total"))
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if left is not None and _finish(left):
+        return str(left)
+    return None
+
+
+def _finish(document_id: object) -> bool:
+    """Replace the document's chunks with its pending ones, in one transaction, once every
+    pending chunk has its vector. False when it is not (or no longer) the document's turn."""
     started = time.monotonic()
-    rows = [
-        (
-            document.workspace_id,
-            document.knowledge_base_id,
-            document.pk,
-            ordinal,
-            draft.text,
-            draft.token_count,
-            Jsonb(draft.metadata),
-            "[" + ",".join(map(repr, vector)) + "]",
-            search_text.segmented(draft.text),
-        )
-        for ordinal, (draft, vector) in enumerate(zip(drafts, vectors, strict=True))
-    ]
     with transaction.atomic():
-        locked = (
+        document = (
             Document.objects.select_for_update()
-            .filter(pk=document.pk, claimed_by=run_id, status__in=IN_PROGRESS)
+            .filter(pk=document_id, status=DocumentStatus.EMBEDDING, claimed_by="")
             .first()
         )
-        if locked is None:
-            raise Superseded(str(document.pk))
-        # What an interrupted or earlier run left goes first, from the statistics too.
-        term_statistics.discount_document(document.pk, document.knowledge_base_id)
-        Chunk.objects.filter(document=document).delete()
+        if document is None:
+            return False
         with connection.cursor() as cursor:
-            cursor.executemany(_INSERT, rows)
-        term_statistics.count_document(document.pk, document.knowledge_base_id)
-        timer.lap("store_ms", started)
+            cursor.execute(
+                "SELECT count(*), count(embedding), coalesce(sum(token_count), 0) "
+                "FROM knowledge_pendingchunk WHERE document_id = %s",
+                [document.pk],
+            )
+            total, embedded, tokens = cursor.fetchone()
+            if total == 0 or embedded < total or total != document.chunks_total:
+                return False
+            # The old chunks (a re-index) leave the statistics, then the table.
+            term_statistics.discount_document(document.pk, document.knowledge_base_id)
+            Chunk.objects.filter(document_id=document.pk).delete()
+            cursor.execute(
+                _MOVE,
+                {
+                    "workspace": document.workspace_id,
+                    "kb": document.knowledge_base_id,
+                    "document": document.pk,
+                },
+            )
+            term_statistics.count_document(document.pk, document.knowledge_base_id)
+            cursor.execute(
+                "DELETE FROM knowledge_pendingchunk WHERE document_id = %s", [document.pk]
+            )
+        timings = {**document.timings, "store_ms": _ms(started)}
+        timings.setdefault("embed_ms", 0)
         Document.objects.filter(pk=document.pk).update(
             status=DocumentStatus.READY,
             progress=100,
             error="",
-            chunk_count=len(drafts),
-            token_count=sum(draft.token_count for draft in drafts),
-            timings=timer.timings,
+            chunk_count=total,
+            chunks_done=total,
+            token_count=tokens,
+            timings=timings,
+            claimed_by="",
+            lease_expires_at=None,
+            finished_at=timezone.now(),
+        )
+    return True
+
+
+# --- failing --------------------------------------------------------------------------------
+
+
+def fail(document_ids: list[object], reason: str, run_id: str | None = None) -> None:
+    """Mark the documents failed with ``reason`` (those this run still owns, when
+    ``run_id`` is given: a document being prepared), and drop their pending chunks."""
+    logger.info("Documents %s failed: %s", [str(pk) for pk in document_ids], reason)
+    with transaction.atomic():
+        found = Document.objects.filter(pk__in=document_ids, status__in=IN_PROGRESS)
+        found = found.filter(claimed_by=run_id) if run_id is not None else found
+        failed = list(found.select_for_update().values_list("pk", flat=True))
+        if not failed:
+            return
+        PendingChunk.objects.filter(document_id__in=failed).delete()
+        Document.objects.filter(pk__in=failed).update(
+            status=DocumentStatus.FAILED,
+            error=reason[:2000],
             claimed_by="",
             lease_expires_at=None,
             finished_at=timezone.now(),
         )
 
 
-def fail(document: Document, run_id: str, reason: str) -> None:
-    """Mark the document failed with ``reason``, if this run still owns it."""
-    logger.info("Document %s failed: %s", document.pk, reason)
-    Document.objects.filter(pk=document.pk, claimed_by=run_id).update(
-        status=DocumentStatus.FAILED,
-        error=reason[:2000],
-        claimed_by="",
-        lease_expires_at=None,
-        finished_at=timezone.now(),
-    )
-
-
 def fail_claimed(run_id: str, reason: str) -> None:
-    """Fail whatever run ``run_id`` holds (its retries are spent)."""
-    for document in Document.objects.filter(claimed_by=run_id, status__in=IN_PROGRESS):
-        fail(document, run_id, reason)
+    """Fail whatever run ``run_id`` holds (its retries are spent): the documents it was
+    preparing and those of the slice it was embedding."""
+    preparing = list(
+        Document.objects.filter(claimed_by=run_id, status__in=IN_PROGRESS).values_list(
+            "pk", flat=True
+        )
+    )
+    if preparing:
+        fail(preparing, reason, run_id=run_id)
+    embedding = list(
+        PendingChunk.objects.filter(claimed_by=run_id, embedding__isnull=True)
+        .values_list("document_id", flat=True)
+        .distinct()
+    )
+    if embedding:
+        fail(embedding, reason)

@@ -84,6 +84,12 @@ class Document(WorkspaceOwned, Created):
     error = models.TextField(blank=True)
     chunk_count = models.PositiveIntegerField(default=0)
     token_count = models.PositiveBigIntegerField(default=0)
+    #: Ingestion's progress in chunks: drafted (known once the document is parsed and
+    #: chunked) and embedded so far (apps.knowledge.ingestion).
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    #: When the document last had chunks embedded: slices go to the one served longest ago.
+    served_at = models.DateTimeField(null=True, blank=True)
     #: Stages' durations in milliseconds: parse, chunk, embed, store.
     timings = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -105,6 +111,8 @@ class Document(WorkspaceOwned, Created):
             models.Index(fields=["status", "queued_at"], name="knowledge_doc_queue"),
             # The ingestion queue's turns: each workspace's latest start.
             models.Index(fields=["workspace", "started_at"], name="knowledge_doc_turns"),
+            # The embedding slices' turns: each workspace's latest slice.
+            models.Index(fields=["workspace", "served_at"], name="knowledge_doc_served"),
         ]
 
     def __str__(self) -> str:
@@ -195,3 +203,53 @@ class Posting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.term}@{self.chunk_id}: {self.impact:.3f}"
+
+
+class PendingChunk(models.Model):
+    """A chunk ingestion has drafted and not yet stored: its text (and the text segmented
+    for full-text search), waiting for its vector. Slices of them are embedded, across
+    documents, by whichever ingestion run claims them (``claimed_by`` and a lease); when
+    all of a document's have vectors, they move into ``Chunk`` at once and go from here
+    (apps.knowledge.ingestion)."""
+
+    id = models.BigAutoField(primary_key=True)
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
+    ordinal = models.PositiveIntegerField()
+    text = models.TextField()
+    #: ``search_text.segmented(text)``, computed when drafted (it runs in Python).
+    search_text = models.TextField()
+    token_count = models.PositiveIntegerField()
+    metadata = models.JSONField(default=dict, blank=True)
+    embedding = VectorField(null=True)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["document", "ordinal"], name="knowledge_pending_once")
+        ]
+        indexes = [
+            # What is still to embed, document by document.
+            models.Index(
+                fields=["document", "ordinal"],
+                name="knowledge_pending_todo",
+                condition=models.Q(embedding__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}#{self.ordinal} (pending)"
+
+
+class EmbeddingRate(models.Model):
+    """How fast an embedding endpoint has embedded ingestion's slices lately (chunks a
+    second, a moving average): what a document's time left is estimated from."""
+
+    endpoint = models.OneToOneField(
+        ModelEndpoint, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    chunks_per_second = models.FloatField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id}: {self.chunks_per_second:.1f} chunks/s"

@@ -20,7 +20,7 @@ from apps.knowledge import term_statistics, vector_index
 from apps.knowledge.chunking import ChunkingSettings
 from apps.knowledge.ingestion import dispatch
 from apps.knowledge.loader_choice import choose_loader, supported_extensions
-from apps.knowledge.models import Document, DocumentStatus, KnowledgeBase
+from apps.knowledge.models import Document, DocumentStatus, KnowledgeBase, PendingChunk
 from apps.knowledge.retrieval_settings import RetrievalSettings
 from apps.knowledge.storage import document_storage
 from apps.model_endpoints.models import EndpointCapability, ModelEndpoint
@@ -242,22 +242,41 @@ def _store(
 
 
 def reindex_document(document: Document) -> Document:
-    """Parse, chunk and embed the document again (after a failure, or new chunking)."""
-    document.status = DocumentStatus.QUEUED
-    document.progress = 0
-    document.error = ""
-    document.claimed_by = ""
-    document.lease_expires_at = None
-    document.queued_at = timezone.now()
-    document.save(
-        update_fields=["status", "progress", "error", "claimed_by", "lease_expires_at", "queued_at"]
-    )
-    transaction.on_commit(lambda: dispatch(1))
+    """Parse, chunk and embed the document again (after a failure, or new chunking). Its
+    chunks stay searchable until the new ones replace them; what a run had drafted of it
+    goes (a slice being embedded finds its rows gone and writes nothing)."""
+    with transaction.atomic():
+        Document.objects.select_for_update().filter(pk=document.pk).exists()
+        PendingChunk.objects.filter(document=document).delete()
+        document.status = DocumentStatus.QUEUED
+        document.progress = 0
+        document.error = ""
+        document.claimed_by = ""
+        document.lease_expires_at = None
+        document.chunks_done = 0
+        document.chunks_total = 0
+        document.served_at = None
+        document.queued_at = timezone.now()
+        document.save(
+            update_fields=[
+                "status",
+                "progress",
+                "error",
+                "claimed_by",
+                "lease_expires_at",
+                "chunks_done",
+                "chunks_total",
+                "served_at",
+                "queued_at",
+            ]
+        )
+        transaction.on_commit(lambda: dispatch(1))
     return document
 
 
 def delete_document(document: Document) -> None:
-    """The document and its chunks go (a run still working on it finds it gone)."""
+    """The document, its chunks and pending chunks go (a run still working on it finds it
+    gone)."""
     key = document.storage_key
     with transaction.atomic():
         term_statistics.discount_document(document.pk, document.knowledge_base_id)
