@@ -21,12 +21,12 @@ from ninja import Field, Router, Schema
 
 from apps.accounts.models import ApiKey
 from apps.applications import selectors
-from apps.applications.config import AppConfigSchema
 from apps.applications.delegation import run_agent, run_flow
 from apps.applications.events import Event, Finished, TextDelta, Thought
 from apps.applications.models import AgentApp, AppKind, AppVersion, RunSurface
-from apps.applications.planning import Call, RagOptions, plan_run
+from apps.applications.planning import Call, RagOptions, plan_published
 from apps.applications.runtime import run_to_end
+from apps.applications.selectors import PublishedApp
 from apps.applications.workflow.definition import WorkflowDefinition
 from apps.applications.workflow.runner import plan_workflow
 from apps.applications.workflow_frames import (
@@ -84,9 +84,7 @@ class CompletionIn(Schema):
     parameters: CompletionParameters = Field(default_factory=CompletionParameters)
 
 
-def published_app(
-    api_key: ApiKey, app_id: str, request: HttpRequest
-) -> tuple[AgentApp, AppVersion]:
+def published_app(api_key: ApiKey, app_id: str, request: HttpRequest) -> PublishedApp:
     """The key's workspace's app and its latest version, or the DashScope error."""
     named = request.headers.get("X-DashScope-WorkSpace", "").strip()
     if named and named != api_key.workspace.slug:
@@ -94,13 +92,12 @@ def published_app(
             "This API key cannot act in the workspace named by X-DashScope-WorkSpace."
         )
     try:
-        app = selectors.app(api_key.workspace, app_id)
+        found = selectors.published_app(api_key.workspace, app_id)
     except NotFound:
         raise NotFound(f"App '{app_id}' does not exist in this workspace.") from None
-    version = selectors.latest_version(app)
-    if version is None:
+    if found.version is None:
         raise FlowNotPublished(f"App '{app_id}' has not been published yet; publish it first.")
-    return app, version
+    return found
 
 
 def _call_of(payload: CompletionIn) -> Call:
@@ -195,14 +192,12 @@ def completion_frames(
 def completion(request: HttpRequest, app_id: UUIDText, payload: CompletionIn):
     """Call a published app (``dashscope.Application.call``)."""
     api_key: ApiKey = request.auth
-    app, version = published_app(api_key, app_id, request)
+    published = published_app(api_key, app_id, request)
     request_id = request_id_of(request)
-    if app.kind == AppKind.WORKFLOW:
-        return _workflow_completion(request, app, version, payload)
-    plan = plan_run(
-        app=app,
-        version=version,
-        config=AppConfigSchema.model_validate(version.config),
+    if published.app.kind == AppKind.WORKFLOW:
+        return _workflow_completion(request, published.app, published.version, payload)
+    plan = plan_published(
+        published,
         call=_call_of(payload),
         surface=RunSurface.DASHSCOPE,
         api_key=api_key,
@@ -236,7 +231,7 @@ def prompt_of(given: CompletionInput) -> str | None:
 
 
 def _workflow_completion(
-    request: HttpRequest, app: AgentApp, version: AppVersion, payload: CompletionIn
+    request: HttpRequest, app: AgentApp, version: AppVersion | None, payload: CompletionIn
 ):
     """A workflow app's call: see the module's docstring and ``workflow_frames``."""
     request_id = request_id_of(request)

@@ -7,3 +7,13 @@ class ApplicationsConfig(AppConfig):
     # so an existing install upgrades without renaming tables.
     label = "agents"
     verbose_name = "Apps"
+
+    def ready(self) -> None:
+        from apps.applications.models import AgentApp, AppVersion
+        from apps.knowledge.models import KnowledgeBase
+        from kernel.config_cache import invalidate_on_change
+
+        # The app API caches the published app, its version and its knowledge bases per
+        # process (selectors.published_app). Knowledge bases are registered here, by their
+        # reader; their BM25 statistics change by update(), unsignalled, and are not cached.
+        invalidate_on_change(AgentApp, AppVersion, KnowledgeBase)

@@ -17,11 +17,10 @@ from collections.abc import Iterator
 from django.http import HttpRequest
 
 from apps.applications.app_api import published_app
-from apps.applications.config import AppConfigSchema
 from apps.applications.delegation import run_agent, run_flow
 from apps.applications.events import Event, Finished, TextDelta
 from apps.applications.models import AppKind, RunSurface
-from apps.applications.planning import Call, plan_run
+from apps.applications.planning import Call, plan_published
 from apps.applications.runtime import run_to_end
 from apps.applications.workflow.definition import WorkflowDefinition
 from apps.applications.workflow.runner import plan_workflow
@@ -54,7 +53,8 @@ def _chunks(events: Iterator[Event]) -> Iterator[ChatChunk]:
 def chat_with_app(request: HttpRequest, payload: ChatCompletionIn):
     if payload.tools:
         raise InvalidParameter("tools: an app runs its own tools; configure them on the app.")
-    app, version = published_app(request.auth, payload.model[len(APP_MODEL_PREFIX) :], request)
+    published = published_app(request.auth, payload.model[len(APP_MODEL_PREFIX) :], request)
+    app, version = published.app, published.version
     messages = [ChatMessage(role=role_of(m), content=text_of(m.content)) for m in payload.messages]
     if app.kind == AppKind.WORKFLOW:
         users = [m.content for m in messages if m.role == "user"]
@@ -74,10 +74,8 @@ def chat_with_app(request: HttpRequest, payload: ChatCompletionIn):
             )
         )
         return _answer(request, payload, events)
-    plan = plan_run(
-        app=app,
-        version=version,
-        config=AppConfigSchema.model_validate(version.config),
+    plan = plan_published(
+        published,
         call=Call(
             messages=messages,
             temperature=payload.temperature,

@@ -2,6 +2,7 @@
 the conversation so far, the filled-in system prompt, where to search. Everything a
 caller can get wrong is checked here, before the run starts, and answered with a 400."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,6 @@ from apps.applications.runtime import new_session_id
 from apps.knowledge.models import KnowledgeBase
 from apps.knowledge.retrieval import Filters
 from kernel.errors import InvalidParameter
-from kernel.ids import valid_uuids
 from plugins.base import ChatMessage
 
 
@@ -42,6 +42,31 @@ class Call:
     max_tokens: int | None = None
 
 
+def plan_published(
+    published: selectors.PublishedApp,
+    *,
+    call: Call,
+    surface: str,
+    api_key: ApiKey | None = None,
+    user: User | None = None,
+    request_id: str = "",
+) -> RunPlan:
+    """``plan_run`` for an agent app's live version, on what ``selectors.published_app``
+    read (its parsed configuration and knowledge bases, cached)."""
+    assert published.config is not None, "an agent app's published version"
+    return plan_run(
+        app=published.app,
+        version=published.version,
+        config=published.config,
+        call=call,
+        surface=surface,
+        api_key=api_key,
+        user=user,
+        request_id=request_id,
+        attached=published.knowledge_bases,
+    )
+
+
 def plan_run(
     *,
     app: AgentApp,
@@ -52,7 +77,10 @@ def plan_run(
     api_key: ApiKey | None = None,
     user: User | None = None,
     request_id: str = "",
+    attached: Sequence[KnowledgeBase] | None = None,
 ) -> RunPlan:
+    """The plan of one call of ``config`` (a version's, or the draft's). ``attached``:
+    the knowledge bases ``config`` names, when the caller has read them already."""
     workspace = app.workspace
     system_prompt = prompts.fill_variables(config, call.variables)
     session_id = call.session_id or ""
@@ -82,7 +110,7 @@ def plan_run(
         history=history,
         system_prompt=system_prompt,
         knowledge=Knowledge(
-            knowledge_bases=_knowledge_bases(workspace, config, call.rag),
+            knowledge_bases=_knowledge_bases(workspace, config, call.rag, attached),
             filters=Filters(
                 tags=tuple(call.rag.tags),
                 metadata=call.rag.metadata,
@@ -119,21 +147,22 @@ def _split_messages(messages: list[ChatMessage]) -> tuple[str, list[ChatMessage]
 
 
 def _knowledge_bases(
-    workspace: Workspace, config: AppConfigSchema, rag: RagOptions
+    workspace: Workspace,
+    config: AppConfigSchema,
+    rag: RagOptions,
+    attached: Sequence[KnowledgeBase] | None,
 ) -> list[KnowledgeBase]:
-    wanted = rag.knowledge_base_ids or [str(i) for i in config.knowledge.knowledge_base_ids]
-    if not wanted:
-        return []
-    found = list(
-        KnowledgeBase.objects.in_workspace(workspace)
-        .filter(pk__in=valid_uuids(wanted))
-        .select_related("embedding_endpoint", "rerank_endpoint", "workspace")
-    )
-    if rag.knowledge_base_ids:
-        missing = sorted(set(wanted) - {str(kb.pk) for kb in found})
-        if missing:
-            raise InvalidParameter(
-                f"parameters.rag_options.pipeline_ids: no knowledge base {', '.join(missing)}."
-            )
-    # Attached ones deleted since are skipped: the app still answers, from what is left.
+    """The knowledge bases this call searches: the caller's ``pipeline_ids``, else the
+    app's own (``attached`` when given). A new list: the run may not change a cached one."""
+    if not rag.knowledge_base_ids:
+        if attached is not None:
+            return list(attached)
+        # Attached ones deleted since are skipped: the app still answers, from what is left.
+        return selectors.knowledge_bases_named(workspace, config.knowledge.knowledge_base_ids)
+    found = selectors.knowledge_bases_named(workspace, rag.knowledge_base_ids)
+    missing = sorted(set(rag.knowledge_base_ids) - {str(kb.pk) for kb in found})
+    if missing:
+        raise InvalidParameter(
+            f"parameters.rag_options.pipeline_ids: no knowledge base {', '.join(missing)}."
+        )
     return found

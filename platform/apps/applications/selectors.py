@@ -1,6 +1,9 @@
 """Reads of apps (agents and workflows), their versions, sessions and runs, always inside
 one workspace."""
 
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -9,9 +12,14 @@ from django.utils import timezone
 
 from apps.accounts.models import Workspace
 from apps.accounts.tenancy import get_in_workspace
-from apps.applications.models import AgentApp, AppVersion, Run, Session
+from apps.applications.config import AppConfigSchema
+from apps.applications.models import AgentApp, AppKind, AppVersion, Run, Session
+from apps.knowledge.models import KnowledgeBase
 from apps.model_endpoints.models import EndpointCapability
 from apps.model_endpoints.selectors import endpoints_for_workspace
+from kernel import config_cache
+from kernel.errors import NotFound
+from kernel.ids import canonical_uuid, valid_uuids
 
 
 def chat_models(workspace: Workspace):
@@ -46,6 +54,73 @@ def version(app: AgentApp, number: int) -> AppVersion:
 def latest_version(app: AgentApp) -> AppVersion | None:
     """The version the app API runs: the last one published."""
     return versions(app).order_by("-number").first()
+
+
+@dataclass(frozen=True)
+class PublishedApp:
+    """An app as the app API runs it: the app, its latest published version (None when it
+    has none) and, for an agent app, that version's configuration and the knowledge bases
+    it attaches (with their embedding and rerank endpoints)."""
+
+    app: AgentApp
+    version: AppVersion | None
+    config: AppConfigSchema | None = None
+    knowledge_bases: tuple[KnowledgeBase, ...] = ()
+
+
+def published_app(workspace: Workspace, app_id: object) -> PublishedApp:
+    """``workspace``'s app ``app_id`` with its live version, or ``NotFound``.
+
+    Read on every call of the app API, so cached per process (``kernel.config_cache``):
+    any committed change to an app, a version or a knowledge base bumps the configuration
+    version (``ApplicationsConfig.ready``), and the very next call, in any process, reads
+    them again. The cached instances are shared by every thread of the process, so a
+    caller treats them as read-only; the app comes back as this call's own copy, bound to
+    the caller's ``workspace`` (the key is per workspace: another's id is not found)."""
+    key = canonical_uuid(app_id)
+    if not key:
+        raise NotFound(f"App '{app_id}' does not exist in this workspace.")
+    # An unknown id raises inside the load, so it is never cached: made-up ids cannot
+    # fill the cache.
+    found = config_cache.cached(
+        ("published-app", workspace.pk, key),
+        config_cache.current_version(),
+        lambda: _load_published(workspace, key),
+    )
+    return replace(found, app=_own_copy(found.app, workspace))
+
+
+def _load_published(workspace: Workspace, app_id: str) -> PublishedApp:
+    app = AgentApp.objects.in_workspace(workspace).filter(pk=app_id).first()
+    if app is None:
+        raise NotFound(f"App '{app_id}' does not exist in this workspace.")
+    version = latest_version(app)
+    if version is None or app.kind != AppKind.AGENT:
+        return PublishedApp(app=app, version=version)
+    config = AppConfigSchema.model_validate(version.config)
+    knowledge_bases = knowledge_bases_named(workspace, config.knowledge.knowledge_base_ids)
+    return PublishedApp(app, version, config, tuple(knowledge_bases))
+
+
+def _own_copy(app: AgentApp, workspace: Workspace) -> AgentApp:
+    """A copy of the cached ``app`` for one call (what a call sets on it stays its own),
+    holding ``workspace`` so that ``app.workspace`` asks nothing of the database."""
+    mine = copy.copy(app)
+    mine.workspace = workspace
+    return mine
+
+
+def knowledge_bases_named(workspace: Workspace, ids: Iterable[object]) -> list[KnowledgeBase]:
+    """Those of ``ids`` that are ``workspace``'s knowledge bases, with what retrieval reads
+    of them (their endpoints, their workspace)."""
+    wanted = valid_uuids(ids)
+    if not wanted:
+        return []
+    return list(
+        KnowledgeBase.objects.in_workspace(workspace)
+        .filter(pk__in=wanted)
+        .select_related("embedding_endpoint", "rerank_endpoint", "workspace")
+    )
 
 
 def session_idle_limit() -> timedelta:
