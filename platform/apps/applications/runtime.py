@@ -39,7 +39,7 @@ from apps.applications import prompts, services
 from apps.applications.app_tools import Caller, Delegate
 from apps.applications.config import AppConfigSchema
 from apps.applications.events import Event, Finished, TextDelta, Thought
-from apps.applications.model_calls import ReplyParts, counted, model_stream
+from apps.applications.model_calls import ReplyParts, again, counted, model_stream
 from apps.applications.models import StepKind
 from apps.applications.recording import RunRecorder, Trace, current_node, ms_since
 from apps.applications.run_plan import RunPlan
@@ -180,13 +180,15 @@ def agent_events(
         thought, sources_block = _retrieve_first(plan, search, recorder.trace)
         held.append(thought)
         system = _joined(system, sources_block)
-    loop = _tool_loop(plan, search, _app_runner(plan, recorder, delegate, check), check)
+    # Resolved once for the run; each model call goes out on its own copy (model_calls.again).
+    route = _route(plan)
+    loop = _tool_loop(plan, route, search, _app_runner(plan, recorder, delegate, check), check)
     messages = [
         ChatMessage(role="system", content=_joined(system, loop.system_suffix())),
         *plan.history,
         ChatMessage(role="user", content=plan.prompt),
     ]
-    yield from _converse(plan, loop, messages, held, recorder)
+    yield from _converse(plan, route, loop, messages, held, recorder)
 
 
 @functools.cache
@@ -253,6 +255,7 @@ def _joined(system: str, addition: str) -> str:
 
 def _tool_loop(
     plan: RunPlan,
+    route: routing.Route,
     search: Search,
     run_app: AppRunner | None,
     check: Callable[[], None] | None,
@@ -272,7 +275,7 @@ def _tool_loop(
             request_id=plan.request_id,
         ),
     )
-    return for_model(plan.config, _route(plan), toolbox)
+    return for_model(plan.config, route, toolbox)
 
 
 def _app_runner(
@@ -298,7 +301,7 @@ def _app_runner(
 
 
 def _route(plan: RunPlan) -> routing.Route:
-    # One route per model call: each carries the meter that records that call.
+    """The run's model, resolved once per run (each call takes ``again`` of it)."""
     return routing.route(
         plan.workspace,
         plan.config.model,
@@ -313,6 +316,7 @@ def _route(plan: RunPlan) -> routing.Route:
 
 def _converse(
     plan: RunPlan,
+    route: routing.Route,
     loop: ToolLoop,
     messages: list[ChatMessage],
     held: list[Event],
@@ -323,7 +327,7 @@ def _converse(
     for iteration in range(1, plan.config.max_iterations + 1):
         last = iteration == plan.config.max_iterations
         request = loop.request_for(messages, last, sampling)
-        reply = yield from _model_turn(plan, loop, request, held, recorder)
+        reply = yield from _model_turn(again(route), loop, request, held, recorder)
         decision = loop.after_reply(messages, reply, last)
         if decision.unshown_answer:
             yield recorder.answered(decision.unshown_answer)
@@ -346,14 +350,14 @@ def _sampling(plan: RunPlan) -> dict[str, Any]:
 
 
 def _model_turn(
-    plan: RunPlan,
+    target: routing.Route,
     loop: ToolLoop,
     request: ChatRequest,
     held: list[Event],
     recorder: Answering,
 ) -> Generator[Event, None, Reply]:
-    """One model call, its answer streamed as it comes (held events go out first); traced."""
-    target = _route(plan)
+    """One model call on ``target`` (its meter records this call alone), its answer
+    streamed as it comes (held events go out first); traced."""
     began = time.monotonic()
     parts = ReplyParts()
     with contextlib.closing(model_stream(target, request)) as chunks:

@@ -17,9 +17,9 @@ limit is checked the same way.
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -32,6 +32,8 @@ from apps.applications.models import AgentApp, AppVersion
 from apps.applications.recording import RunRecorder
 from apps.applications.workflow.shared_connection import waiting
 from kernel.errors import ApiError
+
+T = TypeVar("T")
 
 
 class RunCancelled(Exception):
@@ -89,6 +91,8 @@ class RunContext:
     #: Node runs so far, across iterations too (bounded by the definition's max_steps).
     steps_taken: int = 0
     max_steps: int = 1000
+    #: What the run resolved once for all its nodes' runs (``resolved``): model routes.
+    _resolved: dict[Hashable, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -108,6 +112,17 @@ class RunContext:
     def check(self) -> None:
         if self.cancelled.is_set():
             raise RunCancelled()
+
+    def resolved(self, key: Hashable, resolve: Callable[[], T]) -> T:
+        """``resolve()``'s value for ``key``, resolved once per run: a node that runs again
+        (in a loop, an iteration, a retry) reuses it. Nodes run on several threads; two
+        that race both resolve, and the first answer is kept."""
+        with self._lock:
+            if key in self._resolved:
+                return self._resolved[key]
+        value = resolve()  # outside the lock: it may wait on the database
+        with self._lock:
+            return self._resolved.setdefault(key, value)
 
     def take_step(self, label: str) -> None:
         """Count one node run against ``max_steps``."""

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from apps.applications.events import Event
-from apps.applications.model_calls import ReplyParts, counted, model_stream
+from apps.applications.model_calls import ReplyParts, again, counted, model_stream
 from apps.applications.models import StepKind
 from apps.applications.recording import ms_since
 from apps.applications.workflow.definition import NEXT, NodeDefinition
@@ -179,16 +179,21 @@ class NodeContext:
     # --- the gateway --------------------------------------------------------------------------
 
     def route(self, model: str) -> routing.Route:
-        """The gateway's route to a chat model, metered for this app and node."""
-        return routing.route(
-            self.run.workspace,
-            model,
-            EndpointCapability.CHAT,
-            surface=self.run.surface,
-            api_key=self.run.api_key,
-            app_id=str(self.run.app.pk),
-            node_id=self.node.id,
+        """The gateway's route to a chat model, metered for this app and node: looked up
+        once per run and node, each call on its own copy with its own meter."""
+        found = self.run.resolved(
+            ("route", model, self.node.id),
+            lambda: routing.route(
+                self.run.workspace,
+                model,
+                EndpointCapability.CHAT,
+                surface=self.run.surface,
+                api_key=self.run.api_key,
+                app_id=str(self.run.app.pk),
+                node_id=self.node.id,
+            ),
         )
+        return again(found)
 
     def chat(
         self,
