@@ -30,6 +30,7 @@ from tests.worker_process import (
 
 USE = "use-m3"
 E5 = "multilingual-e5-small"
+TEXT_TOOLS = ["the token counter", "the Chinese word segmenter"]
 
 
 @pytest.fixture
@@ -50,13 +51,17 @@ def knowledge_base(workspace, model: str, name: str | None = None):
     return services.create_knowledge_base(workspace, name=name or model, embedding_model=model)
 
 
+def labels(targets: list[warmup.WarmTarget]) -> list[str]:
+    return [str(target) for target in targets]
+
+
 def test_loads_exactly_the_local_models_knowledge_bases_use(acme, local_models, registry):
     knowledge_base(acme, USE)
     knowledge_base(acme, USE, "Second on the same model")
     knowledge_base(acme, "stub-embed")  # a provider that calls a server: nothing to load
 
-    assert [str(target) for target in warmup.models_to_warm()] == [f"local/{USE}"]
-    assert warmup.warm_models() == [f"local/{USE}"]
+    assert labels(warmup.models_to_warm(warmup.endpoints_in_use())) == [f"local/{USE}"]
+    assert warmup.warm_models() == [f"local/{USE}", *TEXT_TOOLS]
     assert set(registry) == {USE}  # e5 is granted but no knowledge base uses it
 
 
@@ -64,12 +69,22 @@ def test_every_workspace_counts(acme, globex, local_models, registry):
     seed_endpoints(globex, {})
     knowledge_base(globex, E5)
     knowledge_base(acme, USE)
-    assert {target.model for target in warmup.models_to_warm()} == {USE, E5}
+    assert labels(warmup.models_to_warm(warmup.endpoints_in_use())) == [
+        f"local/{E5}",
+        f"local/{USE}",
+    ]
 
 
 def test_nothing_is_loaded_when_no_knowledge_base_uses_a_local_model(acme, local_models, registry):
     knowledge_base(acme, "stub-embed")
-    assert warmup.models_to_warm() == []
+    assert warmup.models_to_warm(warmup.endpoints_in_use()) == []
+    # The hit tests of that knowledge base still count tokens and segment Chinese.
+    assert warmup.warm_models() == TEXT_TOOLS
+    assert registry == {}
+
+
+def test_nothing_at_all_is_loaded_without_knowledge_bases(local_models, registry):
+    assert warmup.targets_to_warm() == []
     assert warmup.warm_models() == []
     assert registry == {}
 
@@ -77,7 +92,8 @@ def test_nothing_is_loaded_when_no_knowledge_base_uses_a_local_model(acme, local
 def test_a_disabled_endpoint_is_not_warmed(acme, local_models, registry):
     kb = knowledge_base(acme, USE)
     endpoints.update_endpoint(kb.embedding_endpoint, enabled=False)
-    assert warmup.models_to_warm() == []
+    assert warmup.endpoints_in_use() == []
+    assert warmup.targets_to_warm() == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -121,7 +137,7 @@ def test_a_failing_model_is_logged_and_the_others_still_load(acme, local_models,
     knowledge_base(acme, USE)
 
     with caplog.at_level(logging.INFO, logger=warmup.logger.name):
-        assert warmup.warm_models() == [f"local/{USE}"]  # no exception
+        assert warmup.warm_models() == [f"local/{USE}", *TEXT_TOOLS]  # no exception
     messages = [record.getMessage() for record in caplog.records]
     assert any("local/no-such-model failed to load" in m for m in messages), messages
     assert any(f"loaded local/{USE} in" in m for m in messages), messages

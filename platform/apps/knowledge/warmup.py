@@ -9,10 +9,17 @@ one after the other, so a start takes no longer; a hit test that comes first wai
 the model's load under the provider's own lock rather than loading it a second time.
 
 A model is warmed when its provider offers ``warm(model)`` (the local provider does; a
-provider that calls a server has nothing to load). It runs in the web process
-(``studio/asgi.py``, ``studio/wsgi.py``) and in each Celery process that runs tasks
-(``worker_process_init``: a prefork child after the fork, or the solo pool's process). Not
-at Django's ``ready()``: that also runs for ``migrate``, ``shell`` and the tests.
+provider that calls a server has nothing to load). When any knowledge base exists, two
+more things every hit test and ingestion loads on first use come after the models
+(``bench/warm_models.py`` measured them as what the first hit test still paid): the
+gateway's token counter for those models (``kernel.tokens``, about 0.7 s, 40 MB) and the
+Chinese word segmenter of full-text search (jieba's dictionary, about 1.5 s, 80 MB).
+
+It runs in the web process (``studio/asgi.py``, ``studio/wsgi.py``) and in each Celery
+process that runs tasks (``worker_process_init``: a prefork child after the fork, or the
+solo pool's process). Not at Django's ``ready()``: that also runs for ``migrate``, ``shell``
+and the tests. Other Celery pools (threads, gevent) send no ``worker_process_init``: there
+each model loads on first use.
 
 ``MINISTUDIO_WARM_MODELS=0`` (``settings.KNOWLEDGE_WARM_MODELS``) turns it off. Nothing here
 raises: a database that cannot be read yet, or a model that fails to load, is logged and
@@ -21,6 +28,7 @@ the process goes on (the model then loads on first use, as without the warm-up).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -32,10 +40,12 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 
 from apps.knowledge.models import KnowledgeBase
+from apps.knowledge.search_text import segmented
 from apps.model_endpoints.models import ModelEndpoint
 from apps.model_endpoints.services import provider_class
 from apps.plugins import discovery
 from kernel.errors import ApiError
+from kernel.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -44,25 +54,25 @@ THREAD_NAME = "warm-models"
 
 @dataclass(frozen=True)
 class WarmTarget:
-    """One model to load: the provider's ``warm`` and the model's name at that provider."""
+    """One thing to load: what the log calls it, and the call that loads it."""
 
-    provider: str
-    model: str
-    warm: Callable[[str], object]
+    label: str
+    load: Callable[[], object]
 
     def __str__(self) -> str:
-        return f"{self.provider}/{self.model}"
+        return self.label
 
 
-def models_to_warm() -> list[WarmTarget]:
-    """The in-process models that some knowledge base embeds with, each once.
-
-    Every workspace's knowledge bases count: the process serves them all, and the models
-    are shared by all. Disabled endpoints are left out (no call reaches them). Raises
-    ``DatabaseError`` when the database cannot be read.
-    """
+def endpoints_in_use() -> list[ModelEndpoint]:
+    """The embedding endpoints some knowledge base uses, in any workspace (the process
+    serves them all, and the models are shared by all); disabled ones are left out (no
+    call reaches them). Raises ``DatabaseError`` when the database cannot be read."""
     used = KnowledgeBase.objects.values("embedding_endpoint")
-    endpoints = ModelEndpoint.objects.filter(pk__in=used, enabled=True).order_by("name")
+    return list(ModelEndpoint.objects.filter(pk__in=used, enabled=True).order_by("name"))
+
+
+def models_to_warm(endpoints: list[ModelEndpoint]) -> list[WarmTarget]:
+    """The in-process models of ``endpoints`` (their provider offers ``warm``), each once."""
     targets: dict[tuple[str, str], WarmTarget] = {}
     for endpoint in endpoints:
         key = (endpoint.provider, endpoint.upstream_model)
@@ -75,19 +85,40 @@ def models_to_warm() -> list[WarmTarget]:
             continue
         warm = getattr(discovery.instance_of(plugin_class), "warm", None)
         if callable(warm):
-            targets[key] = WarmTarget(endpoint.provider, endpoint.upstream_model, warm)
+            label = f"{endpoint.provider}/{endpoint.upstream_model}"
+            targets[key] = WarmTarget(label, functools.partial(warm, endpoint.upstream_model))
     return list(targets.values())
 
 
-def warm_models() -> list[str]:
-    """Load each model of ``models_to_warm()``, one after the other, in this thread.
+def targets_to_warm() -> list[WarmTarget]:
+    """What this process loads at start: the models, then the text tools every hit test
+    uses (none when there is no knowledge base)."""
+    endpoints = endpoints_in_use()
+    if not endpoints:
+        return []
+    models = sorted({endpoint.upstream_model for endpoint in endpoints})
+    return [
+        *models_to_warm(endpoints),
+        WarmTarget("the token counter", functools.partial(_count_tokens_for, models)),
+        WarmTarget("the Chinese word segmenter", functools.partial(segmented, "知识库")),
+    ]
 
-    Returns the models loaded (``provider/model``). Logs what it loaded and how long each
-    took; a model that fails is logged and the others still load; a database that cannot
-    be read is logged and nothing is loaded. Never raises.
+
+def _count_tokens_for(models: list[str]) -> None:
+    # The gateway counts each embedding call's tokens with the encoding its model picks.
+    for model in models:
+        count_tokens("warm up", model)
+
+
+def warm_models() -> list[str]:
+    """Load each of ``targets_to_warm()``, one after the other, in this thread.
+
+    Returns what was loaded (the labels: ``provider/model``, then the text tools). Logs
+    what it loaded and how long each took; a failure is logged and the rest still load; a
+    database that cannot be read is logged and nothing is loaded. Never raises.
     """
     try:
-        targets = models_to_warm()
+        targets = targets_to_warm()
     except DatabaseError as exc:
         logger.warning("Model warm-up skipped: the database cannot be read (%s)", exc)
         return []
@@ -101,7 +132,7 @@ def warm_models() -> list[str]:
     for target in targets:
         started = time.perf_counter()
         try:
-            target.warm(target.model)
+            target.load()
         except Exception as exc:
             logger.warning("Model warm-up: %s failed to load: %s", target, exc)
             continue
