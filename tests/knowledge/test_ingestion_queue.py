@@ -11,9 +11,17 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from apps.knowledge import ingestion, services
-from apps.knowledge.models import Chunk, Document, DocumentStatus, KnowledgeBase, PendingChunk
+from apps.knowledge.models import (
+    Chunk,
+    Document,
+    DocumentStatus,
+    EmbeddingRate,
+    KnowledgeBase,
+    PendingChunk,
+)
 from apps.knowledge.services import create_knowledge_base
 from apps.knowledge.storage import document_storage
+from tests.console import ConsoleClient
 from tests.knowledge.test_full_text import recomputed, stored
 
 pytestmark = pytest.mark.django_db
@@ -151,15 +159,20 @@ def test_a_one_chunk_file_behind_a_2000_chunk_file_is_ready_first(acme_kb, upstr
     while status(small) != DocumentStatus.READY:
         run_unit()
         units += 1
-    # Prepared by the next unit, embedded in the next slice (beside 31 of the big one's).
+    # Prepared by the next unit, embedded by the next slice: its own (never served yet).
     assert units == 2
     assert status(big) == DocumentStatus.EMBEDDING
-    assert Document.objects.get(pk=big.pk).chunks_done == 4 * 32 - 1
-    assert len(embedded_texts(upstream)[-1]) == 32
+    assert Document.objects.get(pk=big.pk).chunks_done == 3 * 32
+    assert embedded_texts(upstream)[-1] == ["One short note about the weather."]
 
     run_all()
     big.refresh_from_db()
-    assert (big.status, big.chunk_count, big.chunks_done, big.progress) == ("ready", 2000, 2000, 100)
+    assert (big.status, big.chunk_count, big.chunks_done, big.progress) == (
+        "ready",
+        2000,
+        2000,
+        100,
+    )
     ordinals = list(Chunk.objects.filter(document=big).values_list("ordinal", flat=True))
     assert sorted(ordinals) == list(range(2000))
     assert not PendingChunk.objects.exists()
@@ -310,3 +323,68 @@ def test_the_sweep_sends_tokens_for_forgotten_work(acme_kb, upstream):
     Document.objects.filter(pk=idle.pk).update(started_at=timezone.now() - timedelta(minutes=5))
     assert ingestion.sweep() == 1
     assert status(idle) == DocumentStatus.READY
+
+
+# --- progress -------------------------------------------------------------------------------
+
+
+def test_a_slice_is_sized_to_the_models_measured_rate(acme_kb, upstream):
+    queued_document(acme_kb, "a.txt", paragraphs(100))
+    run_unit()
+    EmbeddingRate.objects.create(endpoint=acme_kb.embedding_endpoint, chunks_per_second=10)
+    rows = ingestion._claim_slice("run-1")  # 10 chunks a second, slices of half a second
+    assert len(rows) == int(10 * ingestion.SLICE_SECONDS)
+
+
+def test_progress_and_time_left_in_the_api(acme_kb, globex_kb, alice, bob, upstream):
+    acme_console = ConsoleClient().as_user(alice, "acme")
+    big = queued_document(acme_kb, "big.txt", paragraphs(200))
+    path = f"/knowledge-bases/{acme_kb.pk}/documents"
+
+    def listed() -> dict:
+        response = acme_console.get(path)
+        assert response.status_code == 200
+        (document,) = response.json()["items"]
+        single = acme_console.get(f"{path}/{big.pk}").json()
+        assert {k: single[k] for k in document} == document  # the same either way
+        return document
+
+    document = listed()
+    assert (document["status"], document["chunks_done"], document["chunks_total"]) == (
+        "queued",
+        0,
+        0,
+    )
+    assert document["seconds_left"] is None  # not chunked yet
+    run_unit()
+    document = listed()
+    assert (document["chunks_done"], document["chunks_total"]) == (0, 200)
+    assert document["seconds_left"] is None  # the model's rate is not known yet
+    run_unit()
+    run_unit()
+    EmbeddingRate.objects.filter(endpoint=acme_kb.embedding_endpoint).update(chunks_per_second=8)
+    document = listed()
+    assert (document["status"], document["chunks_done"], document["chunks_total"]) == (
+        "embedding",
+        64,
+        200,
+    )
+    assert document["progress"] == 32
+    assert document["seconds_left"] == 17  # 136 chunks left at 8 a second
+    # Another document sharing the model shares its time: 136 + 5 chunks to embed.
+    queued_document(globex_kb, "globex.txt", paragraphs(5, "globex"))
+    run_unit()
+    assert listed()["seconds_left"] == 18
+
+    run_all()
+    document = listed()
+    assert (document["status"], document["chunks_done"], document["chunks_total"]) == (
+        "ready",
+        200,
+        200,
+    )
+    assert (document["progress"], document["seconds_left"]) == (100, None)
+    # Another workspace's member sees none of it.
+    globex_console = ConsoleClient().as_user(bob, "globex")
+    assert globex_console.get(f"{path}/{big.pk}").status_code == 404
+    assert globex_console.get(path).status_code == 404

@@ -10,7 +10,7 @@ from ninja.pagination import paginate
 
 from apps.accounts.context import caller_user, workspace_context
 from apps.accounts.permissions import Permission
-from apps.knowledge import selectors, services
+from apps.knowledge import progress, selectors, services
 from apps.knowledge.models import DocumentStatus, KnowledgeBase
 from apps.knowledge.retrieval import Filters, retrieve
 from apps.knowledge.retrieval_settings import RetrievalSettings
@@ -142,13 +142,13 @@ def list_documents(
     request: HttpRequest, knowledge_base_id: uuid.UUID, status: DocumentStatus | None = None
 ):
     knowledge_base = _knowledge_base(request, knowledge_base_id, Permission.VIEW_WORKSPACE)
-    return selectors.documents(knowledge_base, status)
+    return progress.documents(knowledge_base, status)
 
 
 @router.get("/knowledge-bases/{knowledge_base_id}/documents/{document_id}", response=DocumentOut)
 def get_document(request: HttpRequest, knowledge_base_id: uuid.UUID, document_id: uuid.UUID):
     knowledge_base = _knowledge_base(request, knowledge_base_id, Permission.VIEW_WORKSPACE)
-    return selectors.document(knowledge_base, document_id)
+    return progress.document(knowledge_base, document_id)
 
 
 @router.patch("/knowledge-bases/{knowledge_base_id}/documents/{document_id}", response=DocumentOut)

@@ -15,10 +15,12 @@ when it runs:
 
 **Fair, in slices.** Queued documents are prepared first (so a new upload joins the round
 at once). Slices go to the workspace whose documents were served longest ago, and inside
-it to the documents served longest ago (never served first), the slice filled in that
-order: a one-chunk file uploaded behind a 2,000-chunk one rides in the next slice, instead
-of waiting for the big one to finish. Preparing is fair the same way, by each workspace's
-latest start.
+it to the documents served longest ago, the slice filled in that order; documents never
+served yet go first, in a slice of their own (many small new documents share one): a
+one-chunk file uploaded behind a 2,000-chunk one is embedded in the next slice, alone,
+instead of waiting for the big one to finish. A slice is as big as its model embeds in
+about ``SLICE_SECONDS`` (its measured rate), so that is the longest a new file waits for
+the slice in flight. Preparing is fair the same way, by each workspace's latest start.
 
 **Safe to run again.** Every claim carries the run's id (the Celery task id) and a lease:
 a document being prepared (``claimed_by`` on the document), a slice (``claimed_by`` on its
@@ -75,6 +77,10 @@ TASK_NAME = "knowledge.ingest_next"
 SMALL_DOCUMENT_BYTES = 64 * 1024
 #: ... up to this many in one prepare.
 PREPARE_GROUP = 32
+#: A slice holds as many chunks as its embedding model embeds in about this long (by its
+#: measured rate), at most ``KNOWLEDGE_EMBEDDING_BATCH``: a file uploaded while a slow
+#: model works waits for at most that long before its own slice.
+SLICE_SECONDS = 0.5
 #: The weight of the latest slice in an endpoint's moving embedding rate.
 RATE_WEIGHT = 0.3
 
@@ -406,7 +412,7 @@ turns AS (
     GROUP BY workspace_id
 ),
 lead AS (
-    SELECT t.workspace_id, t.endpoint_id
+    SELECT t.workspace_id, t.endpoint_id, t.served_at IS NULL AS new
     FROM todo t JOIN turns USING (workspace_id)
     ORDER BY turns.last_served NULLS FIRST, t.served_at NULLS FIRST, t.queued_at, t.id
     LIMIT 1
@@ -417,8 +423,14 @@ picked AS (
     JOIN todo t ON t.id = p.document_id
     JOIN lead ON lead.workspace_id = t.workspace_id AND lead.endpoint_id = t.endpoint_id
     WHERE p.embedding IS NULL AND (p.claimed_by = '' OR p.lease_expires_at < now())
+      AND (t.served_at IS NULL) = lead.new
     ORDER BY t.served_at NULLS FIRST, t.queued_at, t.id, p.ordinal
-    LIMIT %(batch)s
+    LIMIT (
+        SELECT least(
+            %(batch)s,
+            greatest(1, coalesce(floor(r.chunks_per_second * %(seconds)s)::int, %(batch)s)))
+        FROM lead LEFT JOIN knowledge_embeddingrate r ON r.endpoint_id = lead.endpoint_id
+    )
     FOR UPDATE OF p SKIP LOCKED
 )
 UPDATE knowledge_pendingchunk AS p
@@ -457,7 +469,12 @@ def _own_slice(run_id: str) -> list[SliceRow]:
 
 def _claim_slice(run_id: str) -> list[SliceRow]:
     """Claim the next slice fairly (see the module's docstring)."""
-    params = {"run": run_id, "lease": _lease(), "batch": settings.KNOWLEDGE_EMBEDDING_BATCH}
+    params = {
+        "run": run_id,
+        "lease": _lease(),
+        "batch": settings.KNOWLEDGE_EMBEDDING_BATCH,
+        "seconds": SLICE_SECONDS,
+    }
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SLICE, params)
         return _rows(cursor)

@@ -65,6 +65,15 @@ class DocumentOut(Schema):
     status: DocumentStatus
     progress: int = Field(description="Percent, 0 to 100.")
     error: str
+    chunks_done: int = Field(description="Chunks embedded so far.")
+    chunks_total: int = Field(
+        description="Chunks the document is cut into (0 until it has been parsed and chunked)."
+    )
+    seconds_left: int | None = Field(
+        default=None,
+        description="About how long until the document is ready, from its embedding model's "
+        "measured rate and the work sharing it; null when unknown or not embedding.",
+    )
     chunk_count: int
     token_count: int
     timings: dict[str, int]
