@@ -1870,6 +1870,16 @@ export interface components {
             /** Chunk Count */
             chunk_count: number;
             /**
+             * Chunks Done
+             * @description Chunks embedded so far.
+             */
+            chunks_done: number;
+            /**
+             * Chunks Total
+             * @description Chunks the document is cut into (0 until it has been parsed and chunked).
+             */
+            chunks_total: number;
+            /**
              * Created At
              * Format: date-time
              */
@@ -1908,6 +1918,11 @@ export interface components {
              * Format: date-time
              */
             queued_at: string;
+            /**
+             * Seconds Left
+             * @description About how long until the document is ready, from its embedding model's measured rate and the work sharing it; null when unknown or not embedding.
+             */
+            seconds_left?: number | null;
             /** Size */
             size: number;
             /** Started At */

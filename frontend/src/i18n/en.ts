@@ -102,6 +102,8 @@ const en = {
     noDocs: "No documents yet.",
     noDocsHint: "Drop files above: PDF, Word, Excel, CSV, Markdown, HTML or text.",
     noDocsWithStatus: "No document has this status.",
+    chunkProgress: "{{done}} / {{total}} chunks",
+    timeLeft: { seconds: "about {{n}} s left", minutes: "about {{n}} min left", hours: "about {{n}} h left" },
     tabs: { documents: "Documents", hitTest: "Hit test", settings: "Settings" },
     status: {
       queued: "Queued",

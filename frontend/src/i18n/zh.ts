@@ -106,6 +106,8 @@ const zh: Shape<Messages> = {
     noDocs: "还没有文档。",
     noDocsHint: "把文件拖到上方:PDF、Word、Excel、CSV、Markdown、HTML 或文本。",
     noDocsWithStatus: "没有处于该状态的文档。",
+    chunkProgress: "{{done}} / {{total}} 个切片",
+    timeLeft: { seconds: "约剩 {{n}} 秒", minutes: "约剩 {{n}} 分钟", hours: "约剩 {{n}} 小时" },
     tabs: { documents: "文档", hitTest: "命中测试", settings: "配置" },
     status: {
       queued: "排队中",

@@ -33,6 +33,7 @@ import { api, call, type Schemas } from "../api/client";
 import { DocumentUploader } from "../components/DocumentUploader";
 import { EmptyState, ErrorAlert, QueryState } from "../components/feedback";
 import { PageHeader } from "../components/PageHeader";
+import { ingestProgressText } from "../components/ingestProgress";
 import { formatBytes } from "../components/UploadProgressList";
 import { useWorkspace, useWsKey } from "../session/workspace";
 
@@ -52,14 +53,20 @@ const STATUS_COLOR: Record<DocStatus, string> = {
 const PAGE_SIZE = 20;
 
 function StatusCell({ doc }: { doc: Doc }) {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const inFlight = IN_FLIGHT.includes(doc.status);
+  const progressText = inFlight ? ingestProgressText(doc, t, i18n.language) : null;
   return (
     <div style={{ minWidth: 140 }}>
       <Tag color={STATUS_COLOR[doc.status]} data-testid="doc-status">
         {t(`kb.status.${doc.status}`)}
       </Tag>
       {inFlight && <Progress percent={doc.progress} size="small" style={{ margin: 0 }} />}
+      {progressText && (
+        <Typography.Text type="secondary" style={{ fontSize: 12, whiteSpace: "nowrap" }} data-testid="doc-progress">
+          {progressText}
+        </Typography.Text>
+      )}
       {doc.status === "failed" && doc.error && (
         <Typography.Paragraph type="danger" style={{ margin: "4px 0 0", fontSize: 12, maxWidth: 320 }} ellipsis={{ rows: 3, tooltip: doc.error }}>
           {doc.error}
