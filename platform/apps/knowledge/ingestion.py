@@ -511,7 +511,7 @@ def _embed_slice(run_id: str, rows: list[SliceRow]) -> Unit:
     seconds = time.monotonic() - started
     complete = _write_vectors(run_id, rows, vectors, seconds)
     _record_rate(knowledge_base.embedding_endpoint_id, len(rows), seconds)
-    unit.ready = [str(pk) for pk in complete if _finish(pk)]
+    unit.ready = [str(pk) for pk in _finish(complete)]
     return unit
 
 
@@ -523,7 +523,7 @@ def _embed_slice_alone(run_id: str, knowledge_base, rows: list[SliceRow]) -> lis
         fail([rows[0].document_id], str(exc))
         return []
     complete = _write_vectors(run_id, rows, vectors, time.monotonic() - started)
-    return [str(pk) for pk in complete if _finish(pk)]
+    return [str(pk) for pk in _finish(complete)]
 
 
 def _embed(knowledge_base, texts: list[str]) -> list[list[float]]:
@@ -630,16 +630,37 @@ def _record_rate(endpoint_id: object, chunks: int, seconds: float) -> None:
 _MOVE = sql.SQL(
     "INSERT INTO {chunks} (workspace_id, knowledge_base_id, document_id, ordinal, text, "
     "token_count, metadata, embedding, search_vector, search_length) "
-    "SELECT %(workspace)s, %(kb)s, p.document_id, p.ordinal, p.text, p.token_count, "
-    "p.metadata, p.embedding, v.tsv, "
+    "SELECT d.workspace_id, d.knowledge_base_id, p.document_id, p.ordinal, p.text, "
+    "p.token_count, p.metadata, p.embedding, v.tsv, "
     "(SELECT coalesce(sum(array_length(u.positions, 1)), 0) FROM unnest(v.tsv) AS u) "
-    "FROM {pending} p CROSS JOIN LATERAL (SELECT to_tsvector({config}, p.search_text) AS tsv) v "
-    "WHERE p.document_id = %(document)s ORDER BY p.ordinal"
+    "FROM {pending} p JOIN {documents} d ON d.id = p.document_id "
+    "CROSS JOIN LATERAL (SELECT to_tsvector({config}, p.search_text) AS tsv) v "
+    "WHERE p.document_id = ANY(%(documents)s::uuid[]) ORDER BY p.document_id, p.ordinal"
 ).format(
     chunks=sql.Identifier(Chunk._meta.db_table),
     pending=sql.Identifier(PendingChunk._meta.db_table),
+    documents=sql.Identifier(Document._meta.db_table),
     config=sql.Literal(search_text.CONFIG),
 )
+
+_COUNT_PENDING = """
+SELECT document_id, count(*), count(embedding), coalesce(sum(token_count), 0)
+FROM knowledge_pendingchunk WHERE document_id = ANY(%s::uuid[])
+GROUP BY document_id
+"""
+
+_MARK_READY = """
+UPDATE knowledge_document d
+SET status = 'ready', progress = 100, error = '', chunk_count = v.chunks,
+    chunks_done = v.chunks, token_count = v.tokens, claimed_by = '', lease_expires_at = NULL,
+    finished_at = now(),
+    timings = d.timings || jsonb_build_object(
+        'store_ms', %(store_ms)s::int,
+        'embed_ms', coalesce(d.timings -> 'embed_ms', '0'::jsonb))
+FROM unnest(%(documents)s::uuid[], %(chunks)s::int[], %(tokens)s::bigint[])
+     AS v(id, chunks, tokens)
+WHERE d.id = v.id
+"""
 
 
 def _finish_leftovers() -> str | None:
@@ -651,62 +672,65 @@ def _finish_leftovers() -> str | None:
         .values_list("pk", flat=True)
         .first()
     )
-    if left is not None and _finish(left):
+    if left is not None and _finish([left]):
         return str(left)
     return None
 
 
-def _finish(document_id: object) -> bool:
-    """Replace the document's chunks with its pending ones, in one transaction, once every
-    pending chunk has its vector. False when it is not (or no longer) the document's turn."""
+def _finish(document_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Replace the documents' chunks with their pending ones, in one transaction, for
+    those whose every pending chunk has its vector (and that are still waiting for them).
+    Returns the documents made ready."""
+    if not document_ids:
+        return []
     started = time.monotonic()
     with transaction.atomic():
-        document = (
+        documents = list(
             Document.objects.select_for_update()
-            .filter(pk=document_id, status=DocumentStatus.EMBEDDING, claimed_by="")
-            .first()
+            .filter(pk__in=document_ids, status=DocumentStatus.EMBEDDING, claimed_by="")
+            .order_by("pk")
         )
-        if document is None:
-            return False
+        if not documents:
+            return []
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*), count(embedding), coalesce(sum(token_count), 0) "
-                "FROM knowledge_pendingchunk WHERE document_id = %s",
-                [document.pk],
-            )
-            total, embedded, tokens = cursor.fetchone()
-            if total == 0 or embedded < total or total != document.chunks_total:
-                return False
+            cursor.execute(_COUNT_PENDING, [[str(d.pk) for d in documents]])
+            counts = {row[0]: row[1:] for row in cursor.fetchall()}
+            ready = []
+            for document in documents:
+                total, embedded, tokens = counts.get(document.pk, (0, 0, 0))
+                if total and embedded == total == document.chunks_total:
+                    ready.append((document, total, tokens))
+            if not ready:
+                return []
+            ids = [str(document.pk) for document, _, _ in ready]
             # The old chunks (a re-index) leave the statistics, then the table.
-            term_statistics.discount_document(document.pk, document.knowledge_base_id)
-            Chunk.objects.filter(document_id=document.pk).delete()
             cursor.execute(
-                _MOVE,
+                "SELECT DISTINCT document_id FROM knowledge_chunk "
+                "WHERE document_id = ANY(%s::uuid[])",
+                [ids],
+            )
+            stale = {row[0] for row in cursor.fetchall()}
+            for document, _, _ in ready:
+                if document.pk in stale:
+                    term_statistics.discount_document(document.pk, document.knowledge_base_id)
+            if stale:
+                Chunk.objects.filter(document_id__in=stale).delete()
+            cursor.execute(_MOVE, {"documents": ids})
+            for document, _, _ in ready:
+                term_statistics.count_document(document.pk, document.knowledge_base_id)
+            cursor.execute(
+                "DELETE FROM knowledge_pendingchunk WHERE document_id = ANY(%s::uuid[])", [ids]
+            )
+            cursor.execute(
+                _MARK_READY,
                 {
-                    "workspace": document.workspace_id,
-                    "kb": document.knowledge_base_id,
-                    "document": document.pk,
+                    "store_ms": _ms(started) // len(ready),
+                    "documents": ids,
+                    "chunks": [total for _, total, _ in ready],
+                    "tokens": [tokens for _, _, tokens in ready],
                 },
             )
-            term_statistics.count_document(document.pk, document.knowledge_base_id)
-            cursor.execute(
-                "DELETE FROM knowledge_pendingchunk WHERE document_id = %s", [document.pk]
-            )
-        timings = {**document.timings, "store_ms": _ms(started)}
-        timings.setdefault("embed_ms", 0)
-        Document.objects.filter(pk=document.pk).update(
-            status=DocumentStatus.READY,
-            progress=100,
-            error="",
-            chunk_count=total,
-            chunks_done=total,
-            token_count=tokens,
-            timings=timings,
-            claimed_by="",
-            lease_expires_at=None,
-            finished_at=timezone.now(),
-        )
-    return True
+    return [document.pk for document, _, _ in ready]
 
 
 # --- failing --------------------------------------------------------------------------------
