@@ -186,6 +186,9 @@ KNOWLEDGE_INGEST_LEASE_SECONDS = env_int("MINISTUDIO_INGEST_LEASE_SECONDS", defa
 # start, in the background, so that the first hit test does not pay for the load
 # (apps.knowledge.warmup).
 KNOWLEDGE_WARM_MODELS = env_bool("MINISTUDIO_WARM_MODELS", default=True)
+# Full-text postings gathered from stores before they are merged, in one ordered pass, into
+# the impact-ordered index (apps.knowledge.term_statistics.merge_postings).
+KNOWLEDGE_POSTINGS_MERGE_AT = env_int("MINISTUDIO_POSTINGS_MERGE_AT", default=500_000)
 
 # --- Agent apps: a session's history is forgotten after this long without a call.
 AGENT_SESSION_IDLE_SECONDS = env_int("MINISTUDIO_SESSION_IDLE_SECONDS", default=3600)

@@ -2,11 +2,10 @@
 
 import pytest
 from django.db import connection
-
 from django.db.models import Sum
 
 from apps.knowledge import term_statistics
-from apps.knowledge.models import Chunk, Posting, TermStatistic
+from apps.knowledge.models import Chunk, FreshPosting, Posting, TermStatistic
 from tests.knowledge.conftest import create_kb, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,18 +32,26 @@ def stored(kb_id: str) -> dict[str, int]:
     return {row["term"]: row["n"] for row in sums}
 
 
-def postings_recomputed(kb_id: str) -> set[tuple[str, int]]:
+def postings_recomputed(kb_id: str) -> list[tuple[int, int]]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT u.lexeme, c.id FROM knowledge_chunk c, unnest(c.search_vector) u "
-            "WHERE c.knowledge_base_id = %s",
+            "SELECT knowledge_term_key(c.knowledge_base_id, u.lexeme), c.id "
+            "FROM knowledge_chunk c, unnest(c.search_vector) u "
+            "WHERE c.knowledge_base_id = %s ORDER BY 1, 2",
             [kb_id],
         )
-        return set(cursor.fetchall())
+        return cursor.fetchall()
 
 
-def postings_stored(kb_id: str) -> set[tuple[str, int]]:
-    return set(Posting.objects.filter(knowledge_base_id=kb_id).values_list("term", "chunk_id"))
+def postings_stored(kb_id: str) -> list[tuple[int, int]]:
+    """The knowledge base's postings in both tables (a chunk's term once, in one of them)."""
+    chunk_ids = Chunk.objects.filter(knowledge_base_id=kb_id).values("pk")
+    return sorted(
+        [
+            *Posting.objects.filter(chunk__in=chunk_ids).values_list("term_key", "chunk_id"),
+            *FreshPosting.objects.filter(chunk__in=chunk_ids).values_list("term_key", "chunk_id"),
+        ]
+    )
 
 
 def assert_exact(kb_id: str) -> None:

@@ -11,7 +11,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from apps.knowledge import fulltext, term_statistics
-from apps.knowledge.models import Document, DocumentStatus, KnowledgeBase
+from apps.knowledge.models import Document, DocumentStatus, FreshPosting, KnowledgeBase, Posting
 from apps.knowledge.search_filters import Filters
 from tests.knowledge.conftest import create_kb
 from tests.knowledge.test_full_text import assert_exact
@@ -163,3 +163,28 @@ def test_two_stores_into_one_knowledge_base_do_not_wait_for_each_other(acme_cons
     assert not failures, failures
     assert_exact(str(kb.pk))
     assert term_statistics.document_frequencies([kb.pk], ["appl"]) == {"appl": 6}
+
+
+def test_merging_fresh_postings_moves_them_all_and_changes_no_ranking(corpus):
+    kb, _ = corpus
+    before = {query: fulltext.rank([kb], query, 30, Filters()).chunks for query in QUERIES}
+    waiting = FreshPosting.objects.count()
+    assert waiting > 0 and not Posting.objects.exists()  # below the merge threshold
+    assert term_statistics.merge_postings() == waiting
+    assert not FreshPosting.objects.exists() and Posting.objects.count() == waiting
+    assert_exact(str(kb.pk))
+    for query, ranking in before.items():
+        assert fulltext.rank([kb], query, 30, Filters()).chunks == ranking
+
+
+def test_stores_merge_their_postings_once_enough_have_gathered(acme_console, upstream, settings):
+    settings.KNOWLEDGE_POSTINGS_MERGE_AT = 10
+    kb = KnowledgeBase.objects.get(pk=create_kb(acme_console)["id"])
+    with transaction.atomic():
+        add_document(kb, ["one two three four five six seven eight nine ten eleven"])
+    assert not FreshPosting.objects.exists()
+    assert Posting.objects.count() == 11
+    with transaction.atomic():
+        add_document(kb, ["twelve"])  # below the threshold: stays fresh
+    assert FreshPosting.objects.count() == 1
+    assert_exact(str(kb.pk))

@@ -4,14 +4,17 @@ with the answer rather than with the number of chunks that contain a query term.
 The ranking is by score, then chunk id. Two ways reach it:
 
 - **Postings, best first** (no filters). Each knowledge base's postings of a term are
-  ordered by impact (``Posting``). Read the first ``depth`` postings of every (knowledge
-  base, query term) list and score each chunk seen exactly, from its ``tsvector`` as the
-  scan does; the ``limit``-th best score is the bar. A chunk not seen in any list so far
-  scores at most the sum, over the lists not read to their end, of what their last
-  posting read could add: if that is below the bar, no unseen chunk can enter and the
-  ranking is final; otherwise read four times deeper. This is the threshold algorithm
-  (Fagin et al.) on impact-ordered lists; a common term is read only as deep as the
-  answer needs, not through every chunk that contains it.
+  ordered by impact (``Posting``, and ``FreshPosting`` until they are merged). Read the
+  first ``depth`` postings of every (knowledge base, query term) list: each chunk seen gets
+  a range for its score, from what the postings read add (low end) to that plus what the
+  lists it was not seen in could still add (high end); the ``limit``-th best low end is
+  the bar. A chunk not seen in any list scores at most the sum, over the lists not read
+  to their end, of what their last posting read could add: once that is below the bar,
+  no unseen chunk can enter; the chunks whose high end reaches the bar are then scored
+  exactly, from their ``tsvector`` as the scan does, and the best ``limit`` are the
+  ranking. Otherwise read four times deeper. This is Fagin's "no random access"
+  algorithm on impact-ordered lists: a common term is read only as deep as the answer
+  needs, and only a few chunks are scored, not every chunk that contains a query term.
 - **Scan** (tags, metadata or document filters): every matching chunk that passes the
   filters is scored, found through the GIN index. A filter can make the best chunks rare
   in the postings, so reading them would go deep; the filter narrows the scan instead.
@@ -19,10 +22,13 @@ The ranking is by score, then chunk id. Two ways reach it:
 Impacts are computed when a document is stored, with the knowledge base's average length
 then (``CorpusStatistic.impact_length``). With today's average ``a`` a posting stored
 with length ``r`` has a true impact of at most ``impact * max(1, a / r)`` (each term of
-the denominator shrinks by at most ``r / a``), so the bound multiplies by that drift with
-the smallest ``r`` stored, and stays an upper bound however the average moves.
+the denominator shrinks by at most ``r / a``) and at least ``impact * min(1, r / a)``, so
+the ranges widen by that drift, taken with the smallest ``r`` stored, and stay true
+however the average moves.
 """
 
+import heapq
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import connection
@@ -80,41 +86,57 @@ def rank(knowledge_bases: list[KnowledgeBase], query: str, limit: int, filters: 
 def _best_first(
     scorer: "_Scorer", ids: list[object], limit: int, drift: float
 ) -> tuple[list[tuple[int, float]], int]:
+    """The exact top ``limit`` from the postings read best first; also how many chunks
+    were scored exactly. Reading gives each chunk seen a range for its score (what the
+    postings read add, within the drift, plus at most each unread list's bound); once no
+    unseen chunk can reach the ``limit``-th best lower end, only the chunks whose range
+    reaches it are scored exactly."""
     lists = [(str(kb), term) for kb in ids for term in scorer.idf]
-    scores: dict[int, float] = {}
     depth = max(limit, 16)
     while True:
         read = _postings(lists, depth)
+        low: dict[int, float] = defaultdict(float)
+        high: dict[int, float] = defaultdict(float)
+        covered: dict[int, float] = defaultdict(float)  # the bounds of lists it was seen in
         unseen_bound = 0.0
-        seen: set[int] = set()
         for index, (_, term) in enumerate(lists):
             postings = read.get(index, [])
-            seen.update(chunk_id for chunk_id, _ in postings)
-            if len(postings) == depth:  # not read to its end
-                unseen_bound += bm25.most_per_term(scorer.idf[term]) * postings[-1][1] * drift
-        new = [chunk_id for chunk_id in seen if chunk_id not in scores]
-        if new:
-            found = dict(scorer.score(chunk_ids=new))
-            # A chunk deleted since its posting was read scores nothing.
-            scores.update({chunk_id: found.get(chunk_id, -1.0) for chunk_id in new})
-        best = sorted(
-            ((cid, score) for cid, score in scores.items() if score >= 0),
-            key=lambda item: (-item[1], item[0]),
-        )[:limit]
-        if not unseen_bound or (
-            len(best) == limit and unseen_bound * (1 + _ROUNDING) < best[-1][1]
-        ):
-            return best, len(scores)
-        depth *= 4
+            weight = bm25.most_per_term(scorer.idf[term])
+            # Not read to its end: what its unread postings could still add.
+            bound = weight * postings[-1][1] * drift if len(postings) == depth else 0.0
+            unseen_bound += bound
+            for chunk_id, impact in postings:
+                low[chunk_id] += weight * impact / drift
+                high[chunk_id] += weight * impact * drift
+                covered[chunk_id] += bound
+        bar = heapq.nlargest(limit, low.values())[-1] if len(low) >= limit else 0.0
+        bar *= 1 - _ROUNDING
+        if unseen_bound and unseen_bound * (1 + _ROUNDING) >= bar:
+            depth *= 4
+            continue
+        contenders = [
+            chunk_id
+            for chunk_id, value in high.items()
+            if value + unseen_bound - covered[chunk_id] >= bar
+        ]
+        return scorer.score(chunk_ids=contenders, limit=limit), len(contenders)
 
 
+# Each list is a term's postings in both tables, best first (a merge moves rows from one
+# to the other in one transaction, so a statement sees each posting once).
 _POSTINGS = """
 SELECT q.i, p.chunk_id, p.impact
 FROM unnest(%s::uuid[], %s::text[]) WITH ORDINALITY AS q(knowledge_base_id, term, i)
+CROSS JOIN LATERAL (SELECT knowledge_term_key(q.knowledge_base_id, q.term) AS term_key) AS k
 CROSS JOIN LATERAL (
-    SELECT chunk_id, impact FROM knowledge_posting p
-    WHERE p.knowledge_base_id = q.knowledge_base_id AND p.term = q.term
-    ORDER BY p.impact DESC, p.chunk_id DESC
+    SELECT chunk_id, impact FROM (
+        (SELECT chunk_id, impact FROM knowledge_posting WHERE term_key = k.term_key
+         ORDER BY impact DESC, chunk_id DESC LIMIT %s)
+        UNION ALL
+        (SELECT chunk_id, impact FROM knowledge_freshposting WHERE term_key = k.term_key
+         ORDER BY impact DESC, chunk_id DESC LIMIT %s)
+    ) AS both_tables
+    ORDER BY impact DESC, chunk_id DESC
     LIMIT %s
 ) AS p
 ORDER BY q.i, p.impact DESC, p.chunk_id DESC
@@ -125,7 +147,8 @@ def _postings(lists: list[tuple[str, str]], depth: int) -> dict[int, list[tuple[
     """The first ``depth`` postings of each (knowledge base, term) list, by list index."""
     read: dict[int, list[tuple[int, float]]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_POSTINGS, [[kb for kb, _ in lists], [term for _, term in lists], depth])
+        kbs, terms = [kb for kb, _ in lists], [term for _, term in lists]
+        cursor.execute(_POSTINGS, [kbs, terms, depth, depth, depth])
         for i, chunk_id, impact in cursor:
             read.setdefault(i - 1, []).append((chunk_id, impact))
     return read

@@ -183,26 +183,45 @@ class CorpusStatistic(models.Model):
         return f"{self.chunks:+d} chunks, {self.words:+d} words"
 
 
-class Posting(models.Model):
-    """One term of one chunk, for full text that reads the best chunks first: each
-    knowledge base's postings of a term are ordered by their BM25 impact (the term's
-    length-normalised frequency in the chunk), so retrieval reads a common term's best
-    chunks without visiting every chunk that contains it (apps.knowledge.fulltext).
+class PostingFields(models.Model):
+    """One term of one chunk, with the term's BM25 impact in it:
+    ``tf / (tf + k1 * (1 - b + b * length / impact_length))`` (see ``CorpusStatistic``)."""
 
-    The primary key is that order. Postings go with their chunk: the database cascades
-    the delete (migration 0002), so Django can delete chunks in one statement."""
-
-    pk = models.CompositePrimaryKey("knowledge_base_id", "term", "impact", "chunk")
-    knowledge_base_id = models.UUIDField()
-    term = models.TextField()
-    #: tf / (tf + k1 * (1 - b + b * length / impact_length)), see CorpusStatistic.
+    #: The knowledge base and the term, hashed into 64 bits by the database function
+    #: ``knowledge_term_key(knowledge_base_id, term)`` (migration 0002): a short key keeps
+    #: the index small. Two terms sharing a key would only add candidates, which are scored
+    #: exactly; the bound still covers both.
+    term_key = models.BigIntegerField()
     impact = models.FloatField()
     chunk = models.ForeignKey(
         Chunk, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
 
+    class Meta:
+        abstract = True
+
+
+class Posting(PostingFields):
+    """The postings full text reads best first (apps.knowledge.fulltext): the primary key
+    orders a term's postings by impact. Postings go with their chunk: the database cascades
+    the delete (migration 0002), so Django can delete chunks in one statement."""
+
+    pk = models.CompositePrimaryKey("term_key", "impact", "chunk")
+
     def __str__(self) -> str:
-        return f"{self.term}@{self.chunk_id}: {self.impact:.3f}"
+        return f"{self.term_key}@{self.chunk_id}: {self.impact:.3f}"
+
+
+class FreshPosting(PostingFields):
+    """Postings of the latest stores, read beside ``Posting`` until a merge moves them
+    there in key order (apps.knowledge.term_statistics.merge_postings): one ordered pass
+    over the big index for many documents, instead of each document's terms scattered
+    over all of it."""
+
+    pk = models.CompositePrimaryKey("term_key", "impact", "chunk")
+
+    def __str__(self) -> str:
+        return f"{self.term_key}@{self.chunk_id}: {self.impact:.3f} (fresh)"
 
 
 class PendingChunk(models.Model):

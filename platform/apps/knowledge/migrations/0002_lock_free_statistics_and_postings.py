@@ -13,8 +13,8 @@ FROM knowledge_knowledgebase WHERE indexed_chunks > 0
 
 # k1 = 0.9, b = 0.4: apps.knowledge.fulltext's BM25_K1 / BM25_B, as they were written.
 _BUILD_POSTINGS = """
-INSERT INTO knowledge_posting (knowledge_base_id, term, impact, chunk_id)
-SELECT c.knowledge_base_id, u.lexeme,
+INSERT INTO knowledge_posting (term_key, impact, chunk_id)
+SELECT knowledge_term_key(c.knowledge_base_id, u.lexeme),
        t.tf / (t.tf + 0.9 * (1 - 0.4 + 0.4 * c.search_length / s.impact_length)), c.id
 FROM knowledge_chunk c
 JOIN knowledge_corpusstatistic s ON s.knowledge_base_id = c.knowledge_base_id
@@ -22,8 +22,17 @@ CROSS JOIN LATERAL unnest(c.search_vector) AS u
 CROSS JOIN LATERAL (SELECT coalesce(array_length(u.positions, 1), 1)::float8 AS tf) AS t
 """
 
+# md5, not hashtext: its value is fixed forever, so keys survive a Postgres upgrade.
+_TERM_KEY = """
+CREATE FUNCTION knowledge_term_key(knowledge_base_id uuid, term text) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT ('x' || left(md5($1::text || ' ' || $2), 16))::bit(64)::bigint $$
+"""
+
 _CASCADE = """
 ALTER TABLE knowledge_posting ADD CONSTRAINT knowledge_posting_chunk_cascade
+FOREIGN KEY (chunk_id) REFERENCES knowledge_chunk (id) ON DELETE CASCADE;
+ALTER TABLE knowledge_freshposting ADD CONSTRAINT knowledge_freshposting_chunk_cascade
 FOREIGN KEY (chunk_id) REFERENCES knowledge_chunk (id) ON DELETE CASCADE
 """
 
@@ -64,14 +73,14 @@ class Migration(migrations.Migration):
             model_name="termstatistic",
             index=models.Index(fields=["knowledge_base", "term"], name="knowledge_term_sum"),
         ),
+        migrations.RunSQL(_TERM_KEY, "DROP FUNCTION knowledge_term_key(uuid, text)"),
         migrations.CreateModel(
             name="Posting",
             fields=[
                 (
                     "pk",
                     models.CompositePrimaryKey(
-                        "knowledge_base_id",
-                        "term",
+                        "term_key",
                         "impact",
                         "chunk",
                         blank=True,
@@ -80,8 +89,7 @@ class Migration(migrations.Migration):
                         serialize=False,
                     ),
                 ),
-                ("knowledge_base_id", models.UUIDField()),
-                ("term", models.TextField()),
+                ("term_key", models.BigIntegerField()),
                 ("impact", models.FloatField()),
                 (
                     "chunk",
@@ -93,7 +101,37 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
+            options={"abstract": False},
+        ),
+        migrations.CreateModel(
+            name="FreshPosting",
+            fields=[
+                (
+                    "pk",
+                    models.CompositePrimaryKey(
+                        "term_key",
+                        "impact",
+                        "chunk",
+                        blank=True,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("term_key", models.BigIntegerField()),
+                ("impact", models.FloatField()),
+                (
+                    "chunk",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="knowledge.chunk",
+                    ),
+                ),
+            ],
+            options={"abstract": False},
         ),
         migrations.RunSQL(_CASCADE, migrations.RunSQL.noop),
-        migrations.RunSQL(_BUILD_POSTINGS, migrations.RunSQL.noop),
+        migrations.RunSQL(_BUILD_POSTINGS + " ORDER BY 1, 2, 3", migrations.RunSQL.noop),
     ]
