@@ -62,6 +62,29 @@ def test_session_continuation(base, app, acme_key, upstream):
     ]
 
 
+def test_another_apps_session_id_starts_a_new_session_and_leaves_it_alone(
+    base, app, acme_console, acme_key, upstream
+):
+    other = make_app(acme_console, name="Other")
+    publish(acme_console, other["id"])
+    theirs = Application.call(app_id=other["id"], api_key=acme_key, prompt="secret plans")
+    for call in (
+        {"prompt": "hi"},
+        {"messages": [{"role": "user", "content": "hi"}]},
+    ):
+        mine = Application.call(
+            app_id=app["id"], api_key=acme_key, session_id=theirs.output.session_id, **call
+        )
+        assert mine.status_code == 200, mine
+        assert mine.output.session_id != theirs.output.session_id
+    again = Application.call(
+        app_id=other["id"], api_key=acme_key, prompt="and?", session_id=theirs.output.session_id
+    )
+    sent = upstream.requests_for("chat")[-1].body["messages"]
+    assert again.output.session_id == theirs.output.session_id
+    assert [m["content"] for m in sent[1:]] == ["secret plans", "echo: secret plans", "and?"]
+
+
 def test_streaming_incremental_with_thoughts(base, app, acme_key, upstream):
     upstream.script(
         "chat",

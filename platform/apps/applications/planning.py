@@ -83,7 +83,9 @@ def plan_run(
     the knowledge bases ``config`` names, when the caller has read them already."""
     workspace = app.workspace
     system_prompt = prompts.fill_variables(config, call.variables)
-    session_id = call.session_id or ""
+    session = selectors.live_session(app, call.session_id) if call.session_id else None
+    # Unknown, another app's, or expired: a new conversation, under a new id.
+    session_id = call.session_id if session is not None else ""
     history: list[ChatMessage] = []
     if call.messages:
         prompt, history, extra_system = _split_messages(call.messages)
@@ -93,11 +95,7 @@ def plan_run(
         prompt = (call.prompt or "").strip()
         if not prompt:
             raise InvalidParameter("input.prompt: give a prompt, or input.messages.")
-        session = selectors.live_session(app, session_id) if session_id else None
-        if session is None:
-            # Unknown, another app's, or expired: a new conversation, under a new id.
-            session_id = ""
-        elif config.memory_rounds:
+        if session is not None and config.memory_rounds:
             kept = session.messages[-config.memory_rounds * 2 :]
             history = [ChatMessage(role=m["role"], content=m["content"]) for m in kept]
     return RunPlan(

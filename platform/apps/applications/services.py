@@ -248,7 +248,8 @@ def remember_exchange(
     keep = config.memory_rounds * 2
     with transaction.atomic():
         session = Session.objects.select_for_update().filter(pk=session_id, app=app).first()
-        if session is None:
+        created = session is None
+        if created:
             session = Session(id=session_id, workspace=app.workspace, app=app, messages=[])
         messages = [
             *session.messages,
@@ -257,7 +258,7 @@ def remember_exchange(
         ]
         session.messages = messages[-keep:] if keep else []
         session.last_active_at = now
-        session.save()
+        session.save(force_insert=created)
 
 
 def forget_idle_sessions(idle_since: datetime) -> int:
