@@ -10,7 +10,7 @@ import pytest
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from apps.knowledge import fulltext, term_statistics
+from apps.knowledge import fulltext, tasks, term_statistics
 from apps.knowledge.models import Document, DocumentStatus, FreshPosting, KnowledgeBase, Posting
 from apps.knowledge.search_filters import Filters
 from tests.knowledge.conftest import create_kb
@@ -187,4 +187,13 @@ def test_stores_merge_their_postings_once_enough_have_gathered(acme_console, ups
     with transaction.atomic():
         add_document(kb, ["twelve"])  # below the threshold: stays fresh
     assert FreshPosting.objects.count() == 1
+    assert_exact(str(kb.pk))
+
+
+def test_the_periodic_sweep_merges_what_stores_left_fresh(acme_console, upstream):
+    kb = KnowledgeBase.objects.get(pk=create_kb(acme_console)["id"])
+    add_document(kb, ["a few fresh words"])
+    assert FreshPosting.objects.exists()
+    tasks.sweep()
+    assert not FreshPosting.objects.exists()
     assert_exact(str(kb.pk))

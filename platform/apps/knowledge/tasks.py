@@ -7,7 +7,7 @@ import time
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from apps.knowledge import ingestion
+from apps.knowledge import ingestion, term_statistics
 
 MAX_RETRIES = 6
 #: A token does units of work, each chosen fairly when it starts, for this long at most;
@@ -61,5 +61,7 @@ def ingest_next(self) -> str | None:
 
 @shared_task(name="knowledge.sweep")
 def sweep() -> int:
-    """Re-send tokens for work left waiting (scheduled by beat every minute)."""
+    """Re-send tokens for work left waiting, and merge the full-text postings stores left
+    fresh (scheduled by beat every minute)."""
+    term_statistics.merge_postings()
     return ingestion.sweep()
