@@ -93,6 +93,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
 from bench.gateway import percentile  # noqa: E402
 from bench.platform_process import UNSET, Platform, kill_leftovers  # noqa: E402
+from bench.zipf_text import STOP_WORDS, WORDS_PER_CHUNK, Corpus, make_corpus  # noqa: E402
 from tests.upstream import RecordedRequest, UpstreamServer  # noqa: E402
 
 ADMIN_EMAIL = "bench@example.com"
@@ -102,16 +103,6 @@ CHAT_MODEL = "bench-chat"
 EMBEDDING_MODEL = "bench-embedding"
 UPSTREAM_CHAT = "stub-chat"
 CHUNKS_PER_DOCUMENT = 500
-WORDS_PER_CHUNK = 200
-VOCABULARY = 20_000
-#: English function words, the most frequent ranks (Postgres' english configuration drops
-#: them from the full-text index; the stub's embedding counts them like any word).
-STOP_WORDS = (  # noqa: SIM905  (one line of words reads better than a column)
-    "the of and to a in is that for it as was with be by on not he this are or his from at "
-    "which but have an they you were her she there been all we their has would when if "
-    "will can more no out"
-).split()
-SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
 TARGET_FIRST_EVENT_MS = 25.0
 SEED = 20240611
 
@@ -121,30 +112,6 @@ def progress(message: str) -> None:
 
 
 # --- the corpus -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Corpus:
-    words: list[str]  # the vocabulary, most frequent first
-    tokens: np.ndarray  # (chunks, WORDS_PER_CHUNK) indexes into words
-
-    def text(self, row: int) -> str:
-        words = self.words
-        return " ".join(words[i] for i in self.tokens[row])
-
-
-def make_corpus(chunks: int, rng: np.random.Generator) -> Corpus:
-    generated: dict[str, None] = {}
-    while len(generated) < VOCABULARY:
-        word = "".join(rng.choice(SYLLABLES, int(rng.integers(2, 5))))
-        if word not in STOP_WORDS:
-            generated[word] = None
-    words = [*STOP_WORDS, *generated]
-    ranks = np.arange(len(words), dtype=np.float64)
-    weights = 1.0 / (ranks + 2.7)  # Zipf-Mandelbrot, as word frequencies go
-    weights /= weights.sum()
-    tokens = rng.choice(len(words), size=(chunks, WORDS_PER_CHUNK), p=weights).astype(np.int32)
-    return Corpus(words=words, tokens=tokens)
 
 
 def chunk_vectors(corpus: Corpus, dimension: int) -> np.ndarray:
