@@ -29,9 +29,8 @@ from tests.worker_process import free_port, start_web, start_worker, stop, wait_
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-# A worker's log line for an ingestion token: the task returns the documents it made ready
-# (space-separated).
-INGESTED = re.compile(r"Task knowledge\.ingest_next\[[^\]]+\] succeeded in [\d.]+s: '([^']+)'")
+# A worker's log line for each document ingestion makes ready.
+INGESTED = re.compile(r"Document ([0-9a-f-]{36}) ready")
 
 
 @dataclass
@@ -169,7 +168,7 @@ def test_fifty_documents_are_ingested_by_both_workers_each_once(deployment, acme
         INGESTED.findall(log.read_text()) for log in deployment.worker_logs
     ]  # document ids, per worker
     assert all(ingested_by), "both workers should have ingested documents"
-    every = [document_id for ids in ingested_by for ready in ids for document_id in ready.split()]
+    every = [document_id for ids in ingested_by for document_id in ids]
     assert sorted(every) == sorted(str(pk) for pk in documents.values_list("pk", flat=True))
 
 

@@ -730,6 +730,8 @@ def _finish(document_ids: list[uuid.UUID]) -> list[uuid.UUID]:
                     "tokens": [tokens for _, _, tokens in ready],
                 },
             )
+    for document, total, _ in ready:
+        logger.info("Document %s ready (%d chunks)", document.pk, total)
     return [document.pk for document, _, _ in ready]
 
 
