@@ -5,16 +5,18 @@ The ranking is by score, then chunk id. Two ways reach it:
 
 - **Postings, best first** (no filters). Each knowledge base's postings of a term are
   ordered by impact (``Posting``, and ``FreshPosting`` until they are merged). Read the
-  first ``depth`` postings of every (knowledge base, query term) list: each chunk seen gets
-  a range for its score, from what the postings read add (low end) to that plus what the
-  lists it was not seen in could still add (high end); the ``limit``-th best low end is
-  the bar. A chunk not seen in any list scores at most the sum, over the lists not read
-  to their end, of what their last posting read could add: once that is below the bar,
-  no unseen chunk can enter; the chunks whose high end reaches the bar are then scored
-  exactly, from their ``tsvector`` as the scan does, and the best ``limit`` are the
-  ranking. Otherwise read four times deeper. This is Fagin's "no random access"
-  algorithm on impact-ordered lists: a common term is read only as deep as the answer
-  needs, and only a few chunks are scored, not every chunk that contains a query term.
+  first ``depth`` postings of every (knowledge base, query term) list: each chunk seen
+  gets a range for its score, from what the postings read add (low end) to that plus what
+  the lists it was not seen in could still add (high end); the ``limit``-th best low end
+  is the bar. A chunk not seen in any list scores at most the sum, over the lists not read
+  to their end, of what their last posting read could add: once that is below the bar, no
+  unseen chunk can enter; the chunks whose high end reaches the bar are then scored
+  exactly, from their ``tsvector`` as the scan does, highest first, a hundred at a time,
+  each batch raising the bar and dropping those that can no longer reach it; the best
+  ``limit`` are the ranking. Otherwise read four times deeper. This is Fagin's "no random
+  access" algorithm on impact-ordered lists: a common term is read only as deep as the
+  answer needs, and only a few chunks are scored, not every chunk that contains a query
+  term.
 - **Scan** (tags, metadata or document filters): every matching chunk that passes the
   filters is scored, found through the GIN index. A filter can make the best chunks rare
   in the postings, so reading them would go deep; the filter narrows the scan instead.
@@ -114,12 +116,41 @@ def _best_first(
         if unseen_bound and unseen_bound * (1 + _ROUNDING) >= bar:
             depth *= 4
             continue
-        contenders = [
-            chunk_id
+        ceiling = {
+            chunk_id: value + unseen_bound - covered[chunk_id]
             for chunk_id, value in high.items()
             if value + unseen_bound - covered[chunk_id] >= bar
-        ]
-        return scorer.score(chunk_ids=contenders, limit=limit), len(contenders)
+        }
+        return _score_contenders(scorer, ceiling, low, limit)
+
+
+#: Contenders scored exactly per statement, highest ceiling first.
+_SCORE_BATCH = 100
+
+
+def _score_contenders(
+    scorer: "_Scorer", ceiling: dict[int, float], low: dict[int, float], limit: int
+) -> tuple[list[tuple[int, float]], int]:
+    """The exact top ``limit`` of the contenders (chunk id → the most it can score), and
+    how many were scored. Highest ceilings first, a batch at a time: each batch's exact
+    scores raise the bar (the ``limit``-th best of the exact scores and the low ends not
+    scored yet), and contenders whose ceiling falls below it are dropped unscored."""
+    waiting = sorted(ceiling, key=lambda chunk_id: -ceiling[chunk_id])
+    exact: dict[int, float] = {}
+    while waiting:
+        batch, waiting = waiting[:_SCORE_BATCH], waiting[_SCORE_BATCH:]
+        found = dict(scorer.score(chunk_ids=batch, limit=len(batch)))
+        # A chunk deleted since its posting was read scores nothing.
+        exact.update({chunk_id: found.get(chunk_id, -1.0) for chunk_id in batch})
+        known = [*exact.values(), *(low[chunk_id] for chunk_id in waiting)]
+        if len(known) >= limit:
+            bar = heapq.nlargest(limit, known)[-1] * (1 - _ROUNDING)
+            waiting = [chunk_id for chunk_id in waiting if ceiling[chunk_id] >= bar]
+    ranked = sorted(
+        ((chunk_id, score) for chunk_id, score in exact.items() if score >= 0),
+        key=lambda item: (-item[1], item[0]),
+    )
+    return ranked[:limit], len(exact)
 
 
 # Each list is a term's postings in both tables, best first (a merge moves rows from one
