@@ -21,12 +21,15 @@ fresh postings are merged into ``Posting`` in key order once enough have gathere
 (``settings.KNOWLEDGE_POSTINGS_MERGE_AT``) and by the periodic sweep, in one pass.
 """
 
+import contextlib
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
 from apps.knowledge import bm25
+from kernel.redis_connection import redis_client
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,9 @@ ORDER BY 1, 2, 3
 """
 
 
-def _change(document_id: object, knowledge_base_id: object, sign: int) -> None:
+def _change(document_id: object, knowledge_base_id: object, sign: int) -> int:
+    """Append the document's change; returns the postings it added."""
+    added = 0
     with connection.cursor() as cursor:
         cursor.execute(_ADD_TERMS, {"kb": knowledge_base_id, "sign": sign, "document": document_id})
         terms = [term for (term,) in cursor.fetchall()]
@@ -110,6 +115,7 @@ def _change(document_id: object, knowledge_base_id: object, sign: int) -> None:
                 _ADD_POSTINGS,
                 {"k1": bm25.K1, "b": bm25.B, "length": impact_length, "document": document_id},
             )
+            added = cursor.rowcount
         if chunks:
             cursor.execute(
                 "INSERT INTO knowledge_corpusstatistic "
@@ -117,14 +123,15 @@ def _change(document_id: object, knowledge_base_id: object, sign: int) -> None:
                 [knowledge_base_id, sign * chunks, sign * words, impact_length],
             )
     compact(knowledge_base_id, terms)
+    return added
 
 
 def count_document(document_id: object, knowledge_base_id: object) -> None:
     """Add the document's stored chunks to the statistics and postings (after inserting
     them, in the same transaction). Once it commits, the fresh postings are merged if
     enough have gathered."""
-    _change(document_id, knowledge_base_id, +1)
-    transaction.on_commit(merge_postings_if_due)
+    added = _change(document_id, knowledge_base_id, +1)
+    transaction.on_commit(lambda: _gathered(added))
 
 
 def discount_document(document_id: object, knowledge_base_id: object) -> None:
@@ -193,18 +200,26 @@ def merge_postings() -> int:
                 return 0
             cursor.execute("SET LOCAL lock_timeout = '200ms'")
             cursor.execute(_MERGE)
-            return cursor.rowcount
+            moved = cursor.rowcount
     except OperationalError:
         return 0
+    with contextlib.suppress(redis.RedisError):  # a hint only
+        redis_client().set(_GATHERED_KEY, 0)
+    return moved
 
 
-def merge_postings_if_due() -> None:
-    """Merge when at least ``KNOWLEDGE_POSTINGS_MERGE_AT`` fresh postings wait."""
-    due = settings.KNOWLEDGE_POSTINGS_MERGE_AT
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM (SELECT FROM knowledge_freshposting LIMIT %s) AS waiting",
-            [due],
-        )
-        if cursor.fetchone()[0] >= due:
-            merge_postings()
+#: Fresh postings gathered since the last merge, across processes: a hint for when to
+#: merge (the sweep merges whatever it says).
+_GATHERED_KEY = "ministudio:knowledge:fresh-postings"
+
+
+def _gathered(added: int) -> None:
+    """Count ``added`` fresh postings and merge when ``KNOWLEDGE_POSTINGS_MERGE_AT`` have
+    gathered. A counter in Redis, not a count of the table: counting half a million rows
+    after every store would cost more than the store."""
+    try:
+        due = redis_client().incrby(_GATHERED_KEY, added) >= settings.KNOWLEDGE_POSTINGS_MERGE_AT
+    except redis.RedisError:
+        return  # the sweep merges them
+    if due:
+        merge_postings()
