@@ -21,5 +21,8 @@ export default defineConfig({
     environment: "happy-dom",
     setupFiles: ["./src/test/setup.ts"],
     css: false,
+    // Page tests render antd forms and wait on conditions (findBy*, waitFor); a busy
+    // machine stretches a 1-second test past vitest's default 5 s without it being stuck.
+    testTimeout: 30_000,
   },
 });

@@ -1,4 +1,4 @@
-import { cleanup } from "@testing-library/react";
+import { cleanup, configure } from "@testing-library/react";
 import { afterEach } from "vitest";
 import "../i18n";
 
@@ -16,5 +16,9 @@ if (!window.matchMedia) {
       dispatchEvent: () => false,
     }) as MediaQueryList;
 }
+
+// findBy* and waitFor wait on a condition; on a busy machine it can take longer than the
+// default second to come true.
+configure({ asyncUtilTimeout: 10_000 });
 
 afterEach(() => cleanup());
