@@ -71,11 +71,15 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(10)
 
 
-def wait_for(condition: Callable, timeout: float, what: str):
-    """``condition()``'s first truthy value, polled every 0.1 s."""
+def wait_for(condition: Callable, timeout: float, what: str, log: Path | None = None):
+    """``condition()``'s first truthy value, polled every 0.1 s. On a timeout, the error
+    ends with the last lines of ``log`` (a process's output), to say why."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if value := condition():
             return value
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    message = f"timed out waiting for {what}"
+    if log is not None:
+        message += "; its log ends:\n" + "\n".join(log.read_text().splitlines()[-30:])
+    raise AssertionError(message)

@@ -21,6 +21,12 @@ solo pool's process). Not at Django's ``ready()``: that also runs for ``migrate`
 and the tests. Other Celery pools (threads, gevent) send no ``worker_process_init``: there
 each model loads on first use.
 
+In a worker, the worker's main process lists what to load (``worker_init``, before the
+pool forks) and each pool process only loads it. A pool process must not read the
+database while it starts: Celery's Django fixup closes the connections and the connection
+pool the child inherited, in the same signal, and a query racing it failed with "the pool
+is closed" (or would use a socket the parent shares).
+
 ``MINISTUDIO_WARM_MODELS=0`` (``settings.KNOWLEDGE_WARM_MODELS``) turns it off. Nothing here
 raises: a database that cannot be read yet, or a model that fails to load, is logged and
 the process goes on (the model then loads on first use, as without the warm-up).
@@ -35,7 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from django.conf import settings
 from django.db import DatabaseError, connections
 
@@ -110,24 +116,31 @@ def _count_tokens_for(models: list[str]) -> None:
         count_tokens("warm up", model)
 
 
-def warm_models() -> list[str]:
-    """Load each of ``targets_to_warm()``, one after the other, in this thread.
+def listed_targets() -> list[WarmTarget] | None:
+    """``targets_to_warm()``, or ``None`` (logged) when they cannot be listed: a database
+    that cannot be read yet, or any other failure. Never raises; this thread's database
+    connection goes back to the pool before it returns, not when the thread ends."""
+    try:
+        return targets_to_warm()
+    except DatabaseError as exc:
+        logger.warning("Model warm-up skipped: the database cannot be read (%s)", exc)
+    except Exception:
+        logger.exception("Model warm-up skipped: could not list the models to load")
+    finally:
+        connections.close_all()
+    return None
+
+
+def warm_models(targets: list[WarmTarget] | None = None) -> list[str]:
+    """Load each of ``targets`` (by default ``listed_targets()``), one after the other, in
+    this thread.
 
     Returns what was loaded (the labels: ``provider/model``, then the text tools). Logs
     what it loaded and how long each took; a failure is logged and the rest still load; a
     database that cannot be read is logged and nothing is loaded. Never raises.
     """
-    try:
-        targets = targets_to_warm()
-    except DatabaseError as exc:
-        logger.warning("Model warm-up skipped: the database cannot be read (%s)", exc)
-        return []
-    except Exception:
-        logger.exception("Model warm-up skipped: could not list the models to load")
-        return []
-    finally:
-        # This thread's connection goes back to the pool now, not when the thread ends.
-        connections.close_all()
+    if targets is None:
+        targets = listed_targets() or []
     loaded = []
     for target in targets:
         started = time.perf_counter()
@@ -141,17 +154,36 @@ def warm_models() -> list[str]:
     return loaded
 
 
-def warm_in_background() -> threading.Thread | None:
-    """Start ``warm_models()`` on a daemon thread and return at once (the thread, for
-    whoever wants to wait for it); ``None`` when ``MINISTUDIO_WARM_MODELS`` is off.
+def warm_in_background(targets: list[WarmTarget] | None = None) -> threading.Thread | None:
+    """Start ``warm_models(targets)`` on a daemon thread and return at once (the thread,
+    for whoever wants to wait for it); ``None`` when ``MINISTUDIO_WARM_MODELS`` is off.
 
     A daemon thread: a process that stops mid-load is not held up by it."""
     if not settings.KNOWLEDGE_WARM_MODELS:
         logger.info("Model warm-up is off (MINISTUDIO_WARM_MODELS)")
         return None
-    thread = threading.Thread(target=warm_models, name=THREAD_NAME, daemon=True)
+    thread = threading.Thread(target=warm_models, args=(targets,), name=THREAD_NAME, daemon=True)
     thread.start()
     return thread
+
+
+# What the worker's main process listed at ``worker_init``; its pool processes inherit it.
+_worker_targets: list[WarmTarget] = []
+
+
+@worker_init.connect
+def _list_in_worker(**kwargs: object) -> None:
+    """The worker's main process lists the models before its pool forks (see the module's
+    docstring for why a pool process does not)."""
+    global _worker_targets
+    if not settings.KNOWLEDGE_WARM_MODELS:
+        return
+    _worker_targets = listed_targets() or []
+    # Nor does a pool process inherit an open connection: the main process runs no task
+    # and opens its next connection (and pool) when it needs one.
+    for connection in connections.all(initialized_only=True):
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
 
 
 @worker_process_init.connect
@@ -159,4 +191,4 @@ def _warm_in_worker_process(**kwargs: object) -> None:
     """Each process that runs tasks loads its own models: a prefork child after the fork
     (a thread started before it would not be in the child, and a lock it held at the fork
     would stay held there), or the solo pool's one process."""
-    warm_in_background()
+    warm_in_background(_worker_targets)
