@@ -13,19 +13,25 @@ Used by the hit test (命中测试), an app's retrieval before its first model c
   the best possible one (first in both lists), in 0..1.
 - optional rerank through the knowledge base's rerank model; score = its relevance.
 
-The query's embedding starts first, on a thread of its own, and full text runs while the
-model works; the vector search follows. Then the score threshold (on the last stage's
-score) and top-k. Tag and metadata filters apply inside each stage (a chunk qualifies by
-its document's tags / metadata, ``search_filters``), so they never empty a page of
-results after the fact. Every result carries the scores each stage gave it.
+The stages run at once: the query's embedding starts first, on a thread of its own; in
+hybrid mode the vector search (waiting for the embedding, then the HNSW query) runs on a
+second thread with its own database connection while full text runs on the caller's
+(``_start_vector_ranking``); then the hits are loaded in one query. Then the score
+threshold (on the last stage's score) and top-k. Tag and metadata filters apply inside
+each stage (a chunk qualifies by its document's tags / metadata, ``search_filters``), so
+they never empty a page of results after the fact. Every result carries the scores each
+stage gave it.
 """
 
+import contextvars
+import threading
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from apps.accounts.models import Workspace
 from apps.gateway import routing
@@ -106,6 +112,43 @@ def _vector_ranking(
                 found.extend((chunk_id, 1.0 - float(distance)) for chunk_id, distance in cursor)
     found.sort(key=lambda item: item[1], reverse=True)
     return found[: options.candidates]
+
+
+#: Vector searches running beside full text, at most this many at once per process; past
+#: that a search runs on its caller's thread (it would only wait for a free one).
+_VECTOR_THREADS = 8
+_vector_threads = ThreadPoolExecutor(_VECTOR_THREADS, thread_name_prefix="vector-search")
+_free_vector_threads = threading.BoundedSemaphore(_VECTOR_THREADS)
+
+
+def _start_vector_ranking(
+    embeddings: _Embeddings, options: RetrievalSettings, filters: Filters, *, beside: bool
+) -> Callable[[], list[tuple[int, float]]]:
+    """``_vector_ranking``, started now on a thread of its own when ``beside`` (there is
+    other work to overlap it with); the returned function waits for it. It runs on the
+    caller's thread, when called, inside a transaction (another connection would not see
+    the transaction's rows) or when no thread is free."""
+    if not beside or connection.in_atomic_block or not _free_vector_threads.acquire(False):
+        return lambda: _vector_ranking(embeddings, options, filters)
+    context = contextvars.copy_context()
+    try:
+        future = _vector_threads.submit(
+            context.run, _vector_ranking_beside, embeddings, options, filters
+        )
+    except BaseException:
+        _free_vector_threads.release()
+        raise
+    return future.result
+
+
+def _vector_ranking_beside(
+    embeddings: _Embeddings, options: RetrievalSettings, filters: Filters
+) -> list[tuple[int, float]]:
+    try:
+        return _vector_ranking(embeddings, options, filters)
+    finally:
+        connections.close_all()  # this thread's connection goes back to the pool
+        _free_vector_threads.release()
 
 
 def _fuse(rankings: dict[str, list[tuple[int, float]]], k: int) -> list[tuple[int, float]]:
@@ -190,12 +233,17 @@ def retrieve(
         if options.mode in ("vector", "hybrid")
         else []
     )
+    vector_ranking = (
+        _start_vector_ranking(embeddings, options, filters, beside=options.mode == "hybrid")
+        if embeddings
+        else None
+    )
     if options.mode in ("fulltext", "hybrid"):
         rankings["fulltext"] = fulltext.rank(
             knowledge_bases, query, options.candidates, filters
         ).chunks
-    if embeddings:
-        rankings = {"vector": _vector_ranking(embeddings, options, filters), **rankings}
+    if vector_ranking is not None:
+        rankings = {"vector": vector_ranking(), **rankings}
     if options.mode == "hybrid":
         ranked = _fuse(rankings, options.rrf_k)[: options.candidates]
         rankings["hybrid"] = ranked
