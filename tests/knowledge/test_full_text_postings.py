@@ -81,8 +81,19 @@ QUERIES = [
 ]
 
 
+@pytest.fixture(params=["measured", "score every contender", "read to the end"])
+def contenders(request, monkeypatch) -> str:
+    """When a round has many contenders, best first either scores them or reads deeper
+    (``fulltext._most_contenders``): each way must give the exact ranking."""
+    if request.param == "score every contender":
+        monkeypatch.setattr(fulltext, "_most_contenders", lambda limit, read: 10**9)
+    elif request.param == "read to the end":
+        monkeypatch.setattr(fulltext, "_most_contenders", lambda limit, read: 1)
+    return request.param
+
+
 @pytest.mark.parametrize("query", QUERIES)
-def test_reading_postings_best_first_gives_the_exact_ranking(corpus, query):
+def test_reading_postings_best_first_gives_the_exact_ranking(corpus, query, contenders):
     kb, documents = corpus
     best_first = fulltext.rank([kb], query, 50, Filters())
     scanned = fulltext.rank([kb], query, 50, Filters(document_ids=tuple(documents)))
@@ -106,7 +117,7 @@ def test_a_term_in_most_chunks_is_read_only_as_deep_as_the_answer_needs(corpus):
     assert ranking.scored < matching / 4
 
 
-def test_rankings_stay_exact_after_deletes_and_new_documents(corpus):
+def test_rankings_stay_exact_after_deletes_and_new_documents(corpus, contenders):
     kb, documents = corpus
     # As services.delete_document does: the statistics first, then the chunks.
     term_statistics.discount_document(documents[0], kb.pk)

@@ -10,13 +10,16 @@ The ranking is by score, then chunk id. Two ways reach it:
   the lists it was not seen in could still add (high end); the ``limit``-th best low end
   is the bar. A chunk not seen in any list scores at most the sum, over the lists not read
   to their end, of what their last posting read could add: once that is below the bar, no
-  unseen chunk can enter; the chunks whose high end reaches the bar are then scored
-  exactly, from their ``tsvector`` as the scan does, highest first, a hundred at a time,
-  each batch raising the bar and dropping those that can no longer reach it; the best
-  ``limit`` are the ranking. Otherwise read four times deeper. This is Fagin's "no random
-  access" algorithm on impact-ordered lists: a common term is read only as deep as the
-  answer needs, and only a few chunks are scored, not every chunk that contains a query
-  term.
+  unseen chunk can enter; the chunks whose high end reaches the bar (the contenders) are
+  then scored exactly, from their ``tsvector`` as the scan does, highest first, a hundred
+  at a time, each batch raising the bar and dropping those that can no longer reach it;
+  the best ``limit`` are the ranking. Otherwise, or when the contenders would cost more to
+  score than a deeper read (``_most_contenders``), read four times deeper: a deeper read
+  narrows every range, and reading a posting costs far less than scoring a chunk. The
+  postings read are summed per chunk in the database, so only the contenders come back to
+  Python. This is Fagin's "no random access" algorithm on impact-ordered lists: a common
+  term is read only as deep as the answer needs, and only a few chunks are scored, not
+  every chunk that contains a query term.
 - **Scan** (tags, metadata or document filters): every matching chunk that passes the
   filters is scored, found through the GIN index. A filter can make the best chunks rare
   in the postings, so reading them would go deep; the filter narrows the scan instead.
@@ -30,7 +33,6 @@ however the average moves.
 """
 
 import heapq
-from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import connection
@@ -89,63 +91,114 @@ def _best_first(
     scorer: "_Scorer", ids: list[object], limit: int, drift: float
 ) -> tuple[list[tuple[int, float]], int]:
     """The exact top ``limit`` from the postings read best first; also how many chunks
-    were scored exactly. Reading gives each chunk seen a range for its score (what the
-    postings read add, within the drift, plus at most each unread list's bound); once no
-    unseen chunk can reach the ``limit``-th best lower end, only the chunks whose range
-    reaches it are scored exactly."""
+    were scored exactly. Each round reads the lists to ``depth`` (``_read_round``, which
+    also gives the contenders); once no unseen chunk can reach the bar and the contenders
+    are few, they are scored exactly; otherwise the lists are read four times deeper,
+    which narrows every range (a deeper read costs less than scoring many contenders)."""
     lists = [(str(kb), term) for kb in ids for term in scorer.idf]
+    weights = [bm25.most_per_term(scorer.idf[term]) for _, term in lists]
     depth = max(limit, 16)
     while True:
-        read = _postings(lists, depth)
-        low: dict[int, float] = defaultdict(float)
-        high: dict[int, float] = defaultdict(float)
-        covered: dict[int, float] = defaultdict(float)  # the bounds of lists it was seen in
-        unseen_bound = 0.0
-        for index, (_, term) in enumerate(lists):
-            postings = read.get(index, [])
-            weight = bm25.most_per_term(scorer.idf[term])
-            # Not read to its end: what its unread postings could still add.
-            bound = weight * postings[-1][1] * drift if len(postings) == depth else 0.0
-            unseen_bound += bound
-            for chunk_id, impact in postings:
-                low[chunk_id] += weight * impact / drift
-                high[chunk_id] += weight * impact * drift
-                covered[chunk_id] += bound
-        bar = heapq.nlargest(limit, low.values())[-1] if len(low) >= limit else 0.0
-        bar *= 1 - _ROUNDING
-        if unseen_bound and unseen_bound * (1 + _ROUNDING) >= bar:
-            depth *= 4
-            continue
-        ceiling = {
-            chunk_id: value + unseen_bound - covered[chunk_id]
-            for chunk_id, value in high.items()
-            if value + unseen_bound - covered[chunk_id] >= bar
-        }
-        return _score_contenders(scorer, ceiling, low, limit)
+        found = _read_round(lists, weights, depth, drift, limit)
+        if found.finished and (found.exhausted or len(found.ceiling) < found.most):
+            return _score_contenders(scorer, found.ceiling, found.low, limit)
+        depth *= 4
+
+
+def _kth_best(values, k: int) -> float:
+    """The ``k``-th best of ``values`` (0 when there are fewer), a little lowered against
+    rounding: a bar no chunk below it can be in the top ``k`` of."""
+    best = heapq.nlargest(k, values)
+    return best[-1] * (1 - _ROUNDING) if len(best) == k and best[-1] > 0 else 0.0
+
+
+@dataclass
+class _Round:
+    #: No chunk that was not read can reach the bar: the contenders are all in ``ceiling``.
+    finished: bool
+    #: Chunk id → the most it can score, for the contenders (none when not finished).
+    ceiling: dict[int, float]
+    #: Chunk id → the least it scores (what the postings read add).
+    low: dict[int, float]
+    #: Every list was read to its end.
+    exhausted: bool
+    #: Read deeper rather than score this many contenders or more (more did not come back).
+    most: int
+
+
+def _read_round(
+    lists: list[tuple[str, str]],
+    weights: list[float],
+    depth: int,
+    drift: float,
+    limit: int,
+) -> _Round:
+    """Read the first ``depth`` postings of every list and sum them per chunk, in the
+    database: only the contenders come back (when the round is finished), not every
+    posting read."""
+    most = _most_contenders(limit, depth * len(lists))
+    with connection.cursor() as cursor:
+        kbs, terms = [kb for kb, _ in lists], [term for _, term in lists]
+        cursor.execute(
+            _ROUND,
+            {
+                "kbs": kbs,
+                "terms": terms,
+                "weights": weights,
+                "depth": depth,
+                "drift": drift,
+                "limit": limit,
+                "keep": 1 - _ROUNDING,
+                "most": most,
+            },
+        )
+        rows = cursor.fetchall()
+    _, _, _, finished, unseen = rows[0]
+    if rows[0][0] is None:  # nothing read, or not finished
+        return _Round(finished, ceiling={}, low={}, exhausted=unseen == 0, most=most)
+    return _Round(
+        finished=finished,
+        ceiling={chunk_id: ceiling for chunk_id, ceiling, _, _, _ in rows},
+        low={chunk_id: low for chunk_id, _, low, _, _ in rows},
+        exhausted=unseen == 0,
+        most=most,
+    )
 
 
 #: Contenders scored exactly per statement, highest ceiling first.
 _SCORE_BATCH = 100
 
 
+def _most_contenders(limit: int, postings_read: int) -> int:
+    """How many contenders are scored rather than read deeper for: scoring a chunk from
+    its ``tsvector`` costs some fifty times what reading a posting in the database does,
+    and the next round reads four times the postings this one read (a deeper read narrows
+    every range). The figures are ``bench/retrieval_latency.py``'s common terms."""
+    return max(8 * limit, postings_read // 12)
+
+
 def _score_contenders(
-    scorer: "_Scorer", ceiling: dict[int, float], low: dict[int, float], limit: int
+    scorer: "_Scorer",
+    ceiling: dict[int, float],
+    low: dict[int, float],
+    limit: int,
 ) -> tuple[list[tuple[int, float]], int]:
     """The exact top ``limit`` of the contenders (chunk id → the most it can score), and
     how many were scored. Highest ceilings first, a batch at a time: each batch's exact
     scores raise the bar (the ``limit``-th best of the exact scores and the low ends not
     scored yet), and contenders whose ceiling falls below it are dropped unscored."""
-    waiting = sorted(ceiling, key=lambda chunk_id: -ceiling[chunk_id])
     exact: dict[int, float] = {}
-    while waiting:
+    waiting = sorted(ceiling, key=lambda chunk_id: -ceiling[chunk_id])
+    while True:
+        known = [*exact.values(), *(low[chunk_id] for chunk_id in waiting)]
+        bar = _kth_best(known, limit)
+        waiting = [chunk_id for chunk_id in waiting if ceiling[chunk_id] >= bar]
+        if not waiting:
+            break
         batch, waiting = waiting[:_SCORE_BATCH], waiting[_SCORE_BATCH:]
         found = dict(scorer.score(chunk_ids=batch, limit=len(batch)))
         # A chunk deleted since its posting was read scores nothing.
         exact.update({chunk_id: found.get(chunk_id, -1.0) for chunk_id in batch})
-        known = [*exact.values(), *(low[chunk_id] for chunk_id in waiting)]
-        if len(known) >= limit:
-            bar = heapq.nlargest(limit, known)[-1] * (1 - _ROUNDING)
-            waiting = [chunk_id for chunk_id in waiting if ceiling[chunk_id] >= bar]
     ranked = sorted(
         ((chunk_id, score) for chunk_id, score in exact.items() if score >= 0),
         key=lambda item: (-item[1], item[0]),
@@ -153,36 +206,66 @@ def _score_contenders(
     return ranked[:limit], len(exact)
 
 
-# Each list is a term's postings in both tables, best first (a merge moves rows from one
-# to the other in one transaction, so a statement sees each posting once).
-_POSTINGS = """
-SELECT q.i, p.chunk_id, p.impact
-FROM unnest(%s::uuid[], %s::text[]) WITH ORDINALITY AS q(knowledge_base_id, term, i)
-CROSS JOIN LATERAL (SELECT knowledge_term_key(q.knowledge_base_id, q.term) AS term_key) AS k
-CROSS JOIN LATERAL (
-    SELECT chunk_id, impact FROM (
-        (SELECT chunk_id, impact FROM knowledge_posting WHERE term_key = k.term_key
-         ORDER BY impact DESC, chunk_id DESC LIMIT %s)
-        UNION ALL
-        (SELECT chunk_id, impact FROM knowledge_freshposting WHERE term_key = k.term_key
-         ORDER BY impact DESC, chunk_id DESC LIMIT %s)
-    ) AS both_tables
-    ORDER BY impact DESC, chunk_id DESC
-    LIMIT %s
-) AS p
-ORDER BY q.i, p.impact DESC, p.chunk_id DESC
+# One round of best first. ``read``: the first ``depth`` postings of each (knowledge base,
+# term) list, from both tables (a merge moves rows from one to the other in one
+# transaction, so a statement sees each posting once). ``bounds``: what a chunk not read in
+# a list could still get from it (its last posting's impact, unless the list ended).
+# ``chunks``: per chunk read, what the postings read add and the bounds of the lists it was
+# read in. A chunk's range is [seen / drift, seen * drift + unseen - covered]; the bar is
+# the ``limit``-th best low end. The round is finished when no unread chunk reaches the
+# bar; then the contenders (ceiling at the bar or above) come back: at most ``most`` of
+# them (more: read deeper) unless every list was read to its end. Always at least one row,
+# for ``finished`` and ``unseen``.
+_ROUND = """
+WITH q AS (
+    SELECT * FROM unnest(%(kbs)s::uuid[], %(terms)s::text[], %(weights)s::float8[])
+        WITH ORDINALITY AS q(knowledge_base_id, term, weight, i)
+),
+read AS MATERIALIZED (
+    SELECT q.i, q.weight, p.chunk_id, p.impact
+    FROM q
+    CROSS JOIN LATERAL (SELECT knowledge_term_key(q.knowledge_base_id, q.term) AS term_key) k
+    CROSS JOIN LATERAL (
+        SELECT chunk_id, impact FROM (
+            (SELECT chunk_id, impact FROM knowledge_posting WHERE term_key = k.term_key
+             ORDER BY impact DESC, chunk_id DESC LIMIT %(depth)s)
+            UNION ALL
+            (SELECT chunk_id, impact FROM knowledge_freshposting WHERE term_key = k.term_key
+             ORDER BY impact DESC, chunk_id DESC LIMIT %(depth)s)
+        ) AS both_tables
+        ORDER BY impact DESC, chunk_id DESC
+        LIMIT %(depth)s
+    ) AS p
+),
+bounds AS (
+    SELECT i, CASE WHEN count(*) = %(depth)s
+                   THEN max(weight) * min(impact) * %(drift)s::float8 ELSE 0 END AS bound
+    FROM read GROUP BY i
+),
+chunks AS MATERIALIZED (
+    SELECT r.chunk_id, sum(r.weight * r.impact) AS seen, sum(b.bound) AS covered
+    FROM read r JOIN bounds b USING (i)
+    GROUP BY r.chunk_id
+),
+state AS (
+    SELECT unseen, bar, unseen = 0 OR unseen * (2 - %(keep)s::float8) < bar AS finished
+    FROM (SELECT coalesce(sum(bound), 0) AS unseen FROM bounds) AS u,
+    LATERAL (
+        SELECT coalesce(
+            (SELECT seen FROM chunks ORDER BY seen DESC OFFSET %(limit)s - 1 LIMIT 1)
+            / %(drift)s::float8 * %(keep)s::float8, 0) AS bar
+    ) AS b
+),
+contenders AS (
+    SELECT c.chunk_id, c.seen * %(drift)s::float8 + s.unseen - c.covered AS ceiling,
+           c.seen / %(drift)s::float8 AS low
+    FROM chunks c, state s
+    WHERE s.finished AND c.seen * %(drift)s::float8 + s.unseen - c.covered >= s.bar
+    LIMIT (SELECT CASE WHEN unseen = 0 THEN NULL ELSE %(most)s END FROM state)
+)
+SELECT c.chunk_id, c.ceiling, c.low, s.finished, s.unseen
+FROM state s LEFT JOIN contenders c ON true
 """
-
-
-def _postings(lists: list[tuple[str, str]], depth: int) -> dict[int, list[tuple[int, float]]]:
-    """The first ``depth`` postings of each (knowledge base, term) list, by list index."""
-    read: dict[int, list[tuple[int, float]]] = {}
-    with connection.cursor() as cursor:
-        kbs, terms = [kb for kb, _ in lists], [term for _, term in lists]
-        cursor.execute(_POSTINGS, [kbs, terms, depth, depth, depth])
-        for i, chunk_id, impact in cursor:
-            read.setdefault(i - 1, []).append((chunk_id, impact))
-    return read
 
 
 @dataclass
