@@ -4,10 +4,12 @@ caller's thread; inside a transaction both stay on the caller's thread, which al
 the transaction's rows."""
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import transaction
+from django.db import connection, connections, transaction
 
+from apps.applications.workflow.shared_connection import borrowed_connection
 from apps.knowledge import fulltext, retrieval
 from apps.knowledge.models import Chunk, KnowledgeBase
 from apps.knowledge.retrieval_settings import RetrievalSettings
@@ -36,6 +38,7 @@ def stage_threads(monkeypatch) -> dict[str, str]:
 
     def recorded_vector_ranking(*args, **kwargs):
         threads["vector"] = threading.current_thread().name
+        threads["vector connection"] = connections["default"]
         vector_started.set()
         return vector_ranking(*args, **kwargs)
 
@@ -101,3 +104,32 @@ def test_when_every_thread_is_busy_the_search_runs_inline(kb, stage_threads, mon
     stage_threads["wait"] = 0.1
     assert search(kb)[0][0] == "security.txt"
     assert stage_threads["vector"] == threading.current_thread().name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_thread_borrowing_its_callers_connection_searches_on_a_connection_of_its_own(
+    kb, stage_threads
+):
+    """An app's nodes run on LangGraph's threads with the caller's connection (see
+    workflow/shared_connection.py); the vector search beside them must neither use that
+    connection from a second thread nor close it when it is done."""
+    caller = connections["default"]
+    caller.ensure_connection()
+
+    def in_a_run_thread():
+        with borrowed_connection(caller):
+            return search(kb)
+
+    caller.inc_thread_sharing()  # as the engine does for a run (workflow/engine.py)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            found = pool.submit(in_a_run_thread).result()
+    finally:
+        caller.dec_thread_sharing()
+    assert found[0][0] == "security.txt"
+    assert stage_threads["overlapped"] is True
+    assert stage_threads["vector connection"] is not caller
+    assert caller.connection is not None and caller.is_usable()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)

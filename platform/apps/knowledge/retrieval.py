@@ -130,6 +130,9 @@ def _start_vector_ranking(
     the transaction's rows) or when no thread is free."""
     if not beside or connection.in_atomic_block or not _free_vector_threads.acquire(False):
         return lambda: _vector_ranking(embeddings, options, filters)
+    # The copied context carries the request id and the app's node for logs and usage;
+    # Django's connection it does not (asgiref's Local is per thread), so the search opens
+    # its own rather than sharing the caller's, which a run's threads borrow in turns.
     context = contextvars.copy_context()
     try:
         future = _vector_threads.submit(
