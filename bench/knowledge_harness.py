@@ -48,7 +48,9 @@ class IngestReport:
     """What one ``ingest_all`` did."""
 
     seconds: float
-    processed: int = 0
+    #: Units of work done (``ingestion.ingest_next``: a prepare, a slice or a finish), not
+    #: documents: one unit may serve several documents.
+    units: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # document name -> error
 
 
@@ -139,7 +141,7 @@ def ingest_all() -> IngestReport:
             document_id = "?"
         if document_id is None:
             break
-        report.processed += 1
+        report.units += 1
     report.seconds = time.perf_counter() - started
     failed = Document.objects.filter(status=DocumentStatus.FAILED, finished_at__gte=since)
     for name, error in failed.values_list("name", "error"):

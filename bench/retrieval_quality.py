@@ -185,8 +185,8 @@ def ingest_dataset(bench, dataset: Dataset, model: str) -> tuple[object, Ingeste
         ingest_s=report.seconds,
     )
     print(
-        f"  {model}: ingested {report.processed} documents ({info.chunks} chunks, "
-        f"{len(report.failed)} failed) in {report.seconds:.1f}s",
+        f"  {model}: ingested {info.documents} documents ({info.chunks} chunks, "
+        f"{len(report.failed)} failed) in {report.seconds:.1f}s, {report.units} units of work",
         flush=True,
     )
     return knowledge_base, info
