@@ -182,8 +182,11 @@ def _list_in_worker(**kwargs: object) -> None:
     # Nor does a pool process inherit an open connection: the main process runs no task
     # and opens its next connection (and pool) when it needs one.
     for connection in connections.all(initialized_only=True):
-        if hasattr(connection, "close_pool"):
-            connection.close_pool()
+        try:
+            if hasattr(connection, "close_pool"):
+                connection.close_pool()
+        except Exception:  # a worker must start even so; Celery's fixup closes it again
+            logger.exception("Model warm-up: could not close the connection pool")
 
 
 @worker_process_init.connect
