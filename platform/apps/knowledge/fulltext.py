@@ -99,8 +99,9 @@ def _best_first(
     weights = [bm25.most_per_term(scorer.idf[term]) for _, term in lists]
     depth = max(limit, 16)
     while True:
-        found = _read_round(lists, weights, depth, drift, limit)
-        if found.finished and (found.exhausted or len(found.ceiling) < found.most):
+        most = _most_contenders(limit, depth * len(lists))
+        found = _read_round(lists, weights, depth, drift, limit, most)
+        if found.finished and (found.exhausted or len(found.ceiling) < most):
             return _score_contenders(scorer, found.ceiling, found.low, limit)
         depth *= 4
 
@@ -122,8 +123,6 @@ class _Round:
     low: dict[int, float]
     #: Every list was read to its end.
     exhausted: bool
-    #: Read deeper rather than score this many contenders or more (more did not come back).
-    most: int
 
 
 def _read_round(
@@ -132,11 +131,11 @@ def _read_round(
     depth: int,
     drift: float,
     limit: int,
+    most: int,
 ) -> _Round:
     """Read the first ``depth`` postings of every list and sum them per chunk, in the
-    database: only the contenders come back (when the round is finished), not every
-    posting read."""
-    most = _most_contenders(limit, depth * len(lists))
+    database: only the contenders come back (when the round is finished, at most ``most``
+    unless every list was read to its end), not every posting read."""
     with connection.cursor() as cursor:
         kbs, terms = [kb for kb, _ in lists], [term for _, term in lists]
         cursor.execute(
@@ -155,13 +154,12 @@ def _read_round(
         rows = cursor.fetchall()
     _, _, _, finished, unseen = rows[0]
     if rows[0][0] is None:  # nothing read, or not finished
-        return _Round(finished, ceiling={}, low={}, exhausted=unseen == 0, most=most)
+        return _Round(finished, ceiling={}, low={}, exhausted=unseen == 0)
     return _Round(
         finished=finished,
         ceiling={chunk_id: ceiling for chunk_id, ceiling, _, _, _ in rows},
         low={chunk_id: low for chunk_id, _, low, _, _ in rows},
         exhausted=unseen == 0,
-        most=most,
     )
 
 
