@@ -3,16 +3,28 @@
 Django's cache and Celery have their own connections to the same server (``REDIS_URL``).
 """
 
-import functools
+import threading
 
 import redis
 from django.conf import settings
 
-
-@functools.cache
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+_clients: dict[str, redis.Redis] = {}
+_lock = threading.Lock()
 
 
 def redis_client() -> redis.Redis:
-    return _client(settings.REDIS_URL)
+    """This process's client for ``REDIS_URL``, made once.
+
+    Made under a lock, not with ``functools.cache``: requests that arrive together at a new
+    process would each build a client, and every client but the kept one would be
+    collected at once, its ``__del__`` disconnecting the pool a request was still using
+    (seen as "Bad file descriptor" answers on a fresh web process)."""
+    url = settings.REDIS_URL
+    client = _clients.get(url)
+    if client is None:
+        with _lock:
+            client = _clients.get(url)
+            if client is None:
+                client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+                _clients[url] = client
+    return client
