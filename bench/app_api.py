@@ -17,7 +17,7 @@ platform's own services, as the ``demo`` workspace:
   chunks into it, in documents of 500: the text goes in with one binary ``COPY`` into a
   staging table, then one ``INSERT ... SELECT`` fills ``knowledge_chunk`` with the
   full-text columns computed as ingestion computes them (``to_tsvector``, the word count),
-  then ``term_statistics.count_document`` per document (BM25's statistics), then the HNSW
+  then ``term_statistics.count_documents`` per document (BM25's statistics), then the HNSW
   index is built (``vector_index.create_index``) and the table analysed. Chunk text is
   200 words drawn from a Zipf distribution over ~50 English stop words and 20,000
   generated words; each chunk's vector is exactly what the stub's embedding route returns
@@ -295,7 +295,7 @@ def load_chunks(knowledge_base: Any, corpus: Corpus, args: argparse.Namespace) -
     started = time.perf_counter()
     for document_id in document_ids:
         with transaction.atomic():
-            term_statistics.count_document(document_id, knowledge_base.pk)
+            term_statistics.count_documents([document_id], knowledge_base.pk)
     seconds["term statistics"] = time.perf_counter() - started
     progress(f"term statistics in {seconds['term statistics']:.1f}s; building the HNSW index")
 

@@ -28,7 +28,7 @@ each ``--sizes`` value, in a knowledge base of its own:
   table (its constraints and B-tree / GIN indexes, but not yet the knowledge base's HNSW
   index, built afterwards: much faster than inserting into an indexed table) computing
   the full-text columns as ingestion does (``to_tsvector``, the word count). Then,
-  timed apart ("postings + statistics"), ``term_statistics.count_document`` per
+  timed apart ("postings + statistics"), ``term_statistics.count_documents`` per
   document in a transaction of its own, as ingestion calls it after inserting a
   document's chunks: BM25's term statistics and the impact-ordered postings;
 - index: ``vector_index.create_index`` (the platform's per-knowledge-base partial HNSW
@@ -352,7 +352,7 @@ class Bench:
         started = time.perf_counter()
         for done, document_id in enumerate(documents, start=1):
             with transaction.atomic():
-                term_statistics.count_document(document_id, knowledge_base.pk)
+                term_statistics.count_documents([document_id], knowledge_base.pk)
             if done % 50 == 0 and done < len(documents):
                 progress(f"  {done} documents counted, {time.perf_counter() - started:.0f}s")
         return time.perf_counter() - started
@@ -682,7 +682,7 @@ def report(args: argparse.Namespace, settings: dict[str, str], results: list[Siz
     )
     print(
         f"\nload: COPY + INSERT computing the full-text columns ({args.words_per_chunk} words a "
-        "chunk); postings + statistics: term_statistics.count_document per document; "
+        "chunk); postings + statistics: term_statistics.count_documents per document; "
         f"index: HNSW, maintenance_work_mem {args.maintenance_work_mem}, "
         f"{args.build_workers} parallel workers; posting MB: knowledge_posting's table + indexes"
     )

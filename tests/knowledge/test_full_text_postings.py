@@ -47,7 +47,7 @@ def add_document(knowledge_base: KnowledgeBase, texts: list[str], *, count: bool
             ],
         )
     if count:
-        term_statistics.count_document(document.pk, knowledge_base.pk)
+        term_statistics.count_documents([document.pk], knowledge_base.pk)
     return str(document.pk)
 
 
@@ -120,11 +120,11 @@ def test_a_term_in_most_chunks_is_read_only_as_deep_as_the_answer_needs(corpus):
 def test_rankings_stay_exact_after_deletes_and_new_documents(corpus, contenders):
     kb, documents = corpus
     # As services.delete_document does: the statistics first, then the chunks.
-    term_statistics.discount_document(documents[0], kb.pk)
+    term_statistics.discount_documents([documents[0]], kb.pk)
     Document.objects.filter(pk=documents[0]).delete()
     rng = random.Random(11)
     gone = add_document(kb, [zipf_text(rng, "everywhere") for _ in range(40)])
-    term_statistics.discount_document(gone, kb.pk)
+    term_statistics.discount_documents([gone], kb.pk)
     Document.objects.filter(pk=gone).delete()
     # Longer chunks raise the average above what the first postings were ranked with.
     add_document(kb, [" ".join(zipf_text(rng, "everywhere") for _ in range(4)) for _ in range(60)])

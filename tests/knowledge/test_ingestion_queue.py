@@ -22,7 +22,7 @@ from apps.knowledge.models import (
 from apps.knowledge.services import create_knowledge_base
 from apps.knowledge.storage import document_storage
 from tests.console import ConsoleClient
-from tests.knowledge.test_full_text import recomputed, stored
+from tests.knowledge.test_full_text import assert_exact, recomputed, stored
 
 pytestmark = pytest.mark.django_db
 
@@ -215,6 +215,28 @@ def test_small_documents_are_embedded_together(acme_kb, upstream):
         assert (document.status, document.chunk_count) == ("ready", 1)
         assert set(document.timings) >= {"parse_ms", "chunk_ms", "embed_ms", "store_ms"}
     assert run_unit() is None
+
+
+def test_one_slice_finishing_documents_of_two_knowledge_bases_keeps_their_statistics_exact(
+    acme, acme_kb, upstream
+):
+    # The statistics of all the documents a slice finishes change in one set of statements
+    # per knowledge base; re-indexed ones leave with their old chunks first.
+    other_kb = create_knowledge_base(acme, name="Acme notes", chunking=SMALL_CHUNKS)
+    texts = ["harbour cranes at dawn", "harbour ferries", "cranes and gulls", "dawn tide"]
+    mine = [queued_document(acme_kb, f"a-{i}.txt", text) for i, text in enumerate(texts)]
+    theirs = [queued_document(other_kb, f"b-{i}.txt", text) for i, text in enumerate(texts[:2])]
+    while run_unit() is not None:
+        pass
+    for document in [mine[0], mine[2], theirs[1]]:
+        services.reindex_document(document)
+    queued_document(acme_kb, "a-new.txt", "gulls over the harbour")
+    assert run_unit().kind == "prepare"
+    unit = run_unit()
+    assert (unit.kind, len(unit.ready)) == ("slice", 4)  # one finish for all four
+    for knowledge_base in (acme_kb, other_kb):
+        assert_exact(str(knowledge_base.pk))
+    assert Chunk.objects.filter(knowledge_base=acme_kb).count() == 5
 
 
 # --- leases, crashes, re-runs ---------------------------------------------------------------

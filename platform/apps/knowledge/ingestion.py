@@ -710,14 +710,16 @@ def _finish(document_ids: list[uuid.UUID]) -> list[uuid.UUID]:
                 [ids],
             )
             stale = {row[0] for row in cursor.fetchall()}
-            for document, _, _ in ready:
-                if document.pk in stale:
-                    term_statistics.discount_document(document.pk, document.knowledge_base_id)
+            by_knowledge_base = _by_knowledge_base([document for document, _, _ in ready])
+            for knowledge_base_id, documents_of_kb in by_knowledge_base.items():
+                term_statistics.discount_documents(
+                    [pk for pk in documents_of_kb if pk in stale], knowledge_base_id
+                )
             if stale:
                 Chunk.objects.filter(document_id__in=stale).delete()
             cursor.execute(_MOVE, {"documents": ids})
-            for document, _, _ in ready:
-                term_statistics.count_document(document.pk, document.knowledge_base_id)
+            for knowledge_base_id, documents_of_kb in by_knowledge_base.items():
+                term_statistics.count_documents(documents_of_kb, knowledge_base_id)
             cursor.execute(
                 "DELETE FROM knowledge_pendingchunk WHERE document_id = ANY(%s::uuid[])", [ids]
             )
@@ -733,6 +735,14 @@ def _finish(document_ids: list[uuid.UUID]) -> list[uuid.UUID]:
     for document, total, _ in ready:
         logger.info("Document %s ready (%d chunks)", document.pk, total)
     return [document.pk for document, _, _ in ready]
+
+
+def _by_knowledge_base(documents: list[Document]) -> dict[object, list[uuid.UUID]]:
+    """The documents' ids by knowledge base, in order: their statistics change together."""
+    grouped: dict[object, list[uuid.UUID]] = {}
+    for document in documents:
+        grouped.setdefault(document.knowledge_base_id, []).append(document.pk)
+    return grouped
 
 
 # --- failing --------------------------------------------------------------------------------

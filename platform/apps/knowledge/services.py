@@ -279,7 +279,7 @@ def delete_document(document: Document) -> None:
     gone)."""
     key = document.storage_key
     with transaction.atomic():
-        term_statistics.discount_document(document.pk, document.knowledge_base_id)
+        term_statistics.discount_documents([document.pk], document.knowledge_base_id)
         document.delete()
     _delete_files([key])
 

@@ -74,13 +74,14 @@ _ADD_TERMS = """
 INSERT INTO knowledge_termstatistic (knowledge_base_id, term, chunk_count)
 SELECT %(kb)s, u.lexeme, %(sign)s * count(*)
 FROM knowledge_chunk c, unnest(c.search_vector) AS u
-WHERE c.document_id = %(document)s
+WHERE c.document_id = ANY(%(documents)s::uuid[])
 GROUP BY u.lexeme
 RETURNING term
 """
 
-_DOCUMENT_SIZE = """
-SELECT count(*), coalesce(sum(search_length), 0) FROM knowledge_chunk WHERE document_id = %s
+_DOCUMENTS_SIZE = """
+SELECT count(*), coalesce(sum(search_length), 0) FROM knowledge_chunk
+WHERE document_id = ANY(%s::uuid[])
 """
 
 _ADD_POSTINGS = """
@@ -92,28 +93,30 @@ SELECT knowledge_term_key(c.knowledge_base_id, u.lexeme),
 FROM knowledge_chunk c
 CROSS JOIN LATERAL unnest(c.search_vector) AS u
 CROSS JOIN LATERAL (SELECT coalesce(array_length(u.positions, 1), 1)::float8 AS tf) AS t
-WHERE c.document_id = %(document)s
+WHERE c.document_id = ANY(%(documents)s::uuid[])
 ORDER BY 1, 2, 3
 """
 
 
-def _change(document_id: object, knowledge_base_id: object, sign: int) -> int:
-    """Append the document's change; returns the postings it added."""
+def _change(document_ids: list[object], knowledge_base_id: object, sign: int) -> int:
+    """Append the documents' change, in one set of statements whatever their number (a
+    slice finishes many small documents at once); returns the postings it added."""
     added = 0
+    documents = [str(pk) for pk in document_ids]
     with connection.cursor() as cursor:
-        cursor.execute(_ADD_TERMS, {"kb": knowledge_base_id, "sign": sign, "document": document_id})
+        cursor.execute(_ADD_TERMS, {"kb": knowledge_base_id, "sign": sign, "documents": documents})
         terms = [term for (term,) in cursor.fetchall()]
-        cursor.execute(_DOCUMENT_SIZE, [document_id])
+        cursor.execute(_DOCUMENTS_SIZE, [documents])
         chunks, words = cursor.fetchone()
         impact_length = None
         if sign > 0 and chunks:
-            # The knowledge base's average length as it stands (this document's own for
-            # the first one): postings are ordered by impacts computed with it.
+            # The knowledge base's average length as it stands (these documents' own for
+            # the first ones): postings are ordered by impacts computed with it.
             before = totals([knowledge_base_id])
             impact_length = before.average_length if before.chunks else max(words / chunks, 1.0)
             cursor.execute(
                 _ADD_POSTINGS,
-                {"k1": bm25.K1, "b": bm25.B, "length": impact_length, "document": document_id},
+                {"k1": bm25.K1, "b": bm25.B, "length": impact_length, "documents": documents},
             )
             added = cursor.rowcount
         if chunks:
@@ -126,18 +129,22 @@ def _change(document_id: object, knowledge_base_id: object, sign: int) -> int:
     return added
 
 
-def count_document(document_id: object, knowledge_base_id: object) -> None:
-    """Add the document's stored chunks to the statistics and postings (after inserting
-    them, in the same transaction). Once it commits, the fresh postings are merged if
-    enough have gathered."""
-    added = _change(document_id, knowledge_base_id, +1)
+def count_documents(document_ids: list[object], knowledge_base_id: object) -> None:
+    """Add the documents' stored chunks (all of ``knowledge_base_id``) to the statistics
+    and postings (after inserting them, in the same transaction). Once it commits, the
+    fresh postings are merged if enough have gathered."""
+    if not document_ids:
+        return
+    added = _change(document_ids, knowledge_base_id, +1)
     transaction.on_commit(lambda: _gathered(added))
 
 
-def discount_document(document_id: object, knowledge_base_id: object) -> None:
-    """Take the document's stored chunks out of the statistics (before deleting them, in
-    the same transaction; their postings go with them)."""
-    _change(document_id, knowledge_base_id, -1)
+def discount_documents(document_ids: list[object], knowledge_base_id: object) -> None:
+    """Take the documents' stored chunks (all of ``knowledge_base_id``) out of the
+    statistics (before deleting them, in the same transaction; their postings go with
+    them)."""
+    if document_ids:
+        _change(document_ids, knowledge_base_id, -1)
 
 
 _COMPACT_TERMS = """
