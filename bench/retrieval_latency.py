@@ -59,8 +59,7 @@ each ``--sizes`` value, in a knowledge base of its own:
   every document)``, which takes the scan path (every chunk with a query term, found
   through the GIN index, scored) and filters nothing out. Timed once, no warm-up pass,
   on the first ``--scan-queries`` queries of each kind (default: all; it is slow at
-  1M). Its ``scored`` is the chunks containing a query term, counted apart (untimed),
-  as the scan's ``Ranking.scored`` counts only the chunks it returns. The exactness
+  1M). Its ``scored`` (``Ranking.scored``) is every chunk containing a query term. The exactness
   check compares, per query, best first's ranked ids with the scan's (they must be
   equal: both rank by score, then id);
 - hybrid SQL: one untimed pass, then a timed one, of ``retrieval.retrieve`` in hybrid
@@ -468,25 +467,8 @@ class Bench:
             ranking = fulltext.rank([knowledge_base], query, self.args.limit, filters)
             run.latencies.append((time.perf_counter() - started) * 1000)
             run.found.append([chunk_id for chunk_id, _ in ranking.chunks])
-            # The scan's Ranking.scored is the chunks it returned; it scored every chunk
-            # with a query term (all pass the filter here): count those, untimed.
-            run.scored.append(self.matching(knowledge_base, query) if filters else ranking.scored)
+            run.scored.append(ranking.scored)
         return run
-
-    @staticmethod
-    def matching(knowledge_base, query: str) -> int:
-        """The chunks of ``knowledge_base`` that contain a term of ``query``."""
-        from django.db import connection
-
-        from apps.knowledge import fulltext
-
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM knowledge_chunk "
-                "WHERE knowledge_base_id = %s AND search_vector @@ %s::tsquery",
-                [knowledge_base.pk, fulltext._tsquery(fulltext.query_terms(query))],
-            )
-            return cursor.fetchone()[0]
 
     def hybrid(self, knowledge_base, vectors: np.ndarray, queries: list[str]) -> Run:
         """Each (vector, text) query pair through ``retrieval.retrieve`` in hybrid mode,

@@ -117,6 +117,25 @@ def test_a_term_in_most_chunks_is_read_only_as_deep_as_the_answer_needs(corpus):
     assert ranking.scored < matching / 4
 
 
+def test_a_filtered_ranking_counts_every_chunk_it_scored(corpus):
+    # A filter takes the scan: every matching chunk that passes it is scored, and the
+    # ranking says how many, not how many it returned.
+    kb, documents = corpus
+    chosen = documents[:3]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM knowledge_chunk WHERE search_vector @@ 'everywher'::tsquery "
+            "AND document_id = ANY(%s::uuid[])",
+            [chosen],
+        )
+        (matching,) = cursor.fetchone()
+    ranking = fulltext.rank([kb], "everywhere", 10, Filters(document_ids=tuple(chosen)))
+    assert len(ranking.chunks) == 10
+    assert ranking.scored == matching > 10
+    nothing = fulltext.rank([kb], "everywhere", 10, Filters(document_ids=(str(uuid.uuid4()),)))
+    assert (nothing.chunks, nothing.scored) == ([], 0)
+
+
 def test_rankings_stay_exact_after_deletes_and_new_documents(corpus, contenders):
     kb, documents = corpus
     # As services.delete_document does: the statistics first, then the chunks.

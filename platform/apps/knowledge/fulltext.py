@@ -78,8 +78,7 @@ def rank(knowledge_bases: list[KnowledgeBase], query: str, limit: int, filters: 
         return Ranking([], 0)
     scorer = _Scorer(ids, idf, totals.average_length, filters)
     if filters or totals.impact_length is None:
-        scores = scorer.score(limit=limit)
-        scored = len(scores)
+        scores, scored = scorer.scan(limit)
     else:
         drift = max(1.0, totals.average_length / totals.impact_length)
         scores, scored = _best_first(scorer, ids, limit, drift)
@@ -194,7 +193,7 @@ def _score_contenders(
         if not waiting:
             break
         batch, waiting = waiting[:_SCORE_BATCH], waiting[_SCORE_BATCH:]
-        found = dict(scorer.score(chunk_ids=batch, limit=len(batch)))
+        found = dict(scorer.score(batch))
         # A chunk deleted since its posting was read scores nothing.
         exact.update({chunk_id: found.get(chunk_id, -1.0) for chunk_id in batch})
     ranked = sorted(
@@ -278,17 +277,24 @@ class _Scorer:
     average_length: float
     filters: Filters
 
-    def score(
-        self, *, chunk_ids: list[int] | None = None, limit: int | None = None
-    ) -> list[tuple[int, float]]:
-        """(chunk id, BM25) best first: of ``chunk_ids``, or of every chunk matching a
-        term and the filters (the first ``limit``)."""
+    def score(self, chunk_ids: list[int]) -> list[tuple[int, float]]:
+        """(chunk id, BM25) best first, of those of ``chunk_ids`` that still match."""
+        return [(chunk_id, score) for chunk_id, score, _ in self._run(chunk_ids, len(chunk_ids))]
+
+    def scan(self, limit: int) -> tuple[list[tuple[int, float]], int]:
+        """The first ``limit`` (chunk id, BM25) of every chunk matching a term and the
+        filters, best first, and how many matched (each of them was scored)."""
+        rows = self._run(None, limit)
+        return [(chunk_id, score) for chunk_id, score, _ in rows], rows[0][2] if rows else 0
+
+    def _run(self, chunk_ids: list[int] | None, limit: int) -> list[tuple[int, float, int]]:
         terms = list(self.idf)
         where, where_params = search_filters.where(self.filters)
         only = sql.SQL("AND c.id = ANY(%s::bigint[])") if chunk_ids is not None else sql.SQL("")
         statement = sql.SQL(
             "SELECT c.id, sum(w.idf * u.tf * {k1_plus_1} / "
-            "  (u.tf + {k1} * (1 - {b} + {b} * c.search_length / %s::float8))) AS score "
+            "  (u.tf + {k1} * (1 - {b} + {b} * c.search_length / %s::float8))) AS score, "
+            "count(*) OVER () "
             "FROM {chunks} c JOIN {documents} d ON d.id = c.document_id "
             "CROSS JOIN LATERAL ("
             "  SELECT lexeme, coalesce(array_length(positions, 1), 1)::float8 AS tf "
@@ -316,11 +322,11 @@ class _Scorer:
             _tsquery(terms),
             *([chunk_ids] if chunk_ids is not None else []),
             *where_params,
-            limit if limit is not None else len(chunk_ids or ()),
+            limit,
         ]
         with connection.cursor() as cursor:
             cursor.execute(statement, params)
-            return [(chunk_id, float(score)) for chunk_id, score in cursor]
+            return [(chunk_id, float(score), matched) for chunk_id, score, matched in cursor]
 
 
 def _tsquery(terms: list[str]) -> str:
