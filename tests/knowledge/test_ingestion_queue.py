@@ -358,6 +358,22 @@ def test_a_slice_is_sized_to_the_models_measured_rate(acme_kb, upstream):
     assert len(rows) == int(10 * ingestion.SLICE_SECONDS)
 
 
+def test_a_slice_takes_the_documents_in_turn_each_from_its_next_chunk(acme_kb, upstream):
+    first = queued_document(acme_kb, "first.txt", paragraphs(6, "first"))
+    second = queued_document(acme_kb, "second.txt", paragraphs(6, "second"))
+    run_unit()  # both prepared in one unit (small)
+    EmbeddingRate.objects.create(endpoint=acme_kb.embedding_endpoint, chunks_per_second=8)
+    held = ingestion._claim_slice("run-1")  # 4 chunks, all of the first document's first
+    assert {(row.document_id, row.ordinal) for row in held} == {(first.pk, i) for i in range(4)}
+    taken = ingestion._claim_slice("run-2")  # what run-1 holds is skipped, not waited for
+    assert {(row.document_id, row.ordinal) for row in taken} == {
+        (first.pk, 4),
+        (first.pk, 5),
+        (second.pk, 0),
+        (second.pk, 1),
+    }
+
+
 def test_progress_and_time_left_in_the_api(acme_kb, globex_kb, alice, bob, upstream):
     acme_console = ConsoleClient().as_user(alice, "acme")
     big = queued_document(acme_kb, "big.txt", paragraphs(200))

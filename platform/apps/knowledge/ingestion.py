@@ -417,21 +417,34 @@ lead AS (
     ORDER BY turns.last_served NULLS FIRST, t.served_at NULLS FIRST, t.queued_at, t.id
     LIMIT 1
 ),
+size AS (
+    SELECT least(
+        %(batch)s,
+        greatest(1, coalesce(floor(r.chunks_per_second * %(seconds)s)::int, %(batch)s))) AS n
+    FROM lead LEFT JOIN knowledge_embeddingrate r ON r.endpoint_id = lead.endpoint_id
+),
 picked AS (
+    -- The lead's documents in turn, each one's rows by ordinal (an index range, at most a
+    -- slice of it), until the slice is full: never every pending row sorted.
     SELECT p.id
-    FROM knowledge_pendingchunk p
-    JOIN todo t ON t.id = p.document_id
-    JOIN lead ON lead.workspace_id = t.workspace_id AND lead.endpoint_id = t.endpoint_id
-    WHERE p.embedding IS NULL AND (p.claimed_by = '' OR p.lease_expires_at < now())
-      AND (t.served_at IS NULL) = lead.new
+    FROM (
+        SELECT t.id, t.served_at, t.queued_at
+        FROM todo t
+        JOIN lead ON lead.workspace_id = t.workspace_id AND lead.endpoint_id = t.endpoint_id
+        WHERE (t.served_at IS NULL) = lead.new
+        ORDER BY t.served_at NULLS FIRST, t.queued_at, t.id
+    ) t
+    CROSS JOIN LATERAL (
+        SELECT p.id, p.ordinal
+        FROM knowledge_pendingchunk p
+        WHERE p.document_id = t.id AND p.embedding IS NULL
+          AND (p.claimed_by = '' OR p.lease_expires_at < now())
+        ORDER BY p.ordinal
+        LIMIT (SELECT n FROM size)
+        FOR UPDATE OF p SKIP LOCKED
+    ) p
     ORDER BY t.served_at NULLS FIRST, t.queued_at, t.id, p.ordinal
-    LIMIT (
-        SELECT least(
-            %(batch)s,
-            greatest(1, coalesce(floor(r.chunks_per_second * %(seconds)s)::int, %(batch)s)))
-        FROM lead LEFT JOIN knowledge_embeddingrate r ON r.endpoint_id = lead.endpoint_id
-    )
-    FOR UPDATE OF p SKIP LOCKED
+    LIMIT (SELECT n FROM size)
 )
 UPDATE knowledge_pendingchunk AS p
 SET claimed_by = %(run)s, lease_expires_at = now() + %(lease)s
@@ -475,7 +488,8 @@ def _claim_slice(run_id: str) -> list[SliceRow]:
         "batch": settings.KNOWLEDGE_EMBEDDING_BATCH,
         "seconds": SLICE_SECONDS,
     }
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        _commit_without_waiting_for_disk()
         cursor.execute(_CLAIM_SLICE, params)
         return _rows(cursor)
 
@@ -509,8 +523,9 @@ def _embed_slice(run_id: str, rows: list[SliceRow]) -> Unit:
                 unit.ready += _embed_slice_alone(run_id, knowledge_base, mine)
         return unit
     seconds = time.monotonic() - started
-    complete = _write_vectors(run_id, rows, vectors, seconds)
-    _record_rate(knowledge_base.embedding_endpoint_id, len(rows), seconds)
+    complete = _write_vectors(
+        run_id, rows, vectors, seconds, rate_of=knowledge_base.embedding_endpoint_id
+    )
     unit.ready = [str(pk) for pk in _finish(complete)]
     return unit
 
@@ -587,13 +602,20 @@ def _vector_bytes(vectors: list[list[float]]) -> list[bytes]:
 
 
 def _write_vectors(
-    run_id: str, rows: list[SliceRow], vectors: list[list[float]], seconds: float
+    run_id: str,
+    rows: list[SliceRow],
+    vectors: list[list[float]],
+    seconds: float,
+    *,
+    rate_of: object | None = None,
 ) -> list[uuid.UUID]:
     """The slice's vectors into its pending rows (those this run still holds), with one
-    binary COPY into a staging table; the documents' progress moves. Returns the
-    documents that now have every vector."""
+    binary COPY into a staging table; the documents' progress moves, and the embedding
+    rate of endpoint ``rate_of`` when given. Returns the documents that now have every
+    vector."""
     encoded = _vector_bytes(vectors)
     with transaction.atomic():
+        _commit_without_waiting_for_disk()
         connection.ensure_connection()
         with connection.connection.cursor() as cursor:
             cursor.execute(
@@ -607,7 +629,22 @@ def _write_vectors(
             cursor.execute(_WRITE, {"run": run_id, "ms": round(seconds * 1000), "size": len(rows)})
             complete = [document_id for document_id, done in cursor.fetchall() if done]
             cursor.execute(f"DELETE FROM {_STAGING}")  # noqa: S608 (a constant)
-            return complete
+        if rate_of is not None:
+            _record_rate(rate_of, len(rows), seconds)
+        return complete
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """This transaction's commit returns before its WAL reaches the disk (``SET LOCAL
+    synchronous_commit = off``), sparing each slice a flush or two.
+
+    Safe for claims and vectors: what a database crash loses of them is work done again,
+    never a wrong state. Lost vectors leave their rows claimed by their run without a
+    vector, embedded again when the lease runs out; a lost claim leaves the rows free, and
+    the run's write finds them not its own and writes nothing. A finish still waits for
+    the disk, and flushes these commits with its own."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def _record_rate(endpoint_id: object, chunks: int, seconds: float) -> None:
