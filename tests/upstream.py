@@ -21,11 +21,18 @@ Routes (keys for ``script``):
 - ``dashscope.generation`` POST /api/v1/services/aigc/text-generation/generation
 - ``dashscope.embedding``  POST /api/v1/services/embeddings/text-embedding/text-embedding
 - ``dashscope.rerank``     POST /api/v1/services/rerank/text-rerank/text-rerank
+- ``rerank``               POST /v1/rerank and /rerank: Jina/Cohere style (``query``,
+  ``documents``, ``top_n`` → ``results`` with ``relevance_score``, as vLLM, Xinference and
+  Jina answer); a body with ``texts`` instead is Text Embeddings Inference's own API
+  (→ a bare list of ``{index, score}``)
+- ``score``                POST /score and /v1/score: vLLM's (``text_1``, ``text_2`` →
+  ``data`` with ``score``, in request order)
 
 The OpenAI routes are also served under ``/compatible-mode/v1`` (DashScope's
 OpenAI-compatible mode). Defaults: chat answers ``"echo: <last user message>"``;
 embeddings are deterministic feature-hashed vectors (equal texts, equal vectors; texts that
-share words are closer); rerank scores by word overlap with the query. Token counts are
+share words are closer); the rerank routes (``dashscope.rerank``, ``rerank``, ``score``)
+score by word overlap with the query. Token counts are
 rough word counts (CJK characters count one each) unless scripted.
 
 Replies: ``text``, ``tool_call``/``tool_calls``, ``stream``, ``error``, ``slow``,
@@ -102,6 +109,10 @@ _ROUTE_TABLE: dict[tuple[str, str], str] = {
         "/api/v1/services/embeddings/text-embedding/text-embedding",
     ): "dashscope.embedding",
     ("POST", "/api/v1/services/rerank/text-rerank/text-rerank"): "dashscope.rerank",
+    ("POST", "/v1/rerank"): "rerank",
+    ("POST", "/rerank"): "rerank",
+    ("POST", "/score"): "score",
+    ("POST", "/v1/score"): "score",
 }
 ROUTES: frozenset[str] = frozenset(_ROUTE_TABLE.values())
 _COMPATIBLE_MODE_PREFIX = "/compatible-mode"
@@ -197,7 +208,7 @@ class Vectors:
 
 @dataclass(frozen=True)
 class Scores:
-    """These relevance scores, one per document in request order (rerank route)."""
+    """These relevance scores, one per document in request order (rerank routes)."""
 
     scores: tuple[float, ...]
 
@@ -687,6 +698,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._dashscope_embeddings(reply)
         elif route == "dashscope.rerank":
             self._rerank(reply)
+        elif route == "rerank":
+            self._openai_rerank(reply)
+        elif route == "score":
+            self._score(reply)
 
     def _misfit(self, reply: Any) -> NoReturn:
         route = self._request.route
@@ -1035,6 +1050,67 @@ class _Handler(BaseHTTPRequestHandler):
                 "output": {"results": results},
                 "usage": {"total_tokens": tokens},
                 "request_id": str(uuid.uuid4()),
+            },
+        )
+
+    def _relevance(self, reply: Any, query: str, documents: list[str]) -> list[float]:
+        """One score per document, in request order: scripted, or by word overlap."""
+        if reply is None:
+            return [_overlap_score(query, d) for d in documents]
+        if isinstance(reply, Scores):
+            return list(reply.scores)
+        self._misfit(reply)
+
+    def _openai_rerank(self, reply: Any) -> None:
+        body = self._request.body if isinstance(self._request.body, dict) else {}
+        query = str(body.get("query", ""))
+        tei = "texts" in body  # Text Embeddings Inference's own API
+        given = body.get("texts" if tei else "documents") or []
+        documents = [d.get("text", "") if isinstance(d, dict) else str(d) for d in given]
+        found = self._relevance(reply, query, documents)
+        ranked = sorted(range(len(found)), key=lambda i: (-found[i], i))
+        if tei:
+            self._send_json(200, [{"index": i, "score": found[i]} for i in ranked])
+            return
+        top_n = body.get("top_n")
+        if top_n:  # vLLM: 0 or absent is every document
+            ranked = ranked[: int(top_n)]
+        results = []
+        for index in ranked:
+            result: dict[str, Any] = {"index": index, "relevance_score": found[index]}
+            if body.get("return_documents"):
+                result["document"] = {"text": documents[index]}
+            results.append(result)
+        tokens = count_tokens(query) * len(documents) + sum(count_tokens(d) for d in documents)
+        self._send_json(
+            200,
+            {
+                "id": self.server.upstream._new_id("rerank"),
+                "model": body.get("model", "stub-rerank"),
+                "results": results,
+                "usage": {"total_tokens": tokens},
+            },
+        )
+
+    def _score(self, reply: Any) -> None:
+        body = self._request.body if isinstance(self._request.body, dict) else {}
+        first, second = body.get("text_1", ""), body.get("text_2", [])
+        texts = [str(t) for t in (second if isinstance(second, list) else [second])]
+        query = str(first[0] if isinstance(first, list) and first else first)
+        found = self._relevance(reply, query, texts)
+        tokens = count_tokens(query) * len(texts) + sum(count_tokens(t) for t in texts)
+        self._send_json(
+            200,
+            {
+                "id": self.server.upstream._new_id("score"),
+                "object": "list",
+                "created": int(time.time()),
+                "model": body.get("model", "stub-rerank"),
+                "data": [
+                    {"index": index, "object": "score", "score": score}
+                    for index, score in enumerate(found)
+                ],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens, "completion_tokens": 0},
             },
         )
 

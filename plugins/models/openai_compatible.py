@@ -1,6 +1,11 @@
 """Model providers for servers that speak the OpenAI API: OpenAI itself, ``vllm serve``,
 Ollama, LM Studio, llama.cpp's server, DashScope's compatible mode and the like.
 
+Rerank goes to whichever rerank API the server has (``rerank_api``): the Jina/Cohere-style
+``POST {base_url}/rerank`` of vLLM, Xinference, Jina, llama.cpp and Infinity; vLLM's
+``POST /score``; or Text Embeddings Inference's own ``POST /rerank`` (``texts``, not
+``documents``). The OpenAI API itself has none.
+
 One ``openai.OpenAI`` client is kept per distinct endpoint configuration, so connections
 are pooled across calls. Upstream failures are raised as ``UpstreamError`` subclasses
 (authentication, rate limit with ``retry_after``, timeout, connection, bad request, server
@@ -11,6 +16,7 @@ each kind to its own answer.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -29,6 +35,9 @@ from plugins.base import (
     EmbeddingResponse,
     ModelProvider,
     PluginSettings,
+    RerankRequest,
+    RerankResponse,
+    RerankResult,
     SecretStr,
     ToolCall,
     UpstreamAuthenticationError,
@@ -52,6 +61,9 @@ MAX_CACHED_CLIENTS = 64
 #: Keys in ``ChatRequest.extra`` that would override what the provider itself sends.
 RESERVED_EXTRA_KEYS = frozenset({"model", "messages", "stream", "stream_options", "tools"})
 
+#: The rerank APIs a server may offer (``OpenAICompatibleSettings.rerank_api``).
+RerankApi = Literal["rerank", "score", "tei"]
+
 # --- settings and clients ----------------------------------------------------------------------
 
 
@@ -70,6 +82,14 @@ class OpenAICompatibleSettings(PluginSettings):
         default=2, ge=0, le=10, description="Retries on connection errors, 408, 409, 429, 5xx."
     )
     organization: str | None = Field(default=None, description="OpenAI organization id.")
+    rerank_api: RerankApi = Field(
+        default="rerank",
+        description="Rerank models only: the server's rerank API. rerank: POST "
+        "{base_url}/rerank with query and documents, answering results with relevance_score "
+        "(vLLM, Xinference, Jina, llama.cpp, Infinity); score: vLLM's POST /score at the "
+        "server's root (text_1, text_2); tei: Text Embeddings Inference's POST /rerank at "
+        "the server's root (query, texts).",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -269,6 +289,91 @@ def _usage(usage: Any) -> Usage | None:
     )
 
 
+# --- rerank -------------------------------------------------------------------------------------
+
+
+def _server_root(base_url: str) -> str:
+    """The server's address without the API root's ``/v1``: vLLM serves ``/score`` and TEI
+    its ``/rerank`` beside ``/v1``, not under it."""
+    return base_url.removesuffix("/v1")
+
+
+def _rerank_call(request: RerankRequest, settings: OpenAICompatibleSettings) -> tuple[str, dict]:
+    """Where the request goes (a path under ``base_url``, or a whole URL) and its body."""
+    if settings.rerank_api == "score":
+        # One query against many texts: vLLM pairs text_1 with each of text_2.
+        body = {"model": request.model, "text_1": request.query, "text_2": request.documents}
+        return f"{_server_root(settings.base_url)}/score", body
+    if settings.rerank_api == "tei":
+        # TEI refuses an input over the model's length unless told to truncate; a chunk of
+        # a knowledge base may be longer than a reranker's 512 tokens.
+        body = {"query": request.query, "texts": request.documents, "truncate": True}
+        return f"{_server_root(settings.base_url)}/rerank", body
+    body = {"model": request.model, "query": request.query, "documents": request.documents}
+    if request.top_n is not None:
+        body["top_n"] = request.top_n
+    return "/rerank", body
+
+
+def _rerank_items(answer: Any, api: RerankApi) -> list[Any] | None:
+    """The answer's ranked items (each with an index and a score), or None when the answer
+    is not the API's shape."""
+    if api == "tei":
+        return answer if isinstance(answer, list) else None
+    key = "data" if api == "score" else "results"
+    items = answer.get(key) if isinstance(answer, dict) else None
+    return items if isinstance(items, list) else None
+
+
+def _rerank_usage(answer: Any) -> Usage | None:
+    """Tokens the server says it read: ``usage`` (vLLM, Jina, llama.cpp) or Xinference's
+    ``meta.tokens``; None when it said nothing (TEI), so that the platform counts them."""
+    if not isinstance(answer, dict):
+        return None
+    usage = answer.get("usage")
+    if isinstance(usage, dict):
+        tokens = usage.get("prompt_tokens") or usage.get("total_tokens")
+    else:
+        meta = answer.get("meta")
+        counted = meta.get("tokens") if isinstance(meta, dict) else None
+        tokens = counted.get("input_tokens") if isinstance(counted, dict) else None
+    if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens >= 0:
+        return Usage(input_tokens=tokens)
+    return None
+
+
+def _rerank_results(
+    items: list[Any], request: RerankRequest, settings: OpenAICompatibleSettings
+) -> list[RerankResult]:
+    """Each ranked item as a ``RerankResult``, best first; an index that was not sent or a
+    score that is not a number is the server's fault."""
+    host = host_label(settings.base_url)
+    score_key = "relevance_score" if settings.rerank_api == "rerank" else "score"
+    results = []
+    for item in items:
+        index = item.get("index") if isinstance(item, dict) else None
+        score = item.get(score_key) if isinstance(item, dict) else None
+        if (
+            not isinstance(index, int)
+            or isinstance(index, bool)
+            or not 0 <= index < len(request.documents)
+        ):
+            raise UpstreamServerError(
+                f"Model server {host} ranked a document that was not sent ({index!r}).",
+                upstream=host,
+            )
+        number = isinstance(score, int | float) and not isinstance(score, bool)
+        if not number or not math.isfinite(score):
+            raise UpstreamServerError(
+                f"Model server {host} gave document {index} no usable score ({score!r}).",
+                upstream=host,
+            )
+        results.append(RerankResult(index=index, score=float(score)))
+    results.sort(key=lambda result: -result.score)
+    # score and tei answer every document; top_n is applied here for them.
+    return results[: request.top_n] if request.top_n is not None else results
+
+
 # --- the providers -----------------------------------------------------------------------------
 
 
@@ -276,12 +381,19 @@ class OpenAICompatibleProvider(ModelProvider):
     display_name = "OpenAI-compatible"
     description = (
         "Chat (streaming, tool calls) and embeddings from any server that speaks the OpenAI "
-        "API: OpenAI, vLLM's `vllm serve`, Ollama, LM Studio, llama.cpp and others. Needs "
-        "the server's base URL and, where it checks one, an API key."
+        "API: OpenAI, vLLM's `vllm serve`, Ollama, LM Studio, llama.cpp and others; rerank "
+        "from servers with a rerank API (vLLM, Text Embeddings Inference, Xinference, Jina). "
+        "Needs the server's base URL and, where it checks one, an API key."
     )
     Settings = OpenAICompatibleSettings
     capabilities = frozenset(
-        {Capability.CHAT, Capability.CHAT_STREAM, Capability.TOOL_CALLS, Capability.EMBEDDINGS}
+        {
+            Capability.CHAT,
+            Capability.CHAT_STREAM,
+            Capability.TOOL_CALLS,
+            Capability.EMBEDDINGS,
+            Capability.RERANK,
+        }
     )
 
     def chat(self, request: ChatRequest, settings: OpenAICompatibleSettings) -> ChatResponse:
@@ -379,12 +491,47 @@ class OpenAICompatibleProvider(ModelProvider):
             usage=Usage(input_tokens=usage.prompt_tokens or 0) if usage is not None else None,
         )
 
+    def rerank(self, request: RerankRequest, settings: OpenAICompatibleSettings) -> RerankResponse:
+        """Relevance of each document to the query, best first (``top_n`` of them when
+        given); ``index`` is the document's position in the request.
+
+        Sent to the API ``settings.rerank_api`` names, with the endpoint's key, timeout and
+        retries. Raises an ``UpstreamError`` subclass when the server fails, refuses, or
+        answers in another shape than that API's.
+        """
+        if not request.documents:
+            return RerankResponse(results=[], usage=Usage())
+        path, body = _rerank_call(request, settings)
+        host = host_label(settings.base_url)
+        try:
+            # The SDK's own request machinery: the same auth header, timeout, retries and
+            # error kinds as chat, for a route it has no method for.
+            answer = _client(settings).post(path, body=body, cast_to=object)
+        except openai.OpenAIError as exc:
+            raise map_error(exc, settings) from None
+        except ValueError:  # a JSON content type with a body that is not JSON
+            raise UpstreamServerError(
+                f"Model server {host} answered the rerank request with something not JSON.",
+                upstream=host,
+            ) from None
+        items = _rerank_items(answer, settings.rerank_api)
+        if items is None:
+            raise UpstreamServerError(
+                f"Model server {host} did not answer in the shape of the "
+                f"'{settings.rerank_api}' rerank API; check the endpoint's rerank_api.",
+                upstream=host,
+            )
+        return RerankResponse(
+            results=_rerank_results(items, request, settings), usage=_rerank_usage(answer)
+        )
+
 
 class VLLMProvider(OpenAICompatibleProvider):
     display_name = "vLLM server"
     description = (
         "A model served by `vllm serve` through its OpenAI-compatible API: chat with "
-        "streaming and tool calls, and embeddings for embedding models. Needs the server's "
+        "streaming and tool calls, embeddings for embedding models and rerank for reranker "
+        "models (its /rerank API, or /score with rerank_api score). Needs the server's "
         "base URL (default http://127.0.0.1:8000/v1) and its --api-key if it was given one."
     )
     Settings = VLLMSettings

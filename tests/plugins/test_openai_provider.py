@@ -50,6 +50,7 @@ def test_both_providers_satisfy_the_contract():
             Capability.CHAT_STREAM,
             Capability.TOOL_CALLS,
             Capability.EMBEDDINGS,
+            Capability.RERANK,
         }
         assert secret_fields(cls.Settings) == {"api_key"}
     assert "OpenAI-compatible" in OpenAICompatibleProvider.display_name
