@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-CONTRACT_VERSION = "1.2"
+CONTRACT_VERSION = "1.3"
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -44,6 +44,7 @@ __all__ = [
     "Loader",
     "LoaderInput",
     "ModelProvider",
+    "Parser",
     "Passage",
     "Plugin",
     "PluginSettings",
@@ -284,12 +285,38 @@ class Plugin:
 # --- loaders -----------------------------------------------------------------------------------
 
 
+#: How a loader reads pages that are images: ``auto`` reads the text layer and recognises
+#: (OCR) the pages that have none or an unreadable one; ``text`` reads the text layer only;
+#: ``ocr`` recognises every page's image. Loaders of formats without images ignore it.
+Parser = Literal["auto", "text", "ocr"]
+
+
 class LoaderInput(BaseModel):
-    """One file to parse."""
+    """One file to parse, with how to read it and where to report as it goes.
+
+    ``on_progress`` and ``on_warning`` are the platform's (contract 1.3); a loader calls
+    ``report_progress`` and ``warn``, which do nothing when no one listens (a plugin's
+    own tests).
+    """
 
     filename: str
     media_type: str = "application/octet-stream"
     data: bytes
+    parser: Parser = "auto"
+    on_progress: Callable[[int, int], None] | None = Field(default=None, exclude=True, repr=False)
+    on_warning: Callable[[str], None] | None = Field(default=None, exclude=True, repr=False)
+
+    def report_progress(self, done: int, total: int) -> None:
+        """Say that ``done`` of ``total`` pages (or slides, or images) are read; worth
+        calling where pages are slow (OCR), so the document list can show it."""
+        if self.on_progress is not None:
+            self.on_progress(done, total)
+
+    def warn(self, message: str) -> None:
+        """Record a problem that cost part of the file, not all of it (a page that could
+        not be read); the document ends ``ready`` with the message among its warnings."""
+        if self.on_warning is not None:
+            self.on_warning(message)
 
 
 class Element(BaseModel):
