@@ -43,6 +43,7 @@ def _out(knowledge_base: KnowledgeBase) -> dict:
         "rerank_model": knowledge_base.rerank_endpoint.name
         if knowledge_base.rerank_endpoint
         else None,
+        "rerank_mode": knowledge_base.rerank_mode,
         "chunking": knowledge_base.chunking,
         "retrieval": knowledge_base.retrieval,
         "document_count": getattr(knowledge_base, "document_count", 0),

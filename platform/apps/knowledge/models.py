@@ -19,6 +19,16 @@ from apps.accounts.tenancy import Audited, Created, WorkspaceOwned
 from apps.model_endpoints.models import ModelEndpoint
 
 
+class RerankMode(models.TextChoices):
+    """How a knowledge base's ``rerank_endpoint`` reorders what retrieval found."""
+
+    #: A rerank model (a cross-encoder behind a rerank API) scores each passage on its own.
+    POINTWISE = "pointwise", "Rerank model"
+    #: A chat model reads the query and all the passages and answers their order
+    #: (plugins.models.listwise_rerank).
+    LISTWISE = "listwise", "Chat model (listwise)"
+
+
 class KnowledgeBase(WorkspaceOwned, Audited):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(
@@ -35,6 +45,12 @@ class KnowledgeBase(WorkspaceOwned, Audited):
     embedding_dimension = models.PositiveIntegerField()
     rerank_endpoint = models.ForeignKey(
         ModelEndpoint, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    rerank_mode = models.CharField(
+        max_length=16,
+        choices=RerankMode.choices,
+        default=RerankMode.POINTWISE,
+        help_text="pointwise: rerank_endpoint is a rerank model; listwise: a chat model.",
     )
     chunking = models.JSONField(default=dict, help_text="apps.knowledge.chunking.ChunkingSettings")
     retrieval = models.JSONField(

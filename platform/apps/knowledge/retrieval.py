@@ -11,7 +11,9 @@ Used by the hit test (命中测试), an app's retrieval before its first model c
   score, in 0..1.
 - ``hybrid``: both, fused by reciprocal rank fusion; score = the fused value divided by
   the best possible one (first in both lists), in 0..1.
-- optional rerank through the knowledge base's rerank model; score = its relevance.
+- optional rerank through the knowledge base's reranker: a rerank model (pointwise;
+  score = its relevance) or a chat model that answers the passages' order (listwise,
+  ``plugins.models.listwise_rerank``; score = 1 for the first down to 1/n for the last).
 
 The stages run at once: the query's embedding starts first, on a thread of its own; in
 hybrid mode the vector search (waiting for the embedding, then the HNSW query) runs on a
@@ -36,11 +38,13 @@ from django.db import connection, connections, transaction
 from apps.accounts.models import Workspace
 from apps.gateway import routing
 from apps.knowledge import fulltext, search_filters, vector_index
-from apps.knowledge.models import Chunk, KnowledgeBase
+from apps.knowledge.models import Chunk, KnowledgeBase, RerankMode
 from apps.knowledge.retrieval_settings import RetrievalSettings
 from apps.knowledge.search_filters import Filters
 from apps.model_endpoints.models import EndpointCapability
 from kernel.errors import InvalidParameter
+from plugins.base import RerankRequest, RerankResponse
+from plugins.models import listwise_rerank
 
 __all__ = ["Filters", "Hit", "retrieve"]
 
@@ -189,22 +193,33 @@ def _rerank(
     app_id: str | None,
     node_id: str | None = None,
 ) -> list[Hit]:
-    endpoint = next((kb.rerank_endpoint for kb in knowledge_bases if kb.rerank_endpoint), None)
-    if endpoint is None:
+    chosen = next((kb for kb in knowledge_bases if kb.rerank_endpoint), None)
+    if chosen is None:
         raise InvalidParameter(
             "rerank: none of these knowledge bases has a rerank model; set rerank_model on one."
         )
     if not hits:
         return hits
+    listwise = chosen.rerank_mode == RerankMode.LISTWISE
     target = routing.route(
         knowledge_bases[0].workspace,
-        endpoint.name,
-        EndpointCapability.RERANK,
+        chosen.rerank_endpoint.name,
+        EndpointCapability.CHAT if listwise else EndpointCapability.RERANK,
         surface="retrieval",
         app_id=app_id,
         node_id=node_id,
     )
-    answer = routing.rerank(target, query, [hit.text for hit in hits])
+    documents = [hit.text for hit in hits]
+    answer: RerankResponse
+    if listwise:
+        # The chat call goes through routing like any other, so it is admitted against the
+        # quotas and metered on the retrieval surface.
+        request = RerankRequest(
+            model=target.endpoint.upstream_model, query=query, documents=documents
+        )
+        answer = listwise_rerank.rerank(request, lambda chat: routing.chat(target, chat))
+    else:
+        answer = routing.rerank(target, query, documents)
     reordered = []
     for result in sorted(answer.results, key=lambda r: -r.score):
         hit = hits[result.index]

@@ -6,7 +6,17 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from apps.knowledge.models import DocumentStatus
+from apps.knowledge.models import DocumentStatus, RerankMode
+
+RERANK_MODEL = (
+    "The reranker: a rerank model granted to the workspace (rerank_mode pointwise) or a chat "
+    "model (rerank_mode listwise); null for none."
+)
+RERANK_MODE = (
+    "pointwise: the rerank model scores each passage (score = its relevance); listwise: the "
+    "chat model reads the query and the numbered passages (the first 20) and answers their "
+    "order (score = rank-derived, 1 for the first down to 1/n)."
+)
 
 
 class KnowledgeBaseOut(Schema):
@@ -15,7 +25,8 @@ class KnowledgeBaseOut(Schema):
     description: str
     embedding_model: str = Field(description="The embedding endpoint's name (fixed).")
     embedding_dimension: int
-    rerank_model: str | None
+    rerank_model: str | None = Field(description=RERANK_MODEL)
+    rerank_mode: RerankMode = Field(description=RERANK_MODE)
     chunking: dict[str, Any]
     retrieval: dict[str, Any]
     document_count: int
@@ -31,7 +42,8 @@ class KnowledgeBaseCreateIn(Schema):
         default=None,
         description="An embedding model granted to the workspace; default: its default.",
     )
-    rerank_model: str | None = None
+    rerank_model: str | None = Field(default=None, description=RERANK_MODEL)
+    rerank_mode: RerankMode = Field(default=RerankMode.POINTWISE, description=RERANK_MODE)
     chunking: dict[str, Any] = Field(
         default_factory=dict,
         description="mode (auto, length, heading, regex), chunk_size and chunk_overlap in "
@@ -46,7 +58,10 @@ class KnowledgeBaseCreateIn(Schema):
 class KnowledgeBaseUpdateIn(Schema):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=2000)
-    rerank_model: str | None = None
+    rerank_model: str | None = Field(default=None, description=RERANK_MODEL)
+    rerank_mode: RerankMode | None = Field(
+        default=None, description=RERANK_MODE + " Unchanged when left out."
+    )
     chunking: dict[str, Any] | None = None
     retrieval: dict[str, Any] | None = None
     embedding_model: str | None = Field(default=None, description="Refused: fixed after creation.")

@@ -20,7 +20,13 @@ from apps.knowledge import term_statistics, vector_index
 from apps.knowledge.chunking import ChunkingSettings
 from apps.knowledge.ingestion import dispatch
 from apps.knowledge.loader_choice import choose_loader, supported_extensions
-from apps.knowledge.models import Document, DocumentStatus, KnowledgeBase, PendingChunk
+from apps.knowledge.models import (
+    Document,
+    DocumentStatus,
+    KnowledgeBase,
+    PendingChunk,
+    RerankMode,
+)
 from apps.knowledge.retrieval_settings import RetrievalSettings
 from apps.knowledge.storage import document_storage
 from apps.model_endpoints.models import EndpointCapability, ModelEndpoint
@@ -52,6 +58,13 @@ def _granted(workspace: Workspace, name: str, capability: str, field: str) -> Mo
     return endpoint
 
 
+def _reranker(workspace: Workspace, name: str, mode: str) -> ModelEndpoint:
+    """The endpoint ``name`` as a reranker in ``mode``: a rerank model scores passages
+    (pointwise); a chat model orders them (listwise)."""
+    capability = "chat" if mode == RerankMode.LISTWISE else "rerank"
+    return _granted(workspace, name, capability, "rerank_model")
+
+
 def default_embedding_endpoint(workspace: Workspace) -> ModelEndpoint:
     endpoint = (
         endpoints_for_workspace(workspace)
@@ -74,6 +87,7 @@ def create_knowledge_base(
     description: str = "",
     embedding_model: str | None = None,
     rerank_model: str | None = None,
+    rerank_mode: str = RerankMode.POINTWISE,
     chunking: dict[str, Any] | None = None,
     retrieval: dict[str, Any] | None = None,
     by: User | None = None,
@@ -87,7 +101,7 @@ def create_knowledge_base(
             f"embedding_model: '{embedding.name}' has no embedding dimension set; a platform "
             "admin sets it on the endpoint."
         )
-    rerank = _granted(workspace, rerank_model, "rerank", "rerank_model") if rerank_model else None
+    rerank = _reranker(workspace, rerank_model, rerank_mode) if rerank_model else None
     knowledge_base = KnowledgeBase(
         workspace=workspace,
         name=name,
@@ -95,6 +109,7 @@ def create_knowledge_base(
         embedding_endpoint=embedding,
         embedding_dimension=embedding.embedding_dimension,
         rerank_endpoint=rerank,
+        rerank_mode=rerank_mode,
         chunking=_validated(ChunkingSettings, chunking, "chunking"),
         retrieval=_validated(RetrievalSettings, retrieval, "retrieval"),
         created_by=by,
@@ -123,10 +138,14 @@ def update_knowledge_base(knowledge_base: KnowledgeBase, **changes: Any) -> Know
         knowledge_base.chunking = _validated(ChunkingSettings, changes["chunking"], "chunking")
     if "retrieval" in changes:
         knowledge_base.retrieval = _validated(RetrievalSettings, changes["retrieval"], "retrieval")
-    if "rerank_model" in changes:
-        name = changes["rerank_model"]
+    if changes.get("rerank_mode") is not None:
+        knowledge_base.rerank_mode = changes["rerank_mode"]
+    if "rerank_model" in changes or changes.get("rerank_mode") is not None:
+        # A new mode is checked against the model kept, as a new model against the mode.
+        current = knowledge_base.rerank_endpoint.name if knowledge_base.rerank_endpoint else None
+        name = changes.get("rerank_model", current)
         knowledge_base.rerank_endpoint = (
-            _granted(knowledge_base.workspace, name, "rerank", "rerank_model") if name else None
+            _reranker(knowledge_base.workspace, name, knowledge_base.rerank_mode) if name else None
         )
     try:
         with transaction.atomic():
