@@ -70,8 +70,12 @@ def prompt(query: str, passages: list[str]) -> list[ChatMessage]:
 
 def _numbers(answer: str) -> list[object] | None:
     """The list of passage numbers in the answer, as written, or None when there is none:
-    the last JSON array in it, else a RankGPT-style ``[2] > [1]`` chain."""
+    a RankGPT-style ``[2] > [1]`` chain, else the last JSON array in it (a model may quote
+    passages before it answers)."""
     text = _THINKING.sub("", answer)
+    chain = _CHAIN.findall(text)
+    if len(chain) > 1:
+        return [int(number) for number in chain]
     for candidate in reversed(_ARRAY.findall(text)):
         try:
             found = json.loads(candidate)
@@ -79,8 +83,7 @@ def _numbers(answer: str) -> list[object] | None:
             continue
         if isinstance(found, list) and any(_number(item) is not None for item in found):
             return found
-    chain = _CHAIN.findall(text)
-    return [int(number) for number in chain] if len(chain) > 1 else None
+    return None
 
 
 def _number(item: object) -> int | None:
