@@ -38,6 +38,10 @@ def _sniffed_extension(data: bytes) -> str:
     if head.startswith(_ZIP):
         if b"word/" in data[:65536]:
             return ".docx"
+        # Checked before "xl/", a shorter pattern that a deck's compressed parts can hold
+        # by chance.
+        if b"ppt/" in data[:65536]:
+            return ".pptx"
         if b"xl/" in data[:65536]:
             return ".xlsx"
         return ""
