@@ -15,7 +15,12 @@ started for the run (``knowledge_harness``):
   ``hybrid`` and ``fulltext``. Full-text results do not depend on the embedding model, so
   they are computed once per dataset (on the first model's knowledge base, which holds the
   same chunks). ``hybrid+rerank`` needs a rerank model; none is seeded locally, so it shows
-  n/a unless one is granted to the workspace;
+  n/a unless a rerank server is named (``--rerank-url`` and ``--rerank-model``, or the
+  environment's ``MINISTUDIO_BENCH_RERANK_URL`` / ``_MODEL`` / ``_API``): it is registered as
+  a vLLM-provider endpoint with that ``rerank_api`` (``rerank``: the Jina/Cohere-style
+  ``/v1/rerank`` of vLLM, Xinference, Jina; ``score``: vLLM's ``/score``; ``tei``: Text
+  Embeddings Inference's ``/rerank``), e.g. ``vllm serve BAAI/bge-reranker-v2-m3 --port
+  8001`` and ``--rerank-url http://127.0.0.1:8001/v1 --rerank-model BAAI/bge-reranker-v2-m3``;
 - hits are mapped to corpus ids: a document's rank is its best chunk's rank, later chunks of
   the same document are dropped, and documents with the same score are ordered by corpus id;
 - nDCG@10 (linear gain, log2 discount, ideal from the qrels) and Recall@100 (relevant
@@ -34,7 +39,7 @@ Run from the repository root, in the project's virtual environment (Redis on
 
     .venv/bin/python bench/retrieval_quality.py [--datasets scifact xquad-zh xquad-en]
         [--models use-m3 multilingual-e5-small] [--max-queries N] [--ef-search N]
-        [--candidates N]
+        [--candidates N] [--rerank-url URL --rerank-model NAME [--rerank-api rerank|score|tei]]
 
 Time on two cores: use-m3 embeds ~47 SciFact documents/s (about 2 minutes for its 5,183);
 multilingual-e5-small ~2 documents/s (about 45 minutes for SciFact, 2 to 3 for an XQuAD set).
@@ -44,6 +49,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -239,14 +245,39 @@ def evaluate(
     return result
 
 
-def run_dataset(bench, dataset: Dataset, models: list[str], args) -> None:
+def configured_reranker(workspace, args: argparse.Namespace) -> str | None:
+    """The rerank server named by ``--rerank-url`` / ``--rerank-model``, registered and
+    granted to ``workspace``; without one, a rerank model the workspace already has."""
+    if not args.rerank_url:
+        return rerank_model(workspace)
+    from apps.model_endpoints import services as endpoints
+
+    endpoint = endpoints.create_endpoint(
+        name="bench-rerank",
+        provider="vllm",
+        upstream_model=args.rerank_model,
+        capabilities=["rerank"],
+        # A hundred candidates a query: a CPU-served reranker may take a while.
+        settings={
+            "base_url": args.rerank_url,
+            "rerank_api": args.rerank_api,
+            "timeout_seconds": 300,
+        },
+    )
+    endpoints.grant(endpoint, workspace, by=None)
+    print(f"rerank: {args.rerank_model} at {args.rerank_url} ({args.rerank_api} API)", flush=True)
+    return endpoint.name
+
+
+def run_dataset(
+    bench, dataset: Dataset, models: list[str], args, reranker: str | None = None
+) -> None:
     print(
         f"\n== {dataset.name}: {len(dataset.corpus)} documents, {len(dataset.queries)} queries",
         flush=True,
     )
     results: list[Result] = []
     ingested: list[Ingested] = []
-    reranker = rerank_model(bench.workspace)
     for index, model in enumerate(models):
         knowledge_base, info = ingest_dataset(bench, dataset, model)
         ingested.append(info)
@@ -285,7 +316,10 @@ def print_tables(dataset, models, results, ingested, reranker, args) -> None:
         )
     if not reranker:
         for model in models:
-            print(f"{'hybrid+rerank':<14} {model:<22} {'n/a':>8} {'n/a':>6}   (no rerank model)")
+            print(
+                f"{'hybrid+rerank':<14} {model:<22} {'n/a':>8} {'n/a':>6}   "
+                "(no rerank model: --rerank-url, --rerank-model)"
+            )
     print("references:")
     for method, ndcg, recall, source in REFERENCES.get(dataset.name, []):
         print(f"  {method:<28} {ndcg:>6} / {recall:<6} ({source})")
@@ -311,12 +345,32 @@ def main() -> None:
     parser.add_argument(
         "--candidates", type=int, default=100, help="chunks each stage passes on (>= 100)"
     )
+    environment = os.environ.get
+    parser.add_argument(
+        "--rerank-url",
+        default=environment("MINISTUDIO_BENCH_RERANK_URL"),
+        help="a rerank server's API root, e.g. http://127.0.0.1:8001/v1: adds hybrid+rerank",
+    )
+    parser.add_argument(
+        "--rerank-model",
+        default=environment("MINISTUDIO_BENCH_RERANK_MODEL"),
+        help="the model the rerank server serves, e.g. BAAI/bge-reranker-v2-m3",
+    )
+    parser.add_argument(
+        "--rerank-api",
+        choices=("rerank", "score", "tei"),
+        default=environment("MINISTUDIO_BENCH_RERANK_API", "rerank"),
+        help="rerank: /v1/rerank (vLLM, Xinference, Jina); score: vLLM /score; tei: TEI /rerank",
+    )
     args = parser.parse_args()
     if args.candidates < TOP_K:
         parser.error(f"--candidates must be at least {TOP_K}")
+    if bool(args.rerank_url) != bool(args.rerank_model):
+        parser.error("--rerank-url and --rerank-model go together")
     with bench_platform("rq") as bench:
+        reranker = configured_reranker(bench.workspace, args)
         for name in args.datasets:
-            run_dataset(bench, load(name, args.max_queries), args.models, args)
+            run_dataset(bench, load(name, args.max_queries), args.models, args, reranker)
 
 
 if __name__ == "__main__":
