@@ -12,8 +12,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def snapshot():
     return (
-        list(KnowledgeBase.objects.values_list("id", "name", "chunking", "retrieval")),
-        list(Document.objects.values_list("id", "status", "tags", "metadata", "chunk_count")),
+        list(KnowledgeBase.objects.values_list("id", "name", "chunking", "parser", "retrieval")),
+        list(
+            Document.objects.values_list(
+                "id", "status", "tags", "metadata", "chunk_count", "parser"
+            )
+        ),
         Chunk.objects.count(),
     )
 
@@ -33,6 +37,8 @@ def test_every_knowledge_endpoint_hides_other_workspaces(acme_console, upstream,
         ("GET", doc, None),
         ("PATCH", doc, {"tags": ["x"]}),
         ("POST", f"{doc}/reindex", None),
+        ("POST", f"{doc}/reindex?parser=ocr", None),
+        ("PATCH", base, {"parser": "ocr"}),
         ("DELETE", doc, None),
         ("GET", f"{doc}/chunks", None),
     ]:

@@ -11,7 +11,7 @@ from ninja.pagination import paginate
 from apps.accounts.context import caller_user, workspace_context
 from apps.accounts.permissions import Permission
 from apps.knowledge import progress, selectors, services
-from apps.knowledge.models import DocumentStatus, KnowledgeBase
+from apps.knowledge.models import DocumentStatus, KnowledgeBase, Parser
 from apps.knowledge.retrieval import Filters, retrieve
 from apps.knowledge.retrieval_settings import RetrievalSettings
 from apps.knowledge.schemas import (
@@ -45,6 +45,7 @@ def _out(knowledge_base: KnowledgeBase) -> dict:
         else None,
         "rerank_mode": knowledge_base.rerank_mode,
         "chunking": knowledge_base.chunking,
+        "parser": knowledge_base.parser,
         "retrieval": knowledge_base.retrieval,
         "document_count": getattr(knowledge_base, "document_count", 0),
         "chunk_count": getattr(knowledge_base, "chunk_count", 0),
@@ -108,10 +109,12 @@ def upload_documents(
     files: File[list[UploadedFile]],
     tags: Form[str] = "",
     metadata: Form[str] = "",
+    parser: Form[Parser | None] = None,
 ):
     """Upload one or more files (multipart field ``files``, repeated). Answers at once
     with each document ``queued`` (or ``duplicate``); ingestion runs on the workers.
-    ``tags``: comma-separated; ``metadata``: a JSON object; both apply to every file."""
+    ``tags``: comma-separated; ``metadata``: a JSON object; both apply to every file.
+    ``parser``: auto, text or ocr for these files; the knowledge base's when left out."""
     knowledge_base = _knowledge_base(request, knowledge_base_id, Permission.EDIT_KNOWLEDGE)
     try:
         parsed_metadata = json.loads(metadata) if metadata.strip() else {}
@@ -125,6 +128,7 @@ def upload_documents(
         [services.UploadedFile(f.name, f.read(), f.content_type or "") for f in files],
         tags=[tag.strip() for tag in tags.split(",") if tag.strip()],
         metadata=parsed_metadata,
+        parser=parser,
         by=caller_user(request),
     )
     return Status(
@@ -169,9 +173,15 @@ def update_document(
     "/knowledge-bases/{knowledge_base_id}/documents/{document_id}/reindex",
     response={202: DocumentOut},
 )
-def reindex_document(request: HttpRequest, knowledge_base_id: uuid.UUID, document_id: uuid.UUID):
+def reindex_document(
+    request: HttpRequest,
+    knowledge_base_id: uuid.UUID,
+    document_id: uuid.UUID,
+    parser: Parser | None = None,
+):
+    """Read the document again, with ``parser`` (query: auto, text or ocr) if given."""
     knowledge_base = _knowledge_base(request, knowledge_base_id, Permission.EDIT_KNOWLEDGE)
-    document = services.reindex_document(selectors.document(knowledge_base, document_id))
+    document = services.reindex_document(selectors.document(knowledge_base, document_id), parser)
     return Status(202, document)
 
 

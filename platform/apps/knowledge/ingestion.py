@@ -55,6 +55,7 @@ from apps.knowledge.models import (
     Chunk,
     Document,
     DocumentStatus,
+    Parser,
     PendingChunk,
 )
 from apps.knowledge.storage import document_storage
@@ -224,7 +225,8 @@ chosen AS (
 UPDATE knowledge_document AS d
 SET status = 'parsing', claimed_by = %(run)s, lease_expires_at = now() + %(lease)s,
     attempts = d.attempts + 1, started_at = clock_timestamp(), progress = 0, error = '',
-    chunks_done = 0, chunks_total = 0, served_at = NULL
+    chunks_done = 0, chunks_total = 0, served_at = NULL, warnings = '{}', pages_done = 0,
+    pages_total = 0
 WHERE d.id IN (SELECT id FROM chosen)
 AND (d.status = 'queued'
      OR (d.status IN ('parsing', 'chunking', 'embedding') AND d.claimed_by <> ''
@@ -267,6 +269,7 @@ class Prepared:
     #: Each draft's text segmented for full-text search (``search_text.segmented``).
     segmented: list[str]
     timings: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def prepare(documents: list[Document], run_id: str) -> None:
@@ -288,16 +291,52 @@ def prepare(documents: list[Document], run_id: str) -> None:
 
 def _prepare_one(document: Document) -> Prepared:
     started = time.monotonic()
-    elements = _parse(document)
+    warnings: list[str] = []
+    elements = _parse(document, warnings)
     parse_ms = _ms(started)
     started = time.monotonic()
     drafts = chunk_elements(
         elements, ChunkingSettings.model_validate(document.knowledge_base.chunking)
     )
     if not drafts:
-        raise PermanentFailure("No text was found in the file (it is empty, or scanned images).")
+        raise PermanentFailure(_nothing_found(document, warnings))
     segmented = [search_text.segmented(draft.text) for draft in drafts]
-    return Prepared(document, drafts, segmented, {"parse_ms": parse_ms, "chunk_ms": _ms(started)})
+    timings = {"parse_ms": parse_ms, "chunk_ms": _ms(started)}
+    return Prepared(document, drafts, segmented, timings, warnings)
+
+
+def _nothing_found(document: Document, warnings: list[str]) -> str:
+    if warnings:
+        return "No text could be read: " + "; ".join(warnings)
+    if document.parser == Parser.TEXT:
+        return (
+            "No text was found in the file's text layer. If it is scanned, upload it again "
+            "with the parser 'automatic' or 'OCR every page'."
+        )
+    return "No text was found in the file (it is empty, or its images hold no text)."
+
+
+class _PageProgress:
+    """The loader's page count, written to the document as it goes (at most twice a
+    second: a loader may report every slide), renewing the claim's lease, since OCR can
+    take minutes."""
+
+    def __init__(self, document: Document) -> None:
+        self._document = document
+        self._written = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._written < 0.5:
+            return
+        self._written = now
+        Document.objects.filter(
+            pk=self._document.pk, claimed_by=self._document.claimed_by, status__in=IN_PROGRESS
+        ).update(
+            pages_done=done,
+            pages_total=total,
+            lease_expires_at=timezone.now() + _lease(),
+        )
 
 
 def _ms(started: float) -> int:
@@ -357,12 +396,14 @@ def _store_drafts(prepared: list[Prepared], run_id: str) -> None:
             cursor.executemany(
                 "UPDATE knowledge_document SET status = 'embedding', claimed_by = '', "
                 "lease_expires_at = NULL, chunks_total = %s, chunks_done = 0, progress = 0, "
-                "served_at = NULL, timings = %s WHERE id = %s",
-                [(len(p.drafts), Jsonb(p.timings), p.document.pk) for p in kept],
+                "served_at = NULL, timings = %s, warnings = %s WHERE id = %s",
+                [(len(p.drafts), Jsonb(p.timings), p.warnings, p.document.pk) for p in kept],
             )
 
 
-def _parse(document: Document) -> list[Element]:
+def _parse(document: Document, warnings: list[str]) -> list[Element]:
+    """The loader's elements for ``document``; what it could not read (a page) is added to
+    ``warnings``."""
     entry = plugin_in_workspace(document.workspace, Kind.LOADER, document.loader)
     plugin_class = loaded_class(entry.plugin) if entry else None
     if entry is None or plugin_class is None or not entry.usable:
@@ -375,7 +416,14 @@ def _parse(document: Document) -> list[Element]:
             data = stored.read()
     except OSError as exc:
         raise PermanentFailure(f"The uploaded file is missing from storage: {exc}") from None
-    source = LoaderInput(filename=document.name, media_type=document.media_type, data=data)
+    source = LoaderInput(
+        filename=document.name,
+        media_type=document.media_type,
+        data=data,
+        parser=document.parser,
+        on_progress=_PageProgress(document),
+        on_warning=warnings.append,
+    )
     loader = discovery.instance_of(plugin_class)
     try:
         return loader.load(source, settings_for(entry, plugin_class))

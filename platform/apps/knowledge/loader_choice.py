@@ -16,6 +16,10 @@ _ZIP = b"PK\x03\x04"
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", ".pdf"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", ""),  # OLE: an encrypted Office file, or old .doc/.xls
+    (b"\x89PNG\r\n\x1a\n", ".png"),
+    (b"\xff\xd8\xff", ".jpg"),
+    (b"II*\x00", ".tiff"),
+    (b"MM\x00*", ".tiff"),
 )
 
 
@@ -35,6 +39,10 @@ def _sniffed_extension(data: bytes) -> str:
     for signature, extension in _SIGNATURES:
         if head.startswith(signature):
             return extension
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return ".webp"
+    if head.startswith(b"BM") and head[6:10] == b"\0\0\0\0":  # "BM", size, reserved zeros
+        return ".bmp"
     if head.startswith(_ZIP):
         if b"word/" in data[:65536]:
             return ".docx"

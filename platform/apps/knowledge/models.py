@@ -29,6 +29,15 @@ class RerankMode(models.TextChoices):
     LISTWISE = "listwise", "Chat model (listwise)"
 
 
+class Parser(models.TextChoices):
+    """How loaders read pages that are images (``plugins.base.Parser``)."""
+
+    #: The text layer, and OCR for pages without one or with an unreadable one.
+    AUTO = "auto", "Automatic"
+    TEXT = "text", "Text layer only"
+    OCR = "ocr", "OCR every page"
+
+
 class KnowledgeBase(WorkspaceOwned, Audited):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(
@@ -53,6 +62,12 @@ class KnowledgeBase(WorkspaceOwned, Audited):
         help_text="pointwise: rerank_endpoint is a rerank model; listwise: a chat model.",
     )
     chunking = models.JSONField(default=dict, help_text="apps.knowledge.chunking.ChunkingSettings")
+    parser = models.CharField(
+        max_length=8,
+        choices=Parser.choices,
+        default=Parser.AUTO,
+        help_text="How uploads are read unless an upload says otherwise.",
+    )
     retrieval = models.JSONField(
         default=dict, help_text="Default retrieval settings (apps.knowledge.retrieval)."
     )
@@ -89,6 +104,12 @@ class Document(WorkspaceOwned, Created):
     size = models.PositiveBigIntegerField()
     media_type = models.CharField(max_length=127, blank=True)
     loader = models.CharField(max_length=100, help_text="The loader plugin chosen at upload.")
+    parser = models.CharField(
+        max_length=8,
+        choices=Parser.choices,
+        default=Parser.AUTO,
+        help_text="How the loader reads pages that are images (the upload's or its KB's).",
+    )
     checksum = models.CharField(max_length=64, help_text="SHA-256 of the file.")
     storage_key = models.CharField(max_length=255)
     tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
@@ -98,6 +119,16 @@ class Document(WorkspaceOwned, Created):
     )
     progress = models.PositiveSmallIntegerField(default=0, help_text="Percent, 0 to 100.")
     error = models.TextField(blank=True)
+    warnings = ArrayField(
+        models.TextField(),
+        default=list,
+        blank=True,
+        help_text="What the loader could not read while the rest was kept (a page OCR failed).",
+    )
+    pages_done = models.PositiveIntegerField(default=0)
+    pages_total = models.PositiveIntegerField(
+        default=0, help_text="Pages (slides, images) the loader reported reading; 0 if none."
+    )
     chunk_count = models.PositiveIntegerField(default=0)
     token_count = models.PositiveBigIntegerField(default=0)
     #: Ingestion's progress in chunks: drafted (known once the document is parsed and

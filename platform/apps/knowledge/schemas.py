@@ -6,11 +6,15 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from apps.knowledge.models import DocumentStatus, RerankMode
+from apps.knowledge.models import DocumentStatus, Parser, RerankMode
 
 RERANK_MODEL = (
     "The reranker: a rerank model granted to the workspace (rerank_mode pointwise) or a chat "
     "model (rerank_mode listwise); null for none."
+)
+PARSER = (
+    "How files' pages are read: auto (the text layer; OCR for pages without one or with "
+    "an unreadable one, and for images), text (the text layer only), ocr (OCR every page)."
 )
 RERANK_MODE = (
     "pointwise: the rerank model scores each passage (score = its relevance); listwise: the "
@@ -28,6 +32,7 @@ class KnowledgeBaseOut(Schema):
     rerank_model: str | None = Field(description=RERANK_MODEL)
     rerank_mode: RerankMode = Field(description=RERANK_MODE)
     chunking: dict[str, Any]
+    parser: Parser = Field(description=PARSER + " Uploads may choose another.")
     retrieval: dict[str, Any]
     document_count: int
     chunk_count: int
@@ -49,6 +54,7 @@ class KnowledgeBaseCreateIn(Schema):
         description="mode (auto, length, heading, regex), chunk_size and chunk_overlap in "
         "tokens, separator_regex.",
     )
+    parser: Parser = Field(default=Parser.AUTO, description=PARSER)
     retrieval: dict[str, Any] = Field(
         default_factory=dict,
         description="Defaults of the hit test: mode, top_k, score_threshold, rerank, ...",
@@ -63,6 +69,9 @@ class KnowledgeBaseUpdateIn(Schema):
         default=None, description=RERANK_MODE + " Unchanged when left out."
     )
     chunking: dict[str, Any] | None = None
+    parser: Parser | None = Field(
+        default=None, description=PARSER + " For uploads from now on; unchanged when left out."
+    )
     retrieval: dict[str, Any] | None = None
     embedding_model: str | None = Field(default=None, description="Refused: fixed after creation.")
 
@@ -74,12 +83,20 @@ class DocumentOut(Schema):
     size: int
     media_type: str
     loader: str
+    parser: Parser = Field(description=PARSER)
     checksum: str
     tags: list[str]
     metadata: dict[str, Any]
     status: DocumentStatus
     progress: int = Field(description="Percent, 0 to 100.")
     error: str
+    warnings: list[str] = Field(
+        description="What could not be read while the rest was kept (a page OCR failed on)."
+    )
+    pages_done: int = Field(description="Pages (slides, images) read so far while parsing.")
+    pages_total: int = Field(
+        description="Pages the loader reported it would read; 0 when it reports none."
+    )
     chunks_done: int = Field(description="Chunks embedded so far.")
     chunks_total: int = Field(
         description="Chunks the document is cut into (0 until it has been parsed and chunked)."

@@ -24,6 +24,7 @@ from apps.knowledge.models import (
     Document,
     DocumentStatus,
     KnowledgeBase,
+    Parser,
     PendingChunk,
     RerankMode,
 )
@@ -89,6 +90,7 @@ def create_knowledge_base(
     rerank_model: str | None = None,
     rerank_mode: str = RerankMode.POINTWISE,
     chunking: dict[str, Any] | None = None,
+    parser: str = Parser.AUTO,
     retrieval: dict[str, Any] | None = None,
     by: User | None = None,
 ) -> KnowledgeBase:
@@ -111,6 +113,7 @@ def create_knowledge_base(
         rerank_endpoint=rerank,
         rerank_mode=rerank_mode,
         chunking=_validated(ChunkingSettings, chunking, "chunking"),
+        parser=parser,
         retrieval=_validated(RetrievalSettings, retrieval, "retrieval"),
         created_by=by,
     )
@@ -138,6 +141,9 @@ def update_knowledge_base(knowledge_base: KnowledgeBase, **changes: Any) -> Know
         knowledge_base.chunking = _validated(ChunkingSettings, changes["chunking"], "chunking")
     if "retrieval" in changes:
         knowledge_base.retrieval = _validated(RetrievalSettings, changes["retrieval"], "retrieval")
+    if changes.get("parser") is not None:
+        # Applies to uploads from now on; a document keeps the parser it was read with.
+        knowledge_base.parser = changes["parser"]
     if changes.get("rerank_mode") is not None:
         knowledge_base.rerank_mode = changes["rerank_mode"]
     if "rerank_model" in changes or changes.get("rerank_mode") is not None:
@@ -196,12 +202,14 @@ def upload_documents(
     *,
     tags: list[str] | None = None,
     metadata: dict[str, Any] | None = None,
+    parser: str | None = None,
     by: User | None = None,
 ) -> list[UploadOutcome]:
     """Store the files and queue them for ingestion. All files are checked first (size,
     type), so a bad one refuses the whole upload and nothing is stored. A file whose
     content is already in the knowledge base is reported as a duplicate of that document
-    and not ingested again."""
+    and not ingested again (re-index it to read it with another parser). ``parser``: how
+    to read these files; the knowledge base's when None."""
     if not files:
         raise InvalidParameter("files: upload at least one file.")
     limit = settings.KNOWLEDGE_UPLOAD_MAX_BYTES
@@ -213,8 +221,9 @@ def upload_documents(
                 f"'{upload.name}' is {len(upload.data):,} bytes; the limit is {limit:,} bytes."
             )
         choices.append(choose_loader(loaders, upload.name, upload.data))
+    reading = _Reading(parser or knowledge_base.parser, tags or [], metadata or {})
     outcomes = [
-        _store(knowledge_base, upload, choice.plugin_id, tags, metadata, by)
+        _store(knowledge_base, upload, choice.plugin_id, reading, by)
         for upload, choice in zip(files, choices, strict=True)
     ]
     queued = sum(not outcome.duplicate for outcome in outcomes)
@@ -222,12 +231,20 @@ def upload_documents(
     return outcomes
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """What an upload says about all of its files."""
+
+    parser: str
+    tags: list[str]
+    metadata: dict[str, Any]
+
+
 def _store(
     knowledge_base: KnowledgeBase,
     upload: UploadedFile,
     loader: str,
-    tags: list[str] | None,
-    metadata: dict[str, Any] | None,
+    reading: _Reading,
     by: User | None,
 ) -> UploadOutcome:
     checksum = hashlib.sha256(upload.data).hexdigest()
@@ -241,9 +258,10 @@ def _store(
         size=len(upload.data),
         media_type=upload.media_type[:127],
         loader=loader,
+        parser=reading.parser,
         checksum=checksum,
-        tags=tags or [],
-        metadata=metadata or {},
+        tags=reading.tags,
+        metadata=reading.metadata,
         queued_at=timezone.now(),
         created_by=by,
     )
@@ -260,8 +278,9 @@ def _store(
     return UploadOutcome(upload.name, document, duplicate=False)
 
 
-def reindex_document(document: Document) -> Document:
-    """Parse, chunk and embed the document again (after a failure, or new chunking). Its
+def reindex_document(document: Document, parser: str | None = None) -> Document:
+    """Parse, chunk and embed the document again (after a failure, or new chunking), with
+    ``parser`` if given (a scan whose text layer proved unreadable, read by OCR). Its
     chunks stay searchable until the new ones replace them; what a run had drafted of it
     goes (a slice being embedded finds its rows gone and writes nothing)."""
     with transaction.atomic():
@@ -276,8 +295,10 @@ def reindex_document(document: Document) -> Document:
         document.chunks_total = 0
         document.served_at = None
         document.queued_at = timezone.now()
+        document.parser = parser or document.parser
         document.save(
             update_fields=[
+                "parser",
                 "status",
                 "progress",
                 "error",
