@@ -13,6 +13,8 @@ from pypdf.constants import UserAccessPermissions
 
 #: One piece of text on a page: x, y (points from the bottom left) and the text.
 Line = tuple[float, float, str]
+#: A ruling line drawn on a page: from x0, y0 to x1, y1 (points from the bottom left).
+Rule = tuple[float, float, float, float]
 
 
 def _is_cjk(text: str) -> bool:
@@ -40,8 +42,26 @@ def _to_unicode(glyphs: dict[str, int]) -> bytes:
     ).encode("ascii")
 
 
-def build_pdf(pages: list[list[Line]]) -> bytes:
-    """A PDF with one page per item of ``pages``, each line drawn in the order given."""
+def grid(
+    x: float, y: float, widths: list[float], rows: list[list[str]]
+) -> tuple[list[Line], list[Rule]]:
+    """A table ruled on every side of every cell, its top left corner at ``x``, ``y``: the
+    cells' text (rows 20 points high, columns ``widths`` wide) and the rules."""
+    height = 20.0
+    lines = [
+        (x + sum(widths[:column]) + 4, y - height * (row + 1) + 6, text)
+        for row, cells in enumerate(rows)
+        for column, text in enumerate(cells)
+    ]
+    right, bottom = x + sum(widths), y - height * len(rows)
+    rules = [(x, y - height * row, right, y - height * row) for row in range(len(rows) + 1)]
+    rules += [(x + sum(widths[:c]), y, x + sum(widths[:c]), bottom) for c in range(len(widths) + 1)]
+    return lines, rules
+
+
+def build_pdf(pages: list[list[Line]], rules: list[list[Rule]] | None = None) -> bytes:
+    """A PDF with one page per item of ``pages``, each line drawn in the order given, then
+    the page's ``rules`` (a list per page) stroked."""
     glyphs: dict[str, int] = {}
     for page in pages:
         for _, _, text in page:
@@ -78,7 +98,7 @@ def build_pdf(pages: list[list[Line]]) -> bytes:
         b" /DescendantFonts [%d 0 R] /ToUnicode %d 0 R >>" % (cid_font, to_unicode)
     )
     kids = []
-    for page in pages:
+    for number, page in enumerate(pages):
         content = []
         for x, y, text in page:
             if _is_cjk(text):
@@ -87,6 +107,9 @@ def build_pdf(pages: list[list[Line]]) -> bytes:
             else:
                 shown, font = _latin(text), b"/F1"
             content.append(b"BT %s 12 Tf 1 0 0 1 %g %g Tm %s Tj ET" % (font, x, y, shown))
+        page_rules = rules[number] if rules and number < len(rules) else []
+        for x0, y0, x1, y1 in page_rules:
+            content.append(b"0.5 w %g %g m %g %g l S" % (x0, y0, x1, y1))
         contents = add(stream(b"\n".join(content)))
         kids.append(
             add(
