@@ -82,6 +82,7 @@ def test_local_embedding_models_are_ready_at_once(monkeypatch):
     assert {(e.name, e.embedding_dimension) for e in local} == {
         ("use-m3", 512),
         ("multilingual-e5-small", 384),
+        ("all-minilm-l6-v2", 384),
     }
     default = EndpointGrant.objects.get(is_default=True)
     assert (default.workspace.slug, default.endpoint.name) == ("demo", "multilingual-e5-small")
@@ -141,4 +142,8 @@ def test_the_demo_workspace_sees_its_default_models(monkeypatch):
     bootstrap(monkeypatch, MINISTUDIO_ADMIN_PASSWORD="pw-123-abc")
     models = ConsoleClient().as_user(User.objects.get(), "demo").get("/models").json()
     defaults = {m["name"]: m["is_default"] for m in models}
-    assert defaults == {"use-m3": False, "multilingual-e5-small": True}
+    assert defaults == {
+        "use-m3": False,
+        "multilingual-e5-small": True,
+        "all-minilm-l6-v2": False,
+    }

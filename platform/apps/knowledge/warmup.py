@@ -1,12 +1,13 @@
 """Loading the in-process embedding models knowledge bases use when a platform process
 starts, so that the first hit test costs what the tenth does.
 
-A local model (the ``local`` provider's ``use-m3`` and ``multilingual-e5-small``) is loaded
-into each process the first time that process uses it. Without a warm-up, the first hit
-test (or the first ingestion) after a start pays for the load. ``warm_in_background()``
-looks up the models that knowledge bases embed with and loads them on one daemon thread,
-one after the other, so a start takes no longer; a hit test that comes first waits for
-the model's load under the provider's own lock rather than loading it a second time.
+A local model (the ``local`` provider's ``use-m3``, ``multilingual-e5-small`` and
+``all-minilm-l6-v2``) is loaded into each process the first time that process uses it.
+Without a warm-up, the first hit test (or the first ingestion) after a start pays for the
+load. ``warm_in_background()`` looks up the models that knowledge bases embed with and
+loads them on one daemon thread, one after the other, so a start takes no longer; a hit
+test that comes first waits for the model's load under the provider's own lock rather
+than loading it a second time.
 
 A model is warmed when its provider offers ``warm(model)`` (the local provider does; a
 provider that calls a server has nothing to load). When any knowledge base exists, two
