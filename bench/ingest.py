@@ -60,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from knowledge_harness import SHARED, bench_platform, ingest_all
 
-MODELS = ("use-m3", "multilingual-e5-small")
+MODELS = ("use-m3", "multilingual-e5-small", "all-minilm-l6-v2")
 REALDOCS = SHARED / "fixtures" / "realdocs"
 STAGES = ("parse_ms", "chunk_ms", "embed_ms", "store_ms")
 

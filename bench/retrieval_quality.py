@@ -2,8 +2,8 @@
 platform's own pipeline (upload → parse → chunk → embed → store → ``retrieve()``).
 
 For each dataset (``/work/shared/eval/<name>``, read in place: scifact, xquad-zh, xquad-en)
-and each local embedding model (use-m3, multilingual-e5-small), in one embedded Postgres
-started for the run (``knowledge_harness``):
+and each local embedding model (use-m3, multilingual-e5-small, all-minilm-l6-v2), in one
+embedded Postgres started for the run (``knowledge_harness``):
 
 - a knowledge base with that embedding model and the default chunking; every corpus entry is
   uploaded through ``services.upload_documents`` as ``<_id>.txt`` holding "title\\n\\ntext"
@@ -38,11 +38,12 @@ Run from the repository root, in the project's virtual environment (Redis on
 127.0.0.1:6379, database 11, for metering and quotas):
 
     .venv/bin/python bench/retrieval_quality.py [--datasets scifact xquad-zh xquad-en]
-        [--models use-m3 multilingual-e5-small] [--max-queries N] [--ef-search N]
+        [--models use-m3 multilingual-e5-small all-minilm-l6-v2] [--max-queries N] [--ef-search N]
         [--candidates N] [--rerank-url URL --rerank-model NAME [--rerank-api rerank|score|tei]]
 
 Time on two cores: use-m3 embeds ~47 SciFact documents/s (about 2 minutes for its 5,183);
-multilingual-e5-small ~2 documents/s (about 45 minutes for SciFact, 2 to 3 for an XQuAD set).
+multilingual-e5-small ~2 documents/s (about 45 minutes for SciFact, 2 to 3 for an XQuAD set);
+all-minilm-l6-v2 (English only) in between.
 """
 
 import argparse
@@ -61,7 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from knowledge_harness import SHARED, bench_platform, ingest_all, rerank_model, upload_text
 
 DATASETS = ("scifact", "xquad-zh", "xquad-en")
-MODELS = ("use-m3", "multilingual-e5-small")
+MODELS = ("use-m3", "multilingual-e5-small", "all-minilm-l6-v2")
 TOP_K = 100
 DESIGN = "DESIGN.md exact search"
 
