@@ -60,10 +60,9 @@ def text_quality(text: str) -> float:
     return sum(bool(_READABLE.match(token)) for token in tokens) / len(tokens)
 
 
-def is_suspect(text: str, has_image: bool) -> bool:
-    """Whether "auto" tries OCR on this page (see the module docstring)."""
-    if not has_image:
-        return False
+def reads_poorly(text: str) -> bool:
+    """Whether a page's text layer is too short or too garbled to trust: under "auto", such
+    a page is read by OCR if it draws an image (see the module docstring)."""
     visible = sum(not character.isspace() for character in text)
     return visible < _MIN_CHARACTERS or text_quality(text) < SUSPECT_QUALITY
 

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 
 from pypdf import PageObject, PasswordType, PdfReader
 
-from plugins.base import Element, Loader, LoaderInput, PluginSettings
+from plugins.base import Element, Loader, LoaderInput
+from plugins.loaders._ocr import OcrPage
+from plugins.loaders._pdf_recognition import PageRecognition, PdfSettings
 from plugins.loaders._pdf_tables import MAX_PATHS, PageTables, Table
 from plugins.loaders._pdf_text import clean, drop_repeated_lines, hyphenated_words, join_lines
 
@@ -154,6 +156,8 @@ class _PageContent:
     number: int
     text: str
     tables: list[Table]
+    #: The page read by OCR instead of its text layer (``_pdf_recognition``).
+    recognised: OcrPage | None = None
 
 
 class PdfLoader(Loader):
@@ -163,18 +167,21 @@ class PdfLoader(Loader):
     description = (
         "Extracts the text of PDF files page by page, with page numbers, paragraphs joined and "
         "running headers and footers dropped; tables with ruling lines become rows under their "
-        "header. Scanned pages (images without a text layer) have no text; password-protected "
-        "files are refused."
+        "header. Scanned pages (no text layer, or an unreadable one) are read by offline OCR, "
+        "Chinese and English, as the parser setting says; password-protected files are refused."
     )
     file_extensions = (".pdf",)
     media_types = ("application/pdf",)
     enabled_by_default = True
+    Settings = PdfSettings
 
-    def load(self, source: LoaderInput, settings: PluginSettings) -> list[Element]:
+    def load(self, source: LoaderInput, settings: PdfSettings) -> list[Element]:
         """Per page with text, in page order, with ``page`` its 1-based number: one "text"
         element (the text outside its tables), then one "table" element per data row of each
         ruled table, top to bottom (``metadata["table"]``, 1-based on the page, and
         ``["row"]``, ``["header"]`` as CSV rows have). Pages without text give no element.
+        A page read by OCR (``source.parser``; ``_pdf_recognition``) gives one "text" element
+        of its recognised lines, with ``metadata`` ``ocr`` (true) and ``ocr_confidence``.
 
         Raises ``ValueError`` for a file that is not a PDF, is corrupt, or needs a password.
         """
@@ -189,7 +196,10 @@ class PdfLoader(Loader):
         failed: list[int] = []
         late: list[int] = []  # pages with rules read after the time for tables ran out
         table_deadline = time.monotonic() + _TABLE_BUDGET_S
-        with PageTables(source.data, source.filename) as finder:
+        with (
+            PageTables(source.data, source.filename) as finder,
+            PageRecognition(source, settings) as recognition,
+        ):
             for number, page in enumerate(pages, start=1):
                 try:
                     layer = _page_text(page)
@@ -206,8 +216,14 @@ class PdfLoader(Loader):
                 # Where positions and boxes do not agree, the tables' text stays in the page's
                 # text too: repeated, not lost.
                 boxes = [table.bbox for table in tables] if _same_frame(page) else []
-                contents.append(_PageContent(number, clean(layer.text(boxes)), tables))
+                text = clean(layer.text(boxes))
+                recognised = recognition.page(number, text)
+                if recognised is not None:
+                    contents.append(_PageContent(number, "", [], recognised))
+                else:
+                    contents.append(_PageContent(number, text, tables))
                 source.report_progress(number, len(pages))
+            recognition.warn(_numbers)
         if failed and len(failed) == len(pages):
             raise ValueError(
                 f"{source.filename} is not a readable PDF: no page's text could be extracted"
@@ -225,12 +241,26 @@ class PdfLoader(Loader):
         vocabulary = hyphenated_words(texts)
         elements: list[Element] = []
         for content, text in zip(contents, texts, strict=True):
+            if content.recognised is not None:
+                # OCR's lines are kept as read: a table's rows are lines too.
+                if content.recognised.text:
+                    elements.append(_recognised_element(content.number, content.recognised))
+                continue
             text = join_lines(text, vocabulary)
             if text:
                 elements.append(Element(type="text", text=text, page=content.number))
             for number, table in enumerate(content.tables, start=1):
                 elements += table.elements(content.number, number)
         return elements
+
+
+def _recognised_element(number: int, page: OcrPage) -> Element:
+    return Element(
+        type="text",
+        text=page.text,
+        page=number,
+        metadata={"ocr": True, "ocr_confidence": page.confidence},
+    )
 
 
 def _numbers(pages: list[int]) -> str:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from plugins.loaders._pdf_ocr import is_suspect, prefer_ocr, text_quality
+from plugins.loaders._pdf_ocr import prefer_ocr, reads_poorly, text_quality
 
 ORDINARY = (
     "Dense passage retrieval (DPR) outperforms BM25 by 9%-19% on top-20 accuracy; see "
@@ -25,12 +25,11 @@ def test_a_garbage_text_layer_scores_low():
     assert text_quality(GARBAGE) < 0.6
 
 
-def test_only_pages_with_an_image_are_suspected():
-    assert is_suspect(GARBAGE, has_image=True)
-    assert not is_suspect(GARBAGE, has_image=False)  # nothing to recognise
-    assert is_suspect("", has_image=True)  # a scan without a text layer
-    assert is_suspect("Page 3", has_image=True)  # too little text for a page with a scan
-    assert not is_suspect(ORDINARY, has_image=True)  # a figure beside good text
+def test_a_short_or_garbled_text_layer_reads_poorly():
+    assert reads_poorly(GARBAGE)
+    assert reads_poorly("")  # a scan without a text layer
+    assert reads_poorly("Page 3")  # too little text for a page
+    assert not reads_poorly(ORDINARY)
 
 
 @pytest.mark.parametrize(
