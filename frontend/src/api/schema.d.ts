@@ -794,6 +794,7 @@ export interface paths {
          * @description Upload one or more files (multipart field ``files``, repeated). Answers at once
          *     with each document ``queued`` (or ``duplicate``); ingestion runs on the workers.
          *     ``tags``: comma-separated; ``metadata``: a JSON object; both apply to every file.
+         *     ``parser``: auto, text or ocr for these files; the knowledge base's when left out.
          */
         post: operations["apps_knowledge_api_upload_documents"];
         delete?: never;
@@ -850,7 +851,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Reindex Document */
+        /**
+         * Reindex Document
+         * @description Read the document again, with ``parser`` (query: auto, text or ocr) if given.
+         */
         post: operations["apps_knowledge_api_reindex_document"];
         delete?: never;
         options?: never;
@@ -1909,6 +1913,18 @@ export interface components {
             /** Name */
             name: string;
             /**
+             * Pages Done
+             * @description Pages (slides, images) read so far while parsing.
+             */
+            pages_done: number;
+            /**
+             * Pages Total
+             * @description Pages the loader reported it would read; 0 when it reports none.
+             */
+            pages_total: number;
+            /** @description How files' pages are read: auto (the text layer; OCR for pages without one or with an unreadable one, and for images), text (the text layer only), ocr (OCR every page). */
+            parser: components["schemas"]["Parser"];
+            /**
              * Progress
              * @description Percent, 0 to 100.
              */
@@ -1936,6 +1952,11 @@ export interface components {
             };
             /** Token Count */
             token_count: number;
+            /**
+             * Warnings
+             * @description What could not be read while the rest was kept (a page OCR failed on).
+             */
+            warnings: string[];
         };
         /**
          * DocumentStatus
@@ -2558,7 +2579,20 @@ export interface components {
             embedding_model?: string | null;
             /** Name */
             name: string;
-            /** Rerank Model */
+            /**
+             * @description How files' pages are read: auto (the text layer; OCR for pages without one or with an unreadable one, and for images), text (the text layer only), ocr (OCR every page).
+             * @default auto
+             */
+            parser: components["schemas"]["Parser"];
+            /**
+             * @description pointwise: the rerank model scores each passage (score = its relevance); listwise: the chat model reads the query and the numbered passages (the first 20) and answers their order (score = rank-derived, 1 for the first down to 1/n).
+             * @default pointwise
+             */
+            rerank_mode: components["schemas"]["RerankMode"];
+            /**
+             * Rerank Model
+             * @description The reranker: a rerank model granted to the workspace (rerank_mode pointwise) or a chat model (rerank_mode listwise); null for none.
+             */
             rerank_model?: string | null;
             /**
              * Retrieval
@@ -2599,7 +2633,14 @@ export interface components {
             id: string;
             /** Name */
             name: string;
-            /** Rerank Model */
+            /** @description How files' pages are read: auto (the text layer; OCR for pages without one or with an unreadable one, and for images), text (the text layer only), ocr (OCR every page). Uploads may choose another. */
+            parser: components["schemas"]["Parser"];
+            /** @description pointwise: the rerank model scores each passage (score = its relevance); listwise: the chat model reads the query and the numbered passages (the first 20) and answers their order (score = rank-derived, 1 for the first down to 1/n). */
+            rerank_mode: components["schemas"]["RerankMode"];
+            /**
+             * Rerank Model
+             * @description The reranker: a rerank model granted to the workspace (rerank_mode pointwise) or a chat model (rerank_mode listwise); null for none.
+             */
             rerank_model: string | null;
             /** Retrieval */
             retrieval: {
@@ -2626,7 +2667,14 @@ export interface components {
             embedding_model?: string | null;
             /** Name */
             name?: string | null;
-            /** Rerank Model */
+            /** @description How files' pages are read: auto (the text layer; OCR for pages without one or with an unreadable one, and for images), text (the text layer only), ocr (OCR every page). For uploads from now on; unchanged when left out. */
+            parser?: components["schemas"]["Parser"] | null;
+            /** @description pointwise: the rerank model scores each passage (score = its relevance); listwise: the chat model reads the query and the numbered passages (the first 20) and answers their order (score = rank-derived, 1 for the first down to 1/n). Unchanged when left out. */
+            rerank_mode?: components["schemas"]["RerankMode"] | null;
+            /**
+             * Rerank Model
+             * @description The reranker: a rerank model granted to the workspace (rerank_mode pointwise) or a chat model (rerank_mode listwise); null for none.
+             */
             rerank_model?: string | null;
             /** Retrieval */
             retrieval?: {
@@ -3138,6 +3186,12 @@ export interface components {
              */
             offset: number;
         };
+        /**
+         * Parser
+         * @description How loaders read pages that are images (``plugins.base.Parser``).
+         * @enum {string}
+         */
+        Parser: "auto" | "text" | "ocr";
         /** PlaygroundIn */
         PlaygroundIn: {
             /** Messages */
@@ -3326,6 +3380,12 @@ export interface components {
             /** Total */
             total: number;
         };
+        /**
+         * RerankMode
+         * @description How a knowledge base's ``rerank_endpoint`` reorders what retrieval found.
+         * @enum {string}
+         */
+        RerankMode: "pointwise" | "listwise";
         /**
          * Role
          * @enum {string}
@@ -5518,6 +5578,7 @@ export interface operations {
                      * @default
                      */
                     metadata?: string;
+                    parser?: components["schemas"]["Parser"] | null;
                     /**
                      * Tags
                      * @default
@@ -5669,7 +5730,9 @@ export interface operations {
     };
     apps_knowledge_api_reindex_document: {
         parameters: {
-            query?: never;
+            query?: {
+                parser?: components["schemas"]["Parser"] | null;
+            };
             header?: never;
             path: {
                 document_id: string;

@@ -5,6 +5,7 @@ import { Col, Collapse, Form, Input, InputNumber, Modal, Row, Select, Switch } f
 import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router";
 import { api, call, type Schemas } from "../api/client";
+import { ParserField, RerankFields, type Parser, type RerankMode } from "../components/knowledgeSettings";
 import { deleteColumn, ListPage, nameColumn, updatedColumn } from "../components/ListPage";
 import { useWorkspace, useWsKey } from "../session/workspace";
 import { useModels } from "./Models";
@@ -21,6 +22,8 @@ interface CreateForm {
   description?: string;
   embedding_model?: string;
   rerank_model?: string;
+  parser?: Parser;
+  rerank_mode?: RerankMode;
   chunking: { mode: "auto" | "length" | "heading" | "regex"; chunk_size: number; chunk_overlap: number; separator_regex?: string };
   retrieval: { mode: "vector" | "fulltext" | "hybrid"; top_k: number; score_threshold?: number | null; rerank: boolean };
 }
@@ -38,7 +41,6 @@ function CreateModal({ open, onClose }: { open: boolean; onClose: () => void }) 
   const client = useQueryClient();
   const navigate = useNavigate();
   const embedding = (models.data ?? []).filter((m) => m.capabilities.includes("embedding"));
-  const rerank = (models.data ?? []).filter((m) => m.capabilities.includes("rerank"));
   const chunkMode = Form.useWatch(["chunking", "mode"], form);
   const rerankModel = Form.useWatch("rerank_model", form);
   const create = useMutation({
@@ -56,6 +58,8 @@ function CreateModal({ open, onClose }: { open: boolean; onClose: () => void }) 
             description: values.description ?? "",
             embedding_model: values.embedding_model ?? null,
             rerank_model: values.rerank_model ?? null,
+            parser: values.parser ?? "auto",
+            rerank_mode: values.rerank_mode ?? "pointwise",
             chunking,
             retrieval,
           },
@@ -81,7 +85,7 @@ function CreateModal({ open, onClose }: { open: boolean; onClose: () => void }) 
       width={640}
       destroyOnHidden
     >
-      <Form<CreateForm> form={form} layout="vertical" initialValues={DEFAULTS} onFinish={(v) => create.mutate(v)}>
+      <Form<CreateForm> form={form} layout="vertical" initialValues={{ ...DEFAULTS, parser: "auto", rerank_mode: "pointwise" }} onFinish={(v) => create.mutate(v)}>
         <Form.Item name="name" label={t("kb.name")} rules={[{ required: true, message: t("kb.create.nameRequired") }, { max: 200 }]}>
           <Input autoFocus placeholder={t("kb.create.namePlaceholder")} />
         </Form.Item>
@@ -99,9 +103,8 @@ function CreateModal({ open, onClose }: { open: boolean; onClose: () => void }) 
             notFoundContent={t("kb.create.noEmbedding")}
           />
         </Form.Item>
-        <Form.Item name="rerank_model" label={t("kb.rerankModel")}>
-          <Select allowClear placeholder={t("kb.create.noRerank")} options={rerank.map((m) => ({ value: m.name, label: m.display_name || m.name }))} notFoundContent={t("kb.create.noRerankModels")} />
-        </Form.Item>
+        <ParserField />
+        <RerankFields />
         <Collapse
           size="small"
           defaultActiveKey={["chunking"]}
