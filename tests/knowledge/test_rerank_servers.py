@@ -202,7 +202,7 @@ def test_an_answer_without_an_order_keeps_the_order(acme_console, kb, upstream, 
     plain = found(acme_console, kb["id"])
     use(acme_console, kb["id"], "judge", "listwise")
     upstream.script("chat", text("I am not able to rank these passages."))
-    with caplog.at_level(logging.WARNING, logger="plugins.models.listwise_rerank"):
+    with caplog.at_level(logging.WARNING, logger="plugins.listwise_rerank"):
         reranked = found(acme_console, kb["id"], rerank=True)
     assert [hit["chunk_id"] for hit in reranked] == [hit["chunk_id"] for hit in plain]
     assert reranked[0]["scores"]["rerank"] == 1.0

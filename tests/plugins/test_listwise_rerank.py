@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
+from plugins import listwise_rerank
 from plugins.base import RerankRequest, UpstreamServerError
-from plugins.models import listwise_rerank
-from plugins.models.listwise_rerank import WINDOW, parse_order, rank_score
+from plugins.listwise_rerank import WINDOW, parse_order, rank_score
 from plugins.models.openai_compatible import OpenAICompatibleProvider
 from tests import upstream as stub
 from tests.plugins import provider_cases as cases
@@ -71,7 +71,7 @@ def test_rerank_prompts_with_numbered_passages_and_reorders(upstream):
 def test_top_n_and_an_answer_without_an_order(upstream, caplog):
     upstream.script("chat", stub.text("They are all relevant."))
     request = RerankRequest(model="stub-chat", query="q", documents=DOCUMENTS, top_n=2)
-    with caplog.at_level(logging.WARNING, logger="plugins.models.listwise_rerank"):
+    with caplog.at_level(logging.WARNING, logger="plugins.listwise_rerank"):
         answer = listwise_rerank.rerank(request, _chat(upstream))
     assert [(r.index, r.score) for r in answer.results] == [(0, 1.0), (1, 0.75)]
     assert "original order is kept" in caplog.text

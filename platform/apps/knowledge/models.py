@@ -25,7 +25,7 @@ class RerankMode(models.TextChoices):
     #: A rerank model (a cross-encoder behind a rerank API) scores each passage on its own.
     POINTWISE = "pointwise", "Rerank model"
     #: A chat model reads the query and all the passages and answers their order
-    #: (plugins.models.listwise_rerank).
+    #: (plugins.listwise_rerank).
     LISTWISE = "listwise", "Chat model (listwise)"
 
 

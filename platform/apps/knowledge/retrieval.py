@@ -13,7 +13,7 @@ Used by the hit test (命中测试), an app's retrieval before its first model c
   the best possible one (first in both lists), in 0..1.
 - optional rerank through the knowledge base's reranker: a rerank model (pointwise;
   score = its relevance) or a chat model that answers the passages' order (listwise,
-  ``plugins.models.listwise_rerank``; score = 1 for the first down to 1/n for the last).
+  ``plugins.listwise_rerank``; score = 1 for the first down to 1/n for the last).
 
 The stages run at once: the query's embedding starts first, on a thread of its own; in
 hybrid mode the vector search (waiting for the embedding, then the HNSW query) runs on a
@@ -43,8 +43,8 @@ from apps.knowledge.retrieval_settings import RetrievalSettings
 from apps.knowledge.search_filters import Filters
 from apps.model_endpoints.models import EndpointCapability
 from kernel.errors import InvalidParameter
+from plugins import listwise_rerank
 from plugins.base import RerankRequest, RerankResponse
-from plugins.models import listwise_rerank
 
 __all__ = ["Filters", "Hit", "retrieve"]
 

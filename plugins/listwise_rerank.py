@@ -4,7 +4,8 @@ and answers their order, best first, as a JSON list of passage numbers.
 Any chat model can rerank this way, no rerank server needed; it costs a chat call (the
 passages are its prompt) and is as good as the model's judgement. The caller brings the
 chat call (``chat``), so the platform meters it like any other, and this module stays
-free of the platform.
+free of the platform: it is part of the plugin kit, which retrieval uses for a knowledge
+base whose reranker is a chat model (``rerank_mode`` listwise) and a provider may use too.
 
 The answer is read generously: unknown and repeated numbers are ignored, passages the model
 left out follow in their original order, a reasoning model's ``<think>`` block is skipped.
