@@ -44,6 +44,17 @@ describe("uploadFiles", () => {
     expect(FakeXhr.last.body?.get("purpose")).toBe("batch");
   });
 
+  it("sends the parser chosen for these files as the `parser` form field", async () => {
+    vi.stubGlobal("XMLHttpRequest", FakeXhr);
+    document.cookie = "csrftoken=tok";
+    FakeXhr.reply = { status: 202, body: JSON.stringify({ documents: [{ name: "scan.pdf", duplicate: false }] }) };
+    await uploadFiles("/console/api/knowledge-bases/k/documents", [new File(["%PDF"], "scan.pdf")], {
+      fields: { tags: "", metadata: "", parser: "ocr" },
+    });
+    expect(FakeXhr.last.body?.get("parser")).toBe("ocr");
+    expect((FakeXhr.last.body?.get("files") as File).name).toBe("scan.pdf");
+  });
+
   it("rejects with the API's error message", async () => {
     vi.stubGlobal("XMLHttpRequest", FakeXhr);
     document.cookie = "csrftoken=tok";
