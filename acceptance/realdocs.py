@@ -5,10 +5,12 @@ server and a real Celery worker), signs in as its admin, creates a knowledge bas
 demo workspace, uploads every file of ``../shared/fixtures/realdocs/`` through the console
 API, waits until each document is ``ready`` or ``failed``, and checks each outcome against
 what ``SOURCES.md`` there says a good pipeline does (the checks are in ``EXPECTED`` below).
-The knowledge base uses the fast local model (use-m3), not the demo's default: this checks
-parsing and the pipeline. Prints a table (file, status, chunks, check, reason) and exits
-non-zero on a crash, a hang (a document still in progress after ``--timeout``) or a wrong
-outcome.
+Then the same for ``../shared/fixtures/understanding/`` (scans, images, slides, a PDF with a
+garbage text layer: OCR and slides; ``UNDERSTANDING`` below) in a second knowledge base,
+and prints OCR's seconds per page. The knowledge bases use the fast local model (use-m3),
+not the demo's default: this checks parsing and the pipeline. Prints a table (file,
+status, chunks, check, reason) per folder and exits non-zero on a crash, a hang (a document
+still in progress after ``--timeout``) or a wrong outcome.
 
 Then it builds a RAG agent app on that knowledge base and calls it exactly as a tenant
 program would, with the official ``dashscope`` SDK (``Application.call``: a plain call, a
@@ -127,6 +129,33 @@ def has_text(*needles: str) -> Check:
     return check
 
 
+def has_text_in_any_case(*needles: str) -> Check:
+    def check(outcome: Outcome) -> str | None:
+        text = " ".join(outcome.text.split()).casefold()  # a phrase may wrap across lines
+        missing = [needle for needle in needles if needle.casefold() not in text]
+        return f"missing {missing}" if missing else None
+
+    return check
+
+
+def recognised(outcome: Outcome) -> str | None:
+    """Every chunk says it was read by OCR, with a confidence."""
+    if all(
+        c["metadata"].get("ocr") is True and c["metadata"].get("ocr_confidence")
+        for c in outcome.chunks
+    ):
+        return None
+    return "chunks without ocr: true and ocr_confidence"
+
+
+def on_page(number: int) -> Check:
+    def check(outcome: Outcome) -> str | None:
+        pages = {chunk["metadata"].get("page") for chunk in outcome.chunks}
+        return None if pages == {number} else f"pages {pages}, expected {{{number}}}"
+
+    return check
+
+
 TABLE_ROW = re.compile(r"\S \| \S|: .+; ")
 SCRIPT = re.compile(r"function\s*\(|<script|{\s*display\s*:", re.I)
 
@@ -158,6 +187,51 @@ EXPECTED: dict[str, Check] = {
         has_text("Test Slide", "Problem Date Placeholder"), has_metadata("slide")
     ),
 }
+#: ../shared/fixtures/understanding/, as its SOURCES.md says. The OCR model reads Chinese
+#: and English, not Hangul: english-and-korean.png is checked for its English only.
+UNDERSTANDING: dict[str, Check] = {
+    "scanned-chinese-tables.pdf": ready(
+        recognised,
+        on_page(1),
+        has_text("盐城高新区投资集团有限公司", "主体信用"),
+        contains(re.compile(r"2023\W+AA\+"), "a rating row kept together"),
+    ),
+    "chi_sim_image.jpeg": ready(recognised, has_text("甘草黄酮", "肌肤")),
+    "english-and-korean.png": ready(
+        recognised,
+        has_text_in_any_case(
+            "RULES AND INSTRUCTIONS", "TREASURE HARUTO", "Harutonations@gmail.com"
+        ),
+    ),
+    "table-multi-row-column-cells.png": ready(
+        recognised,
+        contains(re.compile(r"Blind\W+5\W+1\W+4\W+34\.5%"), "the Blind row"),
+        contains(re.compile(r"Low Vision\W+5\W+2\W+3\W+98\.3%"), "the Low Vision row"),
+        contains(re.compile(r"Dexterity\W+5\W+4\W+1\W+98\.3%"), "the Dexterity row"),
+        contains(re.compile(r"Mobility\W+3\W+3\W+0\W+95\.4%"), "the Mobility row"),
+    ),
+    "layout-parser-paper-fast.jpg": ready(
+        recognised,
+        has_text("LayoutParser", "Abstract"),
+        contains(re.compile(r"Abstract[\s\S]+open-source"), "the abstract in reading order"),
+    ),
+    "fake-power-point.pptx": ready(
+        has_metadata("slide"), has_text("Adding a Bullet Slide", "Find the bullet slide layout")
+    ),
+    "fake-power-point-table.pptx": ready(
+        has_metadata("slide"),
+        has_text("Column 1: Red; Column 2: Green; Column 3: Blue"),
+        has_text("Column 1: Tangerine; Column 2: Pink; Column 3: Aqua"),
+    ),
+    "science-exploration-1p.pptx": ready(
+        has_metadata("slide"),
+        has_text("Sciences and Exploration Directorate", "Code 610: Earth Sciences Division"),
+    ),
+    "pdf-with-ocr-text.pdf": ready(
+        recognised, has_text_in_any_case("SUGAR RESEARCH FOUNDATION", "membership")
+    ),
+}
+
 #: Files the upload itself must refuse (unsupported or malformed type), with the code.
 REFUSED: dict[str, str] = {}
 #: Any other Markdown file (the Chinese ones): split on headings.
@@ -188,75 +262,118 @@ class Console:
                 return items
 
 
+@dataclass
+class Ingested:
+    kb_id: str
+    rows: list[tuple[str, ...]]
+    problems: int
+    took: float
+    documents: list[dict]
+
+
+def ingest(
+    console: Console, name: str, files: list[Path], expected: dict[str, Check], timeout: float
+) -> Ingested:
+    """Upload ``files`` into a new knowledge base ``name``, wait until each is ready or
+    failed (or ``timeout``), and check each against ``expected``."""
+    # The fast local model: this checks parsing and the pipeline, not retrieval quality.
+    kb = console.call(
+        "POST", "/knowledge-bases", json={"name": name, "embedding_model": "use-m3"}
+    ).json()
+    path = f"/knowledge-bases/{kb['id']}/documents"
+    rows: list[tuple[str, ...]] = []
+    problems = 0
+    accepted = []
+    for file in files:
+        if file.name not in REFUSED:
+            accepted.append(file)
+            continue
+        answer = console.call(
+            "POST", path, ok=None, files=[("files", (file.name, file.read_bytes()))]
+        )
+        code = answer.json().get("code") if answer.status_code == 400 else None
+        fine = code == REFUSED[file.name]
+        problems += not fine
+        reason = answer.json().get("message", "") if answer.status_code < 500 else ""
+        rows.append(
+            (
+                file.name,
+                f"refused {answer.status_code}",
+                "-",
+                "ok" if fine else "WRONG",
+                reason[:70],
+            )
+        )
+    started = time.monotonic()
+    console.call("POST", path, files=[("files", (f.name, f.read_bytes())) for f in accepted])
+    while True:
+        documents = console.all_items(path)
+        if all(d["status"] in TERMINAL for d in documents) or (
+            time.monotonic() - started > timeout
+        ):
+            break
+        time.sleep(1)
+    took = time.monotonic() - started
+    for document in sorted(documents, key=lambda d: d["name"]):
+        file_name = document["name"]
+        if document["status"] not in TERMINAL:
+            problems += 1
+            rows.append((file_name, document["status"], "-", "HUNG", f"after {timeout:.0f}s"))
+            continue
+        chunks = console.all_items(f"{path}/{document['id']}/chunks")
+        check = expected.get(file_name) or (
+            OTHER_MARKDOWN if file_name.endswith(".md") else ready()
+        )
+        problem = check(Outcome(document, chunks))
+        problems += problem is not None
+        reason = problem or document["error"] or "; ".join(document["warnings"])
+        rows.append(
+            (
+                file_name,
+                document["status"],
+                str(len(chunks)),
+                "WRONG" if problem else "ok",
+                reason.replace("\n", " ")[:70],
+            )
+        )
+    return Ingested(kb["id"], rows, problems, took, documents)
+
+
+def print_ocr_speed(documents: list[dict]) -> None:
+    """Seconds per page of the documents whose chunks were read by OCR (their parse time
+    over their pages: rendering and recognition)."""
+    for document in sorted(documents, key=lambda d: d["name"]):
+        pages = max(document["pages_total"], 1)
+        parse_s = document["timings"].get("parse_ms", 0) / 1000
+        if document["status"] == "ready" and document["loader"] in ("image", "pdf"):
+            print(f"  {document['name']}: {pages} page(s), parsed in {parse_s:.1f}s")
+
+
 def run(realdocs: Path, timeout: float) -> int:
     files = sorted(p for p in realdocs.iterdir() if p.is_file() and p.name != "SOURCES.md")
+    understanding = realdocs.parent / "understanding"
     data_dir = Path(tempfile.mkdtemp(prefix="ms-acceptance-", dir="/tmp"))
     platform = Platform(data_dir, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
-    rows: list[tuple[str, str, str, str, str]] = []
-    problems = 0
     try:
         print(f"`up` ready in {platform.wait_until_ready(180):.1f}s", flush=True)
         console = Console(platform.base_url)
-        # The fast local model: this checks parsing and the pipeline, not retrieval quality.
-        kb = console.call(
-            "POST", "/knowledge-bases", json={"name": "realdocs", "embedding_model": "use-m3"}
-        ).json()
-        path = f"/knowledge-bases/{kb['id']}/documents"
-        accepted = []
-        for file in files:
-            if file.name in REFUSED:
-                answer = console.call(
-                    "POST", path, ok=None, files=[("files", (file.name, file.read_bytes()))]
-                )
-                code = answer.json().get("code") if answer.status_code == 400 else None
-                fine = code == REFUSED[file.name]
-                problems += not fine
-                reason = answer.json().get("message", "") if answer.status_code < 500 else ""
-                rows.append(
-                    (
-                        file.name,
-                        f"refused {answer.status_code}",
-                        "-",
-                        "ok" if fine else "WRONG",
-                        reason[:70],
-                    )
-                )
-            else:
-                accepted.append(file)
-        uploads = [("files", (f.name, f.read_bytes())) for f in accepted]
-        started = time.monotonic()
-        console.call("POST", path, files=uploads)
-        while True:
-            documents = console.all_items(path)
-            if all(d["status"] in TERMINAL for d in documents) or (
-                time.monotonic() - started > timeout
-            ):
-                break
-            time.sleep(1)
-        took = time.monotonic() - started
-        for document in sorted(documents, key=lambda d: d["name"]):
-            name = document["name"]
-            if document["status"] not in TERMINAL:
-                problems += 1
-                rows.append((name, document["status"], "-", "HUNG", f"after {timeout:.0f}s"))
-                continue
-            chunks = console.all_items(f"{path}/{document['id']}/chunks")
-            check = EXPECTED.get(name) or (OTHER_MARKDOWN if name.endswith(".md") else ready())
-            problem = check(Outcome(document, chunks))
-            problems += problem is not None
-            reason = problem or document["error"]
-            rows.append(
-                (
-                    name,
-                    document["status"],
-                    str(len(chunks)),
-                    "WRONG" if problem else "ok",
-                    reason.replace("\n", " ")[:70],
-                )
+        real = ingest(console, "realdocs", files, EXPECTED, timeout)
+        print_table(real.rows)
+        print(f"{len(files)} files; ingestion took {real.took:.1f}s; {real.problems} problem(s)")
+        problems = real.problems
+        if understanding.is_dir():
+            scans = sorted(p for p in understanding.iterdir() if p.suffix != ".md")
+            read = ingest(console, "understanding", scans, UNDERSTANDING, timeout)
+            print_table(read.rows)
+            print(
+                f"understanding: {len(scans)} files; ingestion took {read.took:.1f}s; "
+                f"{read.problems} problem(s)"
             )
-        print_table(rows)
-        print(f"{len(files)} files; ingestion took {took:.1f}s; {problems} problem(s)")
-        app_problems = check_app(platform.base_url, console, kb["id"])
+            print_ocr_speed(read.documents)
+            problems += read.problems
+        else:
+            print(f"SKIPPED: no {understanding} beside the realdocs")
+        app_problems = check_app(platform.base_url, console, real.kb_id)
         for problem in app_problems:
             print(f"app: WRONG: {problem}")
         print(f"RAG app over the realdocs: {len(app_problems)} problem(s)")

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 class PdfSettings(PluginSettings):
     ocr_page_seconds: float = Field(
-        default=120,
+        default=300,
         ge=1,
         le=3600,
         description="The longest OCR may take on one page; a page that takes longer keeps "

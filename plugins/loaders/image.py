@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 class ImageSettings(PluginSettings):
     ocr_page_seconds: float = Field(
-        default=120,
+        default=300,
         ge=1,
         le=3600,
         description="The longest OCR may take on one image or page; a page that takes "
