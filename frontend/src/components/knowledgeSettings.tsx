@@ -40,11 +40,26 @@ export function ParserSelect({ value, onChange, id, ...rest }: { value?: Parser;
 }
 
 /** The `parser` field of a knowledge base form, with the chosen parser's help below it. */
-export function ParserField() {
+export function ParserField({ note }: { note?: string }) {
   const { t } = useTranslation();
   const parser = Form.useWatch<Parser | undefined>("parser");
+  const help = parserHelp(parser, t);
   return (
-    <Form.Item name="parser" label={t("kb.parser.label")} extra={parserHelp(parser, t)}>
+    <Form.Item
+      name="parser"
+      label={t("kb.parser.label")}
+      extra={
+        note ? (
+          <>
+            {help}
+            <br />
+            {note}
+          </>
+        ) : (
+          help
+        )
+      }
+    >
       <ParserSelect />
     </Form.Item>
   );

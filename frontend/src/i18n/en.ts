@@ -172,6 +172,7 @@ const en = {
       button: "Edit",
       title: "Edit the knowledge base",
       parserLater: "For uploads from now on; re-index a document to read it again.",
+      save: "Save",
     },
     pagesProgress: "Reading page {{page}} of {{total}}",
     warnings: "Warnings ({{n}})",

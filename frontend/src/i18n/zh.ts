@@ -176,6 +176,7 @@ const zh: Shape<Messages> = {
       button: "编辑",
       title: "编辑知识库",
       parserLater: "对此后上传的文件生效;重新解析文档即可按新方式读取。",
+      save: "保存",
     },
     pagesProgress: "正在读取第 {{page}}/{{total}} 页",
     warnings: "警告({{n}})",

@@ -1,5 +1,5 @@
 // One knowledge base: upload, documents (live status while ingesting), chunks, hit test.
-import { ArrowLeftOutlined, DeleteOutlined, EyeOutlined, ReloadOutlined, SearchOutlined } from "@ant-design/icons";
+import { ArrowLeftOutlined, DeleteOutlined, EditOutlined, EyeOutlined, ReloadOutlined, ScanOutlined, SearchOutlined, WarningOutlined } from "@ant-design/icons";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import {
   Button,
@@ -11,8 +11,10 @@ import {
   Form,
   Input,
   InputNumber,
+  Modal,
   Pagination,
   Popconfirm,
+  Popover,
   Progress,
   Row,
   Segmented,
@@ -33,7 +35,8 @@ import { api, call, type Schemas } from "../api/client";
 import { DocumentUploader } from "../components/DocumentUploader";
 import { EmptyState, ErrorAlert, QueryState } from "../components/feedback";
 import { PageHeader } from "../components/PageHeader";
-import { ingestProgressText } from "../components/ingestProgress";
+import { ingestProgressText, pagesPercent, pagesProgressText } from "../components/ingestProgress";
+import { ParserField, RerankFields, type Parser, type RerankMode } from "../components/knowledgeSettings";
 import { formatBytes } from "../components/UploadProgressList";
 import { useWorkspace, useWsKey } from "../session/workspace";
 
@@ -52,16 +55,18 @@ const STATUS_COLOR: Record<DocStatus, string> = {
 };
 const PAGE_SIZE = 20;
 
-function StatusCell({ doc }: { doc: Doc }) {
+export function StatusCell({ doc }: { doc: Doc }) {
   const { t, i18n } = useTranslation();
   const inFlight = IN_FLIGHT.includes(doc.status);
-  const progressText = inFlight ? ingestProgressText(doc, t, i18n.language) : null;
+  // While parsing, the pages read of those the loader reported; then the chunks embedded.
+  const pages = pagesPercent(doc);
+  const progressText = inFlight ? (pagesProgressText(doc, t, i18n.language) ?? ingestProgressText(doc, t, i18n.language)) : null;
   return (
     <div style={{ minWidth: 140 }}>
       <Tag color={STATUS_COLOR[doc.status]} data-testid="doc-status">
         {t(`kb.status.${doc.status}`)}
       </Tag>
-      {inFlight && <Progress percent={doc.progress} size="small" style={{ margin: 0 }} />}
+      {inFlight && <Progress percent={pages ?? doc.progress} size="small" style={{ margin: 0 }} />}
       {progressText && (
         <Typography.Text type="secondary" style={{ fontSize: 12, whiteSpace: "nowrap" }} data-testid="doc-progress">
           {progressText}
@@ -73,6 +78,39 @@ function StatusCell({ doc }: { doc: Doc }) {
         </Typography.Paragraph>
       )}
     </div>
+  );
+}
+
+/** The parser a document was read with, when not the automatic one, and what could not be read. */
+export function DocumentBadges({ doc }: { doc: Doc }) {
+  const { t } = useTranslation();
+  const warnings = IN_FLIGHT.includes(doc.status) ? [] : doc.warnings;
+  return (
+    <>
+      {doc.parser !== "auto" && (
+        <Tooltip title={`${t("kb.parser.label")}: ${t(`kb.parser.options.${doc.parser}` as "kb.parser.options.auto")}`}>
+          <Tag color={doc.parser === "ocr" ? "cyan" : "default"} style={{ fontSize: 11 }} data-testid="doc-parser">
+            {t(`kb.parser.tag.${doc.parser}` as "kb.parser.tag.auto")}
+          </Tag>
+        </Tooltip>
+      )}
+      {warnings.length > 0 && (
+        <Popover
+          title={t("kb.warningsTitle")}
+          content={
+            <ul style={{ margin: 0, paddingLeft: 18, maxWidth: 420, maxHeight: 300, overflowY: "auto" }} data-testid="doc-warning-list">
+              {warnings.map((warning, index) => (
+                <li key={index}>{warning}</li>
+              ))}
+            </ul>
+          }
+        >
+          <Tag color="warning" icon={<WarningOutlined />} style={{ fontSize: 11, cursor: "help" }} data-testid="doc-warnings" tabIndex={0}>
+            {t("kb.warnings", { n: warnings.length })}
+          </Tag>
+        </Popover>
+      )}
+    </>
   );
 }
 
@@ -149,7 +187,13 @@ function DocumentsTab({ kb }: { kb: Schemas["KnowledgeBaseOut"] }) {
   }, [inFlight, client, wsKey, kb.id]);
   const path = (id: string) => ({ params: { path: { knowledge_base_id: kb.id, document_id: id } } });
   const reindex = useMutation({
-    mutationFn: (id: string) => call(api.POST("/console/api/knowledge-bases/{knowledge_base_id}/documents/{document_id}/reindex", path(id))),
+    // Without a parser, the one the document was read with; "ocr" reads every page again by OCR.
+    mutationFn: ({ id, parser }: { id: string; parser?: Parser }) =>
+      call(
+        api.POST("/console/api/knowledge-bases/{knowledge_base_id}/documents/{document_id}/reindex", {
+          params: { path: { knowledge_base_id: kb.id, document_id: id }, query: parser ? { parser } : {} },
+        }),
+      ),
     onSuccess: refresh,
   });
   const remove = useMutation({
@@ -158,7 +202,7 @@ function DocumentsTab({ kb }: { kb: Schemas["KnowledgeBaseOut"] }) {
   });
   return (
     <Space direction="vertical" size={16} style={{ width: "100%" }}>
-      {editable && <DocumentUploader knowledgeBaseId={kb.id} onUploaded={refresh} />}
+      {editable && <DocumentUploader knowledgeBaseId={kb.id} defaultParser={kb.parser} onUploaded={refresh} />}
       <Space>
         <Select
           allowClear
@@ -196,6 +240,7 @@ function DocumentsTab({ kb }: { kb: Schemas["KnowledgeBaseOut"] }) {
                     {formatBytes(d.size)}
                     {d.loader ? ` · ${d.loader}` : ""}
                   </Typography.Text>
+                  <DocumentBadges doc={d} />
                   {d.tags.map((tag) => (
                     <Tag key={tag} style={{ fontSize: 11 }}>
                       {tag}
@@ -219,7 +264,19 @@ function DocumentsTab({ kb }: { kb: Schemas["KnowledgeBaseOut"] }) {
                 </Tooltip>
                 {editable && (
                   <Tooltip title={t("kb.reindex")}>
-                    <Button type="text" size="small" icon={<ReloadOutlined />} onClick={() => reindex.mutate(d.id)} disabled={IN_FLIGHT.includes(d.status)} aria-label={t("kb.reindex")} />
+                    <Button type="text" size="small" icon={<ReloadOutlined />} onClick={() => reindex.mutate({ id: d.id })} disabled={IN_FLIGHT.includes(d.status)} aria-label={t("kb.reindex")} />
+                  </Tooltip>
+                )}
+                {editable && (
+                  <Tooltip title={t("kb.reindexOcr")}>
+                    <Button
+                      type="text"
+                      size="small"
+                      icon={<ScanOutlined />}
+                      onClick={() => reindex.mutate({ id: d.id, parser: "ocr" })}
+                      disabled={IN_FLIGHT.includes(d.status)}
+                      aria-label={t("kb.reindexOcr")}
+                    />
                   </Tooltip>
                 )}
                 {editable && (
@@ -302,7 +359,7 @@ function HitTestTab({ kb }: { kb: Schemas["KnowledgeBaseOut"] }) {
               </Form.Item>
             </Col>
           </Row>
-          <Form.Item name="rerank" label={t("kb.retrieval.rerank")} valuePropName="checked" extra={kb.rerank_model ? kb.rerank_model : t("hit.noRerankModel")}>
+          <Form.Item name="rerank" label={t("kb.retrieval.rerank")} valuePropName="checked" extra={kb.rerank_model ? `${kb.rerank_model} · ${t(`kb.rerankMode.options.${kb.rerank_mode}` as "kb.rerankMode.options.pointwise")}` : t("hit.noRerankModel")}>
             <Switch disabled={!kb.rerank_model} />
           </Form.Item>
           <Form.Item name="tags" label={t("hit.tags")}>
@@ -347,6 +404,93 @@ function HitTestTab({ kb }: { kb: Schemas["KnowledgeBaseOut"] }) {
   );
 }
 
+interface EditForm {
+  name: string;
+  description?: string;
+  parser: Parser;
+  rerank_mode: RerankMode;
+  rerank_model?: string | null;
+}
+
+/** Name, description, how files are read and how hits are reranked (the embedding model is fixed). */
+function EditModal({ kb, open, onClose }: { kb: Schemas["KnowledgeBaseOut"]; open: boolean; onClose: () => void }) {
+  const { t } = useTranslation();
+  const [form] = Form.useForm<EditForm>();
+  const wsKey = useWsKey();
+  const client = useQueryClient();
+  const save = useMutation({
+    mutationFn: (v: EditForm) =>
+      call(
+        api.PATCH("/console/api/knowledge-bases/{knowledge_base_id}", {
+          params: { path: { knowledge_base_id: kb.id } },
+          body: { name: v.name, description: v.description ?? "", parser: v.parser, rerank_mode: v.rerank_mode, rerank_model: v.rerank_model ?? null },
+        }),
+      ),
+    onSuccess: (updated) => {
+      client.setQueryData(wsKey("knowledge-base", kb.id), updated);
+      void client.invalidateQueries({ queryKey: wsKey("knowledge-bases") });
+      onClose();
+    },
+  });
+  return (
+    <Modal open={open} title={t("kb.edit.title")} onCancel={onClose} onOk={() => form.submit()} okText={t("kb.edit.save")} confirmLoading={save.isPending} width={560} destroyOnHidden>
+      <Form<EditForm>
+        form={form}
+        layout="vertical"
+        initialValues={{ name: kb.name, description: kb.description, parser: kb.parser, rerank_mode: kb.rerank_mode, rerank_model: kb.rerank_model ?? undefined }}
+        onFinish={(v) => save.mutate(v)}
+      >
+        <Form.Item name="name" label={t("kb.name")} rules={[{ required: true, message: t("kb.create.nameRequired") }, { max: 200 }]}>
+          <Input />
+        </Form.Item>
+        <Form.Item name="description" label={t("kb.description")}>
+          <Input.TextArea rows={2} />
+        </Form.Item>
+        <ParserField note={t("kb.edit.parserLater")} />
+        <RerankFields />
+      </Form>
+    </Modal>
+  );
+}
+
+function SettingsTab({ kb }: { kb: Schemas["KnowledgeBaseOut"] }) {
+  const { t } = useTranslation();
+  const { can } = useWorkspace();
+  const [editing, setEditing] = useState(false);
+  const chunking = (kb.chunking ?? {}) as Record<string, unknown>;
+  const retrieval = (kb.retrieval ?? {}) as Record<string, unknown>;
+  return (
+    <Space direction="vertical" size={12} style={{ width: "100%" }}>
+      {can("editKnowledge") && (
+        <Button icon={<EditOutlined />} onClick={() => setEditing(true)}>
+          {t("kb.edit.button")}
+        </Button>
+      )}
+      <Descriptions bordered size="small" column={{ xs: 1, md: 2 }}>
+        <Descriptions.Item label={t("kb.embeddingModel")}>
+          {kb.embedding_model} · {kb.embedding_dimension}d
+        </Descriptions.Item>
+        <Descriptions.Item label={kb.rerank_mode === "listwise" ? t("kb.rerankMode.chatModel") : t("kb.rerankModel")}>
+          {kb.rerank_model ?? "—"}
+          {kb.rerank_model ? ` · ${t(`kb.rerankMode.options.${kb.rerank_mode}` as "kb.rerankMode.options.pointwise")}` : ""}
+        </Descriptions.Item>
+        <Descriptions.Item label={t("kb.parser.label")}>{t(`kb.parser.options.${kb.parser}` as "kb.parser.options.auto")}</Descriptions.Item>
+        <Descriptions.Item label={t("kb.chunking.title")}>
+          {t(`kb.chunking.modes.${String(chunking.mode)}` as "kb.chunking.modes.auto")} · {String(chunking.chunk_size)} / {String(chunking.chunk_overlap)}
+          {chunking.separator_regex ? ` · ${String(chunking.separator_regex)}` : ""}
+        </Descriptions.Item>
+        <Descriptions.Item label={t("kb.retrieval.title")}>
+          {t(`kb.retrieval.modes.${String(retrieval.mode)}` as "kb.retrieval.modes.hybrid")} · top {String(retrieval.top_k)}
+          {retrieval.score_threshold != null ? ` · ≥ ${String(retrieval.score_threshold)}` : ""}
+          {retrieval.rerank ? ` · ${t("kb.retrieval.rerank")}` : ""}
+        </Descriptions.Item>
+        <Descriptions.Item label={t("kb.description")}>{kb.description || "—"}</Descriptions.Item>
+      </Descriptions>
+      <EditModal kb={kb} open={editing} onClose={() => setEditing(false)} />
+    </Space>
+  );
+}
+
 export function KnowledgeBaseDetailPage() {
   const { t } = useTranslation();
   const { id = "" } = useParams();
@@ -356,8 +500,6 @@ export function KnowledgeBaseDetailPage() {
     queryFn: () => call(api.GET("/console/api/knowledge-bases/{knowledge_base_id}", { params: { path: { knowledge_base_id: id } } })),
   });
   const data = kb.data;
-  const chunking = (data?.chunking ?? {}) as Record<string, unknown>;
-  const retrieval = (data?.retrieval ?? {}) as Record<string, unknown>;
   return (
     <>
       <PageHeader
@@ -378,30 +520,7 @@ export function KnowledgeBaseDetailPage() {
               items={[
                 { key: "documents", label: t("kb.tabs.documents"), children: <DocumentsTab kb={data} /> },
                 { key: "hit-test", label: t("kb.tabs.hitTest"), children: <HitTestTab kb={data} /> },
-                {
-                  key: "settings",
-                  label: t("kb.tabs.settings"),
-                  children: (
-                    <Descriptions bordered size="small" column={{ xs: 1, md: 2 }}>
-                      <Descriptions.Item label={t("kb.embeddingModel")}>
-                        {data.embedding_model} · {data.embedding_dimension}d
-                      </Descriptions.Item>
-                      <Descriptions.Item label={t("kb.rerankModel")}>{data.rerank_model ?? "—"}</Descriptions.Item>
-                      <Descriptions.Item label={t("kb.chunking.title")}>
-                        {t(`kb.chunking.modes.${String(chunking.mode)}` as "kb.chunking.modes.auto")} · {String(chunking.chunk_size)} / {String(chunking.chunk_overlap)}
-                        {chunking.separator_regex ? ` · ${String(chunking.separator_regex)}` : ""}
-                      </Descriptions.Item>
-                      <Descriptions.Item label={t("kb.retrieval.title")}>
-                        {t(`kb.retrieval.modes.${String(retrieval.mode)}` as "kb.retrieval.modes.hybrid")} · top {String(retrieval.top_k)}
-                        {retrieval.score_threshold != null ? ` · ≥ ${String(retrieval.score_threshold)}` : ""}
-                        {retrieval.rerank ? ` · ${t("kb.retrieval.rerank")}` : ""}
-                      </Descriptions.Item>
-                      <Descriptions.Item label={t("kb.description")} span={2}>
-                        {data.description || "—"}
-                      </Descriptions.Item>
-                    </Descriptions>
-                  ),
-                },
+                { key: "settings", label: t("kb.tabs.settings"), children: <SettingsTab kb={data} /> },
               ]}
             />
           </Card>
