@@ -177,7 +177,7 @@ EXPECTED: dict[str, Check] = {
     "password_protected.xlsx": failed("encrypted", "password"),
     "invalid-pdf-structure-pdfminer-one-page.pdf": ready_or_clear_failure,
     "multilang.pdf": ready(contains(CJK, "Chinese")),
-    "chinese-tables.pdf": ready(contains(CJK, "Chinese")),
+    "chinese-tables.pdf": ready(contains(CJK, "Chinese"), contains(TABLE_ROW, "table row")),
     "langchain.pdf": ready(has_metadata("page")),
     "langchain-ChatGLM_open.csv": ready(has_metadata("row"), contains(TABLE_ROW, "header: value")),
     "langchain-ChatGLM_closed.xlsx": ready(has_metadata("row")),
