@@ -257,9 +257,12 @@ async function createKnowledgeBase() {
 
 async function uploadDocument() {
   const documents = await tab(page, "Documents", { click: false });
+  // A parser for this upload (the knowledge base's is Automatic); the document's row says it.
+  await pick(documents.getByRole("combobox", { name: "Parser for these files" }), "Text layer only");
   await documents.locator('input[type="file"]').setInputFiles({ name: DOC_NAME, mimeType: "text/markdown", buffer: Buffer.from(DOCUMENT) });
   const row = documents.getByRole("row").filter({ hasText: DOC_NAME });
   await row.waitFor();
+  await row.getByTestId("doc-parser").filter({ hasText: /^Text layer$/ }).waitFor();
   await row.getByTestId("doc-status").filter({ hasText: /^Ready$/ }).waitFor({ timeout: READY_TIMEOUT });
   await shot("knowledge-base-documents");
 }
