@@ -6,6 +6,7 @@ import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router";
 import { api, call, type Schemas } from "../api/client";
 import { ParserField, RerankFields, type Parser, type RerankMode } from "../components/knowledgeSettings";
+import { EmbeddingModelGuide } from "../components/EmbeddingModelGuide";
 import { deleteColumn, ListPage, nameColumn, updatedColumn } from "../components/ListPage";
 import { useWorkspace, useWsKey } from "../session/workspace";
 import { useModels } from "./Models";
@@ -92,7 +93,16 @@ function CreateModal({ open, onClose }: { open: boolean; onClose: () => void }) 
         <Form.Item name="description" label={t("kb.description")}>
           <Input.TextArea rows={2} />
         </Form.Item>
-        <Form.Item name="embedding_model" label={t("kb.embeddingModel")} extra={t("kb.create.embeddingFixed")}>
+        <Form.Item
+          name="embedding_model"
+          label={t("kb.embeddingModel")}
+          extra={
+            <>
+              {t("kb.create.embeddingFixed")}
+              <EmbeddingModelGuide offered={embedding.map((m) => m.name)} />
+            </>
+          }
+        >
           <Select
             allowClear
             placeholder={defaultEmbedding ? t("kb.create.defaultModel", { name: defaultEmbedding }) : t("kb.create.pickModel")}
