@@ -2,10 +2,16 @@
 choose, and what a document reports while and after its pages are read (Celery runs
 eagerly here: an upload's ingestion runs when its transaction commits)."""
 
-import pytest
+import time
+from datetime import timedelta
 
-from apps.knowledge.models import Chunk, Document
+import pytest
+from django.utils import timezone
+
+from apps.knowledge import ingestion
+from apps.knowledge.models import Chunk, Document, KnowledgeBase
 from tests.knowledge.conftest import create_kb, upload
+from tests.knowledge.test_ingestion_queue import queued_document
 from tests.plugins.ocr_images import encoded, text_image
 
 pytestmark = pytest.mark.django_db(transaction=True)  # ingestion is dispatched on commit
@@ -107,3 +113,21 @@ def test_an_image_named_oddly_is_known_by_its_content(acme_console, upstream):
     kb = create_kb(acme_console)
     uploaded = upload(acme_console, kb["id"], {"scan": RECEIPT})["documents"][0]
     assert uploaded["document"]["loader"] == "image"
+
+
+def test_a_claim_stays_leased_while_its_documents_are_read(acme_console, upstream, settings):
+    """A loader may read one page for longer than the lease (OCR on a busy machine): the
+    claim is renewed on a thread while it reads, so no other run takes the document."""
+    settings.KNOWLEDGE_INGEST_LEASE_SECONDS = 1
+    kb = KnowledgeBase.objects.get(pk=create_kb(acme_console)["id"])
+    document = queued_document(kb, "scan.png")
+    leased_until = timezone.now() + timedelta(seconds=1)
+    Document.objects.filter(pk=document.pk).update(
+        status="parsing", claimed_by="run-slow", lease_expires_at=leased_until
+    )
+    with ingestion._lease_kept("run-slow", [document.pk]):
+        deadline = time.monotonic() + 30
+        while Document.objects.get(pk=document.pk).lease_expires_at <= leased_until:
+            assert time.monotonic() < deadline, "the lease was never renewed"
+            time.sleep(0.05)
+    assert Document.objects.get(pk=document.pk).claimed_by == "run-slow"

@@ -34,8 +34,11 @@ over writes nothing.
 
 import logging
 import struct
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -276,17 +279,37 @@ def prepare(documents: list[Document], run_id: str) -> None:
     """Parse and chunk ``documents`` (claimed by ``run_id``) and store their drafts; a
     document that cannot be read fails alone."""
     prepared: list[Prepared] = []
-    renewed = time.monotonic()
-    for document in documents:
-        try:
-            prepared.append(_prepare_one(document))
-        except PermanentFailure as exc:
-            fail([document.pk], str(exc), run_id=run_id)
-        if time.monotonic() - renewed > settings.KNOWLEDGE_INGEST_LEASE_SECONDS / 5:
-            _renew(run_id, [d.pk for d in documents])
-            renewed = time.monotonic()
+    with _lease_kept(run_id, [d.pk for d in documents]):
+        for document in documents:
+            try:
+                prepared.append(_prepare_one(document))
+            except PermanentFailure as exc:
+                fail([document.pk], str(exc), run_id=run_id)
     if prepared:
         _store_drafts(prepared, run_id)
+
+
+@contextmanager
+def _lease_kept(run_id: str, ids: list[object]) -> Iterator[None]:
+    """Renew the claim's lease on a thread of its own while the documents are read: one
+    step can outlast the lease (OCR of a scanned page may take minutes on a busy machine),
+    and a lease that ran out would let another run claim them and read them again."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        try:
+            while not stop.wait(settings.KNOWLEDGE_INGEST_LEASE_SECONDS / 5):
+                _renew(run_id, ids)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=renew, name=f"lease-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _prepare_one(document: Document) -> Prepared:
@@ -318,8 +341,7 @@ def _nothing_found(document: Document, warnings: list[str]) -> str:
 
 class _PageProgress:
     """The loader's page count, written to the document as it goes (at most twice a
-    second: a loader may report every slide), renewing the claim's lease, since OCR can
-    take minutes."""
+    second: a loader may report every slide)."""
 
     def __init__(self, document: Document) -> None:
         self._document = document
@@ -332,11 +354,7 @@ class _PageProgress:
         self._written = now
         Document.objects.filter(
             pk=self._document.pk, claimed_by=self._document.claimed_by, status__in=IN_PROGRESS
-        ).update(
-            pages_done=done,
-            pages_total=total,
-            lease_expires_at=timezone.now() + _lease(),
-        )
+        ).update(pages_done=done, pages_total=total)
 
 
 def _ms(started: float) -> int:
