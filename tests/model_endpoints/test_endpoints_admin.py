@@ -51,7 +51,9 @@ def test_the_admin_form_refuses_what_the_provider_refuses(client, root, upstream
     sync_plugins()
     client.force_login(root)
     response = client.post(
-        "/admin/endpoints/modelendpoint/add/", form(upstream, capabilities=["rerank"])
+        "/admin/endpoints/modelendpoint/add/",
+        # The local provider embeds and chats; it has no reranker.
+        form(upstream, provider="local", provider_settings="{}", capabilities=["rerank"]),
     )
     assert response.status_code == 200
     assert "provider does not support rerank" in response.content.decode()

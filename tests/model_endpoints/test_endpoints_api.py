@@ -110,7 +110,7 @@ def test_an_embedding_endpoint_checks_its_dimension(root, upstream):
     ("overrides", "named"),
     [
         ({"provider": "nope"}, "provider"),
-        ({"capabilities": ["rerank"]}, "capabilities"),
+        ({"provider": "local", "settings": {}, "capabilities": ["rerank"]}, "capabilities"),
         ({"capabilities": []}, "capabilities"),
         ({"settings": {"base_url": "x", "timeout_seconds": 0}}, "settings.timeout_seconds"),
         ({"settings": {"colour": "red"}}, "settings.colour"),
