@@ -67,21 +67,21 @@ class ImageLoader(Loader):
                 f"ocr_max_pages setting)"
             )
         elements: list[Element] = []
-        failed = 0
+        failures: list[str] = []
         for number in range(1, total + 1):
             try:
                 image.seek(number - 1)
                 page = recognize(image.convert("RGB"), time_limit=settings.ocr_page_seconds)
             except OcrTimeout:
-                failed += 1
-                source.warn(
-                    _named(number, pages) + f"OCR took longer than "
+                failures.append(
+                    f"{_named(number, pages)}OCR took longer than "
                     f"{settings.ocr_page_seconds:g} s and was stopped"
                 )
+                source.warn(failures[-1])
             except Exception as error:  # one unreadable frame must not cost the others
                 logger.warning("%s: OCR of page %d failed: %s", source.filename, number, error)
-                failed += 1
-                source.warn(_named(number, pages) + f"could not be read ({error})")
+                failures.append(f"{_named(number, pages)}could not be read ({error})")
+                source.warn(failures[-1])
             else:
                 if page.text:
                     elements.append(
@@ -93,8 +93,10 @@ class ImageLoader(Loader):
                         )
                     )
             source.report_progress(number, total)
-        if failed == total:
-            raise ValueError(f"{source.filename}: OCR could not read any page of the image")
+        if len(failures) == total:
+            raise ValueError(
+                f"{source.filename}: OCR could not read any page of the image ({failures[0]})"
+            )
         return elements
 
 
