@@ -331,6 +331,19 @@ def vector_for(value: str, dimensions: int) -> list[float]:
     return [x / norm for x in vector]
 
 
+def _rerank_results(
+    ranked: list[int], found: list[float], documents: list[str], with_documents: bool
+) -> list[dict[str, Any]]:
+    """Rerank results in ``ranked`` order, as DashScope and the Jina/Cohere API spell them."""
+    results = []
+    for index in ranked:
+        result: dict[str, Any] = {"index": index, "relevance_score": found[index]}
+        if with_documents:
+            result["document"] = {"text": documents[index]}
+        results.append(result)
+    return results
+
+
 def _overlap_score(query: str, document: str) -> float:
     wanted = set(_words(query))
     if not wanted:
@@ -1027,22 +1040,14 @@ class _Handler(BaseHTTPRequestHandler):
             d.get("text", "") if isinstance(d, dict) else str(d) for d in given.get("documents", [])
         ]
         parameters = body.get("parameters") or {}
-        if reply is None:
-            found = [_overlap_score(query, d) for d in documents]
-        elif isinstance(reply, Scores):
-            found = list(reply.scores)
-        else:
-            self._misfit(reply)
+        found = self._relevance(reply, query, documents)
         ranked = sorted(range(len(found)), key=lambda i: (-found[i], i))
         top_n = parameters.get("top_n")
         if top_n is not None:
             ranked = ranked[: int(top_n)]
-        results = []
-        for index in ranked:
-            result: dict[str, Any] = {"index": index, "relevance_score": found[index]}
-            if parameters.get("return_documents"):
-                result["document"] = {"text": documents[index]}
-            results.append(result)
+        results = _rerank_results(
+            ranked, found, documents, bool(parameters.get("return_documents"))
+        )
         tokens = count_tokens(query) * len(documents) + sum(count_tokens(d) for d in documents)
         self._send_json(
             200,
@@ -1075,12 +1080,7 @@ class _Handler(BaseHTTPRequestHandler):
         top_n = body.get("top_n")
         if top_n:  # vLLM: 0 or absent is every document
             ranked = ranked[: int(top_n)]
-        results = []
-        for index in ranked:
-            result: dict[str, Any] = {"index": index, "relevance_score": found[index]}
-            if body.get("return_documents"):
-                result["document"] = {"text": documents[index]}
-            results.append(result)
+        results = _rerank_results(ranked, found, documents, bool(body.get("return_documents")))
         tokens = count_tokens(query) * len(documents) + sum(count_tokens(d) for d in documents)
         self._send_json(
             200,
