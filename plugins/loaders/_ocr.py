@@ -22,6 +22,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
+from plugins.base import PluginSettings
+
 if TYPE_CHECKING:
     import numpy as np
     from PIL.Image import Image
@@ -38,6 +42,25 @@ _CELL_GAP = 1.5
 #: sizes the recognition model runs words together ("RULESANDINSTRUCTIONS"); RapidOCR
 #: shrinks anything beyond 2,000 pixels itself.
 _SMALL_SIDE = 1000
+
+
+class OcrSettings(PluginSettings):
+    """The bounds every loader that recognises pages shares (PDF, images)."""
+
+    ocr_page_seconds: float = Field(
+        default=300,
+        ge=1,
+        le=3600,
+        description="The longest OCR may take on one page or image; a page that takes longer "
+        "is named in the document's warnings (a PDF page keeps its text layer, if any).",
+    )
+    ocr_max_pages: int = Field(
+        default=200,
+        ge=1,
+        le=10000,
+        description="Pages of one document read by OCR at most; the others are named in the "
+        "document's warnings (a PDF page keeps its text layer, if any).",
+    )
 
 
 class OcrTimeout(Exception):

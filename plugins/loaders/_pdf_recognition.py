@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import Field
-
-from plugins.base import LoaderInput, PluginSettings
-from plugins.loaders._ocr import OcrPage, OcrTimeout, recognize
+from plugins.base import LoaderInput
+from plugins.loaders._ocr import OcrPage, OcrSettings, OcrTimeout, recognize
 from plugins.loaders._pdf_ocr import (
     SUSPECT_QUALITY,
     PdfPages,
@@ -22,21 +20,8 @@ from plugins.loaders._pdf_ocr import (
 logger = logging.getLogger(__name__)
 
 
-class PdfSettings(PluginSettings):
-    ocr_page_seconds: float = Field(
-        default=300,
-        ge=1,
-        le=3600,
-        description="The longest OCR may take on one page; a page that takes longer keeps "
-        "its text layer (if any) and is named in the document's warnings.",
-    )
-    ocr_max_pages: int = Field(
-        default=200,
-        ge=1,
-        le=10000,
-        description="Pages of one PDF read by OCR at most; the others keep their text layer "
-        "and are named in the document's warnings.",
-    )
+class PdfSettings(OcrSettings):
+    """The PDF loader's settings: OCR's bounds."""
 
 
 class PageRecognition:

@@ -6,29 +6,14 @@ import io
 import logging
 import warnings
 
-from pydantic import Field
-
-from plugins.base import Element, Loader, LoaderInput, PluginSettings
-from plugins.loaders._ocr import OcrTimeout, recognize
+from plugins.base import Element, Loader, LoaderInput
+from plugins.loaders._ocr import OcrSettings, OcrTimeout, recognize
 
 logger = logging.getLogger(__name__)
 
 
-class ImageSettings(PluginSettings):
-    ocr_page_seconds: float = Field(
-        default=300,
-        ge=1,
-        le=3600,
-        description="The longest OCR may take on one image or page; a page that takes "
-        "longer is skipped and named in the document's warnings.",
-    )
-    ocr_max_pages: int = Field(
-        default=200,
-        ge=1,
-        le=10000,
-        description="Pages of a multi-page image (TIFF) read at most; the rest are named in "
-        "the document's warnings.",
-    )
+class ImageSettings(OcrSettings):
+    """The image loader's settings: OCR's bounds."""
 
 
 class ImageLoader(Loader):
