@@ -11,6 +11,7 @@ from apps.accounts.models import ApiKey, Membership, Role
 from apps.accounts.permissions import API_KEY, MATRIX, Permission
 from apps.accounts.services import create_api_key, invite_member
 from apps.batch import services as batch_services
+from apps.model_endpoints import services as endpoint_services
 from apps.plugins.services import sync_plugins
 from tests.console import ConsoleClient
 
@@ -42,6 +43,7 @@ CELLS = [
     ("cancel a batch", OK, OK, DENIED, OK, OK),
     ("register an MCP server", OK, OK, DENIED, OK, OK),
     ("switch the MCP server of the workspace", OK, DENIED, DENIED, DENIED, OK),
+    ("set a model's response cache", OK, DENIED, DENIED, DENIED, OK),
 ]
 CALLERS = ["admin", "developer", "viewer", "api_key", "platform_admin"]
 
@@ -116,6 +118,9 @@ def call(endpoint: str, console: ConsoleClient, others_key: ApiKey, vera_members
             return console.post("/mcp-servers", server)
         case "switch the MCP server of the workspace":
             return console.patch("/mcp-serving", {"enabled": True})
+        case "set a model's response cache":
+            _granted_model(vera_membership.workspace)
+            return console.patch("/models/qwen-plus/settings", {"response_cache_seconds": 60})
     raise AssertionError(endpoint)
 
 
@@ -123,6 +128,17 @@ BATCH_LINE = (
     b'{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", '
     b'"body": {"model": "m", "messages": [{"role": "user", "content": "hi"}]}}\n'
 )
+
+
+def _granted_model(workspace):
+    endpoint = endpoint_services.create_endpoint(
+        name="qwen-plus",
+        provider="openai",
+        upstream_model="up",
+        capabilities=["chat"],
+        settings={"base_url": "http://127.0.0.1:9/v1", "api_key": "sk-up"},
+    )
+    endpoint_services.grant(endpoint, workspace, by=None)
 
 
 def _batch_input(workspace):
@@ -165,6 +181,7 @@ def test_the_matrix_grants_admins_everything_and_keys_no_management():
         Permission.CONFIGURE_PLUGINS,
         Permission.RENAME_WORKSPACE,
         Permission.MANAGE_MCP_SERVING,
+        Permission.CONFIGURE_MODELS,
     }
     assert not MATRIX[API_KEY] & management
     assert MATRIX["viewer"] < MATRIX["developer"] < MATRIX["admin"]

@@ -24,6 +24,8 @@ class Permission(StrEnum):
     #: Switching the workspace's MCP server (``/mcp``) on or off: it opens every published
     #: app and knowledge base to the workspace's API keys through one more door.
     MANAGE_MCP_SERVING = "manage_mcp_serving"
+    #: The workspace's own settings of the models granted to it (the response cache).
+    CONFIGURE_MODELS = "configure_models"
 
 
 # Platform-wide actions (creating workspaces, registering model endpoints, setting quotas)

@@ -11,10 +11,10 @@ Point the SDK here with ``dashscope.base_http_api_url = "http://host:8000/api/v1
 ``{"code", "message", "request_id"}`` errors. The views parse, route, and shape the answer.
 """
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from apps.gateway import routing
-from apps.gateway.sdk_surface import route_call, sdk_api
+from apps.gateway.sdk_surface import mark_cache, route_call, sdk_api
 from apps.gateway.streaming import event_stream_response, started
 from apps.gateway.wire import dashscope as wire
 from apps.model_endpoints.models import EndpointCapability
@@ -33,7 +33,7 @@ dashscope_api = sdk_api(
     "/services/aigc/text-generation/generation",
     openapi_extra=also_answers(*GATEWAY_ERRORS, event_stream=True),
 )
-def generation(request: HttpRequest, payload: wire.GenerationIn):
+def generation(request: HttpRequest, response: HttpResponse, payload: wire.GenerationIn):
     target = route_call(request, payload.model, EndpointCapability.CHAT, surface="dashscope")
     chat_request = wire.to_chat_request(payload)
     request_id = request_id_of(request)
@@ -43,8 +43,11 @@ def generation(request: HttpRequest, payload: wire.GenerationIn):
             parameters=payload.parameters,
             request_id=request_id,
         )
-        return event_stream_response(frames)
+        streamed = event_stream_response(frames)
+        mark_cache(streamed, target)
+        return streamed
     answer = routing.chat(target, chat_request)
+    mark_cache(response, target)
     return wire.generation_body(payload.parameters, answer, request_id)
 
 

@@ -9,10 +9,10 @@ models granted to it. The views parse, route, and shape the answer.
 from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from apps.gateway import routing
-from apps.gateway.sdk_surface import route_call, sdk_api
+from apps.gateway.sdk_surface import mark_cache, route_call, sdk_api
 from apps.gateway.streaming import event_stream_response, started
 from apps.gateway.wire import openai as wire
 from apps.model_endpoints.models import EndpointCapability
@@ -52,7 +52,7 @@ def list_models(request: HttpRequest):
 @openai_api.post(
     "/chat/completions", openapi_extra=also_answers(*GATEWAY_ERRORS, event_stream=True)
 )
-def chat_completions(request: HttpRequest, payload: wire.ChatCompletionIn):
+def chat_completions(request: HttpRequest, response: HttpResponse, payload: wire.ChatCompletionIn):
     for prefix, view in _model_prefixes.items():
         if payload.model.startswith(prefix):
             return view(request, payload)
@@ -65,8 +65,12 @@ def chat_completions(request: HttpRequest, payload: wire.ChatCompletionIn):
             include_usage=wire.include_usage(payload),
             request_id=request_id_of(request),
         )
-        return event_stream_response(frames)
-    return wire.answer_body(payload.model, routing.chat(target, chat_request))
+        streamed = event_stream_response(frames)
+        mark_cache(streamed, target)
+        return streamed
+    answer = routing.chat(target, chat_request)
+    mark_cache(response, target)
+    return wire.answer_body(payload.model, answer)
 
 
 @openai_api.post("/embeddings", openapi_extra=also_answers(*GATEWAY_ERRORS))

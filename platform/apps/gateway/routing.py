@@ -12,6 +12,7 @@ from typing import TypeVar
 from django.conf import settings
 
 from apps.accounts.models import ApiKey, Workspace
+from apps.gateway import response_cache
 from apps.gateway.input_limits import (
     check_chat_messages,
     check_embedding_inputs,
@@ -138,8 +139,34 @@ def _admit(route: Route, request: ChatRequest) -> None:
     route.meter.admit(prompt + answer)
 
 
+def _cache(route: Route, request: ChatRequest) -> response_cache.ResponseCache | None:
+    """Where the answer to ``request`` is cached, when the workspace keeps this model's
+    answers and the request is deterministic; marks the meter a hit or a miss."""
+    seconds = getattr(route.endpoint, "response_cache_seconds", None) or 0
+    cache = response_cache.cache_for(route.meter.workspace.pk, route.endpoint.pk, seconds, request)
+    if cache is not None:
+        route.meter.cache = "miss"
+    return cache
+
+
+def _cached_answer(route: Route, cache: response_cache.ResponseCache | None) -> ChatResponse | None:
+    """The cached answer, admitted as a call that reserves no tokens (request and
+    concurrency limits still apply)."""
+    answer = cache.answer() if cache is not None else None
+    if answer is not None:
+        route.meter.cache = "hit"
+        route.meter.admit(0)
+    return answer
+
+
 def chat(route: Route, request: ChatRequest) -> ChatResponse:
     request = _upstream_request(route, request)
+    cache = _cache(route, request)
+    if (cached := _cached_answer(route, cache)) is not None:
+        route.meter.finish(
+            status=CallStatus.OK, usage=cached.usage, completion_text=cached.message.content or ""
+        )
+        return cached
     _admit(route, request)
     try:
         answer = route.provider.chat(request, route.settings)
@@ -149,15 +176,22 @@ def chat(route: Route, request: ChatRequest) -> ChatResponse:
     route.meter.finish(
         status=CallStatus.OK, usage=answer.usage, completion_text=answer.message.content or ""
     )
+    if cache is not None:
+        cache.keep(answer)
     return answer
 
 
 def chat_stream(route: Route, request: ChatRequest) -> Iterator[ChatChunk]:
     """The provider's stream, metered: closing this generator closes the upstream call
-    and records the call as cancelled."""
+    and records the call as cancelled. A cached answer is replayed as a stream; a
+    cacheable one is kept once it has streamed to its end."""
     request = _upstream_request(route, request)
+    cache = _cache(route, request)
+    if (cached := _cached_answer(route, cache)) is not None:
+        return route.meter.watch(response_cache.replay(cached))
     _admit(route, request)
-    return route.meter.watch(route.provider.chat_stream(request, route.settings))
+    chunks = route.provider.chat_stream(request, route.settings)
+    return route.meter.watch(cache.kept(chunks) if cache is not None else chunks)
 
 
 def _metered(route: Route, prompt_text: str, prompt_tokens: int, call: Callable[[], T]) -> T:

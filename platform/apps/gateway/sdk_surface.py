@@ -1,7 +1,7 @@
 """What the two SDK surfaces' views share: their API object, built alike, and the route of
 a call made with an API key. The wire formats themselves are ``apps.gateway.wire``."""
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import NinjaAPI
 
 from apps.accounts.auth import ApiKeyBearer
@@ -33,3 +33,14 @@ def route_call(
     return routing.route(
         request.auth.workspace, model, capability, surface=surface, api_key=request.auth
     )
+
+
+#: The response header that says whether the response cache answered: ``hit`` or ``miss``
+#: (absent when the call could not be cached: cache off for the model, or not deterministic).
+CACHE_HEADER = "X-Ministudio-Cache"
+
+
+def mark_cache(response: HttpResponse | StreamingHttpResponse, target: routing.Route) -> None:
+    """Say in ``response``'s headers what the response cache did for the call."""
+    if target.meter.cache:
+        response[CACHE_HEADER] = target.meter.cache

@@ -15,6 +15,7 @@ from apps.model_endpoints.schemas import (
     EndpointUpdateIn,
     GrantIn,
     WorkspaceModelOut,
+    WorkspaceModelUpdateIn,
 )
 from apps.plugins.plugin_settings import masked
 from apps.plugins.services import provider_schema
@@ -104,3 +105,14 @@ def list_models(request: HttpRequest):
     ctx = workspace_context(request)
     ctx.require(Permission.USE_MODELS)
     return selectors.endpoints_for_workspace(ctx.workspace)
+
+
+# ``path:``: model names may hold slashes (``Qwen/Qwen3-8B``); the suffix keeps the pattern
+# from catching ``/models/chat`` (the playground).
+@router.patch("/models/{path:name}/settings", response=WorkspaceModelOut, tags=["models"])
+def update_model(request: HttpRequest, name: str, payload: WorkspaceModelUpdateIn):
+    """The workspace's own settings of a model granted to it: the response cache."""
+    ctx = workspace_context(request)
+    ctx.require(Permission.CONFIGURE_MODELS)
+    services.set_response_cache(ctx.workspace, name, payload.response_cache_seconds)
+    return selectors.endpoints_for_workspace(ctx.workspace).get(name=name)

@@ -1,6 +1,6 @@
 import uuid
 
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 
 from apps.accounts.models import Workspace
@@ -10,6 +10,10 @@ MODEL_NAME = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$",
     "Use letters, digits and . _ : / - (what SDKs send as `model`).",
 )
+
+
+#: The longest a workspace may keep a model's answers in the response cache: a week.
+MAX_RESPONSE_CACHE_SECONDS = 7 * 24 * 3600
 
 
 class EndpointCapability(models.TextChoices):
@@ -67,6 +71,12 @@ class EndpointGrant(WorkspaceOwned):
         default=False,
         help_text="The workspace's default model for this endpoint's first capability "
         "(e.g. the embedding model new knowledge bases use).",
+    )
+    response_cache_seconds = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_RESPONSE_CACHE_SECONDS)],
+        help_text="How long the gateway answers this workspace's identical deterministic chat "
+        "requests to this model from its response cache; 0: never (the default).",
     )
     granted_at = models.DateTimeField(auto_now_add=True)
     granted_by = user_reference()

@@ -7,7 +7,7 @@ from typing import Any
 
 from ninja import Field, Schema
 
-from apps.model_endpoints.models import EndpointCapability
+from apps.model_endpoints.models import MAX_RESPONSE_CACHE_SECONDS, EndpointCapability
 
 
 class EndpointOut(Schema):
@@ -80,3 +80,17 @@ class WorkspaceModelOut(Schema):
     default_parameters: dict[str, Any]
     price_input_per_1k: Decimal
     price_output_per_1k: Decimal
+    response_cache_seconds: int = Field(
+        description="How long identical deterministic chat requests (temperature 0 or a seed) "
+        "are answered from the response cache; 0: off."
+    )
+
+
+class WorkspaceModelUpdateIn(Schema):
+    """A workspace's own settings of a model granted to it."""
+
+    response_cache_seconds: int = Field(
+        ge=0,
+        le=MAX_RESPONSE_CACHE_SECONDS,
+        description="Seconds a deterministic answer is kept (at most a week); 0 turns it off.",
+    )

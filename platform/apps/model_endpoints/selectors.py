@@ -1,7 +1,7 @@
 """Reads of model endpoints: the platform's list, and what one workspace may call."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from apps.accounts.models import Workspace
 from apps.model_endpoints.models import EndpointGrant, ModelEndpoint
@@ -25,12 +25,16 @@ def endpoint_named(name: str) -> ModelEndpoint | None:
 
 def endpoints_for_workspace(workspace: Workspace) -> QuerySet[ModelEndpoint]:
     """Enabled endpoints granted to ``workspace``: the models its programs may call, each
-    with ``is_default`` (the workspace's default for its capability)."""
+    with ``is_default`` (the workspace's default for its capability) and
+    ``response_cache_seconds`` (how long the gateway keeps its deterministic answers)."""
     grants = EndpointGrant.objects.filter(endpoint=OuterRef("pk"), workspace=workspace)
     return (
         ModelEndpoint.objects.filter(enabled=True)
         .filter(Exists(grants))
-        .annotate(is_default=Exists(grants.filter(is_default=True)))
+        .annotate(
+            is_default=Exists(grants.filter(is_default=True)),
+            response_cache_seconds=Subquery(grants.values("response_cache_seconds")[:1]),
+        )
     )
 
 

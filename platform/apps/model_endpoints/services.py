@@ -162,6 +162,21 @@ def grant(
     return found
 
 
+def set_response_cache(workspace: Workspace, model: str, seconds: int) -> EndpointGrant:
+    """Keep ``workspace``'s deterministic answers of ``model`` for ``seconds`` (0: off).
+    A model the workspace may not call is ``NotFound``, as at the gateway."""
+    found = (
+        EndpointGrant.objects.in_workspace(workspace)
+        .filter(endpoint__name=model, endpoint__enabled=True)
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"The model '{model}' does not exist or you do not have access to it.")
+    found.response_cache_seconds = seconds
+    found.save(update_fields=["response_cache_seconds"])  # the gateway's routes follow
+    return found
+
+
 def revoke_grant(endpoint: ModelEndpoint, workspace: Workspace) -> None:
     deleted, _ = EndpointGrant.objects.filter(endpoint=endpoint, workspace=workspace).delete()
     if not deleted:

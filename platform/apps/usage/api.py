@@ -30,6 +30,7 @@ class UsageRowOut(Schema):
     )
     requests: int
     errors: int
+    cache_hits: int = Field(description="Requests answered from the response cache.")
     input_tokens: int
     output_tokens: int
     cost: Decimal

@@ -48,6 +48,11 @@ class UsageRecord(WorkspaceOwned):
         blank=True,
         help_text="The workflow node (of the app in app_id) whose run made the call, if any.",
     )
+    cache_hit = models.BooleanField(
+        default=False,
+        help_text="Answered from the response cache: no upstream call, no cost, no tokens "
+        "against the quotas (the tokens are those of the answer it replayed).",
+    )
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
@@ -67,6 +72,9 @@ class DailyUsage(WorkspaceOwned):
     api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, related_name="+")
     requests = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
+    cache_hits = models.PositiveIntegerField(
+        default=0, help_text="Requests answered from the response cache."
+    )
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
     cost = models.DecimalField(max_digits=18, decimal_places=8, default=0)

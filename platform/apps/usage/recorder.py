@@ -52,6 +52,7 @@ class UsageEvent:
     app_id: str | None = None
     batch_id: str | None = None
     app_node: str | None = None
+    cache_hit: bool = False
 
 
 @dataclass
@@ -77,6 +78,9 @@ class Meter:
     batch_id: str | None = None
     #: The workflow node (of ``app_id``) whose run makes the call, for usage by node.
     app_node: str | None = None
+    #: The response cache's part in the call: "hit", "miss", or "" when it had none
+    #: (apps.gateway.response_cache). A hit costs nothing and uses no quota tokens.
+    cache: str = ""
 
     def first_token(self) -> None:
         if self.first_token_at is None:
@@ -105,10 +109,16 @@ class Meter:
             usage = estimated_usage(self.prompt_text, completion_text, self.endpoint.upstream_model)
         now = time.monotonic()
         endpoint = self.endpoint
+        hit = self.cache == "hit"
         cost = (
-            Decimal(usage.input_tokens) * endpoint.price_input_per_1k
-            + Decimal(usage.output_tokens) * endpoint.price_output_per_1k
-        ) / 1000
+            Decimal(0)
+            if hit
+            else (
+                Decimal(usage.input_tokens) * endpoint.price_input_per_1k
+                + Decimal(usage.output_tokens) * endpoint.price_output_per_1k
+            )
+            / 1000
+        )
         event = UsageEvent(
             workspace_id=str(self.workspace.pk),
             api_key_id=str(self.api_key.pk) if self.api_key else None,
@@ -131,10 +141,12 @@ class Meter:
             app_id=self.app_id,
             batch_id=self.batch_id,
             app_node=self.app_node,
+            cache_hit=hit,
         )
         record(event)
         if self.ticket is not None:
-            used = usage.input_tokens + usage.output_tokens if status != CallStatus.ERROR else 0
+            spent = status != CallStatus.ERROR and not hit
+            used = usage.input_tokens + usage.output_tokens if spent else 0
             settle_call(self.ticket, used)
 
     def watch(self, chunks: Iterator[ChatChunk]) -> Iterator[ChatChunk]:

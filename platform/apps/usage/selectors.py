@@ -26,6 +26,7 @@ class UsageRow:
     key: str
     requests: int
     errors: int
+    cache_hits: int
     input_tokens: int
     output_tokens: int
     cost: Decimal
@@ -40,6 +41,7 @@ def usage_summary(
     sums = {
         "requests": Sum("requests"),
         "errors": Sum("errors"),
+        "cache_hits": Sum("cache_hits"),
         "input_tokens": Sum("input_tokens"),
         "output_tokens": Sum("output_tokens"),
         "cost": Sum("cost"),
@@ -55,6 +57,7 @@ def usage_summary(
         key="total",
         requests=totals["requests"] or 0,
         errors=totals["errors"] or 0,
+        cache_hits=totals["cache_hits"] or 0,
         input_tokens=totals["input_tokens"] or 0,
         output_tokens=totals["output_tokens"] or 0,
         cost=totals["cost"] or Decimal(0),
@@ -68,6 +71,7 @@ def _by_rollup_field(rows, field: str, sums: dict) -> list[UsageRow]:
             key=str(row[field]) if row[field] is not None else "(deleted key)",
             requests=row["requests"],
             errors=row["errors"],
+            cache_hits=row["cache_hits"],
             input_tokens=row["input_tokens"],
             output_tokens=row["output_tokens"],
             cost=row["cost"],
@@ -109,6 +113,7 @@ def _ledger_by(workspace: Workspace, field: str, *, start: date, end: date) -> l
         .annotate(
             requests=Count("id"),
             errors=Count("id", filter=~Q(status=CallStatus.OK)),  # as the daily rollups count
+            cache_hits=Count("id", filter=Q(cache_hit=True)),
             input_tokens=Sum("input_tokens"),
             output_tokens=Sum("output_tokens"),
             cost=Sum("cost"),
@@ -126,6 +131,7 @@ def _ledger_rows(
             label=label(row[field]) if label and row[field] else None,
             requests=row["requests"],
             errors=row["errors"],
+            cache_hits=row["cache_hits"],
             input_tokens=row["input_tokens"] or 0,
             output_tokens=row["output_tokens"] or 0,
             cost=row["cost"] or Decimal(0),

@@ -17,11 +17,13 @@ BATCH_SIZE = 500
 
 _UPSERT_DAILY = f"""
 INSERT INTO {DailyUsage._meta.db_table}
-    (workspace_id, day, model, api_key_id, requests, errors, input_tokens, output_tokens, cost)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+    (workspace_id, day, model, api_key_id, requests, errors, cache_hits, input_tokens,
+     output_tokens, cost)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (workspace_id, day, model, api_key_id) DO UPDATE SET
     requests = {DailyUsage._meta.db_table}.requests + EXCLUDED.requests,
     errors = {DailyUsage._meta.db_table}.errors + EXCLUDED.errors,
+    cache_hits = {DailyUsage._meta.db_table}.cache_hits + EXCLUDED.cache_hits,
     input_tokens = {DailyUsage._meta.db_table}.input_tokens + EXCLUDED.input_tokens,
     output_tokens = {DailyUsage._meta.db_table}.output_tokens + EXCLUDED.output_tokens,
     cost = {DailyUsage._meta.db_table}.cost + EXCLUDED.cost
@@ -52,18 +54,20 @@ def write_events(payloads: list[bytes | str]) -> int:
             app_id=e.get("app_id"),
             batch_id=e.get("batch_id") or "",
             app_node=e.get("app_node") or "",
+            cache_hit=e.get("cache_hit", False),
             created_at=datetime.fromisoformat(e["created_at"]),
         )
         for e in events
     ]
-    sums: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, 0, Decimal(0)])
+    sums: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, 0, 0, Decimal(0)])
     for r in records:
         row = sums[(r.workspace_id, r.created_at.date(), r.model, r.api_key_id)]
         row[0] += 1
         row[1] += r.status != CallStatus.OK
-        row[2] += r.input_tokens
-        row[3] += r.output_tokens
-        row[4] += r.cost
+        row[2] += r.cache_hit
+        row[3] += r.input_tokens
+        row[4] += r.output_tokens
+        row[5] += r.cost
     with transaction.atomic():
         UsageRecord.objects.bulk_create(records, batch_size=BATCH_SIZE)
         with connection.cursor() as cursor:

@@ -51,6 +51,9 @@ class ChatCompletionIn(Schema):
     max_tokens: int | None = Field(default=None, gt=0)
     max_completion_tokens: int | None = Field(default=None, gt=0)
     stop: str | list[str] | None = None
+    seed: int | None = Field(
+        default=None, description="Sampling seed; a seeded request may be answered from the cache."
+    )
     stream: bool = False
     stream_options: StreamOptionsIn | None = None
     n: int = Field(default=1, ge=1, le=1, description="Only one choice is supported.")
@@ -92,6 +95,7 @@ def to_chat_request(payload: ChatCompletionIn) -> ChatRequest:
         temperature=payload.temperature,
         top_p=payload.top_p,
         max_tokens=max_tokens_of(payload),
+        seed=payload.seed,
     )
 
 
