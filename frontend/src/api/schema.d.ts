@@ -1195,6 +1195,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/api/models/{name}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Model
+         * @description The workspace's own settings of a model granted to it: the response cache.
+         */
+        patch: operations["apps_model_endpoints_api_update_model"];
+        trace?: never;
+    };
     "/console/api/models/chat": {
         parameters: {
             query?: never;
@@ -3634,6 +3654,11 @@ export interface components {
         };
         /** UsageRowOut */
         UsageRowOut: {
+            /**
+             * Cache Hits
+             * @description Requests answered from the response cache.
+             */
+            cache_hits: number;
             /** Cost */
             cost: string;
             /** Errors */
@@ -3772,6 +3797,22 @@ export interface components {
             price_input_per_1k: string;
             /** Price Output Per 1K */
             price_output_per_1k: string;
+            /**
+             * Response Cache Seconds
+             * @description How long identical deterministic chat requests (temperature 0 or a seed) are answered from the response cache; 0: off.
+             */
+            response_cache_seconds: number;
+        };
+        /**
+         * WorkspaceModelUpdateIn
+         * @description A workspace's own settings of a model granted to it.
+         */
+        WorkspaceModelUpdateIn: {
+            /**
+             * Response Cache Seconds
+             * @description Seconds a deterministic answer is kept (at most a week); 0 turns it off.
+             */
+            response_cache_seconds: number;
         };
         /** WorkspaceOut */
         WorkspaceOut: {
@@ -6478,6 +6519,39 @@ export interface operations {
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
             404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_model_endpoints_api_update_model: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkspaceModelUpdateIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceModelOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
             429: components["responses"]["Error429"];
         };
     };

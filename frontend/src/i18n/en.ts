@@ -46,6 +46,12 @@ const en = {
     context: "Context / dimensions",
     dimensions: "{{n}}-d",
     price: "Price per 1k tokens (in / out)",
+    cache: {
+      title: "Response cache",
+      hint: "(temperature 0 or a seed)",
+      seconds: "{{n}} s",
+      choice: { 0: "Off", 300: "5 minutes", 3600: "1 hour", 86400: "1 day", 604800: "7 days" },
+    },
     try: "Try",
     empty: "No model is granted to this workspace yet. A platform admin registers model endpoints and grants them to workspaces.",
     noChat: {
@@ -796,6 +802,7 @@ const en = {
     subtitle: "Calls, tokens and cost of this workspace, and its quotas.",
     groupBy: { day: "By day", model: "By model", api_key: "By API key", app: "By app", batch: "By batch" },
     requests: "Requests",
+    cacheHits: "Cache hits",
     errors: "Errors",
     inputTokens: "Input tokens",
     outputTokens: "Output tokens",

@@ -50,6 +50,12 @@ const zh: Shape<Messages> = {
     context: "上下文 / 维度",
     dimensions: "{{n}} 维",
     price: "每千 Token 价格(输入 / 输出)",
+    cache: {
+      title: "响应缓存",
+      hint: "(温度为 0 或指定 seed)",
+      seconds: "{{n}} 秒",
+      choice: { 0: "关闭", 300: "5 分钟", 3600: "1 小时", 86400: "1 天", 604800: "7 天" },
+    },
     try: "试用",
     empty: "还没有模型授权给本业务空间。平台管理员注册模型服务并授权给业务空间。",
     noChat: {
@@ -798,6 +804,7 @@ const zh: Shape<Messages> = {
     subtitle: "本业务空间的调用次数、Tokens 和费用,以及配额。",
     groupBy: { day: "按天", model: "按模型", api_key: "按 API Key", app: "按应用", batch: "按批处理任务" },
     requests: "调用次数",
+    cacheHits: "缓存命中",
     errors: "错误",
     inputTokens: "输入 Tokens",
     outputTokens: "输出 Tokens",

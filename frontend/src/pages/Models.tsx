@@ -2,7 +2,7 @@
 // by name), and a playground that chats with one of them (streamed through
 // POST /console/api/models/chat, metered like any call).
 import { ClearOutlined } from "@ant-design/icons";
-import { useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Alert, Button, Card, Col, Empty, Form, Input, InputNumber, Row, Select, Slider, Space, Table, Tag, Typography } from "antd";
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -12,7 +12,7 @@ import { ChatComposer } from "../components/ChatComposer";
 import { ChatTranscript } from "../components/ChatTranscript";
 import { useStreamedTurns } from "../components/useStreamedTurns";
 import { PageHeader } from "../components/PageHeader";
-import { useWsKey } from "../session/workspace";
+import { useWorkspace, useWsKey } from "../session/workspace";
 
 export type WorkspaceModel = Schemas["WorkspaceModelOut"];
 
@@ -157,6 +157,48 @@ function Playground({ models, initial }: { models: WorkspaceModel[]; initial: st
   );
 }
 
+/** How long the response cache keeps a model's deterministic answers, in seconds (0: off). */
+const CACHE_CHOICES = [0, 300, 3600, 86400, 604800] as const;
+
+/** The response cache of one chat model: a choice for workspace admins, a label for others. */
+function ResponseCacheSetting({ model }: { model: WorkspaceModel }) {
+  const { t } = useTranslation();
+  const { can } = useWorkspace();
+  const wsKey = useWsKey();
+  const client = useQueryClient();
+  const save = useMutation({
+    mutationFn: (seconds: number) =>
+      call(
+        api.PATCH("/console/api/models/{name}/settings", {
+          params: { path: { name: model.name } },
+          body: { response_cache_seconds: seconds },
+        }),
+      ),
+    onSuccess: () => client.invalidateQueries({ queryKey: wsKey("models") }),
+  });
+  if (!model.capabilities.includes("chat")) return <>—</>;
+  const label = (seconds: number) => t(`models.cache.choice.${seconds}` as "models.cache.choice.0", { defaultValue: t("models.cache.seconds", { n: seconds }) });
+  if (!can("configureModels")) return <>{label(model.response_cache_seconds)}</>;
+  const choices: number[] = CACHE_CHOICES.includes(model.response_cache_seconds as (typeof CACHE_CHOICES)[number])
+    ? [...CACHE_CHOICES]
+    : [...CACHE_CHOICES, model.response_cache_seconds];
+  return (
+    <Space direction="vertical" size={2}>
+      <Select<number>
+        size="small"
+        style={{ minWidth: 120 }}
+        aria-label={t("models.cache.title")}
+        data-testid={`response-cache-${model.name}`}
+        value={model.response_cache_seconds}
+        loading={save.isPending}
+        onChange={(seconds) => save.mutate(seconds)}
+        options={choices.map((seconds) => ({ value: seconds, label: label(seconds) }))}
+      />
+      {save.error ? <ErrorAlert error={save.error} /> : null}
+    </Space>
+  );
+}
+
 export function ModelsPage() {
   const { t } = useTranslation();
   const models = useModels();
@@ -206,6 +248,17 @@ export function ModelsPage() {
                 {
                   title: t("models.price"),
                   render: (_, m) => `${m.price_input_per_1k} / ${m.price_output_per_1k}`,
+                },
+                {
+                  title: (
+                    <Space size={4}>
+                      {t("models.cache.title")}
+                      <Typography.Text type="secondary" style={{ fontWeight: "normal" }}>
+                        {t("models.cache.hint")}
+                      </Typography.Text>
+                    </Space>
+                  ),
+                  render: (_, m) => <ResponseCacheSetting model={m} />,
                 },
                 {
                   title: "",

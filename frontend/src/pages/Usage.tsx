@@ -143,6 +143,7 @@ export function UsagePage() {
                 },
                 { title: t("usage.requests"), dataIndex: "requests", align: "right" },
                 { title: t("usage.errors"), dataIndex: "errors", align: "right" },
+                { title: t("usage.cacheHits"), dataIndex: "cache_hits", align: "right" },
                 { title: t("usage.inputTokens"), dataIndex: "input_tokens", align: "right", render: (v: number) => v.toLocaleString() },
                 { title: t("usage.outputTokens"), dataIndex: "output_tokens", align: "right", render: (v: number) => v.toLocaleString() },
                 { title: t("usage.cost"), dataIndex: "cost", align: "right", render: (v: string) => Number(v).toFixed(4) },

@@ -24,6 +24,8 @@ export const PERMISSIONS = {
   editHttpTools: ["admin", "developer"],
   // Whether the workspace's published apps are served as tools at /mcp.
   manageMcpServing: ["admin"],
+  // The workspace's own settings of its granted models (the response cache).
+  configureModels: ["admin"],
   // Calling models: playgrounds, batch uploads, creating and cancelling batches.
   useModels: ["admin", "developer", "viewer"],
 } as const satisfies Record<string, readonly Role[]>;
