@@ -21,14 +21,17 @@ fields typed ``SecretStr`` are secrets: encrypted at rest, never shown again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 from enum import StrEnum
 from types import NoneType
 from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-CONTRACT_VERSION = "1.3"
+from plugins.threaded_iteration import iterate_in_thread
+
+CONTRACT_VERSION = "1.4"
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -608,6 +611,29 @@ class ModelProvider(Plugin):
     def rerank(self, request: RerankRequest, settings: PluginSettings) -> RerankResponse:
         """Relevance of each document to the query, best first."""
         raise UnsupportedCapability(type(self).__name__, Capability.RERANK)
+
+    async def achat(self, request: ChatRequest, settings: PluginSettings) -> ChatResponse:
+        """``chat`` for the platform's async paths (the SDK surfaces). This default runs
+        ``chat`` on a worker thread; a provider with an async client overrides it, and the
+        other ``a*`` methods, so that a call holds no thread. Since contract 1.4."""
+        return await asyncio.to_thread(self.chat, request, settings)
+
+    def achat_stream(
+        self, request: ChatRequest, settings: PluginSettings
+    ) -> AsyncIterator[ChatChunk]:
+        """``chat_stream`` as an async iterator; closing it must close the upstream call.
+        This default iterates ``chat_stream`` on a thread of its own. Since contract 1.4."""
+        return iterate_in_thread(self.chat_stream(request, settings))
+
+    async def aembed(
+        self, request: EmbeddingRequest, settings: PluginSettings
+    ) -> EmbeddingResponse:
+        """``embed`` for async paths; by default on a worker thread. Since contract 1.4."""
+        return await asyncio.to_thread(self.embed, request, settings)
+
+    async def arerank(self, request: RerankRequest, settings: PluginSettings) -> RerankResponse:
+        """``rerank`` for async paths; by default on a worker thread. Since contract 1.4."""
+        return await asyncio.to_thread(self.rerank, request, settings)
 
     def ready_models(self) -> list[ReadyModel]:
         """The models this provider can serve with its default settings and nothing else

@@ -13,14 +13,14 @@ after ``MAX_AGE_SECONDS``: a backstop for a change whose bump was lost while Red
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
 import redis
 from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
 
-from kernel.redis_connection import redis_client
+from kernel.redis_connection import async_redis_client, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -42,20 +42,49 @@ def current_version() -> bytes | None:
         return None
 
 
+async def acurrent_version() -> bytes | None:
+    """``current_version``, for async code: no thread, no blocking of the loop."""
+    try:
+        return await async_redis_client().get(VERSION_KEY) or b"0"
+    except redis.RedisError:
+        return None
+
+
+_MISSING: Any = object()
+
+
+def _entry(key: Hashable, version: bytes | None) -> Any:
+    """The value cached for ``key`` at ``version``, or ``_MISSING``."""
+    if version is None:
+        return _MISSING
+    hit = _entries.get(key)
+    if hit is not None and hit[0] == version and time.monotonic() - hit[1] < MAX_AGE_SECONDS:
+        return hit[2]
+    return _MISSING
+
+
+def _keep(key: Hashable, version: bytes | None, value: T) -> T:
+    if version is not None:
+        with _lock:
+            if len(_entries) >= MAX_ENTRIES:
+                _entries.clear()
+            _entries[key] = (version, time.monotonic(), value)
+    return value
+
+
 def cached(key: Hashable, version: bytes | None, load: Callable[[], T]) -> T:
     """``load()``'s value for ``key``, from the cache when it was loaded at ``version``."""
-    if version is None:
-        return load()
-    now = time.monotonic()
-    hit = _entries.get(key)
-    if hit is not None and hit[0] == version and now - hit[1] < MAX_AGE_SECONDS:
-        return hit[2]
-    value = load()
-    with _lock:
-        if len(_entries) >= MAX_ENTRIES:
-            _entries.clear()
-        _entries[key] = (version, now, value)
-    return value
+    value = _entry(key, version)
+    return _keep(key, version, load()) if value is _MISSING else value
+
+
+async def acached(
+    key: Hashable, version: bytes | None, load: Callable[..., Awaitable[T]], *args: Any
+) -> T:
+    """``cached``, for async code: ``load(*args)`` is awaited only on a miss (typically a
+    database read handed to a thread with ``sync_to_async``)."""
+    value = _entry(key, version)
+    return _keep(key, version, await load(*args)) if value is _MISSING else value
 
 
 def bump_version() -> None:

@@ -1,11 +1,15 @@
-"""The platform's own Redis connection (usage buffer, quota counters), one pool per process.
+"""The platform's own Redis connection (usage buffer, quota counters), one pool per process
+(and, for async code, one per event loop).
 
 Django's cache and Celery have their own connections to the same server (``REDIS_URL``).
 """
 
+import asyncio
 import threading
+import weakref
 
 import redis
+import redis.asyncio
 from django.conf import settings
 
 _clients: dict[str, redis.Redis] = {}
@@ -27,4 +31,25 @@ def redis_client() -> redis.Redis:
             if client is None:
                 client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
                 _clients[url] = client
+    return client
+
+
+_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def async_redis_client() -> redis.asyncio.Redis:
+    """The running event loop's asyncio client for ``REDIS_URL``, made once per loop.
+
+    An asyncio connection belongs to the loop that opened it, so a process that runs more
+    than one loop (a test's server thread beside ``async_to_sync``) gets one pool per loop;
+    a loop's pool goes with the loop. Called only from a coroutine."""
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = redis.asyncio.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
+        _async_clients[loop] = client
     return client

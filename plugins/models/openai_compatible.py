@@ -15,11 +15,13 @@ each kind to its own answer.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import threading
-from collections.abc import Iterator
-from typing import Any, Literal
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import openai
@@ -136,6 +138,8 @@ class VLLMSettings(OpenAICompatibleSettings):
     )
 
 
+ClientT = TypeVar("ClientT", openai.OpenAI, openai.AsyncOpenAI)
+
 _clients: dict[tuple[Any, ...], openai.OpenAI] = {}
 _clients_lock = threading.Lock()
 
@@ -144,35 +148,60 @@ def _secret(settings: OpenAICompatibleSettings) -> str | None:
     return settings.api_key.get_secret_value() if settings.api_key is not None else None
 
 
-def _client(settings: OpenAICompatibleSettings) -> openai.OpenAI:
-    """The shared client for this configuration (the key is hashed in the cache key)."""
+def _client_key(settings: OpenAICompatibleSettings) -> tuple[Any, ...]:
+    """What makes two endpoints' clients differ (the key hashed)."""
     key = _secret(settings)
-    cache_key = (
+    return (
         settings.base_url,
         hashlib.sha256(key.encode()).hexdigest() if key else None,
         settings.timeout_seconds,
         settings.max_retries,
         settings.organization,
     )
+
+
+def _new_client(settings: OpenAICompatibleSettings, kind: type[ClientT]) -> ClientT:
+    client = kind(
+        api_key=_secret(settings) or PLACEHOLDER_API_KEY,
+        base_url=settings.base_url,
+        organization=settings.organization,
+        timeout=settings.timeout_seconds,
+        max_retries=settings.max_retries,
+    )
+    # The SDK fills these from OPENAI_ORG_ID / OPENAI_PROJECT_ID when not given; the
+    # platform's environment must not leak into a workspace's endpoint.
+    client.organization = settings.organization
+    client.project = None
+    return client
+
+
+def _kept(clients: dict, key: tuple[Any, ...], make: Callable[[], ClientT]) -> ClientT:
+    client = clients.get(key)
+    if client is None:
+        client = make()
+        if len(clients) >= MAX_CACHED_CLIENTS:
+            # Forget the oldest; a call still using it keeps its reference.
+            clients.pop(next(iter(clients)))
+        clients[key] = client
+    return client
+
+
+def _client(settings: OpenAICompatibleSettings) -> openai.OpenAI:
+    """The shared client for this configuration."""
     with _clients_lock:
-        client = _clients.get(cache_key)
-        if client is None:
-            client = openai.OpenAI(
-                api_key=key or PLACEHOLDER_API_KEY,
-                base_url=settings.base_url,
-                organization=settings.organization,
-                timeout=settings.timeout_seconds,
-                max_retries=settings.max_retries,
-            )
-            # The SDK fills these from OPENAI_ORG_ID / OPENAI_PROJECT_ID when not given; the
-            # platform's environment must not leak into a workspace's endpoint.
-            client.organization = settings.organization
-            client.project = None
-            if len(_clients) >= MAX_CACHED_CLIENTS:
-                # Forget the oldest; a thread still using it keeps its reference.
-                _clients.pop(next(iter(_clients)))
-            _clients[cache_key] = client
-        return client
+        return _kept(_clients, _client_key(settings), lambda: _new_client(settings, openai.OpenAI))
+
+
+#: Async clients, per event loop: an asyncio connection pool belongs to its loop.
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _async_client(settings: OpenAICompatibleSettings) -> openai.AsyncOpenAI:
+    """The running loop's shared async client for this configuration."""
+    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    return _kept(clients, _client_key(settings), lambda: _new_client(settings, openai.AsyncOpenAI))
 
 
 # --- error mapping ------------------------------------------------------------------------------
@@ -286,6 +315,76 @@ def _usage(usage: Any) -> Usage | None:
     return Usage(
         input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
         output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+    )
+
+
+def _answer(completion: Any, settings: OpenAICompatibleSettings) -> ChatResponse:
+    """A ``chat.completion`` as the contract's answer."""
+    if not completion.choices:
+        host = host_label(settings.base_url)
+        raise UpstreamServerError(f"Model server {host} returned no choices.", upstream=host)
+    choice = completion.choices[0]
+    message = choice.message
+    calls = [
+        ToolCall(
+            id=call.id or f"call_{n}",
+            name=call.function.name,
+            arguments=call.function.arguments or "",
+        )
+        for n, call in enumerate(message.tool_calls or [])
+        if getattr(call, "function", None) is not None
+    ]
+    return ChatResponse(
+        message=ChatMessage(role="assistant", content=message.content, tool_calls=calls),
+        finish_reason=finish_reason_for(choice.finish_reason, calls),
+        usage=_usage(completion.usage),
+    )
+
+
+class _StreamReader:
+    """Reads ``chat.completion.chunk`` objects: text deltas out at once, tool-call fragments
+    joined (every ``ToolCall`` a chunk carries is complete), usage and finish reason kept
+    for the last chunk."""
+
+    def __init__(self) -> None:
+        self.assembler = ToolCallAssembler()
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+
+    def read(self, chunk: Any) -> ChatChunk | None:
+        if chunk.usage is not None:
+            self.usage = _usage(chunk.usage)
+        if not chunk.choices:
+            return None
+        choice = chunk.choices[0]
+        delta = choice.delta
+        if delta is not None and delta.tool_calls:
+            self.assembler.add(delta.tool_calls)
+        if choice.finish_reason:
+            self.finish_reason = choice.finish_reason
+        if delta is not None and delta.content:
+            return ChatChunk(content=delta.content)
+        return None
+
+    def last(self) -> ChatChunk:
+        return self.assembler.last_chunk(self.finish_reason, self.usage)
+
+
+def _embeddings(
+    response: Any, request: EmbeddingRequest, settings: OpenAICompatibleSettings
+) -> EmbeddingResponse:
+    """An embeddings ``list`` as the contract's answer, one vector per input in order."""
+    data = sorted(response.data, key=lambda item: item.index)
+    if len(data) != len(request.inputs):
+        host = host_label(settings.base_url)
+        raise UpstreamServerError(
+            f"Model server {host} returned {len(data)} vectors for {len(request.inputs)} inputs.",
+            upstream=host,
+        )
+    usage = response.usage
+    return EmbeddingResponse(
+        vectors=[list(item.embedding) for item in data],
+        usage=Usage(input_tokens=usage.prompt_tokens or 0) if usage is not None else None,
     )
 
 
@@ -406,25 +505,16 @@ class OpenAICompatibleProvider(ModelProvider):
             completion = _client(settings).chat.completions.create(**arguments)
         except openai.OpenAIError as exc:
             raise map_error(exc, settings) from None
-        if not completion.choices:
-            host = host_label(settings.base_url)
-            raise UpstreamServerError(f"Model server {host} returned no choices.", upstream=host)
-        choice = completion.choices[0]
-        message = choice.message
-        calls = [
-            ToolCall(
-                id=call.id or f"call_{n}",
-                name=call.function.name,
-                arguments=call.function.arguments or "",
-            )
-            for n, call in enumerate(message.tool_calls or [])
-            if getattr(call, "function", None) is not None
-        ]
-        return ChatResponse(
-            message=ChatMessage(role="assistant", content=message.content, tool_calls=calls),
-            finish_reason=finish_reason_for(choice.finish_reason, calls),
-            usage=_usage(completion.usage),
-        )
+        return _answer(completion, settings)
+
+    async def achat(self, request: ChatRequest, settings: OpenAICompatibleSettings) -> ChatResponse:
+        """``chat`` on the event loop's pooled async client."""
+        arguments = _chat_arguments(request)
+        try:
+            completion = await _async_client(settings).chat.completions.create(**arguments)
+        except openai.OpenAIError as exc:
+            raise map_error(exc, settings) from None
+        return _answer(completion, settings)
 
     def chat_stream(
         self, request: ChatRequest, settings: OpenAICompatibleSettings
@@ -437,30 +527,37 @@ class OpenAICompatibleProvider(ModelProvider):
         some chunks, when the server fails.
         """
         arguments = _chat_arguments(request)
-        assembler = ToolCallAssembler()
-        finish_reason: str | None = None
-        usage: Usage | None = None
+        reader = _StreamReader()
         try:
             stream = _client(settings).chat.completions.create(
                 **arguments, stream=True, stream_options={"include_usage": True}
             )
             with stream:
                 for chunk in stream:
-                    if chunk.usage is not None:
-                        usage = _usage(chunk.usage)
-                    if not chunk.choices:
-                        continue
-                    choice = chunk.choices[0]
-                    delta = choice.delta
-                    if delta is not None and delta.tool_calls:
-                        assembler.add(delta.tool_calls)
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
-                    if delta is not None and delta.content:
-                        yield ChatChunk(content=delta.content)
+                    if (piece := reader.read(chunk)) is not None:
+                        yield piece
         except openai.OpenAIError as exc:
             raise map_error(exc, settings) from None
-        yield assembler.last_chunk(finish_reason, usage)
+        yield reader.last()
+
+    async def achat_stream(
+        self, request: ChatRequest, settings: OpenAICompatibleSettings
+    ) -> AsyncIterator[ChatChunk]:
+        """``chat_stream`` on the event loop's pooled async client; closing it closes the
+        upstream response."""
+        arguments = _chat_arguments(request)
+        reader = _StreamReader()
+        try:
+            stream = await _async_client(settings).chat.completions.create(
+                **arguments, stream=True, stream_options={"include_usage": True}
+            )
+            async with stream:
+                async for chunk in stream:
+                    if (piece := reader.read(chunk)) is not None:
+                        yield piece
+        except openai.OpenAIError as exc:
+            raise map_error(exc, settings) from None
+        yield reader.last()
 
     def embed(
         self, request: EmbeddingRequest, settings: OpenAICompatibleSettings
@@ -477,19 +574,24 @@ class OpenAICompatibleProvider(ModelProvider):
         except ValueError as exc:  # the SDK's "No embedding data received"
             host = host_label(settings.base_url)
             raise UpstreamServerError(f"Model server {host}: {exc}.", upstream=host) from None
-        data = sorted(response.data, key=lambda item: item.index)
-        if len(data) != len(request.inputs):
-            host = host_label(settings.base_url)
-            raise UpstreamServerError(
-                f"Model server {host} returned {len(data)} vectors "
-                f"for {len(request.inputs)} inputs.",
-                upstream=host,
+        return _embeddings(response, request, settings)
+
+    async def aembed(
+        self, request: EmbeddingRequest, settings: OpenAICompatibleSettings
+    ) -> EmbeddingResponse:
+        """``embed`` on the event loop's pooled async client."""
+        if not request.inputs:
+            return EmbeddingResponse(vectors=[], usage=Usage())
+        try:
+            response = await _async_client(settings).embeddings.create(
+                model=request.model, input=request.inputs
             )
-        usage = response.usage
-        return EmbeddingResponse(
-            vectors=[list(item.embedding) for item in data],
-            usage=Usage(input_tokens=usage.prompt_tokens or 0) if usage is not None else None,
-        )
+        except openai.OpenAIError as exc:
+            raise map_error(exc, settings) from None
+        except ValueError as exc:  # the SDK's "No embedding data received"
+            host = host_label(settings.base_url)
+            raise UpstreamServerError(f"Model server {host}: {exc}.", upstream=host) from None
+        return _embeddings(response, request, settings)
 
     def rerank(self, request: RerankRequest, settings: OpenAICompatibleSettings) -> RerankResponse:
         """Relevance of each document to the query, best first (``top_n`` of them when

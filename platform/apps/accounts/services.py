@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -23,6 +24,7 @@ from django.utils.text import slugify
 from apps.accounts import keys
 from apps.accounts.models import ApiKey, Invitation, Membership, Role, User, Workspace
 from apps.accounts.selectors import api_key_by_prefix, invitation_by_token_hash
+from kernel import config_cache
 from kernel.errors import (
     AccessDenied,
     ApiError,
@@ -340,28 +342,62 @@ def authenticate_api_key(presented: str) -> ApiKey:
     """The active key matching ``presented``, or ``InvalidApiKey``.
 
     The secret is compared in constant time, and ``last_used_at`` is written at most once
-    per ``API_KEY_LAST_USED_RESOLUTION_SECONDS`` for a key, not on every request.
+    per ``API_KEY_LAST_USED_RESOLUTION_SECONDS`` for a key, not on every request. Keys are
+    read through the process's configuration cache (``kernel.config_cache``): a warm key
+    costs one Redis GET, and a revoked one is refused by the next call in every process.
     """
+    presented = _well_formed(presented)
+    prefix = presented[: keys.PREFIX_LENGTH]
+    version = config_cache.current_version()
+    api_key = config_cache.cached(("api-key", prefix), version, lambda: api_key_by_prefix(prefix))
+    now = timezone.now()
+    _check_key(api_key, presented, now)
+    if _needs_touch(api_key, now):
+        _touch_last_used(api_key, now)
+    return api_key
+
+
+async def aauthenticate_api_key(presented: str) -> ApiKey:
+    """``authenticate_api_key`` for async code: no thread unless the key is not cached yet
+    or its ``last_used_at`` is due."""
+    presented = _well_formed(presented)
+    prefix = presented[: keys.PREFIX_LENGTH]
+    version = await config_cache.acurrent_version()
+    api_key = await config_cache.acached(
+        ("api-key", prefix), version, sync_to_async(api_key_by_prefix), prefix
+    )
+    now = timezone.now()
+    _check_key(api_key, presented, now)
+    if _needs_touch(api_key, now):
+        await sync_to_async(_touch_last_used)(api_key, now)
+    return api_key
+
+
+def _well_formed(presented: str) -> str:
     presented = presented.strip()
     if not keys.looks_like_key(presented):
         raise InvalidApiKey("Invalid API-key provided.")
-    api_key = api_key_by_prefix(presented[: keys.PREFIX_LENGTH])
+    return presented
+
+
+def _check_key(api_key: ApiKey | None, presented: str, now: datetime) -> None:
+    """Refuse a key that is unknown, does not match, is revoked or has expired."""
     stored_hash = api_key.secret_hash if api_key is not None else _DUMMY_HASH
     if not hmac.compare_digest(stored_hash, keys.hash_key(presented)) or api_key is None:
         raise InvalidApiKey("Invalid API-key provided.")
-    now = timezone.now()
     if api_key.revoked_at is not None:
         raise InvalidApiKey("This API key has been revoked.")
     if api_key.is_expired(now):
         raise InvalidApiKey("This API key has expired.")
-    _touch_last_used(api_key, now)
-    return api_key
+
+
+def _needs_touch(api_key: ApiKey, now: datetime) -> bool:
+    resolution = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
+    return api_key.last_used_at is None or now - api_key.last_used_at >= resolution
 
 
 def _touch_last_used(api_key: ApiKey, now: datetime) -> None:
     resolution = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
-    if api_key.last_used_at is not None and now - api_key.last_used_at < resolution:
-        return
     # Conditional on the stored value, so concurrent requests write it once.
     ApiKey.objects.filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - resolution), pk=api_key.pk

@@ -57,7 +57,7 @@ from django.http import HttpRequest
 from redis.commands.core import Script
 
 from kernel.errors import Throttled
-from kernel.redis_connection import redis_client
+from kernel.redis_connection import async_redis_client, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +188,28 @@ def _lockout_seconds(counters: list[_Counter]) -> int | None:
     except redis.RedisError:
         logger.warning("Auth throttle: Redis unreachable; not checking lock-outs", exc_info=True)
         return None
+    return _longest_wait(counters, replies)
+
+
+async def _alockout_seconds(counters: list[_Counter]) -> int | None:
+    """``_lockout_seconds`` for async code."""
+    counters = [c for c in counters if c.limit > 0]
+    if not counters:
+        return None
+    try:
+        pipe = async_redis_client().pipeline(transaction=False)
+        for counter in counters:
+            pipe.get(counter.key)
+            pipe.pttl(counter.key)
+        replies = await pipe.execute()
+    except redis.RedisError:
+        logger.warning("Auth throttle: Redis unreachable; not checking lock-outs", exc_info=True)
+        return None
+    return _longest_wait(counters, replies)
+
+
+def _longest_wait(counters: list[_Counter], replies: list) -> int | None:
+    """From each counter's GET and PTTL: the longest lock-out among those at their limit."""
     waits = [
         math.ceil(ttl / 1000) if ttl > 0 else settings.AUTH_LOCKOUT_SECONDS
         for counter, count, ttl in zip(counters, replies[::2], replies[1::2], strict=True)
@@ -320,7 +342,16 @@ def record_api_key_failure(request: HttpRequest) -> None:
 
 def check_api_key_allowed(request: HttpRequest) -> None:
     """429 while this address is locked out, whether or not the key it presents is valid."""
-    retry_after = api_key_lockout(request)
+    _refuse_if_locked_out(request, api_key_lockout(request))
+
+
+async def acheck_api_key_allowed(request: HttpRequest) -> None:
+    """``check_api_key_allowed`` for async code."""
+    address = _api_key_address_counter(client_address(request))
+    _refuse_if_locked_out(request, await _alockout_seconds([address]))
+
+
+def _refuse_if_locked_out(request: HttpRequest, retry_after: int | None) -> None:
     if retry_after is not None:
         logger.info(
             "API key from %s refused: locked out for %d s more",

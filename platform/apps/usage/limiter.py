@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis
+import redis.asyncio
 
 _HERE = Path(__file__).resolve().parent
 _ADMISSION = (_HERE / "admission.lua").read_text()
@@ -84,16 +85,8 @@ class Limiter:
         call_id = uuid.uuid4().hex
         if not checks:
             return Ticket(call_id, tokens)
-        keys: list[str] = []
-        args: list[object] = [_now_ms(), call_id, tokens, len(checks)]
-        for check in checks:
-            keys.extend(check.keys)
-            args.extend([check.kind, check.limit, check.span_ms])
-        admitted, failed, retry_ms = self._admission(keys=keys, args=args)
-        if admitted:
-            return Ticket(call_id, tokens, list(checks))
-        seconds = max(1, -(-int(retry_ms) // 1000))
-        return Refusal(checks[int(failed) - 1], seconds)
+        keys, args = _admission_arguments(checks, call_id, tokens)
+        return _admission_outcome(checks, call_id, tokens, self._admission(keys=keys, args=args))
 
     def consumption(self, checks: list[Check], now_ms: int | None = None) -> list[int]:
         """What each check has counted right now, read the way ``admission.lua`` counts
@@ -122,9 +115,54 @@ class Limiter:
 
     def settle(self, ticket: Ticket, used_tokens: int) -> None:
         """Replace the reservation by what was used, and free the concurrency slot."""
-        if not ticket.checks:
-            return
-        keys = [key for check in ticket.checks for key in check.keys]
-        args = [ticket.call_id, used_tokens - ticket.reserved, len(ticket.checks)]
-        args.extend(check.kind for check in ticket.checks)
-        self._settlement(keys=keys, args=args)
+        if ticket.checks:
+            self._settlement(**_settlement_arguments(ticket, used_tokens))
+
+
+class AsyncLimiter:
+    """``Limiter``'s admission and settlement for async code, on an asyncio client: the
+    same scripts, so both kinds of caller count against the same limits exactly."""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self._admission = client.register_script(_ADMISSION)
+        self._settlement = client.register_script(_SETTLEMENT)
+
+    async def admit(self, checks: list[Check], tokens: int) -> Ticket | Refusal:
+        call_id = uuid.uuid4().hex
+        if not checks:
+            return Ticket(call_id, tokens)
+        keys, args = _admission_arguments(checks, call_id, tokens)
+        reply = await self._admission(keys=keys, args=args)
+        return _admission_outcome(checks, call_id, tokens, reply)
+
+    async def settle(self, ticket: Ticket, used_tokens: int) -> None:
+        if ticket.checks:
+            await self._settlement(**_settlement_arguments(ticket, used_tokens))
+
+
+def _admission_arguments(
+    checks: list[Check], call_id: str, tokens: int
+) -> tuple[list[str], list[object]]:
+    keys: list[str] = []
+    args: list[object] = [_now_ms(), call_id, tokens, len(checks)]
+    for check in checks:
+        keys.extend(check.keys)
+        args.extend([check.kind, check.limit, check.span_ms])
+    return keys, args
+
+
+def _admission_outcome(
+    checks: list[Check], call_id: str, tokens: int, reply: list
+) -> Ticket | Refusal:
+    admitted, failed, retry_ms = reply
+    if admitted:
+        return Ticket(call_id, tokens, list(checks))
+    seconds = max(1, -(-int(retry_ms) // 1000))
+    return Refusal(checks[int(failed) - 1], seconds)
+
+
+def _settlement_arguments(ticket: Ticket, used_tokens: int) -> dict[str, list]:
+    keys = [key for check in ticket.checks for key in check.keys]
+    args: list[object] = [ticket.call_id, used_tokens - ticket.reserved, len(ticket.checks)]
+    args.extend(check.kind for check in ticket.checks)
+    return {"keys": keys, "args": args}

@@ -10,6 +10,8 @@ import functools
 import logging
 
 import redis
+import redis.asyncio
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db.models import Q
 
@@ -18,6 +20,7 @@ from apps.model_endpoints.models import ModelEndpoint
 from apps.usage.limiter import (
     LEASE_MS,
     MINUTE_MS,
+    AsyncLimiter,
     Check,
     Limiter,
     Refusal,
@@ -28,7 +31,7 @@ from apps.usage.limiter import (
 from apps.usage.models import Quota
 from kernel import config_cache
 from kernel.errors import ApiError
-from kernel.redis_connection import redis_client
+from kernel.redis_connection import async_redis_client, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,11 @@ def _limiter(client: redis.Redis) -> Limiter:
 
 def limiter() -> Limiter:
     return _limiter(redis_client())
+
+
+@functools.lru_cache(maxsize=8)  # one per event loop's client; a handful at most
+def _async_limiter(client: redis.asyncio.Redis) -> AsyncLimiter:
+    return AsyncLimiter(client)
 
 
 def checks_for(quota: Quota) -> list[Check]:
@@ -141,12 +149,47 @@ def admit_call(
     try:
         outcome = limiter().admit(checks, tokens)
     except redis.RedisError as exc:
-        if settings.QUOTA_FAIL_OPEN:
-            logger.warning("Quota store unreachable (%s); admitting without limits", exc)
-            return Ticket("", tokens)
-        raise QuotaUnavailable(
-            "Quotas cannot be checked right now (the quota store is unreachable); try again."
-        ) from None
+        return _unlimited_or_refused(exc, tokens)
+    return _admitted(outcome, tokens)
+
+
+async def aadmit_call(
+    workspace: Workspace,
+    endpoint: ModelEndpoint,
+    tokens: int,
+    config_version: bytes | None = None,
+) -> Ticket:
+    """``admit_call`` for async code: the quota rows from the process's cache (the
+    database, on a thread, only after a change) and one round trip on the loop's client."""
+    quotas = await config_cache.acached(
+        ("quotas", workspace.pk, endpoint.pk),
+        config_version,
+        sync_to_async(quotas_binding),
+        workspace,
+        endpoint,
+    )
+    checks = [check for quota in quotas for check in checks_for(quota)]
+    if not checks:
+        return Ticket("", tokens)
+    try:
+        outcome = await _async_limiter(async_redis_client()).admit(checks, tokens)
+    except redis.RedisError as exc:
+        return _unlimited_or_refused(exc, tokens)
+    return _admitted(outcome, tokens)
+
+
+def _unlimited_or_refused(exc: redis.RedisError, tokens: int) -> Ticket:
+    """With the quota store unreachable: admitted without limits when configured to fail
+    open, else ``QuotaUnavailable``."""
+    if settings.QUOTA_FAIL_OPEN:
+        logger.warning("Quota store unreachable (%s); admitting without limits", exc)
+        return Ticket("", tokens)
+    raise QuotaUnavailable(
+        "Quotas cannot be checked right now (the quota store is unreachable); try again."
+    ) from None
+
+
+def _admitted(outcome: Ticket | Refusal, tokens: int) -> Ticket:
     if isinstance(outcome, Refusal):
         check = outcome.check
         code = "Throttling.AllocationQuota" if check.kind in _ALLOCATION else "Throttling.RateQuota"
@@ -166,4 +209,14 @@ def settle_call(ticket: Ticket, used_tokens: int) -> None:
     try:
         limiter().settle(ticket, used_tokens)
     except redis.RedisError as exc:  # the reservation stands; better than failing the answer
+        logger.warning("Could not settle a quota reservation: %s", exc)
+
+
+async def asettle_call(ticket: Ticket, used_tokens: int) -> None:
+    """``settle_call`` for async code."""
+    if not ticket.checks:
+        return
+    try:
+        await _async_limiter(async_redis_client()).settle(ticket, used_tokens)
+    except redis.RedisError as exc:
         logger.warning("Could not settle a quota reservation: %s", exc)

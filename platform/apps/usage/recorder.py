@@ -10,22 +10,24 @@ event, it is written to the database directly: slower, never lost.
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 import redis
+from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from apps.accounts.models import ApiKey, Workspace
 from apps.model_endpoints.models import ModelEndpoint
 from apps.usage.limiter import Ticket
 from apps.usage.models import CallStatus
-from apps.usage.quotas import admit_call, settle_call
+from apps.usage.quotas import aadmit_call, admit_call, asettle_call, settle_call
 from apps.usage.services import PENDING_KEY, write_events
-from kernel.redis_connection import redis_client
+from kernel.redis_connection import async_redis_client, redis_client
 from kernel.request_id import current_request_id
 from kernel.tokens import estimated_usage
+from plugins.async_streams import aclose
 from plugins.base import ChatChunk, Usage
 
 logger = logging.getLogger(__name__)
@@ -92,6 +94,12 @@ class Meter:
             self.workspace, self.endpoint, reserved_tokens, self.config_version
         )
 
+    async def aadmit(self, reserved_tokens: int) -> None:
+        """``admit``, for async code."""
+        self.ticket = await aadmit_call(
+            self.workspace, self.endpoint, reserved_tokens, self.config_version
+        )
+
     def finish(
         self,
         *,
@@ -103,6 +111,31 @@ class Meter:
         """Record the call once; later calls are ignored (a stream may end twice)."""
         if self.finished:
             return
+        event, used = self._ending(status, usage, completion_text, error_code)
+        record(event)
+        if self.ticket is not None:
+            settle_call(self.ticket, used)
+
+    async def afinish(
+        self,
+        *,
+        status: CallStatus,
+        usage: Usage | None = None,
+        completion_text: str = "",
+        error_code: str = "",
+    ) -> None:
+        """``finish``, for async code."""
+        if self.finished:
+            return
+        event, used = self._ending(status, usage, completion_text, error_code)
+        await arecord(event)
+        if self.ticket is not None:
+            await asettle_call(self.ticket, used)
+
+    def _ending(
+        self, status: CallStatus, usage: Usage | None, completion_text: str, error_code: str
+    ) -> tuple[UsageEvent, int]:
+        """The call's ledger event, and the tokens to settle its quota ticket to."""
         self.finished = True
         counted_locally = usage is None
         if usage is None:
@@ -143,24 +176,17 @@ class Meter:
             app_node=self.app_node,
             cache_hit=hit,
         )
-        record(event)
-        if self.ticket is not None:
-            spent = status != CallStatus.ERROR and not hit
-            used = usage.input_tokens + usage.output_tokens if spent else 0
-            settle_call(self.ticket, used)
+        spent = status != CallStatus.ERROR and not hit
+        return event, usage.input_tokens + usage.output_tokens if spent else 0
 
     def watch(self, chunks: Iterator[ChatChunk]) -> Iterator[ChatChunk]:
         """Pass a stream through, timing its first token and recording it when it ends:
         completed, failed, or abandoned by the client (closed early)."""
-        text: list[str] = []
-        usage = None
+        seen = _Seen()
         status, error_code = CallStatus.CANCELLED, ""
         try:
             for chunk in chunks:
-                if chunk.content or chunk.tool_calls:
-                    self.first_token()
-                text.append(chunk.content)
-                usage = chunk.usage or usage
+                self._saw(seen, chunk)
                 yield chunk
             status = CallStatus.OK
         except Exception as exc:
@@ -168,8 +194,44 @@ class Meter:
             raise
         finally:
             self.finish(
-                status=status, usage=usage, completion_text="".join(text), error_code=error_code
+                status=status, usage=seen.usage, completion_text=seen.text(), error_code=error_code
             )
+
+    async def awatch(self, chunks: AsyncIterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
+        """``watch``, for an async stream. Closing it (the client went away) closes
+        ``chunks`` (and so the upstream call) before the call is recorded as cancelled."""
+        seen = _Seen()
+        status, error_code = CallStatus.CANCELLED, ""
+        try:
+            async for chunk in chunks:
+                self._saw(seen, chunk)
+                yield chunk
+            status = CallStatus.OK
+        except Exception as exc:
+            status, error_code = CallStatus.ERROR, type(exc).__name__
+            raise
+        finally:
+            await aclose(chunks)
+            await self.afinish(
+                status=status, usage=seen.usage, completion_text=seen.text(), error_code=error_code
+            )
+
+    def _saw(self, seen: "_Seen", chunk: ChatChunk) -> None:
+        if chunk.content or chunk.tool_calls:
+            self.first_token()
+        seen.pieces.append(chunk.content)
+        seen.usage = chunk.usage or seen.usage
+
+
+@dataclass
+class _Seen:
+    """What a watched stream has passed so far."""
+
+    pieces: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+
+    def text(self) -> str:
+        return "".join(self.pieces)
 
 
 def record(event: UsageEvent) -> None:
@@ -179,6 +241,16 @@ def record(event: UsageEvent) -> None:
     except redis.RedisError:
         logger.warning("Redis refused a usage event; writing it to the database directly")
         write_events([payload])
+
+
+async def arecord(event: UsageEvent) -> None:
+    """``record``, for async code (the database fallback runs on a thread)."""
+    payload = json.dumps(asdict(event))
+    try:
+        await async_redis_client().rpush(PENDING_KEY, payload)
+    except redis.RedisError:
+        logger.warning("Redis refused a usage event; writing it to the database directly")
+        await sync_to_async(write_events)([payload])
 
 
 @dataclass(frozen=True)
