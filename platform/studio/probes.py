@@ -11,7 +11,9 @@ session or log line of its own.
 """
 
 from collections.abc import Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from studio.health import backing_services
@@ -21,16 +23,34 @@ READINESS_PATH = "/healthz"
 
 
 class ProbeMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+    # Both sync and async: under ASGI an async-capable middleware costs no thread hop.
+    sync_capable = True
+    async_capable = True
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
         if request.path == LIVENESS_PATH:
             return _no_store(JsonResponse({"status": "ok"}))
         if request.path == READINESS_PATH:
-            body = backing_services()
-            return _no_store(JsonResponse(body, status=200 if body["status"] == "ok" else 503))
+            return _readiness(backing_services())
         return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        if request.path == LIVENESS_PATH:
+            return _no_store(JsonResponse({"status": "ok"}))
+        if request.path == READINESS_PATH:
+            return _readiness(await sync_to_async(backing_services)())
+        return await self.get_response(request)
+
+
+def _readiness(body: dict) -> HttpResponse:
+    return _no_store(JsonResponse(body, status=200 if body["status"] == "ok" else 503))
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:

@@ -72,7 +72,7 @@ MIDDLEWARE = [
     "kernel.errors.ApiErrorShapeMiddleware",
     "kernel.edge.NulPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "studio.static_files.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -20,6 +20,8 @@ import httpx
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
+from apps.accounts.models import ApiKey
+from apps.accounts.services import revoke_api_key
 from apps.knowledge.models import Chunk, Document, DocumentStatus
 from apps.usage.models import Quota
 from tests.applications.conftest import make_app, publish
@@ -101,6 +103,29 @@ def test_a_quota_admits_exactly_its_limit_across_both_replicas(deployment, globe
     assert statuses == {200: limit, 429: 2 * limit}
     per_backend = list(deployment.proxy.connections.values())
     assert len(per_backend) == 2 and min(per_backend) >= limit  # both replicas took their share
+
+
+def test_a_revoked_key_is_refused_by_every_replica_at_once(deployment, globex, globex_key):
+    """Each replica keeps the key it has seen in its process (no database query per call);
+    revoking it binds the very next call in both."""
+    body = {"model": "agent-chat", "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"Authorization": f"Bearer {globex_key}"}
+
+    def statuses() -> list[int]:
+        return [
+            httpx.post(
+                f"http://{host}:{port}/compatible-mode/v1/chat/completions",
+                json=body,
+                headers=headers,
+                timeout=30,
+            ).status_code
+            for host, port in deployment.proxy.backends
+        ]
+
+    assert statuses() == [200, 200]
+    assert statuses() == [200, 200]  # now from each process's cache
+    revoke_api_key(ApiKey.objects.get(workspace=globex))
+    assert statuses() == [401, 401]
 
 
 def test_a_streaming_app_call_streams_through_the_proxy(

@@ -14,8 +14,8 @@ Point the SDK here with ``dashscope.base_http_api_url = "http://host:8000/api/v1
 from django.http import HttpRequest, HttpResponse
 
 from apps.gateway import routing
-from apps.gateway.sdk_surface import mark_cache, route_call, sdk_api
-from apps.gateway.streaming import event_stream_response, started
+from apps.gateway.sdk_surface import aroute_call, async_key_auth, mark_cache, sdk_api
+from apps.gateway.streaming import astarted, event_stream_response
 from apps.gateway.wire import dashscope as wire
 from apps.model_endpoints.models import EndpointCapability
 from kernel.errors import InvalidApiKey
@@ -31,32 +31,36 @@ dashscope_api = sdk_api(
 
 @dashscope_api.post(
     "/services/aigc/text-generation/generation",
+    auth=async_key_auth,
     openapi_extra=also_answers(*GATEWAY_ERRORS, event_stream=True),
 )
-def generation(request: HttpRequest, response: HttpResponse, payload: wire.GenerationIn):
-    target = route_call(request, payload.model, EndpointCapability.CHAT, surface="dashscope")
+async def generation(request: HttpRequest, response: HttpResponse, payload: wire.GenerationIn):
+    target = await aroute_call(request, payload.model, EndpointCapability.CHAT, surface="dashscope")
     chat_request = wire.to_chat_request(payload)
     request_id = request_id_of(request)
     if request.headers.get("X-DashScope-SSE", "").lower() == "enable":
-        frames = wire.generation_frames(
-            started(routing.chat_stream(target, chat_request)),
+        frames = wire.ageneration_frames(
+            await astarted(await routing.achat_stream(target, chat_request)),
             parameters=payload.parameters,
             request_id=request_id,
         )
         streamed = event_stream_response(frames)
         mark_cache(streamed, target)
         return streamed
-    answer = routing.chat(target, chat_request)
+    answer = await routing.achat(target, chat_request)
     mark_cache(response, target)
     return wire.generation_body(payload.parameters, answer, request_id)
 
 
 @dashscope_api.post(
     "/services/embeddings/text-embedding/text-embedding",
+    auth=async_key_auth,
     openapi_extra=also_answers(*GATEWAY_ERRORS),
 )
-def text_embedding(request: HttpRequest, payload: wire.EmbeddingIn):
-    target = route_call(request, payload.model, EndpointCapability.EMBEDDING, surface="dashscope")
+async def text_embedding(request: HttpRequest, payload: wire.EmbeddingIn):
+    target = await aroute_call(
+        request, payload.model, EndpointCapability.EMBEDDING, surface="dashscope"
+    )
     texts = wire.embedding_texts(payload, target.endpoint.embedding_dimension)
-    answer = routing.embed(target, texts, payload.parameters.text_type)
+    answer = await routing.aembed(target, texts, payload.parameters.text_type)
     return wire.embedding_body(answer, request_id_of(request))

@@ -1,6 +1,9 @@
 """The OpenAI-compatible surface: ``/compatible-mode/v1/{models,chat/completions,embeddings}``.
 
-The official ``openai`` SDK works against it unmodified (``base_url=".../compatible-mode/v1"``,
+Chat completions and embeddings are async views: the key, the route and the quotas come
+from per-process caches and Redis on the event loop, the upstream call from a pooled async
+client, and a stream is an async iterator end to end, so a call holds no thread. The
+official ``openai`` SDK works against it unmodified (``base_url=".../compatible-mode/v1"``,
 ``api_key="sk-..."``): requests, responses, SSE streams and errors use OpenAI's shapes
 (``apps.gateway.wire.openai``). Callers authenticate with a workspace API key and see only the
 models granted to it. The views parse, route, and shape the answer.
@@ -9,11 +12,12 @@ models granted to it. The views parse, route, and shape the answer.
 from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 
 from apps.gateway import routing
-from apps.gateway.sdk_surface import mark_cache, route_call, sdk_api
-from apps.gateway.streaming import event_stream_response, started
+from apps.gateway.sdk_surface import aroute_call, async_key_auth, mark_cache, sdk_api
+from apps.gateway.streaming import astarted, event_stream_response
 from apps.gateway.wire import openai as wire
 from apps.model_endpoints.models import EndpointCapability
 from apps.model_endpoints.selectors import endpoints_for_workspace
@@ -50,17 +54,21 @@ def list_models(request: HttpRequest):
 
 
 @openai_api.post(
-    "/chat/completions", openapi_extra=also_answers(*GATEWAY_ERRORS, event_stream=True)
+    "/chat/completions",
+    auth=async_key_auth,
+    openapi_extra=also_answers(*GATEWAY_ERRORS, event_stream=True),
 )
-def chat_completions(request: HttpRequest, response: HttpResponse, payload: wire.ChatCompletionIn):
+async def chat_completions(
+    request: HttpRequest, response: HttpResponse, payload: wire.ChatCompletionIn
+):
     for prefix, view in _model_prefixes.items():
         if payload.model.startswith(prefix):
-            return view(request, payload)
-    target = route_call(request, payload.model, EndpointCapability.CHAT, surface="openai")
+            return await sync_to_async(view)(request, payload)
+    target = await aroute_call(request, payload.model, EndpointCapability.CHAT, surface="openai")
     chat_request = wire.to_chat_request(payload)
     if payload.stream:
-        frames = wire.completion_frames(
-            started(routing.chat_stream(target, chat_request)),
+        frames = wire.acompletion_frames(
+            await astarted(await routing.achat_stream(target, chat_request)),
             model=payload.model,
             include_usage=wire.include_usage(payload),
             request_id=request_id_of(request),
@@ -68,13 +76,15 @@ def chat_completions(request: HttpRequest, response: HttpResponse, payload: wire
         streamed = event_stream_response(frames)
         mark_cache(streamed, target)
         return streamed
-    answer = routing.chat(target, chat_request)
+    answer = await routing.achat(target, chat_request)
     mark_cache(response, target)
     return wire.answer_body(payload.model, answer)
 
 
-@openai_api.post("/embeddings", openapi_extra=also_answers(*GATEWAY_ERRORS))
-def embeddings(request: HttpRequest, payload: wire.EmbeddingsIn):
-    target = route_call(request, payload.model, EndpointCapability.EMBEDDING, surface="openai")
+@openai_api.post("/embeddings", auth=async_key_auth, openapi_extra=also_answers(*GATEWAY_ERRORS))
+async def embeddings(request: HttpRequest, payload: wire.EmbeddingsIn):
+    target = await aroute_call(
+        request, payload.model, EndpointCapability.EMBEDDING, surface="openai"
+    )
     inputs = wire.embedding_inputs(payload, target.endpoint.embedding_dimension)
-    return wire.embeddings_body(payload, routing.embed(target, inputs))
+    return wire.embeddings_body(payload, await routing.aembed(target, inputs))

@@ -14,12 +14,13 @@ The cache is an optimisation: when Redis fails, the call goes upstream as if it 
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import redis
 
-from kernel.redis_connection import redis_client
+from kernel.redis_connection import async_redis_client, redis_client
+from plugins.async_streams import aclose
 from plugins.base import ChatChunk, ChatMessage, ChatRequest, ChatResponse, Usage
 
 logger = logging.getLogger(__name__)
@@ -48,12 +49,40 @@ class ResponseCache:
             return None
         return ChatResponse.model_validate_json(stored) if stored else None
 
+    async def aanswer(self) -> ChatResponse | None:
+        """``answer``, for async code."""
+        try:
+            stored = await async_redis_client().get(self.key)
+        except redis.RedisError as exc:
+            logger.warning("Response cache unreadable (%s); calling upstream", exc)
+            return None
+        return ChatResponse.model_validate_json(stored) if stored else None
+
     def keep(self, answer: ChatResponse) -> None:
         """Store ``answer`` for ``seconds``; a failure to store costs only the next hit."""
         try:
             redis_client().set(self.key, answer.model_dump_json(), ex=self.seconds)
         except redis.RedisError as exc:
             logger.warning("Response cache not written (%s)", exc)
+
+    async def akeep(self, answer: ChatResponse) -> None:
+        """``keep``, for async code."""
+        try:
+            await async_redis_client().set(self.key, answer.model_dump_json(), ex=self.seconds)
+        except redis.RedisError as exc:
+            logger.warning("Response cache not written (%s)", exc)
+
+    async def akept(self, chunks: AsyncIterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
+        """``kept``, for an async stream."""
+        assembled = _Assembly()
+        try:
+            async for chunk in chunks:
+                assembled.add(chunk)
+                yield chunk
+        finally:
+            await aclose(chunks)  # closed early: the upstream call ends here
+        if assembled.finish_reason is not None:
+            await self.akeep(assembled.answer())
 
     def kept(self, chunks: Iterator[ChatChunk]) -> Iterator[ChatChunk]:
         """``chunks`` passed through; once they end with a finish reason, the answer they
@@ -78,6 +107,12 @@ def cache_for(
     )
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     return ResponseCache(f"{_PREFIX}:{workspace_id}:{endpoint_id}:{digest}", seconds)
+
+
+async def areplay(answer: ChatResponse) -> AsyncIterator[ChatChunk]:
+    """``replay``, as an async stream."""
+    for chunk in replay(answer):
+        yield chunk
 
 
 def replay(answer: ChatResponse) -> Iterator[ChatChunk]:

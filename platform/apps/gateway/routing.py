@@ -4,11 +4,12 @@ was granted, calls the endpoint's provider, and meters the call. The HTTP surfac
 """
 
 import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from apps.accounts.models import ApiKey, Workspace
@@ -78,21 +79,15 @@ def route(
     made it; ``node_id`` the workflow node of that app; ``request_id`` names the call where
     no HTTP request does (a batch line)."""
     version = config_cache.current_version()
-    endpoint, plugin_class, provider_settings_ = config_cache.cached(
-        ("route", workspace.pk, model),
-        version,
-        lambda: _resolve(workspace, model),
+    resolved = config_cache.cached(
+        ("route", workspace.pk, model), version, lambda: _resolve(workspace, model)
     )
-    if endpoint is None:
-        raise ModelNotFound(f"The model '{model}' does not exist or you do not have access to it.")
-    if capability not in endpoint.capabilities:
-        raise InvalidParameter(f"model: '{model}' does not support {capability}.")
-    return Route(
-        endpoint=endpoint,
-        provider=discovery.instance_of(plugin_class),
-        settings=provider_settings_,
-        meter=Meter(
-            endpoint,
+    return _route_of(
+        resolved,
+        model,
+        capability,
+        Meter(
+            resolved[0],
             workspace,
             api_key,
             surface,
@@ -106,9 +101,44 @@ def route(
     )
 
 
-def _resolve(
-    workspace: Workspace, model: str
-) -> tuple[ModelEndpoint | None, type[ModelProvider] | None, PluginSettings | None]:
+async def aroute(
+    workspace: Workspace,
+    model: str,
+    capability: EndpointCapability,
+    *,
+    surface: str,
+    api_key: ApiKey | None = None,
+) -> Route:
+    """``route`` for async views: one Redis GET on the loop when the route is cached, the
+    database (on a thread) only after a change to the configuration."""
+    version = await config_cache.acurrent_version()
+    resolved = await config_cache.acached(
+        ("route", workspace.pk, model), version, sync_to_async(_resolve), workspace, model
+    )
+    meter = Meter(resolved[0], workspace, api_key, surface, capability, config_version=version)
+    return _route_of(resolved, model, capability, meter)
+
+
+_Resolved = tuple[ModelEndpoint | None, type[ModelProvider] | None, PluginSettings | None]
+
+
+def _route_of(
+    resolved: _Resolved, model: str, capability: EndpointCapability, meter: Meter
+) -> Route:
+    endpoint, plugin_class, provider_settings_ = resolved
+    if endpoint is None:
+        raise ModelNotFound(f"The model '{model}' does not exist or you do not have access to it.")
+    if capability not in endpoint.capabilities:
+        raise InvalidParameter(f"model: '{model}' does not support {capability}.")
+    return Route(
+        endpoint=endpoint,
+        provider=discovery.instance_of(plugin_class),
+        settings=provider_settings_,
+        meter=meter,
+    )
+
+
+def _resolve(workspace: Workspace, model: str) -> _Resolved:
     """What routing reads from the database; cached per process (kernel.config_cache)."""
     endpoint = endpoints_for_workspace(workspace).filter(name=model).first()
     if endpoint is None:
@@ -128,15 +158,18 @@ def _upstream_request(route: Route, request: ChatRequest) -> ChatRequest:
     return request.model_copy(update=updates)
 
 
-def _admit(route: Route, request: ChatRequest) -> None:
-    """Reserve the prompt's tokens and the most the answer may take against the quotas,
-    once the request is within the input limits."""
+def _reservation(route: Route, request: ChatRequest) -> int:
+    """The tokens to reserve against the quotas, the prompt's and the most the answer may
+    take, once the request is within the input limits."""
     check_chat_messages(len(request.messages))
     route.meter.prompt_text = messages_text(request.messages)
     prompt = count_tokens(route.meter.prompt_text, route.endpoint.upstream_model)
     check_prompt_tokens(prompt)
-    answer = request.max_tokens or settings.QUOTA_DEFAULT_OUTPUT_RESERVATION
-    route.meter.admit(prompt + answer)
+    return prompt + (request.max_tokens or settings.QUOTA_DEFAULT_OUTPUT_RESERVATION)
+
+
+def _admit(route: Route, request: ChatRequest) -> None:
+    route.meter.admit(_reservation(route, request))
 
 
 def _cache(route: Route, request: ChatRequest) -> response_cache.ResponseCache | None:
@@ -194,6 +227,52 @@ def chat_stream(route: Route, request: ChatRequest) -> Iterator[ChatChunk]:
     return route.meter.watch(cache.kept(chunks) if cache is not None else chunks)
 
 
+async def _acached_answer(
+    route: Route, cache: response_cache.ResponseCache | None
+) -> ChatResponse | None:
+    """``_cached_answer``, for async code."""
+    answer = await cache.aanswer() if cache is not None else None
+    if answer is not None:
+        route.meter.cache = "hit"
+        await route.meter.aadmit(0)
+    return answer
+
+
+async def achat(route: Route, request: ChatRequest) -> ChatResponse:
+    """``chat`` for async views: admission, the provider's call and metering on the loop."""
+    request = _upstream_request(route, request)
+    cache = _cache(route, request)
+    if (cached := await _acached_answer(route, cache)) is not None:
+        await route.meter.afinish(
+            status=CallStatus.OK, usage=cached.usage, completion_text=cached.message.content or ""
+        )
+        return cached
+    await route.meter.aadmit(_reservation(route, request))
+    try:
+        answer = await route.provider.achat(request, route.settings)
+    except UpstreamError as exc:
+        await route.meter.afinish(status=CallStatus.ERROR, error_code=type(exc).__name__)
+        raise
+    await route.meter.afinish(
+        status=CallStatus.OK, usage=answer.usage, completion_text=answer.message.content or ""
+    )
+    if cache is not None:
+        await cache.akeep(answer)
+    return answer
+
+
+async def achat_stream(route: Route, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    """``chat_stream`` for async views: an async stream, metered, that closes the upstream
+    call when it is closed."""
+    request = _upstream_request(route, request)
+    cache = _cache(route, request)
+    if (cached := await _acached_answer(route, cache)) is not None:
+        return route.meter.awatch(response_cache.areplay(cached))
+    await route.meter.aadmit(_reservation(route, request))
+    chunks = route.provider.achat_stream(request, route.settings)
+    return route.meter.awatch(cache.akept(chunks) if cache is not None else chunks)
+
+
 def _metered(route: Route, prompt_text: str, prompt_tokens: int, call: Callable[[], T]) -> T:
     """``call()`` the provider, admitted against the quotas for ``prompt_tokens`` (those of
     ``prompt_text``) and recorded with the usage the answer reports (counted locally when it
@@ -227,6 +306,22 @@ def embed(route: Route, inputs: list[str], input_type: str = "document") -> Embe
     return _metered(
         route, prompt_text, tokens, lambda: route.provider.embed(request, route.settings)
     )
+
+
+async def aembed(
+    route: Route, inputs: list[str], input_type: str = "document"
+) -> EmbeddingResponse:
+    """``embed`` for async views."""
+    request, prompt_text, tokens = _embedding_request(route, inputs, input_type)
+    route.meter.prompt_text = prompt_text
+    await route.meter.aadmit(tokens)
+    try:
+        answer = await route.provider.aembed(request, route.settings)
+    except UpstreamError as exc:
+        await route.meter.afinish(status=CallStatus.ERROR, error_code=type(exc).__name__)
+        raise
+    await route.meter.afinish(status=CallStatus.OK, usage=answer.usage)
+    return answer
 
 
 def rerank(route: Route, query: str, documents: list[str]) -> RerankResponse:

@@ -4,7 +4,7 @@ a call made with an API key. The wire formats themselves are ``apps.gateway.wire
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import NinjaAPI
 
-from apps.accounts.auth import ApiKeyBearer
+from apps.accounts.auth import ApiKeyBearer, AsyncApiKeyBearer
 from apps.gateway import routing
 from apps.model_endpoints.models import EndpointCapability
 from kernel.edge import EdgeParser
@@ -26,11 +26,24 @@ def sdk_api(*, title: str, namespace: str, not_authenticated: ApiError) -> Ninja
     return api
 
 
+#: The API-key check of the async views (the hot paths): the same checks, on the loop.
+async_key_auth = [AsyncApiKeyBearer()]
+
+
 def route_call(
     request: HttpRequest, model: str, capability: EndpointCapability, *, surface: str
 ) -> routing.Route:
     """The route of ``model`` for the calling key's workspace, metered as ``surface``."""
     return routing.route(
+        request.auth.workspace, model, capability, surface=surface, api_key=request.auth
+    )
+
+
+async def aroute_call(
+    request: HttpRequest, model: str, capability: EndpointCapability, *, surface: str
+) -> routing.Route:
+    """``route_call`` for async views."""
+    return await routing.aroute(
         request.auth.workspace, model, capability, surface=surface, api_key=request.auth
     )
 

@@ -1,71 +1,34 @@
-"""Serving a blocking stream (a provider's generator) from the ASGI server, chunk by chunk.
+"""Serving a stream from the ASGI server, frame by frame.
 
-Django would buffer a synchronous iterator whole before sending it under ASGI, so the
-stream runs in a thread of its own that hands each item to the event loop as it comes.
-When the client goes away, Django cancels the response; the thread then stops at the next
-item and closes the generator, which closes the upstream connection, so an abandoned
-request stops costing tokens.
+The SDK surfaces' views are async and stream async iterators straight to the event loop.
+The console's and the app API's streams are still blocking generators (an agent run):
+Django would buffer a synchronous iterator whole under ASGI, so such a stream runs on a
+thread of its own that hands each item to the loop as it comes. Either way, when the
+client goes away Django cancels the response; the stream is closed, which closes the
+upstream connection, so an abandoned request stops costing tokens.
 """
 
-import asyncio
-import contextlib
 import itertools
 import json
-import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import connections
 from django.http import StreamingHttpResponse
 
 from kernel.errors import ApiError, failure_of
+from plugins.async_streams import aclose
 from plugins.base import UpstreamError
+from plugins.threaded_iteration import iterate_in_thread
 
 _END: Any = object()
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class _Failure:
-    error: BaseException
-
-
-async def stream_in_threads(items: Iterator[str]) -> AsyncIterator[str]:
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue = asyncio.Queue()
-    stop = threading.Event()
-
-    def hand_over(item: object) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-
-    def produce() -> None:
-        iterator = iter(items)
-        try:
-            for item in iterator:
-                if stop.is_set():
-                    break
-                hand_over(item)
-        except Exception as exc:
-            hand_over(_Failure(exc))
-        finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                close()  # in this thread, where the generator last ran
-            # A stream that touched the database (an agent run records itself) opened
-            # this thread's own connection; the thread ends here, so must it.
-            connections.close_all()
-            hand_over(_END)
-
-    threading.Thread(target=produce, name="stream", daemon=True).start()
-    try:
-        while (item := await queue.get()) is not _END:
-            if isinstance(item, _Failure):
-                raise item.error
-            yield item
-    finally:
-        stop.set()
+def stream_in_threads(items: Iterator[str]) -> AsyncIterator[str]:
+    # A stream that touched the database (an agent run records itself) opened its
+    # thread's own connection; the thread ends with the stream, so must the connection.
+    return iterate_in_thread(items, on_thread_end=connections.close_all)
 
 
 def started(items: Iterator[T]) -> Iterator[T]:
@@ -76,9 +39,26 @@ def started(items: Iterator[T]) -> Iterator[T]:
     return itertools.chain([] if first is _END else [first], items)
 
 
-def event_stream_response(frames: Iterator[str]) -> StreamingHttpResponse:
+async def astarted(items: AsyncIterator[T]) -> AsyncIterator[T]:
+    """``started`` for an async stream: await it before building the response."""
+    first = await anext(items, _END)
+
+    async def rest() -> AsyncIterator[T]:
+        try:
+            if first is not _END:
+                yield first
+                async for item in items:
+                    yield item
+        finally:
+            await aclose(items)
+
+    return rest()
+
+
+def event_stream_response(frames: Iterator[str] | AsyncIterator[str]) -> StreamingHttpResponse:
     """An SSE response that sends each frame as soon as it exists."""
-    response = StreamingHttpResponse(stream_in_threads(frames), content_type="text/event-stream")
+    body = frames if isinstance(frames, AsyncIterator) else stream_in_threads(frames)
+    response = StreamingHttpResponse(body, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # let a proxy pass frames through at once
     return response

@@ -5,7 +5,7 @@
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
 
 from ninja import Field, Schema
@@ -17,6 +17,7 @@ from apps.gateway.wire.chat import (
     chat_request,
     tool_calls_out,
 )
+from apps.gateway.wire.frames import aframed, framed
 from kernel.errors import ApiError, InvalidParameter, failure_of
 from plugins.base import (
     ChatChunk,
@@ -195,32 +196,54 @@ def error_frame(number: int, failure: ApiError, request_id: str) -> str:
     return sse_frame(number, data, event="error", status=failure.status)
 
 
-def generation_frames(
-    chunks: Iterator[ChatChunk], *, parameters: GenerationParameters, request_id: str
-) -> Iterator[str]:
+class GenerationFramer:
     """DashScope's SSE frames: ``id``, ``event:result``, ``:HTTP_STATUS/200``, ``data``.
 
     Each frame holds the new text (``incremental_output``) or all text so far;
     ``finish_reason`` reads ``"null"`` until the last frame. An upstream failure half-way
     becomes an ``event:error`` frame carrying the error shape.
     """
-    numbers = itertools.count(1)
-    so_far = ""
-    usage = Usage()
 
-    def frame(content: str, finish_reason: str, calls: list[ToolCall]) -> str:
-        output = _output(parameters.result_format, content, finish_reason, calls)
-        data = {"output": output, "usage": _usage(usage), "request_id": request_id}
-        return sse_frame(next(numbers), data)
+    def __init__(self, *, parameters: GenerationParameters, request_id: str) -> None:
+        self.parameters = parameters
+        self.request_id = request_id
+        self.numbers = itertools.count(1)
+        self.so_far = ""
+        self.usage = Usage()
 
-    try:
-        for chunk in chunks:
-            usage = chunk.usage or usage
-            so_far += chunk.content
-            shown = chunk.content if parameters.incremental_output else so_far
-            if chunk.finish_reason is not None:
-                yield frame(shown, chunk.finish_reason, chunk.tool_calls)
-            elif chunk.content:
-                yield frame(shown, "null", [])
-    except (ApiError, UpstreamError) as exc:
-        yield error_frame(next(numbers), failure_of(exc, request_id), request_id)
+    def _frame(self, content: str, finish_reason: str, calls: list[ToolCall]) -> str:
+        output = _output(self.parameters.result_format, content, finish_reason, calls)
+        data = {"output": output, "usage": _usage(self.usage), "request_id": self.request_id}
+        return sse_frame(next(self.numbers), data)
+
+    def opening(self) -> list[str]:
+        return []
+
+    def frames(self, chunk: ChatChunk) -> list[str]:
+        self.usage = chunk.usage or self.usage
+        self.so_far += chunk.content
+        shown = chunk.content if self.parameters.incremental_output else self.so_far
+        if chunk.finish_reason is not None:
+            return [self._frame(shown, chunk.finish_reason, chunk.tool_calls)]
+        return [self._frame(shown, "null", [])] if chunk.content else []
+
+    def failure(self, exc: ApiError | UpstreamError) -> str:
+        failure = failure_of(exc, self.request_id)
+        return error_frame(next(self.numbers), failure, self.request_id)
+
+    def closing(self) -> list[str]:
+        return []
+
+
+def generation_frames(
+    chunks: Iterator[ChatChunk], *, parameters: GenerationParameters, request_id: str
+) -> Iterator[str]:
+    """``GenerationFramer``'s frames for a blocking stream."""
+    return framed(chunks, GenerationFramer(parameters=parameters, request_id=request_id))
+
+
+def ageneration_frames(
+    chunks: AsyncIterator[ChatChunk], *, parameters: GenerationParameters, request_id: str
+) -> AsyncIterator[str]:
+    """``GenerationFramer``'s frames for an async stream."""
+    return aframed(chunks, GenerationFramer(parameters=parameters, request_id=request_id))

@@ -7,7 +7,7 @@ import json
 import struct
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, Literal
 
 from ninja import Field, Schema
@@ -19,6 +19,7 @@ from apps.gateway.wire.chat import (
     chat_request,
     tool_calls_out,
 )
+from apps.gateway.wire.frames import aframed, framed
 from kernel.errors import ApiError, InvalidParameter, failure_of, openai_error_of
 from plugins.base import (
     ChatChunk,
@@ -201,44 +202,66 @@ def _sse(data: dict[str, Any] | str) -> str:
     return f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n"
 
 
-def completion_frames(
-    chunks: Iterator[ChatChunk], *, model: str, include_usage: bool, request_id: str
-) -> Iterator[str]:
+class CompletionFramer:
     """OpenAI's ``chat.completion.chunk`` frames for a provider stream, then ``[DONE]``.
 
     An upstream failure half-way is reported as a final ``error`` frame (the status line
     is long gone) with the code and retry hint it would have had as a status, which the
     SDK raises as an ``APIError``.
     """
-    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-    created = int(time.time())
 
-    def frame(choices: list[dict[str, Any]], **extra: Any) -> str:
+    def __init__(self, *, model: str, include_usage: bool, request_id: str) -> None:
+        self.model = model
+        self.include_usage = include_usage
+        self.request_id = request_id
+        self.completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+
+    def _frame(self, choices: list[dict[str, Any]], **extra: Any) -> str:
         return _sse(
             {
-                "id": completion_id,
+                "id": self.completion_id,
                 "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
+                "created": self.created,
+                "model": self.model,
                 "choices": choices,
                 **extra,
             }
         )
 
-    def delta(content: dict[str, Any], finish_reason: str | None = None) -> str:
-        return frame([{"index": 0, "delta": content, "finish_reason": finish_reason}])
+    def _delta(self, content: dict[str, Any], finish_reason: str | None = None) -> str:
+        return self._frame([{"index": 0, "delta": content, "finish_reason": finish_reason}])
 
-    yield delta({"role": "assistant", "content": ""})
-    try:
-        for chunk in chunks:
-            if chunk.content:
-                yield delta({"content": chunk.content})
-            if chunk.finish_reason is None:
-                continue
+    def opening(self) -> list[str]:
+        return [self._delta({"role": "assistant", "content": ""})]
+
+    def frames(self, chunk: ChatChunk) -> list[str]:
+        frames = [self._delta({"content": chunk.content})] if chunk.content else []
+        if chunk.finish_reason is not None:
             calls = tool_calls_out(chunk.tool_calls, with_index=True)
-            yield delta({"tool_calls": calls} if calls else {}, chunk.finish_reason)
-            if include_usage:
-                yield frame([], usage=_usage_out(chunk.usage))
-    except (UpstreamError, ApiError) as exc:
-        yield _sse(openai_error_of(failure_of(exc, request_id)))
-    yield _sse("[DONE]")
+            frames.append(self._delta({"tool_calls": calls} if calls else {}, chunk.finish_reason))
+            if self.include_usage:
+                frames.append(self._frame([], usage=_usage_out(chunk.usage)))
+        return frames
+
+    def failure(self, exc: ApiError | UpstreamError) -> str:
+        return _sse(openai_error_of(failure_of(exc, self.request_id)))
+
+    def closing(self) -> list[str]:
+        return [_sse("[DONE]")]
+
+
+def completion_frames(
+    chunks: Iterator[ChatChunk], *, model: str, include_usage: bool, request_id: str
+) -> Iterator[str]:
+    """``CompletionFramer``'s frames for a blocking stream."""
+    framer = CompletionFramer(model=model, include_usage=include_usage, request_id=request_id)
+    return framed(chunks, framer)
+
+
+def acompletion_frames(
+    chunks: AsyncIterator[ChatChunk], *, model: str, include_usage: bool, request_id: str
+) -> AsyncIterator[str]:
+    """``CompletionFramer``'s frames for an async stream."""
+    framer = CompletionFramer(model=model, include_usage=include_usage, request_id=request_id)
+    return aframed(chunks, framer)
