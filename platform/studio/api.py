@@ -11,6 +11,7 @@ from apps.accounts.auth import console_auth
 from apps.applications.api import router as agents_router
 from apps.batch.api import router as batch_router
 from apps.gateway.console_api import router as model_chat_router
+from apps.gateway.model_groups_api import router as model_groups_router
 from apps.http_tools.api import router as http_tools_router
 from apps.knowledge.api import router as knowledge_router
 from apps.mcp_servers.api import router as mcp_servers_router
@@ -39,6 +40,7 @@ console_api.add_router("/", accounts_router)
 console_api.add_router("/", registry_router)
 console_api.add_router("/", endpoints_router)
 console_api.add_router("/", model_chat_router)
+console_api.add_router("/", model_groups_router)
 console_api.add_router("/", usage_router)
 console_api.add_router("/", knowledge_router)
 console_api.add_router("/", agents_router)

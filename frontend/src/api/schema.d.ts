@@ -1175,6 +1175,80 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/api/model-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Groups */
+        get: operations["apps_gateway_model_groups_api_list_groups"];
+        put?: never;
+        /**
+         * Create Group
+         * @description Put several endpoints behind one model name.
+         */
+        post: operations["apps_gateway_model_groups_api_create_group"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/model-groups/{group_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Group */
+        get: operations["apps_gateway_model_groups_api_get_group"];
+        put?: never;
+        post?: never;
+        /** Delete Group */
+        delete: operations["apps_gateway_model_groups_api_delete_group"];
+        options?: never;
+        head?: never;
+        /** Update Group */
+        patch: operations["apps_gateway_model_groups_api_update_group"];
+        trace?: never;
+    };
+    "/console/api/model-groups/{group_id}/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Grant Group */
+        post: operations["apps_gateway_model_groups_api_grant_group"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/model-groups/{group_id}/grants/{slug}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke Group Grant */
+        delete: operations["apps_gateway_model_groups_api_revoke_group_grant"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/console/api/models": {
         parameters: {
             query?: never;
@@ -1184,7 +1258,8 @@ export interface paths {
         };
         /**
          * List Models
-         * @description The models this workspace may call: granted to it and enabled.
+         * @description The models this workspace may call: endpoints and model groups granted to it and
+         *     enabled.
          */
         get: operations["apps_model_endpoints_api_list_models"];
         put?: never;
@@ -1724,6 +1799,11 @@ export interface components {
             /** Type */
             type: string;
         };
+        /**
+         * Balancing
+         * @enum {string}
+         */
+        Balancing: "weighted" | "least_busy";
         /** BasicSecretIn */
         BasicSecretIn: {
             /** Password */
@@ -2216,6 +2296,92 @@ export interface components {
              * @description The workspace's slug.
              */
             workspace: string;
+        };
+        /** GroupCreateIn */
+        GroupCreateIn: {
+            /** @default weighted */
+            balancing: components["schemas"]["Balancing"];
+            /**
+             * Cooldown Seconds
+             * @default 60
+             */
+            cooldown_seconds: number;
+            /**
+             * Display Name
+             * @default
+             */
+            display_name: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Failures To Cool Down
+             * @default 3
+             */
+            failures_to_cool_down: number;
+            /** Members */
+            members: components["schemas"]["MemberIn"][];
+            /** Name */
+            name: string;
+        };
+        /** GroupGrantIn */
+        GroupGrantIn: {
+            /**
+             * Workspace
+             * @description The workspace's slug.
+             */
+            workspace: string;
+        };
+        /** GroupOut */
+        GroupOut: {
+            balancing: components["schemas"]["Balancing"];
+            /** Capabilities */
+            capabilities: components["schemas"]["EndpointCapability"][];
+            /** Cooldown Seconds */
+            cooldown_seconds: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Display Name */
+            display_name: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Failures To Cool Down */
+            failures_to_cool_down: number;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Members */
+            members: components["schemas"]["MemberOut"][];
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Workspaces */
+            workspaces: string[];
+        };
+        /** GroupUpdateIn */
+        GroupUpdateIn: {
+            balancing?: components["schemas"]["Balancing"] | null;
+            /** Cooldown Seconds */
+            cooldown_seconds?: number | null;
+            /** Display Name */
+            display_name?: string | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Failures To Cool Down */
+            failures_to_cool_down?: number | null;
+            /** Members */
+            members?: components["schemas"]["MemberIn"][] | null;
         };
         /** HealthOut */
         HealthOut: {
@@ -2741,6 +2907,18 @@ export interface components {
              */
             top_k: number;
         };
+        /** LastFailureOut */
+        LastFailureOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Error */
+            error: string;
+            /** Message */
+            message: string;
+        };
         /** LimitUsageOut */
         LimitUsageOut: {
             /** Limit */
@@ -2993,20 +3171,48 @@ export interface components {
             /** Enabled */
             enabled: boolean;
         };
+        /** MemberIn */
+        MemberIn: {
+            /**
+             * Endpoint
+             * @description The endpoint's name.
+             */
+            endpoint: string;
+            /**
+             * Weight
+             * @description Share of calls (weighted).
+             * @default 1
+             */
+            weight: number;
+        };
         /** MemberOut */
         MemberOut: {
+            /** Capabilities */
+            capabilities: components["schemas"]["EndpointCapability"][];
+            /** Cooling Down Seconds */
+            cooling_down_seconds: number;
+            /** Endpoint */
+            endpoint: string;
+            /** Endpoint Enabled */
+            endpoint_enabled: boolean;
             /**
-             * Created At
-             * Format: date-time
+             * In Flight
+             * @description Calls on it now (counted for least_busy groups).
              */
-            created_at: string;
+            in_flight: number;
+            last_failure: components["schemas"]["LastFailureOut"] | null;
             /**
-             * Id
-             * Format: uuid
+             * Recent Failures
+             * @description Failures counted toward the next cool-down.
              */
-            id: string;
-            role: components["schemas"]["Role"];
-            user: components["schemas"]["UserOut"];
+            recent_failures: number;
+            /**
+             * State
+             * @description healthy, cooling_down, disabled, or unknown (no Redis).
+             */
+            state: string;
+            /** Weight */
+            weight: number;
         };
         /** MemberRoleIn */
         MemberRoleIn: {
@@ -3791,6 +3997,13 @@ export interface components {
              * @description The workspace's default for its capability.
              */
             is_default: boolean;
+            /**
+             * Kind
+             * @description An endpoint, or a model group (several endpoints behind the name).
+             * @default endpoint
+             * @enum {string}
+             */
+            kind: "endpoint" | "group";
             /** Name */
             name: string;
             /** Price Input Per 1K */
@@ -6488,6 +6701,208 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ConnectionTestOut"];
                 };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_gateway_model_groups_api_list_groups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupOut"][];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_gateway_model_groups_api_create_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupCreateIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_gateway_model_groups_api_get_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_gateway_model_groups_api_delete_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_gateway_model_groups_api_update_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupUpdateIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_gateway_model_groups_api_grant_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupGrantIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupOut"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            429: components["responses"]["Error429"];
+        };
+    };
+    apps_gateway_model_groups_api_revoke_group_grant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: string;
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.gateway import routing
 from apps.gateway.sdk_surface import aroute_call, async_key_auth, mark_cache, sdk_api
-from apps.gateway.streaming import astarted, event_stream_response
+from apps.gateway.streaming import event_stream_response
 from apps.gateway.wire import dashscope as wire
 from apps.model_endpoints.models import EndpointCapability
 from kernel.errors import InvalidApiKey
@@ -40,7 +40,7 @@ async def generation(request: HttpRequest, response: HttpResponse, payload: wire
     request_id = request_id_of(request)
     if request.headers.get("X-DashScope-SSE", "").lower() == "enable":
         frames = wire.ageneration_frames(
-            await astarted(await routing.achat_stream(target, chat_request)),
+            await routing.achat_stream(target, chat_request),
             parameters=payload.parameters,
             request_id=request_id,
         )

@@ -17,10 +17,10 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.gateway import routing
 from apps.gateway.sdk_surface import aroute_call, async_key_auth, mark_cache, sdk_api
-from apps.gateway.streaming import astarted, event_stream_response
+from apps.gateway.streaming import event_stream_response
 from apps.gateway.wire import openai as wire
 from apps.model_endpoints.models import EndpointCapability
-from apps.model_endpoints.selectors import endpoints_for_workspace
+from apps.model_endpoints.selectors import models_for_workspace
 from kernel.errors import InvalidApiKey
 from kernel.openapi import GATEWAY_ERRORS, also_answers
 from kernel.request_id import request_id_of
@@ -50,7 +50,7 @@ def answer_model_prefix(prefix: str, view: ModelPrefixView) -> None:
 @openai_api.get("/models")
 def list_models(request: HttpRequest):
     """The models granted to the key's workspace, as OpenAI lists models."""
-    return wire.models_body(endpoints_for_workspace(request.auth.workspace))
+    return wire.models_body(models_for_workspace(request.auth.workspace))
 
 
 @openai_api.post(
@@ -68,7 +68,7 @@ async def chat_completions(
     chat_request = wire.to_chat_request(payload)
     if payload.stream:
         frames = wire.acompletion_frames(
-            await astarted(await routing.achat_stream(target, chat_request)),
+            await routing.achat_stream(target, chat_request),
             model=payload.model,
             include_usage=wire.include_usage(payload),
             request_id=request_id_of(request),

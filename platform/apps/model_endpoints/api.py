@@ -101,10 +101,11 @@ def revoke_grant(request: HttpRequest, endpoint_id: UUIDText, slug: str):
 
 @router.get("/models", response=list[WorkspaceModelOut], tags=["models"])
 def list_models(request: HttpRequest):
-    """The models this workspace may call: granted to it and enabled."""
+    """The models this workspace may call: endpoints and model groups granted to it and
+    enabled."""
     ctx = workspace_context(request)
     ctx.require(Permission.USE_MODELS)
-    return selectors.endpoints_for_workspace(ctx.workspace)
+    return selectors.models_for_workspace(ctx.workspace)
 
 
 # ``path:``: model names may hold slashes (``Qwen/Qwen3-8B``); the suffix keeps the pattern
@@ -115,4 +116,4 @@ def update_model(request: HttpRequest, name: str, payload: WorkspaceModelUpdateI
     ctx = workspace_context(request)
     ctx.require(Permission.CONFIGURE_MODELS)
     services.set_response_cache(ctx.workspace, name, payload.response_cache_seconds)
-    return selectors.endpoints_for_workspace(ctx.workspace).get(name=name)
+    return next(m for m in selectors.models_for_workspace(ctx.workspace) if m.name == name)

@@ -8,8 +8,16 @@ class ModelEndpointsConfig(AppConfig):
     verbose_name = "Model endpoints"
 
     def ready(self) -> None:
-        from apps.model_endpoints.models import EndpointGrant, ModelEndpoint
+        from apps.model_endpoints.models import (
+            EndpointGrant,
+            ModelEndpoint,
+            ModelGroup,
+            ModelGroupGrant,
+            ModelGroupMember,
+        )
         from kernel.config_cache import invalidate_on_change
 
         # The gateway caches these per process (kernel.config_cache).
-        invalidate_on_change(ModelEndpoint, EndpointGrant)
+        invalidate_on_change(
+            ModelEndpoint, EndpointGrant, ModelGroup, ModelGroupMember, ModelGroupGrant
+        )

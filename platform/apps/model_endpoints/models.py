@@ -88,3 +88,80 @@ class EndpointGrant(WorkspaceOwned):
 
     def __str__(self) -> str:
         return f"{self.endpoint} for {self.workspace.slug}"
+
+
+class Balancing(models.TextChoices):
+    WEIGHTED = "weighted", "Weighted random"
+    LEAST_BUSY = "least_busy", "Least busy"
+
+
+class ModelGroup(models.Model):
+    """Several endpoints behind one model name, balanced, with fallbacks.
+
+    Platform-wide, like an endpoint: a platform admin defines it and grants it to
+    workspaces, which call it by ``name`` on every surface. Each call goes to one member
+    (``balancing``); on a 429, a 5xx, a timeout or an unreachable server (before a stream's
+    first byte) it falls back to the next. A member that fails ``failures_to_cool_down``
+    times within ``cooldown_seconds`` is left out for ``cooldown_seconds``.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[MODEL_NAME],
+        help_text="The model name tenants send; no endpoint may have it.",
+    )
+    display_name = models.CharField(max_length=200, blank=True)
+    balancing = models.CharField(
+        max_length=16, choices=Balancing.choices, default=Balancing.WEIGHTED
+    )
+    cooldown_seconds = models.PositiveIntegerField(default=60)
+    failures_to_cool_down = models.PositiveIntegerField(default=3)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelGroupMember(models.Model):
+    group = models.ForeignKey(ModelGroup, on_delete=models.CASCADE, related_name="members")
+    endpoint = models.ForeignKey(
+        ModelEndpoint, on_delete=models.CASCADE, related_name="group_memberships"
+    )
+    weight = models.PositiveIntegerField(default=1, help_text="Share of calls (weighted).")
+    position = models.PositiveIntegerField(default=0, help_text="Order among the members.")
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "endpoint"], name="endpoints_one_membership")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} in {self.group}"
+
+
+class ModelGroupGrant(WorkspaceOwned):
+    """A workspace may call a model group."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="group_grants")
+    group = models.ForeignKey(ModelGroup, on_delete=models.CASCADE, related_name="grants")
+    response_cache_seconds = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(MAX_RESPONSE_CACHE_SECONDS)]
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+    granted_by = user_reference()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "group"], name="endpoints_one_group_grant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} for {self.workspace.slug}"

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Field, Schema
 
@@ -72,6 +72,10 @@ class WorkspaceModelOut(Schema):
     """A model as a workspace sees it: no provider, no settings."""
 
     name: str
+    kind: Literal["endpoint", "group"] = Field(
+        default="endpoint",
+        description="An endpoint, or a model group (several endpoints behind the name).",
+    )
     display_name: str
     capabilities: list[EndpointCapability]
     is_default: bool = Field(description="The workspace's default for its capability.")

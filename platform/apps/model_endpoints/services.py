@@ -15,7 +15,13 @@ from pydantic import ValidationError as PydanticValidationError
 
 from apps.accounts.models import User, Workspace
 from apps.model_endpoints import selectors
-from apps.model_endpoints.models import EndpointCapability, EndpointGrant, ModelEndpoint
+from apps.model_endpoints.models import (
+    EndpointCapability,
+    EndpointGrant,
+    ModelEndpoint,
+    ModelGroup,
+    ModelGroupGrant,
+)
 from apps.plugins import discovery
 from apps.plugins.models import Kind, Plugin
 from apps.plugins.plugin_settings import (
@@ -113,6 +119,8 @@ def create_endpoint(
         display_name=fields.pop("display_name", "") or name,
         **{k: v for k, v in fields.items() if k in EDITABLE},
     )
+    if ModelGroup.objects.filter(name=name).exists():
+        raise Conflict(f"A model group is named '{name}'; a model name is one or the other.")
     try:
         with transaction.atomic():
             endpoint.save()
@@ -162,19 +170,23 @@ def grant(
     return found
 
 
-def set_response_cache(workspace: Workspace, model: str, seconds: int) -> EndpointGrant:
-    """Keep ``workspace``'s deterministic answers of ``model`` for ``seconds`` (0: off).
-    A model the workspace may not call is ``NotFound``, as at the gateway."""
+def set_response_cache(workspace: Workspace, model: str, seconds: int) -> None:
+    """Keep ``workspace``'s deterministic answers of ``model`` (an endpoint or a group) for
+    ``seconds`` (0: off). A model the workspace may not call is ``NotFound``, as at the
+    gateway."""
     found = (
         EndpointGrant.objects.in_workspace(workspace)
         .filter(endpoint__name=model, endpoint__enabled=True)
+        .first()
+    ) or (
+        ModelGroupGrant.objects.in_workspace(workspace)
+        .filter(group__name=model, group__enabled=True)
         .first()
     )
     if found is None:
         raise NotFound(f"The model '{model}' does not exist or you do not have access to it.")
     found.response_cache_seconds = seconds
     found.save(update_fields=["response_cache_seconds"])  # the gateway's routes follow
-    return found
 
 
 def revoke_grant(endpoint: ModelEndpoint, workspace: Workspace) -> None:

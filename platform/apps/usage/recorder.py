@@ -84,6 +84,22 @@ class Meter:
     #: (apps.gateway.response_cache). A hit costs nothing and uses no quota tokens.
     cache: str = ""
 
+    def for_endpoint(self, endpoint: ModelEndpoint) -> "Meter":
+        """A fresh meter for another call of the same request, on ``endpoint`` (a model
+        group's next member): the same workspace, key, surface and tags."""
+        return Meter(
+            endpoint,
+            self.workspace,
+            self.api_key,
+            self.surface,
+            self.capability,
+            request_id=self.request_id,
+            config_version=self.config_version,
+            app_id=self.app_id,
+            batch_id=self.batch_id,
+            app_node=self.app_node,
+        )
+
     def first_token(self) -> None:
         if self.first_token_at is None:
             self.first_token_at = time.monotonic()
