@@ -141,14 +141,32 @@ def test_embeddings_are_metered(platform_url, granted):
     assert (record.capability, record.input_tokens, record.output_tokens) == ("embedding", 5, 0)
 
 
-def test_a_redis_outage_writes_usage_directly(platform_url, granted, monkeypatch):
+def test_a_redis_outage_writes_usage_directly(platform_url, granted, alice, monkeypatch):
+    """On the async hot path (the SDK surfaces) and the blocking one (a console call)."""
+
     class Down:
         def rpush(self, *args):
             raise redis.ConnectionError("redis is down")
 
+    class AsyncDown:
+        async def rpush(self, *args):
+            raise redis.ConnectionError("redis is down")
+
     monkeypatch.setattr(recorder, "redis_client", lambda: Down())
+    monkeypatch.setattr(recorder, "async_redis_client", lambda: AsyncDown())
     sdk(platform_url, granted["acme_key"]).embeddings.create(model="text-embedding-v3", input="x")
-    assert UsageRecord.objects.count() == 1
+    assert UsageRecord.objects.filter(surface="openai").count() == 1
+    played = (
+        ConsoleClient()
+        .as_user(alice, "acme")
+        .post(
+            "/models/chat",
+            {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}]}
+            | {"stream": False},
+        )
+    )
+    assert played.status_code == 200, played.content
+    assert UsageRecord.objects.filter(surface="console").count() == 1
 
 
 def test_the_usage_api_groups_and_totals(platform_url, granted, upstream, alice, bob):

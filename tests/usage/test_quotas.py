@@ -86,10 +86,10 @@ def test_redis_down_fails_closed_or_open_as_configured(
     Quota.objects.create(workspace=acme, requests_per_minute=100)
 
     class Down:
-        def admit(self, *args):
+        async def admit(self, *args):
             raise redis.ConnectionError("no redis")
 
-    monkeypatch.setattr(quotas, "limiter", lambda: Down())
+    monkeypatch.setattr(quotas, "_async_limiter", lambda client: Down())
     client = sdk(platform_url, granted["acme_key"])
     with pytest.raises(openai.APIStatusError) as raised:
         hello(client)

@@ -16,7 +16,11 @@ from apps.applications.config import AppConfigSchema
 from apps.applications.models import AgentApp, AppKind, AppVersion, Run, Session
 from apps.knowledge.models import KnowledgeBase
 from apps.model_endpoints.models import EndpointCapability
-from apps.model_endpoints.selectors import endpoints_for_workspace
+from apps.model_endpoints.selectors import (
+    endpoints_for_workspace,
+    group_as_model,
+    groups_for_workspace,
+)
 from kernel import config_cache
 from kernel.errors import NotFound
 from kernel.ids import canonical_uuid, valid_uuids
@@ -27,6 +31,17 @@ def chat_models(workspace: Workspace):
     return endpoints_for_workspace(workspace).filter(
         capabilities__contains=[EndpointCapability.CHAT]
     )
+
+
+def chat_model_names(workspace: Workspace) -> set[str]:
+    """Every name ``workspace`` may chat with: its chat endpoints and the model groups
+    granted to it whose members all chat."""
+    groups = {
+        group.name
+        for group in groups_for_workspace(workspace)
+        if EndpointCapability.CHAT in group_as_model(group).capabilities
+    }
+    return set(chat_models(workspace).values_list("name", flat=True)) | groups
 
 
 def apps(workspace: Workspace) -> QuerySet[AgentApp]:

@@ -37,7 +37,7 @@ def parse_config(data: dict[str, Any], *, prefix: str = "draft") -> AppConfigSch
 def check_references(workspace: Workspace, config: AppConfigSchema) -> None:
     """Everything ``config`` names exists in ``workspace`` (a draft may still be partial:
     no model yet, tools not enabled yet)."""
-    if config.model and not _chat_models(workspace).filter(name=config.model).exists():
+    if config.model and config.model not in selectors.chat_model_names(workspace):
         raise InvalidParameter(
             f"draft.model: '{config.model}' is not a chat model of this workspace."
         )

@@ -4,7 +4,6 @@ was granted, calls the endpoint's provider, and meters the call. The HTTP surfac
 """
 
 import contextvars
-import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -353,7 +352,18 @@ def _stream_once(route: Route, request: ChatRequest) -> Iterator[ChatChunk]:
     chunks = route.provider.chat_stream(request, route.settings)
     stream = route.meter.watch(balancing.occupying(route.group, route.endpoint.pk, chunks))
     first = next(stream, _END)  # the upstream's refusal comes here, before any byte is sent
-    return itertools.chain([] if first is _END else [first], stream)
+    return _after_first(first, stream)
+
+
+def _after_first(first: Any, stream: Iterator[ChatChunk]) -> Iterator[ChatChunk]:
+    """``stream`` with ``first`` (already read) put back in front; closing it closes
+    ``stream``."""
+    try:
+        if first is not _END:
+            yield first
+            yield from stream
+    finally:
+        stream.close()
 
 
 async def _acached_answer(

@@ -31,9 +31,7 @@ def check_uses(graph: Graph, report: Report, workspace: Workspace) -> None:
 
 def check_models(report: Report, workspace: Workspace, uses: dict[str, Uses]) -> None:
     named = {m for u in uses.values() for m in u.models if m}
-    known = set(
-        selectors.chat_models(workspace).filter(name__in=named).values_list("name", flat=True)
-    )
+    known = named & selectors.chat_model_names(workspace)
     for node_id, use in uses.items():
         for model in use.models:
             if not model:
