@@ -1,6 +1,13 @@
 """The gateway's core: a workspace asks for a model by name; this finds the endpoint it
-was granted, calls the endpoint's provider, and meters the call. The HTTP surfaces
-(OpenAI-compatible, DashScope-compatible) only translate their wire formats.
+was granted (or the member of a model group that serves the call, falling back to the next
+on failure), answers from the response cache when it may, calls the provider, and meters
+the call. The HTTP surfaces (OpenAI-compatible, DashScope-compatible) only translate their
+wire formats.
+
+Each call function has an async twin (``aroute``, ``achat``, ``achat_stream``, ``aembed``)
+for the SDK surfaces' async views; the blocking ones serve apps, batches, ingestion and the
+console. Both share every decision (what a name resolves to, what to reserve, when to fall
+back) and differ only in how they wait.
 """
 
 import contextvars
