@@ -13,6 +13,7 @@ import { SchemaFields } from "../components/SchemaForm";
 import { fromFormValues, isJson, schemaFields, storedSecrets, toFormValues } from "../components/schemaFields";
 import { useWsKey } from "../session/workspace";
 import { CapabilityTags } from "./Models";
+import { ModelGroupsTab } from "./admin/ModelGroupsTab";
 
 type Endpoint = Schemas["EndpointOut"];
 type Quota = Schemas["QuotaOut"];
@@ -487,6 +488,7 @@ export function AdminPage() {
         onChange={(key) => setParams({ tab: key }, { replace: true })}
         items={[
           { key: "endpoints", label: t("admin.tabs.endpoints"), children: <EndpointsTab /> },
+          { key: "groups", label: t("admin.tabs.groups"), children: <ModelGroupsTab /> },
           { key: "workspaces", label: t("admin.tabs.workspaces"), children: <WorkspacesTab /> },
           { key: "quotas", label: t("admin.tabs.quotas"), children: <QuotasTab /> },
         ]}
