@@ -2322,7 +2322,7 @@ export interface components {
              */
             failures_to_cool_down: number;
             /** Members */
-            members: components["schemas"]["MemberIn"][];
+            members: components["schemas"]["GroupMemberIn"][];
             /** Name */
             name: string;
         };
@@ -2333,6 +2333,49 @@ export interface components {
              * @description The workspace's slug.
              */
             workspace: string;
+        };
+        /** GroupMemberIn */
+        GroupMemberIn: {
+            /**
+             * Endpoint
+             * @description The endpoint's name.
+             */
+            endpoint: string;
+            /**
+             * Weight
+             * @description Share of calls (weighted).
+             * @default 1
+             */
+            weight: number;
+        };
+        /** GroupMemberOut */
+        GroupMemberOut: {
+            /** Capabilities */
+            capabilities: components["schemas"]["EndpointCapability"][];
+            /** Cooling Down Seconds */
+            cooling_down_seconds: number;
+            /** Endpoint */
+            endpoint: string;
+            /** Endpoint Enabled */
+            endpoint_enabled: boolean;
+            /**
+             * In Flight
+             * @description Calls on it now (counted for least_busy groups).
+             */
+            in_flight: number;
+            last_failure: components["schemas"]["LastFailureOut"] | null;
+            /**
+             * Recent Failures
+             * @description Failures counted toward the next cool-down.
+             */
+            recent_failures: number;
+            /**
+             * State
+             * @description healthy, cooling_down, disabled, or unknown (no Redis).
+             */
+            state: string;
+            /** Weight */
+            weight: number;
         };
         /** GroupOut */
         GroupOut: {
@@ -2358,7 +2401,7 @@ export interface components {
              */
             id: string;
             /** Members */
-            members: components["schemas"]["MemberOut"][];
+            members: components["schemas"]["GroupMemberOut"][];
             /** Name */
             name: string;
             /**
@@ -2381,7 +2424,7 @@ export interface components {
             /** Failures To Cool Down */
             failures_to_cool_down?: number | null;
             /** Members */
-            members?: components["schemas"]["MemberIn"][] | null;
+            members?: components["schemas"]["GroupMemberIn"][] | null;
         };
         /** HealthOut */
         HealthOut: {
@@ -3171,48 +3214,20 @@ export interface components {
             /** Enabled */
             enabled: boolean;
         };
-        /** MemberIn */
-        MemberIn: {
-            /**
-             * Endpoint
-             * @description The endpoint's name.
-             */
-            endpoint: string;
-            /**
-             * Weight
-             * @description Share of calls (weighted).
-             * @default 1
-             */
-            weight: number;
-        };
         /** MemberOut */
         MemberOut: {
-            /** Capabilities */
-            capabilities: components["schemas"]["EndpointCapability"][];
-            /** Cooling Down Seconds */
-            cooling_down_seconds: number;
-            /** Endpoint */
-            endpoint: string;
-            /** Endpoint Enabled */
-            endpoint_enabled: boolean;
             /**
-             * In Flight
-             * @description Calls on it now (counted for least_busy groups).
+             * Created At
+             * Format: date-time
              */
-            in_flight: number;
-            last_failure: components["schemas"]["LastFailureOut"] | null;
+            created_at: string;
             /**
-             * Recent Failures
-             * @description Failures counted toward the next cool-down.
+             * Id
+             * Format: uuid
              */
-            recent_failures: number;
-            /**
-             * State
-             * @description healthy, cooling_down, disabled, or unknown (no Redis).
-             */
-            state: string;
-            /** Weight */
-            weight: number;
+            id: string;
+            role: components["schemas"]["Role"];
+            user: components["schemas"]["UserOut"];
         };
         /** MemberRoleIn */
         MemberRoleIn: {

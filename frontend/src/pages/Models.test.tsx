@@ -12,6 +12,7 @@ const me = (role: string): Me => ({
 
 const model = (over: Partial<Schemas["WorkspaceModelOut"]> = {}): Schemas["WorkspaceModelOut"] => ({
   name: "qwen-plus",
+  kind: "endpoint",
   display_name: "",
   capabilities: ["chat"],
   is_default: true,

@@ -19,7 +19,7 @@ from kernel.openapi import UUIDText
 router = Router(tags=["model groups"])
 
 
-class MemberIn(Schema):
+class GroupMemberIn(Schema):
     endpoint: str = Field(min_length=1, max_length=100, description="The endpoint's name.")
     weight: int = Field(default=1, ge=1, le=1000, description="Share of calls (weighted).")
 
@@ -31,7 +31,7 @@ class GroupCreateIn(Schema):
     cooldown_seconds: int = Field(default=60, ge=1, le=86400)
     failures_to_cool_down: int = Field(default=3, ge=1, le=100)
     enabled: bool = True
-    members: list[MemberIn] = Field(min_length=1, max_length=50)
+    members: list[GroupMemberIn] = Field(min_length=1, max_length=50)
 
 
 class GroupUpdateIn(Schema):
@@ -40,7 +40,7 @@ class GroupUpdateIn(Schema):
     cooldown_seconds: int | None = Field(default=None, ge=1, le=86400)
     failures_to_cool_down: int | None = Field(default=None, ge=1, le=100)
     enabled: bool | None = None
-    members: list[MemberIn] | None = Field(default=None, min_length=1, max_length=50)
+    members: list[GroupMemberIn] | None = Field(default=None, min_length=1, max_length=50)
 
 
 class GroupGrantIn(Schema):
@@ -53,7 +53,7 @@ class LastFailureOut(Schema):
     at: datetime
 
 
-class MemberOut(Schema):
+class GroupMemberOut(Schema):
     endpoint: str
     endpoint_enabled: bool
     weight: int
@@ -74,7 +74,7 @@ class GroupOut(Schema):
     failures_to_cool_down: int
     enabled: bool
     capabilities: list[EndpointCapability]
-    members: list[MemberOut]
+    members: list[GroupMemberOut]
     workspaces: list[str]
     created_at: datetime
     updated_at: datetime
@@ -142,7 +142,7 @@ def _out(group: ModelGroup) -> dict:
     }
 
 
-def _specs(members: list[MemberIn]) -> list[group_services.MemberSpec]:
+def _specs(members: list[GroupMemberIn]) -> list[group_services.MemberSpec]:
     return [group_services.MemberSpec(m.endpoint, m.weight) for m in members]
 
 
