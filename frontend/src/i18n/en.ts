@@ -829,7 +829,7 @@ const en = {
     },
   },
   admin: {
-    subtitle: "Platform administration: model endpoints, workspaces and quotas.",
+    subtitle: "Platform administration: model endpoints, model groups, workspaces and quotas.",
     tabs: { endpoints: "Model endpoints", groups: "Model groups", workspaces: "Workspaces", quotas: "Quotas" },
     edit: "Edit",
     save: "Save",

@@ -831,7 +831,7 @@ const zh: Shape<Messages> = {
     },
   },
   admin: {
-    subtitle: "平台管理:模型服务、业务空间和配额。",
+    subtitle: "平台管理:模型服务、模型组、业务空间和配额。",
     tabs: { endpoints: "模型服务", groups: "模型组", workspaces: "业务空间", quotas: "配额" },
     edit: "编辑",
     save: "保存",
