@@ -6,6 +6,7 @@ temporary data directory (Unix socket paths are limited to ~104 bytes).
 """
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -38,6 +39,7 @@ UNSET = (
     "DJANGO_SETTINGS_MODULE",
     "CELERY_BROKER_URL",
     "CELERY_RESULT_BACKEND",
+    "WEB_CONCURRENCY",
 )
 GENERATED_PASSWORD = re.compile(r"Generated password \(shown once[^)]*\): (\S+)")
 ADMIN_EMAIL = "admin@example.com"
@@ -92,19 +94,28 @@ def kill_everything_of(data_dir: Path) -> None:
 class Instance:
     """One `ministudio up` process; its stdout and stderr are collected by a thread."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, **extra_env: str) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        arguments: tuple[str, ...] = (),
+        **extra_env: str,
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in UNSET}
         env["MINISTUDIO_DATA_DIR"] = str(data_dir)
         env["MINISTUDIO_FRONTEND_BUILD"] = "0"  # supervision only; the build is tested below
+        # Two web workers, not one per core: uvicorn's supervisor and its workers are what
+        # `up` stops and restarts, and a many-core machine does not start dozens.
+        env["MINISTUDIO_WEB_WORKERS"] = "2"
         env.update(extra_env)
         paths = [str(ROOT / "platform"), str(ROOT), env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "studio.cli", "up", "--port", str(self.port)],
+            [sys.executable, "-m", "studio.cli", "up", "--port", str(self.port), *arguments],
             env=env,
             cwd=data_dir,
             stdin=subprocess.DEVNULL,
@@ -186,6 +197,18 @@ def workspace_slugs(client: httpx.Client) -> list[str]:
     return [workspace["slug"] for workspace in response.json()]
 
 
+def web_workers_of(data_dir: Path) -> list[psutil.Process]:
+    """The worker processes of `up`'s web child (uvicorn's supervisor; its pid in up.lock):
+    its spawned children, not multiprocessing's resource tracker."""
+    web = psutil.Process(json.loads((data_dir / "up.lock").read_text())["children"]["web"])
+    workers = []
+    for child in web.children():
+        with contextlib.suppress(psutil.Error):
+            if "spawn_main" in " ".join(child.cmdline()):
+                workers.append(child)
+    return workers
+
+
 def assert_nothing_left(data_dir: Path) -> None:
     deadline = time.monotonic() + 5  # a daemonised postmaster may take a moment to be reaped
     while (left := processes_of(data_dir)) and time.monotonic() < deadline:
@@ -211,6 +234,9 @@ def test_up_serves_stops_cleanly_and_restarts_on_the_same_data(data_dir):
         first.wait_until_serving()
         match = GENERATED_PASSWORD.search(first.output)
         assert match, first.output
+        # MINISTUDIO_WEB_WORKERS=2 (see Instance): said at start, and two uvicorn workers.
+        assert "starting the web server with 2 worker processes" in first.output
+        assert len(web_workers_of(data_dir)) == 2, first.output
         password = match.group(1)
 
         with first.client() as client:
@@ -234,10 +260,13 @@ def test_up_serves_stops_cleanly_and_restarts_on_the_same_data(data_dir):
         assert_nothing_left(data_dir)
 
         # Second start on the same data: nothing generated again, the same admin signs in.
-        second = Instance(data_dir)
+        # The flag beats the variable: one web process, which serves itself.
+        second = Instance(data_dir, arguments=("--web-workers", "1"))
         instances.append(second)
         second.wait_until_serving()
         assert "Generated password" not in second.output
+        assert "starting the web server with 1 worker process (" in second.output
+        assert web_workers_of(data_dir) == []
         with second.client() as client:
             log_in(client, password)
             assert workspace_slugs(client) == ["demo"]

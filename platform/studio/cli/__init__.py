@@ -8,6 +8,7 @@ ministudio manage     any Django management command (migrate, createsuperuser, .
 
 import argparse
 import os
+import socket
 import sys
 
 from studio.config import env_int, env_str
@@ -15,6 +16,47 @@ from workers.queues import PLAIN_WORKER_QUEUES
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+WEB_WORKERS_DEFAULT_HELP = (
+    "default: MINISTUDIO_WEB_WORKERS, else WEB_CONCURRENCY, else one per core this process "
+    "may run on"
+)
+
+
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity (which a container's cpuset
+    narrows, unlike ``os.cpu_count()``), at least 1. A CPU quota (``docker --cpus``, a
+    Kubernetes limit) is not seen: set the count there."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _process_count(text: str) -> int:
+    """A number of processes, from a flag or a variable: a whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more; got {value}")
+    return value
+
+
+def default_web_workers() -> int:
+    """Web server processes when no flag says: ``MINISTUDIO_WEB_WORKERS``, else
+    ``WEB_CONCURRENCY`` (what Procfile platforms and container setups already set), else one
+    per available core. A bad value raises ValueError naming the variable."""
+    for name, raw in (
+        ("MINISTUDIO_WEB_WORKERS", env_str("MINISTUDIO_WEB_WORKERS")),
+        ("WEB_CONCURRENCY", env_str("WEB_CONCURRENCY")),
+    ):
+        if raw is not None:
+            try:
+                return _process_count(raw)
+            except argparse.ArgumentTypeError as exc:
+                raise ValueError(f"{name} {exc}") from None
+    return available_cores()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default=DEFAULT_HOST, help=f"bind address (default {DEFAULT_HOST})")
     up.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     up.add_argument("--no-worker", action="store_true", help="do not start a Celery worker")
+    up.add_argument(
+        "--web-workers",
+        dest="web_workers",
+        type=_process_count,
+        metavar="N",
+        help=f"web server processes ({WEB_WORKERS_DEFAULT_HELP})",
+    )
 
     web = commands.add_parser("web", help="run the ASGI web server (uvicorn)")
     web.add_argument("--host", default=DEFAULT_HOST)
@@ -36,9 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     web.add_argument(
         "--workers",
-        type=int,
-        default=env_int("WEB_CONCURRENCY", default=1),
-        help="server processes (default: WEB_CONCURRENCY or 1)",
+        dest="web_workers",
+        type=_process_count,
+        metavar="N",
+        help=f"server processes ({WEB_WORKERS_DEFAULT_HELP})",
     )
 
     worker = commands.add_parser("worker", help="run a Celery worker")
@@ -76,9 +126,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with the defaults the environment gives filled in (argparse exits
+    with status 2 and one line on a bad flag or variable)."""
+    parser = _parser()
+    options = parser.parse_args(argv)
+    if options.command in ("up", "web") and options.web_workers is None:
+        try:
+            options.web_workers = default_web_workers()
+        except ValueError as exc:
+            parser.error(str(exc))
+    return options
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
-    options = _parser().parse_args(argv)
+    options = parse_args(argv)
     from django.core.exceptions import ImproperlyConfigured
 
     try:
@@ -95,7 +158,12 @@ def _run(options: argparse.Namespace) -> int:
     if options.command == "up":
         from studio.cli.up import run_up
 
-        return run_up(options.host, options.port, with_worker=not options.no_worker)
+        return run_up(
+            options.host,
+            options.port,
+            with_worker=not options.no_worker,
+            web_workers=options.web_workers,
+        )
     if options.command == "plugins":
         from studio.cli.plugins import list_plugins, sync
 
@@ -105,19 +173,12 @@ def _run(options: argparse.Namespace) -> int:
 
         from studio.cli.plugins import sync_at_start
 
+        _check_address_free(options.host, options.port)
         if not options.no_sync:
             sync_at_start()
-
-        uvicorn.run(
-            "studio.asgi:application",
-            host=options.host,
-            port=options.port,
-            workers=options.workers,
-            lifespan="off",
-            proxy_headers=True,
-            forwarded_allow_ips=env_str("FORWARDED_ALLOW_IPS") or "127.0.0.1",
-            log_level=(env_str("MINISTUDIO_LOG_LEVEL") or "info").lower(),
-        )
+            if options.web_workers > 1:
+                _close_database_pools()
+        uvicorn.run("studio.asgi:application", **uvicorn_options(options))
         return 0
     if options.command == "beat":
         from workers.entry import run_beat
@@ -134,6 +195,51 @@ def _run(options: argparse.Namespace) -> int:
 
     execute_from_command_line(["ministudio manage", *options.args])
     return 0
+
+
+def uvicorn_options(options: argparse.Namespace) -> dict:
+    """How ``ministudio web`` runs uvicorn. With more than one worker uvicorn's own
+    supervisor binds the port and spawns the workers (each imports Django and the app), and
+    replaces one that dies; it stops them all on SIGTERM or SIGINT."""
+    return {
+        "host": options.host,
+        "port": options.port,
+        "workers": options.web_workers,
+        # uvloop and httptools where they are installed (the pins skip uvloop on Windows),
+        # asyncio and h11 where they are not: uvicorn's "auto" picks them.
+        "loop": "auto",
+        "http": "auto",
+        "lifespan": "off",
+        "proxy_headers": True,
+        "forwarded_allow_ips": env_str("FORWARDED_ALLOW_IPS") or "127.0.0.1",
+        "log_level": (env_str("MINISTUDIO_LOG_LEVEL") or "info").lower(),
+    }
+
+
+def _check_address_free(host: str, port: int) -> None:
+    """Refuse a taken address in one line that names it (with several workers uvicorn's own
+    message does not), before recording plugins or starting anything."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise ImproperlyConfigured(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+def _close_database_pools() -> None:
+    """After recording plugins, a process that only supervises web workers holds no
+    Postgres connections: each worker opens its own pool."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
 
 
 def _beat_schedule() -> str:

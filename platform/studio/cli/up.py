@@ -106,6 +106,7 @@ class Supervisor:
     port: int
     base: Path
     with_worker: bool = True
+    web_workers: int = 1
     postgres: EmbeddedPostgres | None = None
     redis: EmbeddedRedis | None = None
     children: dict[str, ChildProcess] = field(default_factory=dict)
@@ -194,25 +195,32 @@ class Supervisor:
             )
         self._checkpoint()
 
-    def _start_children(self, env: dict[str, str]) -> None:
-        python = sys.executable
-        self._spawn(
+    def web_command(self) -> list[str]:
+        """The web child: uvicorn's supervisor and its ``web_workers`` worker processes, all
+        in the child's session, so that stopping or restarting the child takes them all."""
+        return [
+            sys.executable,
+            "-m",
+            "studio.cli",
             "web",
-            [
-                python,
-                "-m",
-                "studio.cli",
-                "web",
-                "--no-sync",
-                "--host",
-                self.host,
-                "--port",
-                str(self.port),
-            ],
-            env,
+            "--no-sync",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.web_workers),
+        ]
+
+    def _start_children(self, env: dict[str, str]) -> None:
+        count = self.web_workers
+        say(
+            f"starting the web server with {count} worker process{'es' if count != 1 else ''} "
+            "(--web-workers or MINISTUDIO_WEB_WORKERS to change)"
         )
+        self._spawn("web", self.web_command(), env)
         if self.with_worker:
-            self._spawn("worker", [python, "-m", "studio.cli", "worker", "--beat"], env)
+            self._spawn("worker", [sys.executable, "-m", "studio.cli", "worker", "--beat"], env)
         services: list[Service] = [*self.children.values()]
         services += [server for server in (self.redis, self.postgres) if server is not None]
         self.restarter = Restarter(
@@ -299,5 +307,7 @@ class StopRequested(Exception):
     pass
 
 
-def run_up(host: str, port: int, *, with_worker: bool = True) -> int:
-    return Supervisor(host=host, port=port, base=data_dir(), with_worker=with_worker).run()
+def run_up(host: str, port: int, *, with_worker: bool = True, web_workers: int = 1) -> int:
+    return Supervisor(
+        host=host, port=port, base=data_dir(), with_worker=with_worker, web_workers=web_workers
+    ).run()
