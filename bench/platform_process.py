@@ -70,6 +70,7 @@ class Platform:
         log_level: str | None = None,
         log: Path | None = None,
         extra_env: dict[str, str] | None = None,
+        web_workers: int | None = None,
     ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -80,6 +81,8 @@ class Platform:
         command = [sys.executable, "-m", "studio.cli", "up", "--port", str(self.port)]
         if not with_worker:
             command.append("--no-worker")
+        if web_workers is not None:  # only when asked: an older `up` has no such flag
+            command += ["--web-workers", str(web_workers)]
         self.process = subprocess.Popen(
             command,
             env={
