@@ -1,5 +1,6 @@
 """What the gateway adds to a chat call: latency, time to first byte, requests/s, memory per
-web worker, and what a response-cache hit costs; optionally beside LiteLLM's proxy.
+web worker, and what a response-cache hit and a model group's fallback hop cost; optionally
+beside LiteLLM's proxy.
 
 One run starts the scripted stub model server (``tests/upstream.py``, in a thread of this
 process) and ``ministudio up`` (a subprocess, on a temporary data directory under /tmp),
@@ -74,8 +75,43 @@ holds it to quotas in Redis; that is the configuration its users run without a d
 script also runs against an ``up`` without that flag) and gives LiteLLM as many. The report
 says how many web workers each target had.
 
-Not measured yet: a fallback hop (the price of a model group falling over to its second
-member); its place is marked in ``main`` for when model groups land.
+Fallback hop (``--fallback-requests N``, default 300; 0 skips it), through the gateway only,
+at 1 client, non-streaming, after the cache phase. A second stub server (an
+``UpstreamServer`` of its own, so the first keeps answering) answers every chat request
+with a 503; it is registered as the endpoint ``bench-chat-failing`` (no retries, as the
+bench model). Two ``least_busy`` model groups are created and granted to ``demo`` through
+the console API: ``bench-group-one`` = [``bench-chat``] and ``bench-group-fallback`` =
+[``bench-chat-failing``, ``bench-chat``]. An idle least-busy group tries its members in
+order, so every call to the second group goes to the failing member first, gets its 503
+(the gateway admits that call, records it as failed and counts the failure against the
+member's health in Redis) and falls back to ``bench-chat``. Four paths are measured in
+interleaved rounds (one call of each per round, each round starting with the next path, so
+load that comes and goes weighs on each alike), ``--warmup`` rounds untimed first: the bench
+model by its endpoint name; the one-member group; the two-member group; and, for reference,
+the failing stub's 503 called directly from this process. It reports p50 and p99 of each,
+the cost of a group lookup (the one-member group minus the endpoint: the members' state read
+from Redis, and the call counted in flight there) and of a fallback hop (the two-member
+group minus the one-member group). The hop includes the failing stub's time to answer, about
+what its direct row shows. Every gateway call must answer 200 with choices, and the script
+counts the requests the failing stub received during each call: exactly one for a
+two-member-group call, none for the other two; a direct call must get its 503. Anything else
+is a failure (counted, the first shown). A member that fails ``failures_to_cool_down`` times
+within ``cooldown_seconds`` is skipped for ``cooldown_seconds``, which would turn calls into
+ones without a hop: the groups get the API's bounds (1 second, 100 failures) and rounds start
+at most 80 times a second, so the failing member never reaches 100 failures in a second; the
+report says how many timed rounds that pace held back (waited for). After the rounds it reads
+the failing member's health through the console (``GET /console/api/model-groups/{id}``) and
+prints its state and the failures counted toward a cool-down; the threshold or more with no
+cool-down means the platform did not count them as it should. The requests carry no
+temperature, so the response cache, if the cache phase turned it on for ``bench-chat``, does
+not answer them.
+
+Why a 503 from a stub rather than a closed loopback port (connection refused, which is also a
+fallback case and costs the upstream nothing): the stub's answer is read and classified as an
+overloaded upstream's would be, and the stub records each request it gets, so the script can
+prove that every timed call went through the failing member; with a closed port it could not
+tell a hop from a call that skipped the member. A scripted reply is used once, so the stub's
+503s are topped up before each round.
 
 The gateway (plus Postgres, Redis and, unless ``--no-worker``, the Celery worker) and
 LiteLLM run on the same cores as this load generator and the stub, so the figures are
@@ -87,8 +123,8 @@ or Ctrl-C.
 Run from the repository root, in the project's virtual environment:
 
     .venv/bin/python bench/gateway.py [--requests N] [--requests-concurrent N] [--clients N]
-        [--warmup N] [--memory-requests N] [--cache-requests N] [--web-workers N]
-        [--litellm-python PATH] [--no-worker] [--log-level LEVEL] [--up-log FILE]
+        [--warmup N] [--memory-requests N] [--cache-requests N] [--fallback-requests N]
+        [--web-workers N] [--litellm-python PATH] [--no-worker] [--log-level LEVEL] [--up-log FILE]
         [--litellm-log FILE] [--timeout SECONDS]
 
 The latency phases with the defaults took about two to three minutes on two cores through
@@ -113,7 +149,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -128,7 +164,7 @@ from bench.platform_process import (  # noqa: E402
     free_port,
     kill_leftovers,
 )
-from tests.upstream import UpstreamServer  # noqa: E402
+from tests.upstream import UpstreamServer, error  # noqa: E402
 
 ADMIN_EMAIL = "bench@example.com"
 # A throwaway instance, removed at the end.
@@ -756,11 +792,201 @@ CACHE_COLUMNS = [
 ]
 
 
-# --- fallback hop: not measured yet -------------------------------------------------------------
-# For when model groups land (issue #22): a group whose first member fails (the stub scripted
-# to answer 503) and whose second answers, called through the gateway, against a call to the
-# second member alone; the difference is the price of the hop. It has no option yet, and its
-# phase goes in `main` where the comment says "fallback hop".
+# --- fallback hop ---------------------------------------------------------------------------------
+
+FAILING_ENDPOINT = "bench-chat-failing"
+ONE_MEMBER_GROUP = "bench-group-one"
+FALLBACK_GROUP = "bench-group-fallback"
+#: The bounds of the console API (model_groups_api.GroupCreateIn): the shortest window and
+#: the most failures in it, so that the failing member is not cooled down (and skipped).
+GROUP_COOLDOWN_SECONDS = 1
+GROUP_FAILURES_TO_COOL_DOWN = 100
+#: Rounds start at most this often: the failing member fails once a round, so it stays
+#: below GROUP_FAILURES_TO_COOL_DOWN failures in any GROUP_COOLDOWN_SECONDS.
+FALLBACK_ROUNDS_PER_SECOND = 80
+#: What the failing member answers to every request.
+FAILURE = error(503, "bench: this member is down")
+
+
+def set_up_groups(console: Console, failing_base_url: str) -> str:
+    """Register the failing stub as an endpoint, and grant `demo` two least-busy groups:
+    the bench model alone, and the failing endpoint first, then the bench model; return the
+    second group's id."""
+    console.call(
+        "POST",
+        "/model-endpoints",
+        {
+            "name": FAILING_ENDPOINT,
+            "provider": "openai",
+            "upstream_model": UPSTREAM_MODEL,
+            "capabilities": ["chat"],
+            "settings": {"base_url": failing_base_url, "api_key": "x", "max_retries": 0},
+        },
+    )
+    for name, members in ((ONE_MEMBER_GROUP, [MODEL]), (FALLBACK_GROUP, [FAILING_ENDPOINT, MODEL])):
+        group = console.call(
+            "POST",
+            "/model-groups",
+            {
+                "name": name,
+                "balancing": "least_busy",
+                "members": [{"endpoint": member, "weight": 1} for member in members],
+                "cooldown_seconds": GROUP_COOLDOWN_SECONDS,
+                "failures_to_cool_down": GROUP_FAILURES_TO_COOL_DOWN,
+            },
+        )
+        console.call("POST", f"/model-groups/{group['id']}/grants", {"workspace": "demo"})
+    return group["id"]
+
+
+def failing_member_health(console: Console, group_id: str) -> str:
+    """The failing member's health as the console shows it, in words."""
+    member = console.call("GET", f"/model-groups/{group_id}", {})["members"][0]
+    said = (
+        f"the failing member after the phase, as the console shows it: {member['state']}, "
+        f"{member['recent_failures']} failure(s) counted toward a cool-down "
+        f"({GROUP_FAILURES_TO_COOL_DOWN} within {GROUP_COOLDOWN_SECONDS} s)"
+    )
+    if member["recent_failures"] >= GROUP_FAILURES_TO_COOL_DOWN and member["state"] == "healthy":
+        said += (
+            "; that many with no cool-down: the platform did not count them as it should "
+            "(the hop was still taken on every timed call; see its log, --up-log)"
+        )
+    return said
+
+
+async def run_fallback_rounds(
+    failing: UpstreamServer, paths: list[tuple[Target, int | None]], rounds: int, warmup: int
+) -> tuple[list[Phase], int]:
+    """``rounds`` rounds of one call of each path, one call at a time, the first ``warmup``
+    untimed; each round starts with the next path, and at most FALLBACK_ROUNDS_PER_SECOND
+    rounds start a second. A path is ``(target, hops)``: ``hops`` is how many requests the
+    failing stub must get during one of its calls, or None for a call to the failing stub
+    itself, which must answer 503. Returns each path's phase and how many rounds the pace
+    held back."""
+    phases = [Phase() for _ in paths]
+    held_back = 0
+    reaching = sum(1 if hops is None else hops for _, hops in paths)  # a round's calls there
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0)) as client:
+
+        async def call(target: Target, hops: int | None) -> float:
+            body = body_for(target.model, False)
+            if hops is None:
+                headers = {"Content-Type": "application/json", **target.headers}
+                started = time.perf_counter()
+                response = await client.post(target.url, content=body, headers=headers)
+                latency = time.perf_counter() - started
+                if response.status_code != 503:
+                    raise RuntimeError(f"{response.status_code}, expected 503")
+                return latency
+            before = len(failing.requests_for("chat"))
+            latency, _ = await one_request(client, target, body, False)
+            got = len(failing.requests_for("chat")) - before
+            if got != hops:
+                raise RuntimeError(f"the failing member got {got} request(s), expected {hops}")
+            return latency
+
+        started = time.perf_counter()
+        for round_ in range(rounds):
+            began = time.perf_counter()
+            if round_ == warmup:
+                started = began
+            # A scripted reply is used once: keep one for each call that reaches the stub.
+            if (short := reaching - failing.pending("chat")) > 0:
+                failing.script("chat", *[FAILURE] * short)
+            first = round_ % len(paths)
+            for index in [*range(first, len(paths)), *range(first)]:
+                try:
+                    latency = await call(*paths[index])
+                except Exception as exc:  # counted, and the first one is shown
+                    if round_ >= warmup:
+                        phases[index].failed(exc)
+                    continue
+                if round_ >= warmup:
+                    phases[index].latencies.append(latency)
+            if (wait := 1 / FALLBACK_ROUNDS_PER_SECOND - (time.perf_counter() - began)) > 0:
+                held_back += round_ >= warmup
+                await asyncio.sleep(wait)
+        for phase in phases:
+            phase.seconds = time.perf_counter() - started
+    return phases, held_back
+
+
+def fallback_phase(
+    console: Console,
+    failing: UpstreamServer,
+    gateway: Target,
+    requests: int,
+    warmup: int,
+    failures: list[str],
+) -> tuple[list[list[str]], list[str]]:
+    """The bench model by its name, the one-member group, the two-member group whose first
+    member answers 503, and that 503 from the failing stub directly, in interleaved rounds;
+    one table row per path, and the summary's lines."""
+    group_id = set_up_groups(console, failing.openai_base_url)
+    labels = [
+        f"endpoint {MODEL} by its name",
+        "one-member group",
+        "two-member group (503, then served)",
+        "the failing stub's 503, directly",
+    ]
+    paths: list[tuple[Target, int | None]] = [
+        (gateway, 0),
+        (replace(gateway, model=ONE_MEMBER_GROUP), 0),
+        (replace(gateway, model=FALLBACK_GROUP), 1),
+        (Target("failing", f"{failing.openai_base_url}/chat/completions", UPSTREAM_MODEL), None),
+    ]
+    phases, held_back = asyncio.run(run_fallback_rounds(failing, paths, warmup + requests, warmup))
+    health = failing_member_health(console, group_id)
+    for label, phase in zip(labels, phases, strict=True):
+        print(
+            f"  fallback 1 client   {label:<41}  {len(phase.latencies)} timed, "
+            f"{phase.errors} failed",
+            flush=True,
+        )
+        if phase.first_error:
+            failures.append(f"fallback, {label}: {phase.first_error}")
+    p50s = [percentile(phase.latencies, 50) for phase in phases]
+    p99s = [percentile(phase.latencies, 99) for phase in phases]
+    rows = []
+    for index, (label, phase) in enumerate(zip(labels, phases, strict=True)):
+        step = index in (1, 2)  # over the row above: a group lookup, then a fallback hop
+        rows.append(
+            [
+                label,
+                str(len(phase.latencies)),
+                str(phase.errors),
+                ms(p50s[index]),
+                ms(p99s[index]),
+                (
+                    f"{added(p50s[index] - p50s[index - 1])} / "
+                    f"{added(p99s[index] - p99s[index - 1])}"
+                    if step
+                    else ""
+                ),
+            ]
+        )
+    summary = [
+        f"a group lookup (the one-member group minus the endpoint): "
+        f"{added(p50s[1] - p50s[0])} ms at p50, {added(p99s[1] - p99s[0])} ms at p99",
+        f"a fallback hop (the two-member group minus the one-member group): "
+        f"{added(p50s[2] - p50s[1])} ms at p50, {added(p99s[2] - p99s[1])} ms at p99; "
+        f"the failing stub's 503 alone, called directly: {ms(p50s[3])} ms at p50",
+        f"rounds held back by the pace of {FALLBACK_ROUNDS_PER_SECOND} a second: "
+        f"{held_back} of {requests}",
+        health,
+    ]
+    return rows, summary
+
+
+FALLBACK_COLUMNS = [
+    ("path", "<"),
+    ("timed", ">"),
+    ("failed", ">"),
+    ("p50", ">"),
+    ("p99", ">"),
+    ("over the row above p50 / p99", ">"),
+]
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -788,6 +1014,12 @@ def main() -> int:
         type=int,
         default=300,
         help="requests of each path of the response-cache phase (0: skip)",
+    )
+    parser.add_argument(
+        "--fallback-requests",
+        type=int,
+        default=300,
+        help="requests of each path of the fallback-hop phase (0: skip)",
     )
     parser.add_argument(
         "--web-workers",
@@ -823,6 +1055,8 @@ def main() -> int:
     rows: list[list[str]] = []
     memory_rows: list[list[str]] = []
     cache_rows: list[list[str]] = []
+    fallback_rows: list[list[str]] = []
+    fallback_summary: list[str] = []
     failures: list[str] = []
     #: Each proxy's web worker pids when the load began and when it ended.
     pids: dict[str, tuple[list[int], list[int]]] = {}
@@ -916,9 +1150,20 @@ def main() -> int:
                 )
             if options.cache_requests > 0:
                 cache_rows = cache_phase(console, direct, gateway, options.cache_requests, failures)
+            if options.fallback_requests > 0:
+                with UpstreamServer() as failing:
+                    fallback_rows, fallback_summary = fallback_phase(
+                        console,
+                        failing,
+                        gateway,
+                        options.fallback_requests,
+                        options.warmup,
+                        failures,
+                    )
+                    if failing.crashes:
+                        failures.append("the failing stub crashed:\n" + "\n".join(failing.crashes))
             for target in proxies:
                 pids[target.name] = (first_pids[target.name], [p.pid for p in target.workers])
-            # The fallback hop phase goes here (see "fallback hop: not measured yet" above).
             if stub.crashes:
                 failures.append("the stub crashed:\n" + "\n".join(stub.crashes))
     finally:
@@ -973,6 +1218,15 @@ def main() -> int:
             "path, 1 client, latency in ms."
         )
         print_table(CACHE_COLUMNS, cache_rows)
+    if fallback_rows:
+        print(
+            f"\nFallback hop: {options.fallback_requests} non-streaming requests a path, 1 client, "
+            "in interleaved rounds, latency in ms; the two-member group's first member answers "
+            "503 to every call, its second serves it."
+        )
+        print_table(FALLBACK_COLUMNS, fallback_rows)
+        for line in fallback_summary:
+            print(line)
     for failure in failures:
         print(f"first failure, {failure}", file=sys.stderr)
     if failures and platform is not None and platform.errors:
