@@ -8,23 +8,8 @@ from dataclasses import replace
 
 from apps.applications.workflow.shared_connection import waiting
 from apps.gateway import routing
-from apps.usage.recorder import Meter
 from kernel.tokens import estimated_usage, messages_text
 from plugins.base import Capability, ChatChunk, ChatRequest, ToolCall, Usage
-
-#: What a meter says of who makes a call; its other fields are one call's own state.
-_METER_TAGS = (
-    "endpoint",
-    "workspace",
-    "api_key",
-    "surface",
-    "capability",
-    "request_id",
-    "config_version",
-    "app_id",
-    "batch_id",
-    "app_node",
-)
 
 
 def again(found: routing.Route) -> routing.Route:
@@ -32,8 +17,7 @@ def again(found: routing.Route) -> routing.Route:
     no second lookup, and a meter of its own (a meter records one call). A run resolves
     its model once and calls it on ``again(route)`` each time (an agent's turns, a
     workflow node in a loop): within one request, the configuration read first holds."""
-    meter = found.meter
-    return replace(found, meter=Meter(**{name: getattr(meter, name) for name in _METER_TAGS}))
+    return replace(found, meter=found.meter.for_endpoint(found.endpoint))
 
 
 def model_stream(route: routing.Route, request: ChatRequest) -> Iterator[ChatChunk]:
